@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "Earshot",
+  products: [
+    .library(name: "Earshot", targets: ["Earshot"]),
+    .executable(name: "earshot", targets: ["earshot"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    // C libraries, one module each; only one Swift file per library imports it.
+    .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+    .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+    .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+    .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+    .target(name: "EarshotAudio", dependencies: ["CSndFile", "CSoxr"]),
+    .target(name: "EarshotFeatures", dependencies: ["CFFTW"]),
+    .target(name: "EarshotNeural", dependencies: ["CBLAS"]),
+    .target(
+      name: "Earshot",
+      dependencies: ["EarshotAudio", "EarshotFeatures", "EarshotNeural"]),
+    .executableTarget(
+      name: "earshot",
+      dependencies: ["Earshot", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+    .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "Earshot"]),
+    .testTarget(name: "EarshotFeaturesTests", dependencies: ["EarshotFeatures", "EarshotAudio", "Earshot"]),
+    .testTarget(name: "EarshotNeuralTests", dependencies: ["EarshotNeural"]),
+    .testTarget(name: "EarshotTests", dependencies: ["Earshot"]),
+  ]
+)

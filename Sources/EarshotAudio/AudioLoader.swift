@@ -1,0 +1,66 @@
+/// Mono audio at a known sample rate: what the feature and model layers consume.
+public struct MonoAudio: Equatable, Sendable {
+  /// Samples in [-1, 1].
+  public var samples: [Float]
+  /// Hz.
+  public var sampleRate: Int
+  /// Seconds: `samples.count / sampleRate`.
+  public var durationSeconds: Double { Double(samples.count) / Double(sampleRate) }
+
+  public init(samples: [Float], sampleRate: Int) {
+    self.samples = samples
+    self.sampleRate = sampleRate
+  }
+}
+
+extension AudioFile {
+  /// Loads a whole file as mono, resampled to `sampleRate` (nil keeps the file's rate):
+  /// `librosa.load(path, sr=sampleRate, mono=True, res_type="soxr_hq")`.
+  public static func loadMono(path: String, sampleRate: Int? = nil) throws(AudioError) -> MonoAudio {
+    let file = try AudioFile(path: path)
+    var stream = try MonoStream(file: file, sampleRate: sampleRate)
+    var samples: [Float] = []
+    samples.reserveCapacity(
+      Resampler.outputLength(inputFrames: file.info.frames, from: file.info.sampleRate, to: stream.sampleRate))
+    while let block = try stream.next() { samples += block }
+    return MonoAudio(samples: samples, sampleRate: stream.sampleRate)
+  }
+}
+
+/// Blocks of mono samples at a chosen rate, read from a file in bounded memory.
+///
+/// ```swift
+/// var stream = try MonoStream(file: AudioFile(path: "long.flac"), sampleRate: 16_000)
+/// while let block = try stream.next() { features.feed(block) }
+/// ```
+public struct MonoStream {
+  /// The file being read.
+  public let file: AudioFile
+  /// Hz of the blocks returned.
+  public let sampleRate: Int
+  private let resampler: Resampler?
+  private let blockFrames: Int
+  private var finished = false
+
+  /// - Parameters:
+  ///   - sampleRate: output rate in Hz; nil keeps the file's own rate.
+  ///   - blockFrames: input frames decoded per block (default 65,536).
+  public init(file: AudioFile, sampleRate: Int? = nil, blockFrames: Int = 65_536) throws(AudioError) {
+    self.file = file
+    self.blockFrames = max(blockFrames, 1)
+    let rate = sampleRate ?? file.info.sampleRate
+    self.sampleRate = rate
+    resampler = rate == file.info.sampleRate ? nil : try Resampler(from: file.info.sampleRate, to: rate)
+  }
+
+  /// The next block of mono samples, or nil at the end. Blocks may be empty while the
+  /// resampler fills its delay line.
+  public mutating func next() throws(AudioError) -> [Float]? {
+    if finished { return nil }
+    guard let block = try file.readMono(maxFrames: blockFrames) else {
+      finished = true
+      return try resampler?.flush()
+    }
+    return try resampler?.process(block) ?? block
+  }
+}

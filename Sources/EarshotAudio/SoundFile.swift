@@ -1,0 +1,204 @@
+import CSndFile
+import Foundation
+
+// The one file that talks to libsndfile. No libsndfile type leaves it.
+
+/// Audio file metadata, as read from the header.
+public struct AudioInfo: Equatable, Sendable {
+  /// The path the file was opened from.
+  public var path: String
+  /// Frames per second, in Hz.
+  public var sampleRate: Int
+  /// Interleaved channels per frame.
+  public var channels: Int
+  /// Frames (samples per channel) in the file.
+  public var frames: Int
+  /// Container, e.g. "WAV (Microsoft)".
+  public var container: String
+  /// Sample encoding, e.g. "Signed 16 bit PCM".
+  public var encoding: String
+  /// Length in seconds: `frames / sampleRate`.
+  public var durationSeconds: Double { sampleRate > 0 ? Double(frames) / Double(sampleRate) : 0 }
+}
+
+/// A readable audio file: any format libsndfile decodes (WAV, FLAC, Ogg Vorbis, Opus, AIFF, ...).
+///
+/// Samples come out as Float32 in [-1, 1] (libsndfile's normalisation: 16-bit PCM is divided
+/// by 32768), which is what `soundfile.read(dtype="float32")` and `librosa.load` return.
+///
+/// Basic usage:
+/// ```swift
+/// let file = try AudioFile(path: "speech.flac")
+/// print(file.info.sampleRate, file.info.channels)
+/// while let block = try file.readMono(maxFrames: 65_536) { consume(block) }
+/// ```
+public final class AudioFile {
+  /// The header of the open file.
+  public let info: AudioInfo
+  private var handle: OpaquePointer?
+  private var framesRead = 0
+  private var interleaved: [Float] = []
+
+  /// Opens `path` for reading and validates its header.
+  /// - Throws: `AudioError` naming the file and the reason (libsndfile's message included).
+  public init(path: String) throws(AudioError) {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw .notFound(path: path)
+    }
+    if isDirectory.boolValue { throw .notAFile(path: path, kind: "directory") }
+    if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType,
+      type != .typeRegular, type != .typeSymbolicLink
+    {
+      // A FIFO or device would block or never end; refuse rather than hang.
+      throw .notAFile(path: path, kind: type == .typeCharacterSpecial ? "device" : type == .typeSocket ? "socket" : "FIFO or special file")
+    }
+    var sfInfo = SF_INFO()
+    guard let handle = sf_open(path, Int32(SFM_READ), &sfInfo) else {
+      throw .cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
+    }
+    let (container, encoding) = Self.formatNames(Int32(sfInfo.format))
+    let info = AudioInfo(
+      path: path, sampleRate: Int(sfInfo.samplerate), channels: Int(sfInfo.channels),
+      frames: Int(sfInfo.frames), container: container, encoding: encoding)
+    guard supportedSampleRates.contains(info.sampleRate) else {
+      sf_close(handle)
+      throw .invalidSampleRate(path: path, sampleRate: info.sampleRate)
+    }
+    guard supportedChannelCounts.contains(info.channels) else {
+      sf_close(handle)
+      throw .invalidChannelCount(path: path, channels: info.channels)
+    }
+    guard info.frames > 0 else {
+      sf_close(handle)
+      throw .empty(path: path)
+    }
+    self.handle = handle
+    self.info = info
+  }
+
+  deinit { if let handle { sf_close(handle) } }
+
+  /// Reads up to `maxFrames` frames, downmixed to mono by averaging the channels (as
+  /// `librosa.to_mono` does). Returns nil at the end of the file.
+  /// - Throws: `AudioError.nonFiniteSample` for NaN/Inf samples, `.truncated` when the data
+  ///   ends before the header's frame count, `.readFailed` on a decoding error.
+  public func readMono(maxFrames: Int = 65_536) throws(AudioError) -> [Float]? {
+    guard let block = try readInterleaved(maxFrames: maxFrames) else { return nil }
+    let channels = info.channels
+    if channels == 1 { return block }
+    let frames = block.count / channels
+    var mono = [Float](repeating: 0, count: frames)
+    let scale = 1 / Float(channels)
+    block.withUnsafeBufferPointer { src in
+      mono.withUnsafeMutableBufferPointer { dst in
+        for f in 0..<frames {
+          var sum: Float = 0
+          for c in 0..<channels { sum += src[f * channels + c] }
+          dst[f] = sum * scale
+        }
+      }
+    }
+    return mono
+  }
+
+  /// Reads up to `maxFrames` frames as interleaved samples (frame-major: L R L R ...).
+  /// Returns nil at the end of the file.
+  public func readInterleaved(maxFrames: Int = 65_536) throws(AudioError) -> [Float]? {
+    guard let handle else { return nil }
+    let wanted = min(maxFrames, info.frames - framesRead)
+    guard wanted > 0 else { return nil }
+    let channels = info.channels
+    var buffer = [Float](repeating: 0, count: wanted * channels)
+    let got = buffer.withUnsafeMutableBufferPointer { sf_readf_float(handle, $0.baseAddress, sf_count_t(wanted)) }
+    if got < 0 || sf_error(handle) != 0 && got == 0 {
+      throw .readFailed(path: info.path, reason: String(cString: sf_strerror(handle)))
+    }
+    if got == 0 {
+      throw .truncated(path: info.path, expectedFrames: info.frames, readFrames: framesRead)
+    }
+    if Int(got) < wanted { buffer.removeLast((wanted - Int(got)) * channels) }
+    if let bad = buffer.firstIndex(where: { !$0.isFinite }) {
+      throw .nonFiniteSample(path: info.path, frame: framesRead + bad / channels)
+    }
+    framesRead += Int(got)
+    return buffer
+  }
+
+  /// Reads the rest of the file, downmixed to mono.
+  public func readAllMono() throws(AudioError) -> [Float] {
+    var all: [Float] = []
+    all.reserveCapacity(info.frames - framesRead)
+    while let block = try readMono(maxFrames: 1 << 18) { all += block }
+    return all
+  }
+
+  /// Human-readable container and encoding names, from libsndfile's format tables.
+  private static func formatNames(_ format: Int32) -> (container: String, encoding: String) {
+    func lookup(_ value: Int32, countCommand: Int32, getCommand: Int32) -> String {
+      var count: Int32 = 0
+      sf_command(nil, countCommand, &count, Int32(MemoryLayout<Int32>.size))
+      for i in 0..<count {
+        var entry = SF_FORMAT_INFO()
+        entry.format = i
+        sf_command(nil, getCommand, &entry, Int32(MemoryLayout<SF_FORMAT_INFO>.size))
+        if entry.format == value, let name = entry.name { return String(cString: name) }
+      }
+      return String(format: "0x%x", value)
+    }
+    let container = lookup(
+      format & Int32(SF_FORMAT_TYPEMASK), countCommand: Int32(SFC_GET_FORMAT_MAJOR_COUNT),
+      getCommand: Int32(SFC_GET_FORMAT_MAJOR))
+    let encoding = lookup(
+      format & Int32(SF_FORMAT_SUBMASK), countCommand: Int32(SFC_GET_FORMAT_SUBTYPE_COUNT),
+      getCommand: Int32(SFC_GET_FORMAT_SUBTYPE))
+    return (container, encoding)
+  }
+}
+
+/// Sample encodings `AudioWriter` can write.
+public enum WAVEncoding: String, Codable, Sendable, CaseIterable {
+  /// Signed 16-bit PCM; samples are clipped to [-1, 1].
+  case pcm16
+  /// IEEE Float32.
+  case float32
+}
+
+/// Writes a mono or multi-channel WAV file atomically (temporary file, then rename).
+///
+/// - Parameters:
+///   - samples: interleaved samples in [-1, 1].
+///   - sampleRate: Hz, 1,000...768,000.
+///   - channels: 1...64.
+public func writeWAV(
+  _ samples: [Float], sampleRate: Int, channels: Int = 1, encoding: WAVEncoding = .pcm16, to path: String
+) throws(AudioError) {
+  guard supportedSampleRates.contains(sampleRate) else { throw .invalidTargetRate(sampleRate) }
+  guard supportedChannelCounts.contains(channels), samples.count % channels == 0 else {
+    throw .invalidChannelCount(path: path, channels: channels)
+  }
+  var info = SF_INFO()
+  info.samplerate = Int32(sampleRate)
+  info.channels = Int32(channels)
+  info.format = Int32(SF_FORMAT_WAV) | Int32(encoding == .pcm16 ? SF_FORMAT_PCM_16 : SF_FORMAT_FLOAT)
+  let temporary = path + ".tmp-\(getpid())"
+  guard let handle = sf_open(temporary, Int32(SFM_WRITE), &info) else {
+    throw .writeFailed(path: path, reason: String(cString: sf_strerror(nil)))
+  }
+  // libsndfile clips float -> int conversion only when asked; ask, so 1.2 becomes 32767.
+  sf_command(handle, Int32(SFC_SET_CLIPPING), nil, Int32(SF_TRUE))
+  let frames = samples.count / channels
+  let written = samples.withUnsafeBufferPointer { sf_writef_float(handle, $0.baseAddress, sf_count_t(frames)) }
+  let reason = String(cString: sf_strerror(handle))
+  sf_write_sync(handle)
+  sf_close(handle)
+  guard written == frames else {
+    unlink(temporary)
+    throw .writeFailed(path: path, reason: reason)
+  }
+  guard rename(temporary, path) == 0 else {
+    let message = String(cString: strerror(errno))
+    unlink(temporary)
+    throw .writeFailed(path: path, reason: message)
+  }
+}

@@ -1,0 +1,185 @@
+import Foundation
+
+/// Time derivatives by Savitzky-Golay filtering, as `librosa.feature.delta(mode="interp")`
+/// (= `scipy.signal.savgol_filter(x, width, polyorder=order, deriv=order, mode="interp")`).
+public enum Deltas {
+  /// `[x, delta_1 x, ..., delta_order x]` column blocks, each delta computed on `x` itself
+  /// (as librosa's `delta(x, order=2)` does), not on the previous delta.
+  /// - Parameters:
+  ///   - order: 1 or 2.
+  ///   - width: odd window length in frames, 3...frames.
+  public static func append(to x: FeatureMatrix, order: Int, width: Int) -> FeatureMatrix {
+    var out = x
+    for d in 1...order { out = out.concatenatingColumns(derivative(x, order: d, width: width)) }
+    return out
+  }
+
+  /// The `order`-th derivative of each column along time: (frames, bins).
+  public static func derivative(_ x: FeatureMatrix, order: Int, width: Int) -> FeatureMatrix {
+    precondition(width % 2 == 1 && width >= 3 && width <= x.frames, "width \(width) for \(x.frames) frames")
+    precondition(order >= 1 && order < width, "order \(order)")
+    let half = width / 2
+    let interior = coefficients(positions: (-half...half).map(Double.init), at: 0, polyorder: order, deriv: order)
+    // Edges ("interp"): fit one polynomial to the first (last) `width` frames and evaluate its
+    // derivative at each of the first (last) `half` frames.
+    let leftEdge = (0..<half).map {
+      coefficients(positions: (0..<width).map(Double.init), at: Double($0), polyorder: order, deriv: order)
+    }
+    var out = FeatureMatrix(frames: x.frames, bins: x.bins)
+    let frames = x.frames, bins = x.bins
+    for t in 0..<frames {
+      let weights: [Double]
+      let first: Int
+      var reversed = false
+      if t < half {
+        weights = leftEdge[t]
+        first = 0
+      } else if t >= frames - half {
+        // Mirror of the left edge: position p from the end.
+        weights = leftEdge[frames - 1 - t]
+        first = frames - width
+        reversed = true
+      } else {
+        weights = interior
+        first = t - half
+      }
+      // Reversing time flips the sign of odd derivatives.
+      let sign: Double = reversed && order % 2 == 1 ? -1 : 1
+      for b in 0..<bins {
+        var sum = 0.0
+        for j in 0..<width {
+          let frame = reversed ? first + width - 1 - j : first + j
+          sum += weights[j] * Double(x[frame, b])
+        }
+        out[t, b] = Float(sign * sum)
+      }
+    }
+    return out
+  }
+
+  /// Least-squares polynomial weights: `sum_j w_j y_j` is the `deriv`-th derivative at `z0`
+  /// of the degree-`polyorder` polynomial fitted to (positions[j], y_j).
+  static func coefficients(positions: [Double], at z0: Double, polyorder: Int, deriv: Int) -> [Double] {
+    let p = polyorder + 1
+    // Normal equations: (A^T A) c = A^T y, A[j][q] = z_j^q.
+    var ata = [Double](repeating: 0, count: p * p)
+    for z in positions {
+      for r in 0..<p { for c in 0..<p { ata[r * p + c] += pow(z, Double(r + c)) } }
+    }
+    let inverse = invert(ata, size: p)
+    // d^deriv/dz^deriv of sum_q c_q z^q at z0 = sum_q c_q q!/(q-deriv)! z0^(q-deriv).
+    var g = [Double](repeating: 0, count: p)
+    for q in deriv..<p {
+      var factor = 1.0
+      for i in 0..<deriv { factor *= Double(q - i) }
+      g[q] = factor * pow(z0, Double(q - deriv))
+    }
+    return positions.map { z in
+      var w = 0.0
+      for r in 0..<p {
+        var row = 0.0
+        for c in 0..<p { row += inverse[r * p + c] * pow(z, Double(c)) }
+        w += g[r] * row
+      }
+      return w
+    }
+  }
+
+  /// Gauss-Jordan inverse of a small symmetric positive definite matrix.
+  private static func invert(_ m: [Double], size n: Int) -> [Double] {
+    var a = m
+    var inv = [Double](repeating: 0, count: n * n)
+    for i in 0..<n { inv[i * n + i] = 1 }
+    for col in 0..<n {
+      let pivotRow = (col..<n).max { abs(a[$0 * n + col]) < abs(a[$1 * n + col]) }!
+      if pivotRow != col {
+        for k in 0..<n {
+          a.swapAt(col * n + k, pivotRow * n + k)
+          inv.swapAt(col * n + k, pivotRow * n + k)
+        }
+      }
+      let pivot = a[col * n + col]
+      for k in 0..<n {
+        a[col * n + k] /= pivot
+        inv[col * n + k] /= pivot
+      }
+      for r in 0..<n where r != col {
+        let f = a[r * n + col]
+        if f == 0 { continue }
+        for k in 0..<n {
+          a[r * n + k] -= f * a[col * n + k]
+          inv[r * n + k] -= f * inv[col * n + k]
+        }
+      }
+    }
+    return inv
+  }
+}
+
+/// Cepstral mean and variance normalisation per feature dimension.
+public enum CMVN {
+  /// Smallest standard deviation divided by.
+  public static let minimumStandardDeviation: Float = 1e-10
+
+  /// `(x - mean) / max(std, 1e-10)` over all frames (population std); mean only when
+  /// `normalizeVariance` is false.
+  public static func utterance(_ x: inout FeatureMatrix, normalizeVariance: Bool) {
+    guard x.frames > 0 else { return }
+    for b in 0..<x.bins {
+      var sum = 0.0, squares = 0.0
+      for t in 0..<x.frames {
+        let v = Double(x[t, b])
+        sum += v
+        squares += v * v
+      }
+      let mean = sum / Double(x.frames)
+      let std = max(sqrt(max(squares / Double(x.frames) - mean * mean, 0)), Double(minimumStandardDeviation))
+      for t in 0..<x.frames {
+        let centered = Double(x[t, b]) - mean
+        x[t, b] = Float(normalizeVariance ? centered / std : centered)
+      }
+    }
+  }
+
+  /// Kaldi's `apply-cmvn-sliding --center=true --cmn-window=window`: frame t is normalised by
+  /// the statistics of `window` frames around it, the window shifted (not shrunk) at the
+  /// ends, and shrunk only when the utterance is shorter than the window.
+  public static func sliding(_ x: FeatureMatrix, window: Int, normalizeVariance: Bool) -> FeatureMatrix {
+    let frames = x.frames, bins = x.bins
+    guard frames > 0 else { return x }
+    // Prefix sums in Double for O(1) window statistics.
+    var prefix = [Double](repeating: 0, count: (frames + 1) * bins)
+    var prefixSquares = [Double](repeating: 0, count: (frames + 1) * bins)
+    for t in 0..<frames {
+      for b in 0..<bins {
+        let v = Double(x[t, b])
+        prefix[(t + 1) * bins + b] = prefix[t * bins + b] + v
+        prefixSquares[(t + 1) * bins + b] = prefixSquares[t * bins + b] + v * v
+      }
+    }
+    var out = x
+    for t in 0..<frames {
+      var start = t - window / 2
+      var end = start + window
+      if start < 0 {
+        end -= start
+        start = 0
+      }
+      if end > frames {
+        start = max(start - (end - frames), 0)
+        end = frames
+      }
+      let count = Double(end - start)
+      for b in 0..<bins {
+        let mean = (prefix[end * bins + b] - prefix[start * bins + b]) / count
+        var v = Double(x[t, b]) - mean
+        if normalizeVariance {
+          let variance = (prefixSquares[end * bins + b] - prefixSquares[start * bins + b]) / count - mean * mean
+          v /= max(sqrt(max(variance, 0)), Double(minimumStandardDeviation))
+        }
+        out[t, b] = Float(v)
+      }
+    }
+    return out
+  }
+}

@@ -1,0 +1,20 @@
+/// Why a feature pipeline could not be built or run.
+public enum FeatureError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// An option is outside its allowed range; `expected` says what would be accepted.
+  case invalidOption(name: String, value: String, expected: String)
+  /// The signal is too short for the requested framing.
+  case signalTooShort(samples: Int, needed: Int, reason: String)
+  /// A sample is NaN or infinite.
+  case nonFiniteInput(index: Int)
+
+  public var description: String {
+    switch self {
+    case .invalidOption(let name, let value, let expected):
+      return "\(name) = \(value) is invalid; expected \(expected)"
+    case .signalTooShort(let samples, let needed, let reason):
+      return "signal has \(samples) samples, needs at least \(needed): \(reason)"
+    case .nonFiniteInput(let index):
+      return "sample \(index) is NaN or infinite"
+    }
+  }
+}

@@ -1,0 +1,136 @@
+/// How a frame that reaches past either end of the signal is filled.
+enum EdgeMode {
+  /// Zeros.
+  case zero
+  /// `numpy.pad(mode="reflect")`: x[-1] = x[1].
+  case reflect
+  /// Kaldi's mirror: x[-1] = x[0].
+  case symmetric
+}
+
+/// Where frames start and how many there are, for a signal of a given length.
+struct Framing {
+  /// Samples per frame.
+  var frameLength: Int
+  /// Samples between frame starts.
+  var hop: Int
+  /// Start of frame 0 relative to sample 0 (negative with centring).
+  var firstStart: Int
+  /// How samples outside [0, n) are filled.
+  var edge: EdgeMode
+  /// Frames for a signal of n samples.
+  var frameCount: (Int) -> Int
+
+  /// Maps a sample index outside [0, n) into it, or nil for zero.
+  @inline(__always)
+  func sourceIndex(_ index: Int, count n: Int) -> Int? {
+    if index >= 0 && index < n { return index }
+    switch edge {
+    case .zero: return nil
+    case .reflect:
+      if n == 1 { return 0 }
+      let period = 2 * (n - 1)
+      var i = index % period
+      if i < 0 { i += period }
+      return i < n ? i : period - i
+    case .symmetric:
+      var i = index
+      while i < 0 || i >= n { i = i < 0 ? -i - 1 : 2 * n - 1 - i }
+      return i
+    }
+  }
+}
+
+/// Cuts a stream of samples into frames: blocks go in, complete frames come out, in bounded
+/// memory (the signal's head, for mirroring, plus about one frame of history).
+struct Framer {
+  let framing: Framing
+  /// The first `frameLength` samples: left-edge mirroring reads them.
+  private var head: [Float] = []
+  /// Samples `bufferStart ..< bufferStart + buffer.count` of the signal.
+  private var buffer: [Float] = []
+  private var bufferStart = 0
+  private var nextFrame = 0
+  private(set) var totalSamples = 0
+
+  init(framing: Framing) { self.framing = framing }
+
+  /// Adds samples; calls `body(frame)` with each frame that lies wholly inside what has been
+  /// seen (or needs only left-edge mirroring of the retained head).
+  mutating func feed(_ samples: [Float], body: (UnsafeBufferPointer<Float>) -> Void) {
+    if head.count < framing.frameLength {
+      head += samples.prefix(framing.frameLength - head.count)
+    }
+    buffer += samples
+    totalSamples += samples.count
+    // A frame may be emitted early only if no sample past the end is needed.
+    var frame = [Float](repeating: 0, count: framing.frameLength)
+    while true {
+      let start = framing.firstStart + nextFrame * framing.hop
+      let end = start + framing.frameLength
+      guard end <= totalSamples else { break }
+      if start < 0 && framing.edge != .zero && totalSamples < framing.frameLength + 1 { break }
+      fill(&frame, start: start, signalLength: nil)
+      frame.withUnsafeBufferPointer(body)
+      nextFrame += 1
+    }
+    trim()
+  }
+
+  /// Emits the remaining frames, mirroring or zero-padding past the end.
+  mutating func finish(body: (UnsafeBufferPointer<Float>) -> Void) {
+    let count = framing.frameCount(totalSamples)
+    var frame = [Float](repeating: 0, count: framing.frameLength)
+    while nextFrame < count {
+      let start = framing.firstStart + nextFrame * framing.hop
+      fill(&frame, start: start, signalLength: totalSamples)
+      frame.withUnsafeBufferPointer(body)
+      nextFrame += 1
+    }
+  }
+
+  private func fill(_ frame: inout [Float], start: Int, signalLength: Int?) {
+    let length = framing.frameLength
+    let n = signalLength ?? Int.max
+    frame.withUnsafeMutableBufferPointer { out in
+      buffer.withUnsafeBufferPointer { buf in
+        if start >= bufferStart && start + length <= bufferStart + buf.count && start + length <= n {
+          // The common case: a plain copy.
+          out.baseAddress!.update(from: buf.baseAddress! + (start - bufferStart), count: length)
+          return
+        }
+        for j in 0..<length {
+          let i = start + j
+          let source: Int?
+          if signalLength != nil {
+            source = framing.sourceIndex(i, count: n)
+          } else {
+            source = i >= 0 ? i : framing.sourceIndex(i, count: totalSamples)
+          }
+          guard let s = source else {
+            out[j] = 0
+            continue
+          }
+          if s >= bufferStart && s < bufferStart + buf.count {
+            out[j] = buf[s - bufferStart]
+          } else {
+            precondition(s < head.count, "sample \(s) dropped before frame at \(start) used it")
+            out[j] = head[s]
+          }
+        }
+      }
+    }
+  }
+
+  /// Drops samples no future frame can read: before the next frame's start and more than a
+  /// frame before the end (right-edge mirroring reads back up to a frame).
+  private mutating func trim() {
+    let nextStart = framing.firstStart + nextFrame * framing.hop
+    let keepFrom = max(0, min(nextStart, totalSamples - framing.frameLength - 1))
+    let drop = keepFrom - bufferStart
+    if drop > 4096 && drop > buffer.count / 2 {
+      buffer.removeFirst(drop)
+      bufferStart = keepFrom
+    }
+  }
+}

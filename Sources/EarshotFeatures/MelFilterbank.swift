@@ -1,0 +1,145 @@
+import Foundation
+
+/// Triangular filters over FFT bins, stored sparsely: band m covers bins
+/// `start[m] ..< start[m] + weights[m].count`.
+public struct MelFilterbank: Equatable, Sendable {
+  /// FFT bins per spectrum row (`fftSize / 2 + 1`).
+  public let spectrumBins: Int
+  /// First non-zero bin of each band.
+  public let start: [Int]
+  /// Non-zero weights of each band.
+  public let weights: [[Float]]
+
+  /// Number of bands.
+  public var bands: Int { start.count }
+
+  /// librosa's filterbank: `librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax, htk, norm)`,
+  /// computed in Double and rounded to Float as librosa does.
+  public init(sampleRate: Int, fftSize: Int, options: MelOptions) throws(FeatureError) {
+    let nyquist = Float(sampleRate) / 2
+    let maxFrequency = options.maxFrequency ?? nyquist
+    guard options.melBands >= 1 else {
+      throw .invalidOption(name: "melBands", value: "\(options.melBands)", expected: ">= 1")
+    }
+    guard options.minFrequency >= 0, options.minFrequency < maxFrequency else {
+      throw .invalidOption(
+        name: "minFrequency", value: "\(options.minFrequency)", expected: "0 <= minFrequency < maxFrequency (\(maxFrequency))")
+    }
+    guard maxFrequency <= nyquist + 1e-3 || options.maxFrequency == nil else {
+      throw .invalidOption(name: "maxFrequency", value: "\(maxFrequency)", expected: "<= sampleRate / 2 (\(nyquist))")
+    }
+    let htk = options.scale == .htk
+    let bins = fftSize / 2 + 1
+    let fftFrequencies = (0..<bins).map { Double($0) * Double(sampleRate) / Double(fftSize) }
+    let lowMel = Self.hzToMel(Double(options.minFrequency), htk: htk)
+    let highMel = Self.hzToMel(Double(maxFrequency), htk: htk)
+    let count = options.melBands + 2
+    let edges = (0..<count).map { i in
+      Self.melToHz(lowMel + (highMel - lowMel) * Double(i) / Double(count - 1), htk: htk)
+    }
+    var start: [Int] = []
+    var weights: [[Float]] = []
+    for m in 0..<options.melBands {
+      let lower = edges[m], center = edges[m + 1], upper = edges[m + 2]
+      let scale = options.normalization == .slaney ? 2 / (upper - lower) : 1
+      var row = [Float](repeating: 0, count: bins)
+      for k in 0..<bins {
+        let rising = (fftFrequencies[k] - lower) / (center - lower)
+        let falling = (upper - fftFrequencies[k]) / (upper - center)
+        row[k] = Float(max(0, min(rising, falling)) * scale)
+      }
+      let first = row.firstIndex { $0 != 0 } ?? 0
+      let last = row.lastIndex { $0 != 0 } ?? -1
+      start.append(first)
+      weights.append(last >= first ? Array(row[first...last]) : [])
+    }
+    self.spectrumBins = bins
+    self.start = start
+    self.weights = weights
+  }
+
+  /// Kaldi's filterbank (`MelBanks` in kaldi-native-fbank): triangles on the
+  /// `1127 ln(1 + f / 700)` scale over the first `paddedLength / 2` bins, peak 1.
+  init(kaldiSampleRate sampleRate: Int, paddedLength: Int, options: KaldiFbankOptions) throws(FeatureError) {
+    let nyquist = Float(sampleRate) / 2
+    let high = options.highFrequency > 0 ? options.highFrequency : nyquist + options.highFrequency
+    guard options.melBands >= 3 else {
+      throw .invalidOption(name: "melBands", value: "\(options.melBands)", expected: ">= 3 for a Kaldi filterbank")
+    }
+    guard options.lowFrequency >= 0, options.lowFrequency < high, high <= nyquist else {
+      throw .invalidOption(
+        name: "lowFrequency/highFrequency", value: "\(options.lowFrequency)/\(options.highFrequency)",
+        expected: "0 <= low < high <= Nyquist (\(nyquist) Hz); high <= 0 counts down from Nyquist")
+    }
+    func mel(_ f: Double) -> Double { 1127 * log(1 + f / 700) }
+    let fftBins = paddedLength / 2
+    let binWidth = Double(sampleRate) / Double(paddedLength)
+    let lowMel = mel(Double(options.lowFrequency))
+    let highMel = mel(Double(high))
+    let delta = (highMel - lowMel) / Double(options.melBands + 1)
+    var start: [Int] = []
+    var weights: [[Float]] = []
+    for b in 0..<options.melBands {
+      let left = lowMel + Double(b) * delta
+      let center = left + delta
+      let right = center + delta
+      var row = [Float](repeating: 0, count: fftBins + 1)
+      for k in 0..<fftBins {
+        let m = mel(binWidth * Double(k))
+        if m > left && m < right {
+          row[k] = Float(m <= center ? (m - left) / (center - left) : (right - m) / (right - center))
+        }
+      }
+      let first = row.firstIndex { $0 != 0 } ?? 0
+      let last = row.lastIndex { $0 != 0 } ?? -1
+      start.append(first)
+      weights.append(last >= first ? Array(row[first...last]) : [])
+    }
+    self.spectrumBins = fftBins + 1
+    self.start = start
+    self.weights = weights
+  }
+
+  /// The dense (bands, spectrumBins) matrix, row-major: `librosa.filters.mel`'s layout.
+  public func denseMatrix() -> [Float] {
+    var dense = [Float](repeating: 0, count: bands * spectrumBins)
+    for m in 0..<bands {
+      for (j, w) in weights[m].enumerated() { dense[m * spectrumBins + start[m] + j] = w }
+    }
+    return dense
+  }
+
+  /// `out[m] = sum_k W[m, k] * spectrum[k]`.
+  @inline(__always)
+  func apply(_ spectrum: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    for m in 0..<start.count {
+      let s = spectrum + start[m]
+      var sum: Float = 0
+      weights[m].withUnsafeBufferPointer { w in
+        for j in 0..<w.count { sum += w[j] * s[j] }
+      }
+      out[m] = sum
+    }
+  }
+
+  /// Hz to mel: HTK `2595 log10(1 + f/700)` or Slaney (linear to 1 kHz, then log steps of
+  /// `ln(6.4) / 27`), as `librosa.hz_to_mel`.
+  public static func hzToMel(_ hz: Double, htk: Bool) -> Double {
+    if htk { return 2595 * log10(1 + hz / 700) }
+    let fSp = 200.0 / 3
+    let minLogHz = 1000.0
+    let minLogMel = minLogHz / fSp
+    let logStep = log(6.4) / 27
+    return hz >= minLogHz ? minLogMel + log(hz / minLogHz) / logStep : hz / fSp
+  }
+
+  /// Mel to Hz, the inverse of `hzToMel`.
+  public static func melToHz(_ mel: Double, htk: Bool) -> Double {
+    if htk { return 700 * (pow(10, mel / 2595) - 1) }
+    let fSp = 200.0 / 3
+    let minLogHz = 1000.0
+    let minLogMel = minLogHz / fSp
+    let logStep = log(6.4) / 27
+    return mel >= minLogMel ? minLogHz * exp(logStep * (mel - minLogMel)) : fSp * mel
+  }
+}
