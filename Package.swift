@@ -27,8 +27,8 @@ let package = Package(
       name: "earshot",
       dependencies: ["Earshot", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-    .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "Earshot"]),
-    .testTarget(name: "EarshotFeaturesTests", dependencies: ["EarshotFeatures", "EarshotAudio", "Earshot"]),
+    .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotFeatures"]),
+    .testTarget(name: "EarshotFeaturesTests", dependencies: ["EarshotFeatures", "EarshotAudio"]),
     .testTarget(name: "EarshotNeuralTests", dependencies: ["EarshotNeural"]),
     .testTarget(name: "EarshotTests", dependencies: ["Earshot"]),
   ]

@@ -33,7 +33,7 @@ public final class FeatureExtractor: @unchecked Sendable {
   private let fft: RealFFT
   private let filterbank: MelFilterbank?
   /// (mfccCount, melBands) orthonormal DCT-II rows, lifter applied.
-  private let dct: [Float]
+  private let dct: [Double]
   private let baseBins: Int
 
   /// Validates `options` and precomputes everything.
@@ -231,7 +231,7 @@ public final class FeatureExtractor: @unchecked Sendable {
     let n = fft.size
     let input = scratch.fft.input
     window.withUnsafeBufferPointer { w in
-      for i in 0..<n { input[i] = samples[i] * w[i] }
+      for i in 0..<n { input[i] = Double(samples[i] * w[i]) }
     }
     switch options.kind {
     case .stft:
@@ -285,11 +285,11 @@ public final class FeatureExtractor: @unchecked Sendable {
       }
       let input = scratch.fft.input
       window.withUnsafeBufferPointer { w in
-        for i in 0..<length { input[i] = x[i] * w[i] }
+        for i in 0..<length { input[i] = Double(x[i] * w[i]) }
       }
       for i in length..<fft.size { input[i] = 0 }
       if k.useEnergy && !k.rawEnergy {
-        for i in 0..<length { energy += input[i] * input[i] }
+        for i in 0..<length { energy += Float(input[i] * input[i]) }
       }
       let melOut = k.useEnergy ? out + 1 : out
       scratch.spectrum.withUnsafeMutableBufferPointer { spectrum in
@@ -317,10 +317,11 @@ public final class FeatureExtractor: @unchecked Sendable {
           for f in 0..<m.frames {
             let row = x.baseAddress! + f * size
             for c in 0..<count {
-              var sum: Float = 0
+              // Double accumulation: the lifter scales high coefficients up to L/2 + 1 times.
+              var sum: Double = 0
               let basis = d.baseAddress! + c * size
-              for j in 0..<size { sum += basis[j] * row[j] }
-              y[f * count + c] = sum
+              for j in 0..<size { sum += basis[j] * Double(row[j]) }
+              y[f * count + c] = Float(sum)
             }
           }
         }
@@ -331,13 +332,13 @@ public final class FeatureExtractor: @unchecked Sendable {
 
   /// Orthonormal DCT-II rows `sqrt(2/N) s_k cos(pi k (2n + 1) / 2N)` (s_0 = 1/sqrt 2), each
   /// scaled by the lifter `1 + (L/2) sin(pi (k + 1) / L)` when L > 0, as `librosa.feature.mfcc`.
-  static func dctMatrix(count: Int, size: Int, lifter: Double) -> [Float] {
-    var d = [Float](repeating: 0, count: count * size)
+  static func dctMatrix(count: Int, size: Int, lifter: Double) -> [Double] {
+    var d = [Double](repeating: 0, count: count * size)
     for k in 0..<count {
       let scale = sqrt(2 / Double(size)) * (k == 0 ? 1 / sqrt(2) : 1)
       let lift = lifter > 0 ? 1 + lifter / 2 * sin(Double.pi * Double(k + 1) / lifter) : 1
       for n in 0..<size {
-        d[k * size + n] = Float(scale * lift * cos(Double.pi * Double(k) * Double(2 * n + 1) / Double(2 * size)))
+        d[k * size + n] = scale * lift * cos(Double.pi * Double(k) * Double(2 * n + 1) / Double(2 * size))
       }
     }
     return d

@@ -1,0 +1,197 @@
+import Foundation
+
+/// Why an array file could not be read or written.
+public enum ArrayFileError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The file is not a `.npy` file or its header is malformed.
+  case malformed(path: String, reason: String)
+  /// The dtype or layout is one Earshot does not read.
+  case unsupported(path: String, reason: String)
+  /// The file could not be read or written.
+  case io(path: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .malformed(let path, let reason): return "\(path): not a valid .npy file: \(reason)"
+    case .unsupported(let path, let reason): return "\(path): unsupported .npy: \(reason)"
+    case .io(let path, let reason): return "\(path): \(reason)"
+    }
+  }
+}
+
+/// A NumPy `.npy` array read as Float32, with its shape.
+///
+/// Reads format versions 1-3, little-endian `f4`, `f8`, `i2`, `i4`, `i8`, `u1` in C or
+/// Fortran order (Fortran is transposed to C order); writes version 1.0 `<f4`, C order,
+/// which `numpy.load` reads.
+public struct NumpyArray: Equatable, Sendable {
+  /// Dimensions, outermost first.
+  public var shape: [Int]
+  /// `shape.reduce(1, *)` values, C order.
+  public var values: [Float]
+
+  public init(shape: [Int], values: [Float]) {
+    precondition(shape.reduce(1, *) == values.count, "shape \(shape) holds \(shape.reduce(1, *)) values, got \(values.count)")
+    self.shape = shape
+    self.values = values
+  }
+
+  /// Reads `path`.
+  public init(contentsOf path: String) throws(ArrayFileError) {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw .io(path: path, reason: "cannot read the file")
+    }
+    try self.init(data: data, path: path)
+  }
+
+  /// Parses the bytes of a `.npy` file; `path` only names it in errors.
+  public init(data: Data, path: String = "<data>") throws(ArrayFileError) {
+    let bytes = [UInt8](data)
+    guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
+      throw .malformed(path: path, reason: "missing the \\x93NUMPY magic")
+    }
+    let major = bytes[6]
+    let headerLength: Int
+    let headerStart: Int
+    switch major {
+    case 1:
+      headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+      headerStart = 10
+    case 2, 3:
+      guard bytes.count >= 12 else { throw .malformed(path: path, reason: "truncated header") }
+      headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+      headerStart = 12
+    default:
+      throw .unsupported(path: path, reason: "format version \(major)")
+    }
+    guard headerStart + headerLength <= bytes.count,
+      let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8)
+    else { throw .malformed(path: path, reason: "header length \(headerLength) runs past the end") }
+    func field(_ key: String) -> String? {
+      guard let range = header.range(of: "'\(key)':") else { return nil }
+      return String(header[range.upperBound...]).trimmingCharacters(in: .whitespaces)
+    }
+    guard let descrField = field("descr"), let quote = descrField.first, quote == "'" || quote == "\"",
+      let descrEnd = descrField.dropFirst().firstIndex(of: quote)
+    else { throw .malformed(path: path, reason: "no 'descr' in header \(header)") }
+    let descr = String(descrField[descrField.index(after: descrField.startIndex)..<descrEnd])
+    let fortran = field("fortran_order")?.hasPrefix("True") ?? false
+    guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("),
+      let close = shapeField.firstIndex(of: ")")
+    else { throw .malformed(path: path, reason: "no 'shape' in header \(header)") }
+    let shapeText = shapeField[shapeField.index(after: open)..<close]
+    var shape: [Int] = []
+    for part in shapeText.split(separator: ",") {
+      let trimmed = part.trimmingCharacters(in: .whitespaces)
+      if trimmed.isEmpty { continue }
+      guard let n = Int(trimmed), n >= 0 else { throw .malformed(path: path, reason: "shape entry '\(trimmed)'") }
+      shape.append(n)
+    }
+    var count = 1
+    for n in shape {
+      let (product, overflow) = count.multipliedReportingOverflow(by: n)
+      guard !overflow else { throw .malformed(path: path, reason: "shape \(shape) overflows") }
+      count = product
+    }
+    let dataStart = headerStart + headerLength
+    let width: Int
+    switch descr {
+    case "<f4", "<i4": width = 4
+    case "<f8", "<i8": width = 8
+    case "<i2": width = 2
+    case "|u1", "<u1", "|i1": width = 1
+    default: throw .unsupported(path: path, reason: "dtype '\(descr)'; expected little-endian f4, f8, i2, i4, i8 or u1")
+    }
+    guard bytes.count - dataStart >= count * width else {
+      throw .malformed(path: path, reason: "shape \(shape) needs \(count * width) bytes, the file has \(bytes.count - dataStart)")
+    }
+    var values = [Float](repeating: 0, count: count)
+    bytes.withUnsafeBytes { raw in
+      let base = raw.baseAddress! + dataStart
+      for i in 0..<count {
+        let p = base + i * width
+        switch descr {
+        case "<f4": values[i] = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+        case "<f8": values[i] = Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))))
+        case "<i2": values[i] = Float(Int16(littleEndian: p.loadUnaligned(as: Int16.self)))
+        case "<i4": values[i] = Float(Int32(littleEndian: p.loadUnaligned(as: Int32.self)))
+        case "<i8": values[i] = Float(Int64(littleEndian: p.loadUnaligned(as: Int64.self)))
+        case "|i1": values[i] = Float(p.load(as: Int8.self))
+        default: values[i] = Float(p.load(as: UInt8.self))
+        }
+      }
+    }
+    if fortran && shape.count > 1 {
+      values = Self.fortranToC(values, shape: shape)
+    }
+    self.shape = shape
+    self.values = values
+  }
+
+  private static func fortranToC(_ values: [Float], shape: [Int]) -> [Float] {
+    var out = [Float](repeating: 0, count: values.count)
+    var index = [Int](repeating: 0, count: shape.count)
+    for i in 0..<values.count {
+      // i walks C order; find the Fortran offset of the same index.
+      var offset = 0, stride = 1
+      for d in 0..<shape.count {
+        offset += index[d] * stride
+        stride *= shape[d]
+      }
+      out[i] = values[offset]
+      var d = shape.count - 1
+      while d >= 0 {
+        index[d] += 1
+        if index[d] < shape[d] { break }
+        index[d] = 0
+        d -= 1
+      }
+    }
+    return out
+  }
+
+  /// The `.npy` header for a little-endian float32 C-order array of `shape`: magic, version
+  /// 1.0, padded so that the data starts at a multiple of 64 bytes.
+  public static func header(shape: [Int]) -> Data {
+    let dims = shape.count == 1 ? "\(shape[0])," : shape.map(String.init).joined(separator: ", ")
+    var text = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
+    let unpadded = 10 + text.utf8.count + 1
+    text += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+    let length = UInt16(text.utf8.count)
+    data.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
+    data.append(contentsOf: Array(text.utf8))
+    return data
+  }
+
+  /// The whole file as bytes.
+  public func data() -> Data {
+    var data = Self.header(shape: shape)
+    values.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
+    return data
+  }
+
+  /// Writes the array atomically (temporary file, then rename).
+  public func write(to path: String) throws(ArrayFileError) {
+    do {
+      try data().write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+      throw .io(path: path, reason: "cannot write: \(error.localizedDescription)")
+    }
+  }
+}
+
+extension NumpyArray {
+  /// A (frames, bins) array of the features.
+  public init(_ features: FeatureMatrix) {
+    self.init(shape: [features.frames, features.bins], values: features.values)
+  }
+
+  /// The array as (rows, columns) features; a 1-D array becomes one column.
+  public func featureMatrix() -> FeatureMatrix? {
+    switch shape.count {
+    case 1: return FeatureMatrix(frames: shape[0], bins: 1, values: values)
+    case 2: return FeatureMatrix(frames: shape[0], bins: shape[1], values: values)
+    default: return nil
+    }
+  }
+}

@@ -1,0 +1,175 @@
+import EarshotAudio
+import Foundation
+import Testing
+
+/// A fresh temporary directory per test.
+func temporaryDirectory() -> URL {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-audio-\(UUID().uuidString)")
+  try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
+
+/// A canonical 44-byte-header PCM WAV with the given header fields and raw data bytes.
+func wavBytes(sampleRate: UInt32, channels: UInt16, bitsPerSample: UInt16 = 16, format: UInt16 = 1, data: [UInt8], dataSizeField: UInt32? = nil) -> Data {
+  var d = Data()
+  func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+  func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+  d.append(contentsOf: Array("RIFF".utf8)); u32(UInt32(36 + data.count))
+  d.append(contentsOf: Array("WAVE".utf8)); d.append(contentsOf: Array("fmt ".utf8)); u32(16)
+  u16(format); u16(channels); u32(sampleRate)
+  let blockAlign = UInt32(channels) * UInt32(bitsPerSample / 8)
+  u32(sampleRate &* blockAlign); u16(UInt16(truncatingIfNeeded: blockAlign)); u16(bitsPerSample)
+  d.append(contentsOf: Array("data".utf8)); u32(dataSizeField ?? UInt32(data.count))
+  d.append(contentsOf: data)
+  return d
+}
+
+@Suite("AudioFile")
+struct AudioFileTests {
+  @Test func writeThenReadRoundTripsPCM16() throws {
+    let dir = temporaryDirectory()
+    let path = dir.appendingPathComponent("tone.wav").path
+    let samples = (0..<16_000).map { Float(sin(2 * Double.pi * 440 * Double($0) / 16_000) * 0.5) }
+    try writeWAV(samples, sampleRate: 16_000, to: path)
+    let file = try AudioFile(path: path)
+    #expect(file.info.sampleRate == 16_000)
+    #expect(file.info.channels == 1)
+    #expect(file.info.frames == 16_000)
+    #expect(file.info.container.contains("WAV"))
+    #expect(file.info.encoding.contains("16"))
+    let back = try file.readAllMono()
+    let worst = zip(samples, back).map { abs($0 - $1) }.max()!
+    #expect(worst <= 1.0 / 32768 + 1e-7, "PCM16 quantisation error \(worst)")
+  }
+
+  @Test func stereoIsAveragedToMono() throws {
+    let path = temporaryDirectory().appendingPathComponent("stereo.wav").path
+    // L = 0.5, R = -0.25 -> mono 0.125, exactly representable.
+    let interleaved = (0..<1000).flatMap { _ in [Float(0.5), Float(-0.25)] }
+    try writeWAV(interleaved, sampleRate: 8_000, channels: 2, encoding: .float32, to: path)
+    let mono = try AudioFile.loadMono(path: path)
+    #expect(mono.samples.count == 1000)
+    #expect(mono.samples.allSatisfy { $0 == 0.125 })
+  }
+
+  @Test func blocksConcatenateToTheWholeFile() throws {
+    let path = temporaryDirectory().appendingPathComponent("noise.wav").path
+    var rng = SystemRandomNumberGenerator()
+    let samples = (0..<10_001).map { _ in Float.random(in: -0.9...0.9, using: &rng) }
+    try writeWAV(samples, sampleRate: 22_050, encoding: .float32, to: path)
+    let file = try AudioFile(path: path)
+    var blocks: [[Float]] = []
+    while let block = try file.readMono(maxFrames: 999) { blocks.append(block) }
+    #expect(blocks.count == 11)
+    #expect(blocks.flatMap { $0 } == samples)
+  }
+
+  @Test func streamingResampleMatchesWholeFileResample() throws {
+    let path = temporaryDirectory().appendingPathComponent("x.wav").path
+    let samples = (0..<44_100).map { Float(sin(Double($0) * 0.01) * 0.3) }
+    try writeWAV(samples, sampleRate: 44_100, encoding: .float32, to: path)
+    let whole = try Resampler.resample(samples, from: 44_100, to: 16_000)
+    var stream = try MonoStream(file: try AudioFile(path: path), sampleRate: 16_000, blockFrames: 4_097)
+    var streamed: [Float] = []
+    while let block = try stream.next() { streamed += block }
+    #expect(streamed.count == 16_000)
+    #expect(streamed.count == whole.count)
+    #expect(zip(streamed, whole).map { abs($0 - $1) }.max()! <= 1e-6)
+  }
+
+  @Test func writeRejectsBadRates() {
+    #expect(throws: AudioError.invalidTargetRate(0)) {
+      try writeWAV([0], sampleRate: 0, to: "/tmp/never.wav")
+    }
+  }
+}
+
+/// One hostile input: what to write and which error it must raise.
+struct BadInput: Sendable, CustomTestStringConvertible {
+  var name: String
+  var bytes: Data?
+  var check: @Sendable (AudioError) -> Bool
+  var testDescription: String { name }
+
+  static let all: [BadInput] = {
+    let pcm = [UInt8](repeating: 0x10, count: 3200)
+    var nanFloats = Data()
+    for i in 0..<100 {
+      let v: Float = i == 37 ? .nan : 0.1
+      withUnsafeBytes(of: v.bitPattern.littleEndian) { nanFloats.append(contentsOf: $0) }
+    }
+    var random = SystemRandomNumberGenerator()
+    let noise = Data((0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) })
+    let full = wavBytes(sampleRate: 16_000, channels: 1, data: pcm)
+    return [
+      BadInput(name: "empty file", bytes: Data()) { if case .cannotOpen = $0 { true } else { false } },
+      BadInput(name: "text", bytes: Data("hello, this is not audio\n".utf8)) { if case .cannotOpen = $0 { true } else { false } },
+      BadInput(name: "random bytes", bytes: Data([0x00, 0x01]) + noise) { if case .cannotOpen = $0 { true } else { false } },
+      BadInput(name: "header only", bytes: wavBytes(sampleRate: 16_000, channels: 1, data: [])) {
+        if case .empty = $0 { true } else if case .cannotOpen = $0 { true } else { false }
+      },
+      BadInput(name: "rate 0", bytes: wavBytes(sampleRate: 0, channels: 1, data: pcm)) {
+        if case .invalidSampleRate = $0 { true } else if case .cannotOpen = $0 { true } else { false }
+      },
+      BadInput(name: "rate 1", bytes: wavBytes(sampleRate: 1, channels: 1, data: pcm)) {
+        if case .invalidSampleRate(_, 1) = $0 { true } else { false }
+      },
+      BadInput(name: "rate 1e9", bytes: wavBytes(sampleRate: 1_000_000_000, channels: 1, data: pcm)) {
+        if case .invalidSampleRate = $0 { true } else if case .cannotOpen = $0 { true } else { false }
+      },
+      BadInput(name: "channels 0", bytes: wavBytes(sampleRate: 16_000, channels: 0, data: pcm)) {
+        if case .invalidChannelCount = $0 { true } else if case .cannotOpen = $0 { true } else { false }
+      },
+      BadInput(name: "channels 255", bytes: wavBytes(sampleRate: 16_000, channels: 255, data: [UInt8](repeating: 0, count: 510 * 4))) {
+        if case .invalidChannelCount(_, 255) = $0 { true } else if case .cannotOpen = $0 { true } else { false }
+      },
+      BadInput(name: "NaN float samples", bytes: wavBytes(sampleRate: 16_000, channels: 1, bitsPerSample: 32, format: 3, data: [UInt8](nanFloats))) {
+        if case .nonFiniteSample(_, 37) = $0 { true } else { false }
+      },
+      BadInput(name: "truncated data chunk", bytes: full.prefix(44 + 1000)) { _ in true },
+      BadInput(name: "missing file", bytes: nil) { if case .notFound = $0 { true } else { false } },
+    ]
+  }()
+}
+
+@Suite("Hostile audio input")
+struct HostileAudioTests {
+  /// Each bad file throws a typed error whose message names the file; none crashes.
+  @Test(arguments: BadInput.all)
+  func badInputThrowsNamingTheFile(_ input: BadInput) throws {
+    let dir = temporaryDirectory()
+    let path = dir.appendingPathComponent("bad.wav").path
+    if let bytes = input.bytes { try bytes.write(to: URL(fileURLWithPath: path)) }
+    do {
+      let audio = try AudioFile.loadMono(path: path)
+      // Only a truncated file may decode (what is there); it must then be shorter than declared.
+      #expect(input.name == "truncated data chunk", "\(input.name) decoded \(audio.samples.count) samples")
+      #expect(audio.samples.count == 500)
+    } catch {
+      #expect(input.check(error), "\(input.name): unexpected error \(error)")
+      #expect(error.description.contains(path), "\(input.name): message does not name the file: \(error)")
+    }
+  }
+
+  @Test func directoryIsRejected() {
+    let dir = temporaryDirectory()
+    #expect(throws: AudioError.notAFile(path: dir.path, kind: "directory")) { try AudioFile(path: dir.path) }
+  }
+
+  @Test func fifoIsRejectedWithoutBlocking() throws {
+    let path = temporaryDirectory().appendingPathComponent("pipe.wav").path
+    #expect(mkfifo(path, 0o600) == 0)
+    #expect {
+      try AudioFile(path: path)
+    } throws: { error in
+      if case AudioError.notAFile(_, let kind) = error { kind.contains("FIFO") } else { false }
+    }
+  }
+
+  @Test func errorMessagesAreReadable() {
+    #expect(AudioError.empty(path: "a.wav").description == "a.wav: 0 audio frames; nothing to process")
+    #expect(
+      AudioError.invalidSampleRate(path: "b.wav", sampleRate: 0).description
+        == "b.wav: sample rate 0 Hz is out of range; expected 1000 to 768000 Hz")
+  }
+}
