@@ -1,0 +1,56 @@
+// The only file that imports CBLAS: every BLAS call in EarshotNeural goes through here,
+// and no C type leaves this file.
+import CBLAS
+
+/// Process-wide settings of the neural core.
+public enum Neural {
+  /// Sets how many threads BLAS uses for matrix products (OpenBLAS `openblas_set_num_threads`).
+  ///
+  /// - Parameter count: threads, >= 1; the default is every core OpenBLAS detects
+  ///   (or `OPENBLAS_NUM_THREADS` when set). Affects the whole process.
+  public static func setThreads(_ count: Int) {
+    precondition(count >= 1, "Neural.setThreads: count must be >= 1 (got \(count))")
+    openblas_set_num_threads(Int32(count))
+  }
+
+  /// The number of threads BLAS currently uses.
+  public static var threads: Int { Int(openblas_get_num_threads()) }
+}
+
+/// Single-precision GEMM on raw row-major buffers:
+/// `c = alpha * op(a) * op(b) + beta * c`, with `op(a)` (m, k), `op(b)` (k, n), `c` (m, n).
+///
+/// `lda`, `ldb`, `ldc` are the row strides (in elements) of the stored matrices.
+@inline(__always)
+func sgemm(
+  transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+  alpha: Float, a: UnsafePointer<Float>, lda: Int,
+  b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  if m == 0 || n == 0 { return }
+  if k == 0 {
+    // BLAS treats k == 0 as "scale c by beta"; do it here so the contract is explicit.
+    for i in 0..<m {
+      let row = c + i * ldc
+      for j in 0..<n { row[j] = beta == 0 ? 0 : beta * row[j] }
+    }
+    return
+  }
+  cblas_sgemm(
+    CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// Single-precision GEMV on a raw row-major matrix: `y = alpha * op(a) * x + beta * y`,
+/// with `a` stored (rows, cols).
+@inline(__always)
+func sgemv(
+  trans: Bool, rows: Int, cols: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+  x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>
+) {
+  if rows == 0 || cols == 0 { return }
+  cblas_sgemv(
+    CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(rows), Int32(cols), alpha, a,
+    Int32(lda), x, 1, beta, y, 1)
+}

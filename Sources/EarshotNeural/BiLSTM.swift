@@ -1,0 +1,173 @@
+/// A stacked bidirectional LSTM, PyTorch `nn.LSTM(inputSize, hiddenSize, numLayers,
+/// bidirectional=True, dropout=dropout)` on packed sequences.
+///
+/// Layer `k` reads the concatenation [forward h, backward h] of layer `k-1`
+/// ((T*B, 2 hiddenSize)); in training, dropout with probability `dropout` is applied to the
+/// output of every layer but the last, as PyTorch does. Parameter names are PyTorch's:
+/// `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`, with `_reverse` for
+/// the backward direction.
+public struct BiLSTM: Parameterized, Sendable {
+  /// Features per input frame.
+  public let inputSize: Int
+  /// Hidden features per direction; the output has 2 hiddenSize features.
+  public let hiddenSize: Int
+  /// Number of stacked bidirectional layers.
+  public var numLayers: Int { forwardLayers.count }
+  /// Probability of zeroing an element between layers in training, in [0, 1); default 0.
+  public var dropout: Float
+  /// The forward direction of each layer.
+  public var forwardLayers: [LSTM]
+  /// The backward direction of each layer.
+  public var backwardLayers: [LSTM]
+
+  /// A network with PyTorch's default initialisation, layer by layer (forward then reverse
+  /// direction).
+  public init(inputSize: Int, hiddenSize: Int, numLayers: Int, dropout: Float = 0,
+              generator: inout SeededGenerator) {
+    precondition(numLayers >= 1, "BiLSTM: numLayers must be >= 1 (got \(numLayers))")
+    precondition(dropout >= 0 && dropout < 1, "BiLSTM: dropout must be in [0, 1) (got \(dropout))")
+    self.inputSize = inputSize
+    self.hiddenSize = hiddenSize
+    self.dropout = dropout
+    forwardLayers = []
+    backwardLayers = []
+    for k in 0..<numLayers {
+      let n = k == 0 ? inputSize : 2 * hiddenSize
+      forwardLayers.append(LSTM(inputSize: n, hiddenSize: hiddenSize, reverse: false, generator: &generator))
+      backwardLayers.append(LSTM(inputSize: n, hiddenSize: hiddenSize, reverse: true, generator: &generator))
+    }
+  }
+
+  /// A network with all parameters zero (a gradient accumulator, or a target for loading).
+  public init(inputSize: Int, hiddenSize: Int, numLayers: Int, dropout: Float = 0) {
+    precondition(numLayers >= 1, "BiLSTM: numLayers must be >= 1 (got \(numLayers))")
+    self.inputSize = inputSize
+    self.hiddenSize = hiddenSize
+    self.dropout = dropout
+    forwardLayers = (0..<numLayers).map {
+      LSTM(inputSize: $0 == 0 ? inputSize : 2 * hiddenSize, hiddenSize: hiddenSize, reverse: false)
+    }
+    backwardLayers = (0..<numLayers).map {
+      LSTM(inputSize: $0 == 0 ? inputSize : 2 * hiddenSize, hiddenSize: hiddenSize, reverse: true)
+    }
+  }
+
+  /// Features per output frame: 2 hiddenSize.
+  public var outputSize: Int { 2 * hiddenSize }
+
+  public var namedParameters: [NamedParameter<BiLSTM>] {
+    var all: [NamedParameter<BiLSTM>] = []
+    for k in 0..<numLayers {
+      let f: WritableKeyPath<BiLSTM, LSTM> = \BiLSTM.forwardLayers[k]
+      let r: WritableKeyPath<BiLSTM, LSTM> = \BiLSTM.backwardLayers[k]
+      for p in forwardLayers[k].namedParameters {
+        all.append(NamedParameter(name: "\(p.name)_l\(k)", shape: p.shape,
+                                  path: f.appending(path: p.path)))
+      }
+      for p in backwardLayers[k].namedParameters {
+        all.append(NamedParameter(name: "\(p.name)_l\(k)_reverse", shape: p.shape,
+                                  path: r.appending(path: p.path)))
+      }
+    }
+    return all
+  }
+
+  /// Inference: (T*B, inputSize) -> (T*B, 2 hiddenSize), no dropout; padding rows are zero.
+  public func callAsFunction(_ x: SequenceBatch) -> SequenceBatch {
+    var h = x
+    for k in 0..<numLayers {
+      h = SequenceBatch(data: concatenate(forwardLayers[k](h).data, backwardLayers[k](h).data),
+                        lengths: x.lengths)
+    }
+    return h
+  }
+
+  /// Forward pass that keeps what backward needs; `generator` draws the dropout masks when
+  /// `training` is true and `dropout > 0`.
+  public func forward(_ x: SequenceBatch, training: Bool, generator: inout SeededGenerator)
+    -> (output: SequenceBatch, cache: BiLSTMCache)
+  {
+    precondition(x.features == inputSize, "BiLSTM: input has \(x.features) features, the network expects \(inputSize)")
+    let cache = BiLSTMCache()
+    var h = x
+    for k in 0..<numLayers {
+      let (f, fc) = forwardLayers[k].forward(h)
+      let (r, rc) = backwardLayers[k].forward(h)
+      cache.forwardCaches.append(fc)
+      cache.backwardCaches.append(rc)
+      var out = concatenate(f.data, r.data)
+      if training && dropout > 0 && k < numLayers - 1 {
+        // Inverted dropout: keep with probability 1 - p and scale by 1 / (1 - p).
+        let scale = 1 / (1 - dropout)
+        var mask = Matrix(rows: out.rows, cols: out.cols)
+        for i in 0..<mask.data.count {
+          mask.data[i] = generator.nextUnitFloat() < dropout ? 0 : scale
+          out.data[i] *= mask.data[i]
+        }
+        cache.masks.append(mask)
+      } else {
+        cache.masks.append(nil)
+      }
+      h = SequenceBatch(data: out, lengths: x.lengths)
+    }
+    return (h, cache)
+  }
+
+  /// dy: (T*B, 2 hiddenSize) -> dx: (T*B, inputSize); adds every parameter gradient into `grads`.
+  public func backward(_ dy: Matrix, cache: BiLSTMCache, into grads: inout BiLSTM) -> Matrix {
+    var d = dy
+    for k in stride(from: numLayers - 1, through: 0, by: -1) {
+      if let mask = cache.masks[k] {
+        for i in 0..<d.data.count { d.data[i] *= mask.data[i] }
+      }
+      let (df, dr) = split(d, at: hiddenSize)
+      var dx = forwardLayers[k].backward(df, cache: cache.forwardCaches[k], into: &grads.forwardLayers[k])
+      dx.add(backwardLayers[k].backward(dr, cache: cache.backwardCaches[k], into: &grads.backwardLayers[k]))
+      d = dx
+    }
+    return d
+  }
+}
+
+/// What ``BiLSTM/forward(_:training:generator:)`` keeps for backward.
+public final class BiLSTMCache {
+  var forwardCaches: [LSTMCache] = []
+  var backwardCaches: [LSTMCache] = []
+  var masks: [Matrix?] = []
+}
+
+/// [a b] column-wise: (n, p) and (n, q) -> (n, p + q).
+func concatenate(_ a: Matrix, _ b: Matrix) -> Matrix {
+  precondition(a.rows == b.rows, "concatenate: \(a.shapeDescription) and \(b.shapeDescription)")
+  let n = a.cols + b.cols
+  var out = Matrix(rows: a.rows, cols: n)
+  out.data.withUnsafeMutableBufferPointer { po in
+    a.data.withUnsafeBufferPointer { pa in
+      b.data.withUnsafeBufferPointer { pb in
+        for r in 0..<a.rows {
+          (po.baseAddress! + r * n).update(from: pa.baseAddress! + r * a.cols, count: a.cols)
+          (po.baseAddress! + r * n + a.cols).update(from: pb.baseAddress! + r * b.cols, count: b.cols)
+        }
+      }
+    }
+  }
+  return out
+}
+
+/// Columns [0, k) and [k, cols) of `m`.
+func split(_ m: Matrix, at k: Int) -> (Matrix, Matrix) {
+  var a = Matrix(rows: m.rows, cols: k)
+  var b = Matrix(rows: m.rows, cols: m.cols - k)
+  let q = m.cols - k
+  m.data.withUnsafeBufferPointer { pm in
+    a.data.withUnsafeMutableBufferPointer { pa in
+      b.data.withUnsafeMutableBufferPointer { pb in
+        for r in 0..<m.rows {
+          (pa.baseAddress! + r * k).update(from: pm.baseAddress! + r * m.cols, count: k)
+          (pb.baseAddress! + r * q).update(from: pm.baseAddress! + r * m.cols + k, count: q)
+        }
+      }
+    }
+  }
+  return (a, b)
+}

@@ -1,0 +1,306 @@
+import Foundation
+
+/// Owned scratch storage for kernels: a raw Float buffer freed with the object.
+final class FloatBuffer {
+  let count: Int
+  let pointer: UnsafeMutablePointer<Float>
+  init(count: Int) {
+    self.count = count
+    pointer = .allocate(capacity: max(count, 1))
+    pointer.initialize(repeating: 0, count: max(count, 1))
+  }
+  deinit { pointer.deallocate() }
+}
+
+/// One direction of one LSTM layer, PyTorch `nn.LSTM` semantics and gate order (i, f, g, o).
+///
+/// For each frame, with `x` the input and `h'`, `c'` the previous states (zero at the start):
+/// ```
+/// [i f g o] = x W_ih^T + b_ih + h' W_hh^T + b_hh
+/// i, f, o = sigmoid(.), g = tanh(.)
+/// c = f * c' + i * g,   h = o * tanh(c)
+/// ```
+/// The input projection of every frame of the batch is one GEMM; only `h' W_hh^T` runs frame
+/// by frame, as one (batch, hidden) x (hidden, 4 hidden) GEMM per step.
+/// A reverse LSTM (`reverse = true`) starts at each sequence's own last frame, as PyTorch does
+/// with packed sequences. Matches `torch.nn.LSTM` on a `PackedSequence` within 1e-5.
+public struct LSTM: Parameterized, Sendable {
+  /// Features per input frame.
+  public let inputSize: Int
+  /// Features of the hidden state `h` (and the cell `c`).
+  public let hiddenSize: Int
+  /// Whether the layer runs from each sequence's last frame to its first.
+  public let reverse: Bool
+  /// W_ih, (4 hiddenSize, inputSize), row blocks i, f, g, o (PyTorch `weight_ih_l{k}`).
+  public var weightIH: Matrix
+  /// W_hh, (4 hiddenSize, hiddenSize) (PyTorch `weight_hh_l{k}`).
+  public var weightHH: Matrix
+  /// b_ih, (1, 4 hiddenSize) (PyTorch `bias_ih_l{k}`).
+  public var biasIH: Matrix
+  /// b_hh, (1, 4 hiddenSize) (PyTorch `bias_hh_l{k}`).
+  public var biasHH: Matrix
+
+  /// A layer with PyTorch's default initialisation: every tensor uniform in
+  /// (-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)), drawn W_ih, W_hh, b_ih, b_hh in that order.
+  public init(inputSize: Int, hiddenSize: Int, reverse: Bool = false, generator: inout SeededGenerator) {
+    precondition(inputSize >= 1 && hiddenSize >= 1,
+      "LSTM: inputSize \(inputSize) and hiddenSize \(hiddenSize) must be >= 1")
+    self.inputSize = inputSize
+    self.hiddenSize = hiddenSize
+    self.reverse = reverse
+    let k = 1 / Float(hiddenSize).squareRoot()
+    weightIH = generator.uniformMatrix(rows: 4 * hiddenSize, cols: inputSize, -k, k)
+    weightHH = generator.uniformMatrix(rows: 4 * hiddenSize, cols: hiddenSize, -k, k)
+    biasIH = generator.uniformMatrix(rows: 1, cols: 4 * hiddenSize, -k, k)
+    biasHH = generator.uniformMatrix(rows: 1, cols: 4 * hiddenSize, -k, k)
+  }
+
+  /// A layer with all parameters zero (a gradient accumulator, or a target for loading).
+  public init(inputSize: Int, hiddenSize: Int, reverse: Bool = false) {
+    self.inputSize = inputSize
+    self.hiddenSize = hiddenSize
+    self.reverse = reverse
+    weightIH = Matrix(rows: 4 * hiddenSize, cols: inputSize)
+    weightHH = Matrix(rows: 4 * hiddenSize, cols: hiddenSize)
+    biasIH = Matrix(rows: 1, cols: 4 * hiddenSize)
+    biasHH = Matrix(rows: 1, cols: 4 * hiddenSize)
+  }
+
+  /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` (the caller adds `_l{k}` and `_reverse`).
+  public var namedParameters: [NamedParameter<LSTM>] {
+    let g = 4 * hiddenSize
+    return [
+      NamedParameter(name: "weight_ih", shape: [g, inputSize], path: \.weightIH),
+      NamedParameter(name: "weight_hh", shape: [g, hiddenSize], path: \.weightHH),
+      NamedParameter(name: "bias_ih", shape: [g], path: \.biasIH),
+      NamedParameter(name: "bias_hh", shape: [g], path: \.biasHH),
+    ]
+  }
+
+  /// Runs the layer over a batch: (T*B, inputSize) -> (T*B, hiddenSize), time-major.
+  ///
+  /// Padding rows of the output are zero. The cache keeps what ``backward(_:cache:into:)``
+  /// needs (the gate activations, the cells and the hidden states, step by step).
+  public func forward(_ x: SequenceBatch) -> (output: SequenceBatch, cache: LSTMCache) {
+    precondition(x.features == inputSize, "LSTM: input has \(x.features) features, the layer expects \(inputSize)")
+    let cache = LSTMCache(steps: x.maxLength, lengths: x.lengths, inputSize: inputSize,
+                          hiddenSize: hiddenSize, reverse: reverse)
+    let b = x.batchSize, h = hiddenSize, g = 4 * hiddenSize
+    let steps = x.maxLength
+    let rows = steps * b
+    // Xs: the input in step order (for reverse, step s of sequence b is frame lengths[b]-1-s).
+    if reverse {
+      x.data.data.withUnsafeBufferPointer { px in
+        cache.stepInput = FloatBuffer(count: rows * inputSize)
+        forEachStepRow(lengths: x.lengths, steps: steps) { s, bb, t in
+          (cache.stepInput!.pointer + (s * b + bb) * inputSize)
+            .update(from: px.baseAddress! + (t * b + bb) * inputSize, count: inputSize)
+        }
+      }
+    }
+    var output = Matrix(rows: rows, cols: h)
+    x.data.data.withUnsafeBufferPointer { px in
+      weightIH.data.withUnsafeBufferPointer { wih in
+        weightHH.data.withUnsafeBufferPointer { whh in
+          let xs = reverse ? UnsafePointer(cache.stepInput!.pointer) : px.baseAddress!
+          let gates = cache.gates.pointer, cells = cache.cells.pointer
+          let tanhCells = cache.tanhCells.pointer, hidden = cache.hidden.pointer
+          // G = Xs W_ih^T + (b_ih + b_hh), all frames at once.
+          for j in 0..<g { gates[j] = biasIH.data[j] + biasHH.data[j] }
+          for r in 1..<max(rows, 1) { (gates + r * g).update(from: gates, count: g) }
+          sgemm(transA: false, transB: true, m: rows, n: g, k: inputSize, alpha: 1,
+                a: xs, lda: inputSize, b: wih.baseAddress!, ldb: inputSize,
+                beta: 1, c: gates, ldc: g)
+          for s in 0..<steps {
+            let gs = gates + s * b * g
+            if s > 0 {
+              // G_s += H_{s-1} W_hh^T for the whole batch.
+              sgemm(transA: false, transB: true, m: b, n: g, k: h, alpha: 1,
+                    a: hidden + (s - 1) * b * h, lda: h, b: whh.baseAddress!, ldb: h,
+                    beta: 1, c: gs, ldc: g)
+            }
+            for bb in 0..<b where s < x.lengths[bb] {
+              let row = gs + bb * g
+              sigmoidInPlace(row, 2 * h)          // i, f
+              tanhInPlace(row + 2 * h, h)         // g
+              sigmoidInPlace(row + 3 * h, h)      // o
+              let c = cells + (s * b + bb) * h
+              let tc = tanhCells + (s * b + bb) * h
+              if s > 0 {
+                let cp = cells + ((s - 1) * b + bb) * h
+                for j in 0..<h { c[j] = row[h + j] * cp[j] + row[j] * row[2 * h + j] }
+              } else {
+                for j in 0..<h { c[j] = row[j] * row[2 * h + j] }
+              }
+              tc.update(from: c, count: h)
+              tanhInPlace(tc, h)
+              let hh = hidden + (s * b + bb) * h
+              for j in 0..<h { hh[j] = row[3 * h + j] * tc[j] }
+            }
+            // Finished sequences keep h = 0 in the step buffer (it was zero-initialised).
+          }
+        }
+      }
+    }
+    output.data.withUnsafeMutableBufferPointer { po in
+      let hidden = cache.hidden.pointer
+      if reverse {
+        forEachStepRow(lengths: x.lengths, steps: steps) { s, bb, t in
+          (po.baseAddress! + (t * b + bb) * h).update(from: hidden + (s * b + bb) * h, count: h)
+        }
+      } else if rows > 0 {
+        po.baseAddress!.update(from: hidden, count: rows * h)
+      }
+    }
+    cache.input = x.data
+    return (SequenceBatch(data: output, lengths: x.lengths), cache)
+  }
+
+  /// Runs the layer without keeping anything for backward: (T*B, inputSize) -> (T*B, hiddenSize).
+  public func callAsFunction(_ x: SequenceBatch) -> SequenceBatch { forward(x).output }
+
+  /// Backpropagation through time.
+  ///
+  /// - Parameters:
+  ///   - gradient: dL/d(output), (T*B, hiddenSize), time-major; padding rows are ignored.
+  ///   - cache: from the ``forward(_:)`` that produced the output.
+  ///   - grads: gradients of the parameters; this call adds into them.
+  /// - Returns: dL/d(input), (T*B, inputSize); padding rows are zero.
+  public func backward(_ gradient: Matrix, cache: LSTMCache, into grads: inout LSTM) -> Matrix {
+    let b = cache.lengths.count, h = hiddenSize, g = 4 * hiddenSize
+    let steps = cache.steps, rows = steps * b
+    precondition(gradient.rows == rows && gradient.cols == h,
+      "LSTM.backward: gradient is \(gradient.shapeDescription), output was \(rows)x\(h)")
+    let lengths = cache.lengths
+    let dGates = FloatBuffer(count: rows * g)
+    let dhNext = FloatBuffer(count: b * h)
+    let dcNext = FloatBuffer(count: b * h)
+    var dInput = Matrix(rows: rows, cols: inputSize)
+    gradient.data.withUnsafeBufferPointer { pdo in
+      weightHH.data.withUnsafeBufferPointer { whh in
+        let gates = cache.gates.pointer, cells = cache.cells.pointer
+        let tanhCells = cache.tanhCells.pointer
+        let dG = dGates.pointer
+        for s in stride(from: steps - 1, through: 0, by: -1) {
+          for bb in 0..<b {
+            let dgRow = dG + (s * b + bb) * g
+            guard s < lengths[bb] else {
+              // Not started yet (in backward order): no gradient flows, and none leaves.
+              (dcNext.pointer + bb * h).update(repeating: 0, count: h)
+              continue
+            }
+            let t = reverse ? lengths[bb] - 1 - s : s
+            let dOut = pdo.baseAddress! + (t * b + bb) * h
+            let row = gates + (s * b + bb) * g
+            let tc = tanhCells + (s * b + bb) * h
+            let dhn = dhNext.pointer + bb * h
+            let dcn = dcNext.pointer + bb * h
+            let cp: UnsafeMutablePointer<Float>? = s > 0 ? cells + ((s - 1) * b + bb) * h : nil
+            for j in 0..<h {
+              let i = row[j], f = row[h + j], gg = row[2 * h + j], o = row[3 * h + j]
+              let dhj = dOut[j] + dhn[j]
+              // forward was h = o * tanh(c), c = f * c' + i * g
+              let dc = dcn[j] + dhj * o * (1 - tc[j] * tc[j])
+              let cPrev = cp?[j] ?? 0
+              dgRow[j] = dc * gg * i * (1 - i)
+              dgRow[h + j] = dc * cPrev * f * (1 - f)
+              dgRow[2 * h + j] = dc * i * (1 - gg * gg)
+              dgRow[3 * h + j] = dhj * tc[j] * o * (1 - o)
+              dcn[j] = dc * f                      // c = f * c' + ..., so dc' += dc * f
+            }
+          }
+          if s > 0 {
+            // dh' = dG_s W_hh for the whole batch (rows not yet started are zero in dG_s).
+            sgemm(transA: false, transB: false, m: b, n: h, k: g, alpha: 1,
+                  a: dG + s * b * g, lda: g, b: whh.baseAddress!, ldb: h,
+                  beta: 0, c: dhNext.pointer, ldc: h)
+          }
+        }
+      }
+    }
+    // Parameter gradients as whole-sequence GEMMs.
+    let dG = dGates.pointer
+    let hidden = cache.hidden.pointer
+    grads.weightHH.data.withUnsafeMutableBufferPointer { dwhh in
+      if steps > 1 {
+        // dW_hh += sum_s dG_s^T H_{s-1}
+        sgemm(transA: true, transB: false, m: g, n: h, k: (steps - 1) * b, alpha: 1,
+              a: dG + b * g, lda: g, b: hidden, ldb: h, beta: 1, c: dwhh.baseAddress!, ldc: h)
+      }
+    }
+    grads.biasIH.data.withUnsafeMutableBufferPointer { dbi in
+      grads.biasHH.data.withUnsafeMutableBufferPointer { dbh in
+        for r in 0..<rows {
+          let p = dG + r * g
+          for j in 0..<g { dbi[j] += p[j]; dbh[j] += p[j] }
+        }
+      }
+    }
+    cache.input.data.withUnsafeBufferPointer { px in
+      let xs = reverse ? UnsafePointer(cache.stepInput!.pointer) : px.baseAddress!
+      grads.weightIH.data.withUnsafeMutableBufferPointer { dwih in
+        // dW_ih += dG^T Xs
+        sgemm(transA: true, transB: false, m: g, n: inputSize, k: rows, alpha: 1,
+              a: dG, lda: g, b: xs, ldb: inputSize, beta: 1, c: dwih.baseAddress!, ldc: inputSize)
+      }
+    }
+    weightIH.data.withUnsafeBufferPointer { wih in
+      if reverse {
+        let dxs = FloatBuffer(count: rows * inputSize)
+        sgemm(transA: false, transB: false, m: rows, n: inputSize, k: g, alpha: 1,
+              a: dG, lda: g, b: wih.baseAddress!, ldb: inputSize, beta: 0, c: dxs.pointer, ldc: inputSize)
+        dInput.data.withUnsafeMutableBufferPointer { pdx in
+          forEachStepRow(lengths: lengths, steps: steps) { s, bb, t in
+            (pdx.baseAddress! + (t * b + bb) * inputSize)
+              .update(from: dxs.pointer + (s * b + bb) * inputSize, count: inputSize)
+          }
+        }
+      } else {
+        dInput.data.withUnsafeMutableBufferPointer { pdx in
+          // dX = dG W_ih (rows of padding frames are zero in dG, so zero here)
+          sgemm(transA: false, transB: false, m: rows, n: inputSize, k: g, alpha: 1,
+                a: dG, lda: g, b: wih.baseAddress!, ldb: inputSize, beta: 0, c: pdx.baseAddress!, ldc: inputSize)
+        }
+      }
+    }
+    return dInput
+  }
+}
+
+/// Calls `body(step, sequence, frame)` for every real frame of a reverse-ordered batch, where
+/// step `s` of sequence `b` is frame `lengths[b] - 1 - s`.
+@inline(__always)
+func forEachStepRow(lengths: [Int], steps: Int, _ body: (Int, Int, Int) -> Void) {
+  for s in 0..<steps {
+    for (b, n) in lengths.enumerated() where s < n { body(s, b, n - 1 - s) }
+  }
+}
+
+/// What ``LSTM/forward(_:)`` keeps for ``LSTM/backward(_:cache:into:)``, stored step-major:
+/// row `s * batchSize + b` is step `s` of sequence `b` (frame `s`, or `length - 1 - s` when
+/// reversed).
+public final class LSTMCache {
+  let steps: Int
+  let lengths: [Int]
+  var input: Matrix
+  /// The input in step order (reverse layers only), (T*B, inputSize).
+  var stepInput: FloatBuffer?
+  /// Activated gates i, f, g, o, (T*B, 4H).
+  let gates: FloatBuffer
+  /// Cells c and tanh(c), (T*B, H) each.
+  let cells: FloatBuffer
+  let tanhCells: FloatBuffer
+  /// Hidden states h, (T*B, H); zero after a sequence ends.
+  let hidden: FloatBuffer
+
+  init(steps: Int, lengths: [Int], inputSize: Int, hiddenSize: Int, reverse: Bool) {
+    self.steps = steps
+    self.lengths = lengths
+    self.input = Matrix(rows: 0, cols: inputSize)
+    let rows = steps * lengths.count
+    gates = FloatBuffer(count: rows * 4 * hiddenSize)
+    cells = FloatBuffer(count: rows * hiddenSize)
+    tanhCells = FloatBuffer(count: rows * hiddenSize)
+    hidden = FloatBuffer(count: rows * hiddenSize)
+  }
+}

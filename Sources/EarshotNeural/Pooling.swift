@@ -1,0 +1,146 @@
+import Foundation
+
+/// How a classifier turns a sequence of encoder frames into one vector.
+public enum Pooling: String, Codable, Sendable, CaseIterable {
+  /// The mean over the sequence's real frames.
+  case mean
+  /// The element-wise maximum over the real frames (gradient to the first maximum).
+  case max
+  /// Attention pooling: scores `e_t = h_t . w + b` (a `Linear(features, 1)` named
+  /// `attention`), weights `a = softmax_t(e)` over the real frames, output `sum_t a_t h_t`.
+  case attention
+}
+
+/// What ``pool(_:_:attention:)`` keeps for its backward.
+public struct PoolingCache: Sendable {
+  let input: SequenceBatch
+  /// For `.max`: the frame index of each maximum, (B, D). For `.attention`: the weights a,
+  /// (T, B) as rows t*B+b.
+  var argmax: [Int] = []
+  var weights: [Float] = []
+}
+
+/// Pools each sequence of `x` ((T*B, D), time-major) into one row: (B, D).
+///
+/// A sequence of length 0 pools to zeros. `attention` is required for `.attention`.
+public func pool(_ x: SequenceBatch, _ pooling: Pooling, attention: Linear? = nil)
+  -> (output: Matrix, cache: PoolingCache)
+{
+  let b = x.batchSize, d = x.features
+  var out = Matrix(rows: b, cols: d)
+  var cache = PoolingCache(input: x)
+  let xd = x.data.data
+  switch pooling {
+  case .mean:
+    for bb in 0..<b where x.lengths[bb] > 0 {
+      let n = x.lengths[bb]
+      for t in 0..<n {
+        for j in 0..<d { out.data[bb * d + j] += xd[(t * b + bb) * d + j] }
+      }
+      for j in 0..<d { out.data[bb * d + j] /= Float(n) }
+    }
+  case .max:
+    cache.argmax = [Int](repeating: -1, count: b * d)
+    for bb in 0..<b where x.lengths[bb] > 0 {
+      for j in 0..<d {
+        var best = -Float.infinity, at = 0
+        for t in 0..<x.lengths[bb] where xd[(t * b + bb) * d + j] > best {
+          best = xd[(t * b + bb) * d + j]; at = t
+        }
+        out.data[bb * d + j] = best
+        cache.argmax[bb * d + j] = at
+      }
+    }
+  case .attention:
+    guard let attention else { preconditionFailure("pool: .attention needs the attention layer") }
+    precondition(attention.inputSize == d && attention.outputSize == 1,
+      "pool: attention layer is \(attention.outputSize)x\(attention.inputSize), expected 1x\(d)")
+    let scores = attention(x.data)                  // (T*B, 1)
+    var weights = [Float](repeating: 0, count: x.data.rows)
+    for bb in 0..<b where x.lengths[bb] > 0 {
+      let n = x.lengths[bb]
+      var m = -Float.infinity
+      for t in 0..<n { m = Swift.max(m, scores.data[t * b + bb]) }
+      var s: Float = 0
+      for t in 0..<n {
+        let e = Foundation.exp(scores.data[t * b + bb] - m)
+        weights[t * b + bb] = e
+        s += e
+      }
+      for t in 0..<n {
+        weights[t * b + bb] /= s
+        let a = weights[t * b + bb]
+        for j in 0..<d { out.data[bb * d + j] += a * xd[(t * b + bb) * d + j] }
+      }
+    }
+    cache.weights = weights
+  }
+  return (out, cache)
+}
+
+/// Backward of ``pool(_:_:attention:)``: dy (B, D) -> dx (T*B, D), zero on padding rows.
+/// Adds the attention layer's gradients into `attentionGradients` for `.attention`.
+public func poolBackward(_ dy: Matrix, _ pooling: Pooling, cache: PoolingCache,
+                         attention: Linear? = nil, attentionGradients: inout Linear?) -> Matrix {
+  let x = cache.input
+  let b = x.batchSize, d = x.features
+  precondition(dy.rows == b && dy.cols == d, "poolBackward: gradient \(dy.shapeDescription), expected \(b)x\(d)")
+  var dx = Matrix(rows: x.data.rows, cols: d)
+  let xd = x.data.data
+  switch pooling {
+  case .mean:
+    for bb in 0..<b where x.lengths[bb] > 0 {
+      let inv = 1 / Float(x.lengths[bb])
+      for t in 0..<x.lengths[bb] {
+        for j in 0..<d { dx.data[(t * b + bb) * d + j] = dy.data[bb * d + j] * inv }
+      }
+    }
+  case .max:
+    for bb in 0..<b where x.lengths[bb] > 0 {
+      for j in 0..<d { dx.data[(cache.argmax[bb * d + j] * b + bb) * d + j] += dy.data[bb * d + j] }
+    }
+  case .attention:
+    guard let attention else { preconditionFailure("poolBackward: .attention needs the attention layer") }
+    // forward was y = sum_t a_t h_t, a = softmax(e), e_t = h_t . w + c
+    var dScores = Matrix(rows: x.data.rows, cols: 1)
+    for bb in 0..<b where x.lengths[bb] > 0 {
+      let n = x.lengths[bb]
+      var da = [Float](repeating: 0, count: n)
+      var weighted: Float = 0
+      for t in 0..<n {
+        let a = cache.weights[t * b + bb]
+        var dot: Float = 0
+        for j in 0..<d {
+          dx.data[(t * b + bb) * d + j] = a * dy.data[bb * d + j]   // dh_t += a_t dy
+          dot += dy.data[bb * d + j] * xd[(t * b + bb) * d + j]
+        }
+        da[t] = dot                                                   // da_t = dy . h_t
+        weighted += a * dot
+      }
+      for t in 0..<n {
+        // softmax backward: de_t = a_t (da_t - sum_u a_u da_u)
+        dScores.data[t * b + bb] = cache.weights[t * b + bb] * (da[t] - weighted)
+      }
+    }
+    var g = attentionGradients ?? Linear(inputSize: d, outputSize: 1)
+    dx.add(attention.backward(dScores, input: x.data, into: &g))
+    attentionGradients = g
+  }
+  return dx
+}
+
+/// Mean negative log-likelihood of `labels` under row-wise log-probabilities (B, C), and its
+/// gradient with respect to them; matches `torch.nn.functional.nll_loss` (and, after
+/// ``logSoftmax(_:)``, `cross_entropy`) with the default 'mean' reduction.
+public func negativeLogLikelihood(_ logProbabilities: Matrix, labels: [Int]) -> (loss: Float, gradient: Matrix) {
+  let b = logProbabilities.rows, c = logProbabilities.cols
+  precondition(labels.count == b, "negativeLogLikelihood: \(labels.count) labels for \(b) rows")
+  var g = Matrix(rows: b, cols: c)
+  var loss = 0.0
+  for (i, l) in labels.enumerated() {
+    precondition(l >= 0 && l < c, "negativeLogLikelihood: label \(l) of row \(i) outside 0..<\(c)")
+    loss -= Double(logProbabilities.data[i * c + l])
+    g.data[i * c + l] = -1 / Float(b)
+  }
+  return (Float(loss / Double(max(b, 1))), g)
+}
