@@ -1,0 +1,18 @@
+import ArgumentParser
+import Earshot
+import Foundation
+
+@main
+struct EarshotCLI: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "earshot",
+    abstract: "Speech and sound recognition: audio in, features, models, text and labels out.",
+    discussion: """
+      Examples:
+        earshot info recording.flac
+        earshot features speech.wav --kind mfcc --output feats/
+        earshot features corpus/ --kind fbank --format kaldi-ark --output feats/
+      """,
+    version: "0.1.0",
+    subcommands: [Info.self, Features.self])
+}

@@ -1,0 +1,293 @@
+import ArgumentParser
+import Earshot
+import Foundation
+
+extension FeatureKind: ExpressibleByArgument {}
+extension WindowKind: ExpressibleByArgument {}
+extension PadMode: ExpressibleByArgument {}
+extension CMVNMode: ExpressibleByArgument {}
+extension LogCompression: ExpressibleByArgument {}
+extension MelNormalization: ExpressibleByArgument {}
+extension MelScale: ExpressibleByArgument {}
+extension FeatureFileFormat: ExpressibleByArgument {}
+
+struct Features: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Compute spectrograms, mel, log-mel, MFCC or Kaldi fbank features of audio files.",
+    discussion: """
+      Defaults follow librosa (n_fft 2048, hop 512, 128 Slaney mel bands, power 2, centred
+      frames with zero padding) so that `--kind mel` equals librosa.feature.melspectrogram
+      at the file's own rate; `--kind fbank` follows Kaldi (25 ms povey frames every 10 ms,
+      23 bins, snip edges, dither 0). Output is time-major: (frames, bins).
+
+      Examples:
+        earshot features a.wav --kind logmel --fft-size 512 --window-length 400 \\
+            --hop-length 160 --mel-bands 80 --sample-rate 16000 --output feats/
+        earshot features corpus/ --kind fbank --mel-bands 80 --format kaldi-ark --output feats/
+        earshot features a.wav --kind mel --format png --output pictures/
+
+      Formats: npy (float32, one <name>.npy per file), csv, json (one object per file),
+      kaldi-ark (feats.ark + feats.scp in the output folder; kaldiio reads them), png
+      (a picture with axes and a colour scale). --output - writes to stdout (not png).
+      A file that cannot be read prints one line on stderr; the rest go on; exit status 1.
+      """)
+
+  @Option(help: "What to compute: stft (magnitude), power, mel, logmel, mfcc or fbank.")
+  var kind: FeatureKind = .mel
+  @Option(help: "Output folder, or - for stdout.")
+  var output: String
+  @Option(help: "Output format: npy, csv, json, kaldi-ark or png.")
+  var format: FeatureFileFormat = .npy
+  @Option(help: "Resample to this rate (Hz) first, with soxr HQ. (default: each file's own rate)")
+  var sampleRate: Int?
+  @Option(help: "FFT size in samples (librosa n_fft). (default: 2048)")
+  var fftSize: Int?
+  @Option(help: "Window length in samples, <= fft size. (default: the fft size)")
+  var windowLength: Int?
+  @Option(help: "Hop length in samples. (default: window length / 4)")
+  var hopLength: Int?
+  @Option(help: "Window: hann, hamming, povey or rectangular. (default: hann; fbank: povey)")
+  var window: WindowKind?
+  @Flag(inversion: .prefixedNo, help: "Centre frames on t * hop, padding the ends (librosa center).")
+  var center = true
+  @Option(help: "Padding for centred frames: constant (zeros) or reflect.")
+  var padMode: PadMode = .constant
+  @Option(help: "Spectrum exponent for mel: 2 power, 1 magnitude.")
+  var power: Float = 2
+  @Option(help: "Mel bands (fbank: bins). (default: 128; fbank: 23)")
+  var melBands: Int?
+  @Option(help: "Lowest mel edge in Hz. (default: 0; fbank: 20)")
+  var minFrequency: Float?
+  @Option(help: "Highest mel edge in Hz. (default: Nyquist)")
+  var maxFrequency: Float?
+  @Option(help: "Mel scale: slaney or htk.")
+  var melScale: MelScale = .slaney
+  @Option(help: "Mel filter normalisation: slaney (area) or none.")
+  var melNorm: MelNormalization = .slaney
+  @Option(help: "Log for logmel/mfcc: decibels (librosa power_to_db) or natural (ln).")
+  var log: LogCompression = .decibels
+  @Option(help: "Clamp dB values to this far below the maximum; 0 disables. (default: 80)")
+  var topDb: Float = 80
+  @Option(help: "Floor before the log (librosa amin). (default: 1e-10)")
+  var logFloor: Float = 1e-10
+  @Option(help: "MFCC coefficients kept.")
+  var mfccCount = 20
+  @Option(help: "MFCC lifter; 0 disables it.")
+  var lifter: Float = 0
+  @Option(help: "Append derivatives: 0 none, 1 delta, 2 delta and delta-delta.")
+  var deltas = 0
+  @Option(help: "Delta window in frames (odd, >= 3).")
+  var deltaWidth = 9
+  @Option(help: "Normalisation: none, utterance or sliding (Kaldi, centred window).")
+  var cmvn: CMVNMode = .none
+  @Option(help: "Sliding CMVN window in frames.")
+  var cmvnWindow = 300
+  @Flag(help: "fbank: prepend the log frame energy as column 0.")
+  var useEnergy = false
+  @Flag(inversion: .prefixedNo, help: "fbank: only frames that fit wholly in the signal (Kaldi snip-edges).")
+  var snipEdges = true
+  @Option(help: "fbank: pre-emphasis coefficient.")
+  var preemphasis: Float = 0.97
+  @Option(help: "Files processed at once. (default: all cores)")
+  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  @Argument(help: "Audio files or directories (any format libsndfile reads); - reads stdin.")
+  var inputs: [String]
+
+  func validate() throws {
+    guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
+    guard threads >= 1 else { throw ValidationError("--threads must be >= 1 (got \(threads))") }
+    if output == "-" && format == .png { throw ValidationError("--format png needs an output folder, not -") }
+    if let rate = sampleRate, !(1_000...768_000).contains(rate) {
+      throw ValidationError("--sample-rate must be 1000...768000 Hz (got \(rate))")
+    }
+    // Build once with a nominal rate so that option errors surface before any file is read.
+    do {
+      _ = try FeatureExtractor(options: options(sampleRate: sampleRate ?? 16_000))
+    } catch {
+      throw ValidationError("\(error)")
+    }
+  }
+
+  /// The pipeline for one sample rate.
+  func options(sampleRate rate: Int) -> FeatureOptions {
+    var o = FeatureOptions(kind: kind, sampleRate: rate)
+    if let fftSize { o.spectrogram.fftSize = fftSize }
+    o.spectrogram.windowLength = windowLength
+    o.spectrogram.hopLength = hopLength
+    if let window { o.spectrogram.window = window }
+    o.spectrogram.center = center
+    o.spectrogram.padMode = padMode
+    o.spectrogram.power = power
+    if let melBands { o.mel.melBands = melBands }
+    if let minFrequency { o.mel.minFrequency = minFrequency }
+    o.mel.maxFrequency = maxFrequency
+    o.mel.scale = melScale
+    o.mel.normalization = melNorm
+    o.log.compression = log
+    o.log.floor = logFloor
+    o.log.topDecibels = topDb > 0 ? topDb : nil
+    o.mfcc.mfccCount = mfccCount
+    o.mfcc.lifter = lifter
+    o.deltas.order = deltas
+    o.deltas.width = deltaWidth
+    o.cmvn.mode = cmvn
+    o.cmvn.windowFrames = cmvnWindow
+    if kind == .fbank {
+      if let melBands { o.fbank.melBands = melBands }
+      if let minFrequency { o.fbank.lowFrequency = minFrequency }
+      if let maxFrequency { o.fbank.highFrequency = maxFrequency }
+      if let window { o.fbank.window = window }
+      o.fbank.useEnergy = useEnergy
+      o.fbank.snipEdges = snipEdges
+      o.fbank.preemphasis = preemphasis
+    }
+    return o
+  }
+
+  /// One file's result.
+  enum Outcome {
+    case features(FeatureMatrix, sampleRate: Int, hop: Int)
+    case failed(String)
+  }
+
+  func run() throws {
+    var files = expandInputs(inputs)
+    if files.isEmpty {
+      printError("error: no audio files found in \(inputs.joined(separator: " "))")
+      throw ExitCode.failure
+    }
+    var stdinPath: String?
+    if let i = files.firstIndex(of: "-") {
+      stdinPath = try stdinToTemporaryFile()
+      files[i] = stdinPath!
+    }
+    defer { if let stdinPath { unlink(stdinPath) } }
+    let toStdout = output == "-"
+    if !toStdout {
+      do {
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+      } catch {
+        printError("error: cannot create output folder \(output): \(error.localizedDescription)")
+        throw ExitCode.failure
+      }
+    }
+    let extractors = ExtractorCache(make: { rate in try FeatureExtractor(options: self.options(sampleRate: rate)) })
+    let progress = ProgressBar(total: files.count, label: "files")
+    let targetRate = sampleRate
+    let names = files.map { $0 == stdinPath ? "stdin" : $0 }
+    let paths = files
+    var failures = 0
+    var usedNames: [String: String] = [:]
+    var ark = Data()
+    var scp = ""
+    let arkPath = toStdout ? "-" : URL(fileURLWithPath: output).appendingPathComponent("feats.ark").path
+    forEachInOrder(count: files.count, threads: threads) { i -> Outcome in
+      do {
+        let file = try AudioFile(path: paths[i])
+        let rate = targetRate ?? file.info.sampleRate
+        let extractor = try extractors.get(rate)
+        var stream = try MonoStream(file: file, sampleRate: rate)
+        let features = extractor.makeStream()
+        var frames = FeatureMatrix(frames: 0, bins: extractor.frameBins)
+        while let block = try stream.next() { frames.append(features.feed(block)) }
+        frames.append(features.finish())
+        return .features(try extractor.finalize(frames), sampleRate: rate, hop: extractor.hopLength)
+      } catch {
+        return .failed("\(error)")
+      }
+    } emit: { i, outcome in
+      switch outcome {
+      case .failed(let message):
+        failures += 1
+        progress.clearLine()
+        printError("error: \(message.hasPrefix(files[i]) ? message : "\(names[i]): \(message)")")
+      case .features(let m, let rate, let hop):
+        do {
+          try write(m, name: names[i], sampleRate: rate, hop: hop, toStdout: toStdout, usedNames: &usedNames, ark: &ark, scp: &scp, arkPath: arkPath)
+        } catch {
+          failures += 1
+          progress.clearLine()
+          printError("error: \(names[i]): \(error)")
+        }
+      }
+      progress.advance(failed: { if case .failed = outcome { return true } else { return false } }())
+    }
+    if format == .kaldiArk && !ark.isEmpty {
+      if toStdout {
+        FileHandle.standardOutput.write(ark)
+      } else {
+        try ark.write(to: URL(fileURLWithPath: arkPath), options: .atomic)
+        try Data(scp.utf8).write(to: URL(fileURLWithPath: output).appendingPathComponent("feats.scp"), options: .atomic)
+      }
+    }
+    if failures > 0 {
+      printError("\(failures) of \(files.count) files failed")
+      throw ExitCode.failure
+    }
+  }
+
+  private func write(
+    _ m: FeatureMatrix, name: String, sampleRate: Int, hop: Int, toStdout: Bool,
+    usedNames: inout [String: String], ark: inout Data, scp: inout String, arkPath: String
+  ) throws {
+    let base = FeatureWriter.kaldiKey(for: name)
+    if let previous = usedNames[base] {
+      throw ValidationError("output name '\(base)' is already taken by \(previous); rename one of them")
+    }
+    usedNames[base] = name
+    let bytes: Data
+    switch format {
+    case .kaldiArk:
+      let entry = FeatureWriter.kaldiEntry(m, key: base)
+      scp += "\(base) \(arkPath):\(ark.count + entry.matrixOffset)\n"
+      ark.append(entry.bytes)
+      return
+    case .npy: bytes = NumpyArray(m).data()
+    case .csv: bytes = FeatureWriter.csv(m)
+    case .json: bytes = FeatureWriter.json(m, file: name, sampleRate: sampleRate, hopLength: hop, kind: kind.rawValue)
+    case .png: bytes = picture(m, sampleRate: sampleRate, hop: hop, name: name)
+    }
+    if toStdout {
+      FileHandle.standardOutput.write(bytes)
+    } else {
+      let path = URL(fileURLWithPath: output).appendingPathComponent("\(base).\(format.fileExtension)")
+      try bytes.write(to: path, options: .atomic)
+    }
+  }
+
+  private func picture(_ m: FeatureMatrix, sampleRate: Int, hop: Int, name: String) -> Data {
+    let o = options(sampleRate: sampleRate)
+    let axis: SpectrogramImage.Axis
+    switch kind {
+    case .stft, .power: axis = .linearHz(maxFrequency: Double(sampleRate) / 2)
+    case .mel, .logmel:
+      axis = .mel(
+        minFrequency: Double(o.mel.minFrequency), maxFrequency: Double(o.mel.maxFrequency ?? Float(sampleRate) / 2),
+        htk: o.mel.scale == .htk)
+    case .fbank, .mfcc: axis = .index
+    }
+    let title = "\(URL(fileURLWithPath: name).lastPathComponent) \(kind.rawValue)"
+    return SpectrogramImage(
+      features: m, frameSeconds: Double(hop) / Double(sampleRate), axis: axis,
+      toDecibels: kind == .power || kind == .mel || kind == .stft, title: title
+    ).png()
+  }
+}
+
+/// One extractor per sample rate, built on first use, shared by all threads.
+final class ExtractorCache: @unchecked Sendable {
+  private var cache: [Int: FeatureExtractor] = [:]
+  private let lock = NSLock()
+  private let make: (Int) throws -> FeatureExtractor
+
+  init(make: @escaping (Int) throws -> FeatureExtractor) { self.make = make }
+
+  func get(_ rate: Int) throws -> FeatureExtractor {
+    lock.lock()
+    defer { lock.unlock() }
+    if let e = cache[rate] { return e }
+    let e = try make(rate)
+    cache[rate] = e
+    return e
+  }
+}

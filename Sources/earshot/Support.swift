@@ -1,0 +1,139 @@
+import Earshot
+import Foundation
+
+/// Writes one line to stderr.
+func printError(_ message: String) {
+  FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Audio file extensions picked up when a directory is given.
+let audioExtensions: Set<String> = [
+  "wav", "wave", "flac", "ogg", "oga", "opus", "aiff", "aif", "aifc", "au", "snd", "caf", "w64", "rf64", "mp3", "sph", "nist", "voc", "htk",
+]
+
+/// Expands directories (recursively, sorted, audio extensions only); files are kept as given,
+/// so that a bad file named on the command line is reported, not skipped.
+func expandInputs(_ inputs: [String]) -> [String] {
+  var files: [String] = []
+  for input in inputs {
+    var isDirectory: ObjCBool = false
+    if input != "-", FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue {
+      let base = URL(fileURLWithPath: input)
+      let found = (FileManager.default.enumerator(atPath: input)?.allObjects as? [String] ?? [])
+        .filter { audioExtensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
+        .sorted()
+        .map { base.appendingPathComponent($0).path }
+      files += found
+    } else {
+      files.append(input)
+    }
+  }
+  return files
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+final class ProgressBar: @unchecked Sendable {
+  private let total: Int
+  private let label: String
+  private var done = 0
+  private var failed = 0
+  private let start = Date()
+  private let lock = NSLock()
+  private let enabled: Bool
+  private var lastDraw = Date.distantPast
+
+  init(total: Int, label: String) {
+    self.total = total
+    self.label = label
+    enabled = isatty(STDERR_FILENO) != 0 && total > 1
+  }
+
+  func advance(failed didFail: Bool) {
+    lock.lock()
+    defer { lock.unlock() }
+    done += 1
+    if didFail { failed += 1 }
+    guard enabled else { return }
+    let now = Date()
+    if done < total && now.timeIntervalSince(lastDraw) < 0.1 { return }
+    lastDraw = now
+    let width = 30
+    let filled = total > 0 ? done * width / total : width
+    let elapsed = now.timeIntervalSince(start)
+    let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+    let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+    let line = String(format: "\r[%@] %d/%d %@  %.1fs elapsed, ETA %.1fs%@", bar, done, total, label, elapsed, eta, failed > 0 ? "  \(failed) failed" : "")
+    FileHandle.standardError.write(Data(line.utf8))
+    if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+  }
+
+  /// Clears the bar before an error line is printed.
+  func clearLine() {
+    guard enabled else { return }
+    FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+  }
+}
+
+/// Runs `work` for each index on `threads` threads; results are handed to `emit` in index
+/// order, each as soon as it and all before it are done.
+func forEachInOrder<Result>(
+  count: Int, threads: Int, work: @escaping @Sendable (Int) -> Result, emit: (Int, Result) -> Void
+) {
+  let box = OrderedResults<Result>()
+  let queue = DispatchQueue(label: "earshot.workers", attributes: .concurrent)
+  let group = DispatchGroup()
+  let counter = Counter()
+  for _ in 0..<max(1, min(threads, count)) {
+    queue.async(group: group) {
+      while let i = counter.take(below: count) {
+        let r = work(i)
+        box.condition.lock()
+        box.results[i] = r
+        box.condition.signal()
+        box.condition.unlock()
+      }
+    }
+  }
+  box.condition.lock()
+  while box.next < count {
+    if let r = box.results.removeValue(forKey: box.next) {
+      let i = box.next
+      box.next += 1
+      box.condition.unlock()
+      emit(i, r)
+      box.condition.lock()
+    } else {
+      box.condition.wait()
+    }
+  }
+  box.condition.unlock()
+  group.wait()
+}
+
+/// Results that arrive in any order, handed out in index order.
+final class OrderedResults<Result>: @unchecked Sendable {
+  var results: [Int: Result] = [:]
+  var next = 0
+  let condition = NSCondition()
+}
+
+/// A shared work counter.
+final class Counter: @unchecked Sendable {
+  private var value = 0
+  private let lock = NSLock()
+  func take(below limit: Int) -> Int? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard value < limit else { return nil }
+    value += 1
+    return value - 1
+  }
+}
+
+/// Reads all of stdin into a temporary file so libsndfile can seek in it; returns its path.
+func stdinToTemporaryFile() throws -> String {
+  let path = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-stdin-\(getpid())").path
+  let data = FileHandle.standardInput.readDataToEndOfFile()
+  try data.write(to: URL(fileURLWithPath: path))
+  return path
+}
