@@ -89,13 +89,13 @@ struct Features: ParsableCommand {
   @Option(help: "fbank: pre-emphasis coefficient.")
   var preemphasis: Float = 0.97
   @Option(help: "Files processed at once. (default: all cores)")
-  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  var threads: Int?
   @Argument(help: "Audio files or directories (any format libsndfile reads); - reads stdin.")
   var inputs: [String]
 
   func validate() throws {
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
-    guard threads >= 1 else { throw ValidationError("--threads must be >= 1 (got \(threads))") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     if output == "-" && format == .png { throw ValidationError("--format png needs an output folder, not -") }
     if let rate = sampleRate, !(1_000...768_000).contains(rate) {
       throw ValidationError("--sample-rate must be 1000...768000 Hz (got \(rate))")
@@ -181,7 +181,7 @@ struct Features: ParsableCommand {
     var ark = Data()
     var scp = ""
     let arkPath = toStdout ? "-" : URL(fileURLWithPath: output).appendingPathComponent("feats.ark").path
-    forEachInOrder(count: files.count, threads: threads) { i -> Outcome in
+    forEachInOrder(count: files.count, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { i -> Outcome in
       do {
         let file = try AudioFile(path: paths[i])
         let rate = targetRate ?? file.info.sampleRate

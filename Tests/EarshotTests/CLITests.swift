@@ -1,0 +1,181 @@
+import Earshot
+import Foundation
+import Testing
+
+/// Runs the built `earshot` executable.
+struct CLI {
+  struct Result {
+    var status: Int32
+    var stdout: Data
+    var stderr: String
+    var text: String { String(decoding: stdout, as: UTF8.self) }
+  }
+
+  /// `earshot` sits next to the test bundle in the build folder.
+  static let executable: URL = {
+    let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [bundleDir.appendingPathComponent("earshot"), bundleDir.deletingLastPathComponent().appendingPathComponent("earshot")]
+    where FileManager.default.isExecutableFile(atPath: candidate.path) {
+      return candidate
+    }
+    return repository.appendingPathComponent(".build/debug/earshot")
+  }()
+
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  static let fixtures = repository.appendingPathComponent("Tests/Fixtures/features")
+
+  static func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["COLUMNS"] = "100"
+    process.environment = environment
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(stdin) }
+    try input.fileHandleForWriting.close()
+    // Drain both pipes while the process runs so a large output cannot block it.
+    nonisolated(unsafe) var errData = Data()
+    let errThread = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    errThread.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errThread.isFinished { usleep(1000) }
+    return Result(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+  }
+}
+
+func temporaryDirectory() -> URL {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-cli-\(UUID().uuidString)")
+  try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
+
+@Suite("earshot CLI, end to end")
+struct CLITests {
+  let audio = CLI.fixtures.appendingPathComponent("audio")
+
+  @Test func infoPrintsOneLinePerFile() throws {
+    let r = try CLI.run(["info", audio.appendingPathComponent("phrase-48000-stereo-s16.wav").path])
+    #expect(r.status == 0)
+    #expect(r.text.contains("48000 Hz, 2 ch, 49237 frames"), "\(r.text)")
+    #expect(r.text.contains("WAV"))
+  }
+
+  /// `--kind mel` with explicit sizes through the whole CLI equals librosa's fixture.
+  @Test func melThroughTheCLIEqualsLibrosa() throws {
+    let manifest = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: CLI.fixtures.appendingPathComponent("manifest.json"))) as! [String: Any]
+    let cases = (manifest["cases"] as! [[String: Any]]).filter { ($0["function"] as? String) == "mel" && $0["audio"] != nil }
+    #expect(cases.count >= 3)
+    let audioFiles = manifest["audio_files"] as! [String: [String: Any]]
+    for c in cases {
+      let p = c["params"] as! [String: Any]
+      let file = CLI.fixtures.appendingPathComponent(audioFiles[c["audio"] as! String]!["file"] as! String)
+      let out = temporaryDirectory()
+      var args = [
+        "features", file.path, "--kind", "mel", "--output", out.path,
+        "--fft-size", "\(p["n_fft"]!)", "--hop-length", "\(p["hop_length"]!)", "--window-length", "\(p["win_length"]!)",
+        "--mel-bands", "\(p["n_mels"]!)", "--pad-mode", "\(p["pad_mode"]!)",
+      ]
+      if let fmax = p["fmax"] as? NSNumber { args += ["--max-frequency", "\(fmax)"] }
+      let r = try CLI.run(args)
+      #expect(r.status == 0, "\(r.stderr)")
+      let got = try NumpyArray(contentsOf: out.appendingPathComponent(file.deletingPathExtension().lastPathComponent + ".npy").path)
+      let expected = try NumpyArray(contentsOf: CLI.fixtures.appendingPathComponent(c["expected"] as! String).path)
+      #expect(got.shape == expected.shape)
+      let scale = expected.values.map(abs).max()!
+      let worst = zip(got.values, expected.values).map { abs($0 - $1) }.max()!
+      #expect(worst <= 1e-3 * scale, "\(c["name"]!): max diff \(worst) vs scale \(scale)")
+    }
+  }
+
+  /// A batch with bad files: good ones get output, each bad one a line naming it, exit 1.
+  @Test func badFilesAreReportedAndTheBatchGoesOn() throws {
+    let dir = temporaryDirectory()
+    let text = dir.appendingPathComponent("notes.wav")
+    try Data("not audio".utf8).write(to: text)
+    let empty = dir.appendingPathComponent("empty.wav")
+    try Data().write(to: empty)
+    let out = dir.appendingPathComponent("out")
+    let good = audio.appendingPathComponent("phrase-8000-mono-s16.wav").path
+    let r = try CLI.run(["features", text.path, good, empty.path, "/no/such/file.wav", dir.path + "/", "--output", out.path, "--kind", "mfcc", "--fft-size", "256", "--hop-length", "80"])
+    #expect(r.status == 1)
+    let lines = r.stderr.split(separator: "\n")
+    #expect(lines.contains { $0.contains("notes.wav") && $0.contains("cannot open") }, "\(r.stderr)")
+    #expect(lines.contains { $0.contains("empty.wav") }, "\(r.stderr)")
+    #expect(lines.contains { $0.contains("/no/such/file.wav") && $0.contains("no such file") }, "\(r.stderr)")
+    let written = try FileManager.default.contentsOfDirectory(atPath: out.path)
+    #expect(written.contains("phrase-8000-mono-s16.npy"))
+    #expect(!written.contains { $0.hasPrefix("notes") || $0.hasPrefix("empty") || $0.contains("tmp") })
+    let m = try NumpyArray(contentsOf: out.appendingPathComponent("phrase-8000-mono-s16.npy").path)
+    #expect(m.shape[1] == 20)
+  }
+
+  @Test func formatsRoundTrip() throws {
+    let file = audio.appendingPathComponent("phrase-16000-mono-s16.aiff").path
+    let common = ["features", file, "--kind", "logmel", "--fft-size", "512", "--hop-length", "160", "--mel-bands", "40"]
+    let npyOut = temporaryDirectory()
+    #expect(try CLI.run(common + ["--output", npyOut.path]).status == 0)
+    let npy = try NumpyArray(contentsOf: npyOut.appendingPathComponent("phrase-16000-mono-s16.npy").path)
+
+    let csv = try CLI.run(common + ["--format", "csv", "--output", "-"])
+    #expect(csv.status == 0)
+    let rows = csv.text.split(separator: "\n")
+    #expect(rows.count == npy.shape[0])
+    let first = rows[0].split(separator: ",").map { Float(String($0))! }
+    #expect(first == Array(npy.values[0..<40]))
+
+    let json = try CLI.run(common + ["--format", "json", "--output", "-"])
+    let object = try JSONSerialization.jsonObject(with: json.stdout) as! [String: Any]
+    #expect(object["shape"] as? [Int] == npy.shape)
+    #expect(object["sample_rate"] as? Int == 16_000)
+
+    let arkOut = temporaryDirectory()
+    #expect(try CLI.run(common + ["--format", "kaldi-ark", "--output", arkOut.path]).status == 0)
+    let scp = try String(contentsOf: arkOut.appendingPathComponent("feats.scp"), encoding: .utf8)
+    #expect(scp.hasPrefix("phrase-16000-mono-s16 \(arkOut.path)/feats.ark:22\n"))
+    let ark = try Data(contentsOf: arkOut.appendingPathComponent("feats.ark"))
+    #expect(ark[22..<27] == Data([0, 66, 70, 77, 32]))  // "\0BFM "
+
+    let pngOut = temporaryDirectory()
+    #expect(try CLI.run(common + ["--format", "png", "--output", pngOut.path]).status == 0)
+    let png = try Data(contentsOf: pngOut.appendingPathComponent("phrase-16000-mono-s16.png"))
+    #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+  }
+
+  @Test func stdinIsAccepted() throws {
+    let bytes = try Data(contentsOf: audio.appendingPathComponent("phrase-8000-mono-s16.wav"))
+    let r = try CLI.run(["features", "-", "--kind", "power", "--fft-size", "256", "--format", "csv", "--output", "-"], stdin: bytes)
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.text.split(separator: "\n").first?.split(separator: ",").count == 129)
+  }
+
+  @Test(arguments: [
+    (["features", "x.wav", "--output", "o", "--threads", "0"], "--threads must be >= 1"),
+    (["features", "x.wav", "--output", "o", "--fft-size", "1", "--kind", "mel"], "fftSize = 1 is invalid"),
+    (["features", "x.wav", "--output", "o", "--kind", "mfcc", "--mfcc-count", "500"], "mfccCount = 500 is invalid"),
+    (["features", "x.wav", "--output", "-", "--format", "png"], "--format png needs an output folder"),
+    (["features", "x.wav", "--output", "o", "--sample-rate", "5"], "--sample-rate must be 1000...768000"),
+  ])
+  func badArgumentsExit64(_ arguments: [String], _ message: String) throws {
+    let r = try CLI.run(arguments)
+    #expect(r.status == 64)
+    #expect(r.stderr.contains(message), "\(r.stderr)")
+  }
+
+  /// `--help` is API: compare with the saved text (update it when options change).
+  @Test func featuresHelpMatchesSnapshot() throws {
+    let r = try CLI.run(["features", "--help"])
+    #expect(r.status == 0)
+    let snapshot = CLI.repository.appendingPathComponent("Tests/EarshotTests/Snapshots/features-help.txt")
+    let saved = try String(contentsOf: snapshot, encoding: .utf8)
+    #expect(r.text == saved, "help changed; if intended, run: earshot features --help > \(snapshot.path)")
+  }
+}
