@@ -131,3 +131,15 @@ import Testing
     #expect(adam.step == 3)
   }
 }
+
+/// A file written by scripts/torch_export.py loads as a ``SequenceModel`` and reproduces
+/// PyTorch's log-probabilities within 1e-4 relative.
+@Test func exportedModelLoadsAndMatchesPyTorch() throws {
+  let path = fixtureDirectory.appendingPathComponent("exported-ctc.safetensors").path
+  let model = try SequenceModel(contentsOf: path)
+  #expect(model.architecture.inputSize == 5 && model.architecture.hiddenSize == 4)
+  #expect(model.architecture.numLayers == 2 && model.architecture.outputSize == 6)
+  #expect(model.metadata["tokens"] == #"["<blank>", "a", "b", "c", "d", "e"]"#)
+  let f = try NeuralFixture("exported-ctc-expected")
+  expectClose(model.logProbabilities(features: f.matrix("input")), f.matrix("log_probs"), "log_probs")
+}
