@@ -14,5 +14,5 @@ struct EarshotCLI: ParsableCommand {
         earshot features corpus/ --kind fbank --format kaldi-ark --output feats/
       """,
     version: "0.1.0",
-    subcommands: [Info.self, Features.self])
+    subcommands: [Info.self, Features.self, Logits.self])
 }

@@ -1,0 +1,44 @@
+import Foundation
+
+/// Why a model and its input do not fit together.
+public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The model file's `features` metadata is missing or not a `FeatureOptions` JSON.
+  case noFeatureOptions(path: String, reason: String)
+  /// Features have a different width than the model's input.
+  case inputMismatch(what: String, found: Int, expected: Int)
+
+  public var description: String {
+    switch self {
+    case .noFeatureOptions(let path, let reason):
+      return "\(path): the model carries no usable 'features' metadata (\(reason)); give features (.npy) instead of audio"
+    case .inputMismatch(let what, let found, let expected):
+      return "\(what): \(found) features per frame, the model expects \(expected)"
+    }
+  }
+}
+
+extension FeatureOptions {
+  /// The JSON stored under a model file's `features` metadata key.
+  public var json: String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try! encoder.encode(self), as: UTF8.self)
+  }
+
+  /// Decodes the `features` metadata of a model file.
+  public init(metadata: [String: String], path: String) throws(PipelineError) {
+    guard let text = metadata["features"] else { throw .noFeatureOptions(path: path, reason: "no 'features' key") }
+    do {
+      self = try JSONDecoder().decode(FeatureOptions.self, from: Data(text.utf8))
+    } catch {
+      throw .noFeatureOptions(path: path, reason: "\(error)")
+    }
+  }
+}
+
+extension Matrix {
+  /// The features as a (frames, bins) matrix.
+  public init(_ features: FeatureMatrix) {
+    self.init(rows: features.frames, cols: features.bins, data: features.values)
+  }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Earshot
+import Foundation
+
+struct Logits: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run a CTC model and write its per-frame log-probabilities as .npy.",
+    discussion: """
+      The input is either features, a (frames, inputs) float32 .npy, or audio, which is
+      turned into features with the model's own FeatureOptions (its 'features' metadata).
+      The output is (frames, outputs) float32 log-probabilities: compare it with PyTorch's
+      to check a model converted by scripts/torch_export.py.
+
+      Example:
+        python3 scripts/torch_export.py --state-dict model.pt --output model.safetensors
+        earshot logits --model model.safetensors --features x.npy --output y.npy
+      """)
+
+  @Option(help: "Model file (.safetensors).") var model: String
+  @Option(help: "Input features: a (frames, inputs) float32 .npy.") var features: String?
+  @Option(help: "Input audio (any format libsndfile reads), featurised as the model says.") var audio: String?
+  @Option(help: "Output .npy path, or - for stdout.") var output: String
+  @Option(help: "BLAS threads. (default: all cores)") var threads: Int?
+
+  func validate() throws {
+    guard (features == nil) != (audio == nil) else { throw ValidationError("give exactly one of --features or --audio") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
+  }
+
+  func run() throws {
+    if let threads { Neural.setThreads(threads) }
+    do {
+      let network = try SequenceModel(contentsOf: model)
+      let input: Matrix
+      let source: String
+      if let features {
+        let array = try NumpyArray(contentsOf: features)
+        guard array.shape.count == 2 else {
+          throw ValidationError("\(features): shape \(array.shape); expected (frames, inputs)")
+        }
+        input = Matrix(rows: array.shape[0], cols: array.shape[1], data: array.values)
+        source = features
+      } else {
+        let options = try FeatureOptions(metadata: network.metadata, path: model)
+        let samples = try AudioFile.loadMono(path: audio!, sampleRate: options.sampleRate).samples
+        input = Matrix(try FeatureExtractor(options: options)(samples))
+        source = audio!
+      }
+      guard input.cols == network.architecture.inputSize else {
+        throw PipelineError.inputMismatch(what: source, found: input.cols, expected: network.architecture.inputSize)
+      }
+      let out = network.logProbabilities(features: input)
+      let array = NumpyArray(shape: [out.rows, out.cols], values: out.data)
+      if output == "-" {
+        FileHandle.standardOutput.write(array.data())
+      } else {
+        try array.write(to: output)
+      }
+    } catch let error as ValidationError {
+      throw error
+    } catch {
+      printError("error: \(error)")
+      throw ExitCode.failure
+    }
+  }
+}
