@@ -1,0 +1,241 @@
+import Foundation
+
+/// A decoded token sequence with its score.
+public struct CTCHypothesis: Equatable, Sendable {
+  /// Token ids, repeats collapsed and blanks removed.
+  public var tokens: [Int]
+  /// Natural log of the probability of the sequence: the sum over all its CTC alignments
+  /// for beam search, the single best path for greedy decoding.
+  public var logProbability: Double
+}
+
+/// One token placed in time by forced alignment.
+public struct AlignedToken: Equatable, Sendable {
+  /// Token id.
+  public var token: Int
+  /// First frame the token is emitted on.
+  public var startFrame: Int
+  /// One past the last frame the token is emitted on.
+  public var endFrame: Int
+  /// Mean posterior probability of the token over its frames, 0...1.
+  public var confidence: Double
+}
+
+/// Words a decoder may produce: for word-level token sets, a subset of tokens; for
+/// character-level ones, whole words spelled by tokens and separated by `separator`.
+public struct Vocabulary: Sendable {
+  /// Allowed token sequences, each a whole word.
+  fileprivate var trie = Trie()
+  /// Token that ends a word (e.g. a space), or nil when every token is a word.
+  public let separator: Int?
+
+  /// - Parameters:
+  ///   - words: each word as the token ids that spell it.
+  ///   - separator: the word-separator token id, or nil for word-level tokens.
+  public init(words: [[Int]], separator: Int? = nil) {
+    self.separator = separator
+    for w in words where !w.isEmpty { trie.insert(w) }
+  }
+
+  fileprivate struct Trie: Sendable {
+    var children: [[Int: Int]] = [[:]]
+    var terminal: [Bool] = [false]
+    mutating func insert(_ word: [Int]) {
+      var node = 0
+      for t in word {
+        if let next = children[node][t] {
+          node = next
+        } else {
+          children.append([:])
+          terminal.append(false)
+          children[node][t] = children.count - 1
+          node = children.count - 1
+        }
+      }
+      terminal[node] = true
+    }
+  }
+
+  /// The trie node after `token` from `node`, or nil if no word continues that way; the
+  /// separator (or, without one, the end of a one-token word) returns to the root.
+  fileprivate func advance(_ node: Int, _ token: Int) -> Int? {
+    if let separator {
+      if token == separator { return trie.terminal[node] || node == 0 ? 0 : nil }
+      return trie.children[node][token]
+    }
+    guard let next = trie.children[node][token] else { return nil }
+    return trie.terminal[next] && trie.children[next].isEmpty ? 0 : next
+  }
+
+  /// True when a sequence may end at `node` (between words or at a word's end).
+  fileprivate func canEnd(at node: Int) -> Bool { node == 0 || trie.terminal[node] }
+}
+
+/// CTC decoding of per-frame log-probabilities: greedy, prefix beam search with optional
+/// vocabulary constraint and n-best, and forced alignment for timestamps and confidences.
+///
+/// Basic usage:
+/// ```swift
+/// let decoder = CTCDecoder(blank: 0)
+/// let best = decoder.beamSearch(logProbs, beamWidth: 8).first!
+/// let timed = decoder.align(best.tokens, logProbs)
+/// ```
+public struct CTCDecoder: Sendable {
+  /// The blank token id.
+  public var blank: Int
+
+  public init(blank: Int = 0) { self.blank = blank }
+
+  /// Best path: the most likely token per frame, repeats collapsed, blanks dropped.
+  /// - Parameter logProbs: (frames, tokens) natural-log probabilities.
+  public func greedy(_ logProbs: Matrix) -> CTCHypothesis {
+    var tokens: [Int] = []
+    var score = 0.0
+    var previous = blank
+    for t in 0..<logProbs.rows {
+      var best = 0
+      for k in 1..<logProbs.cols where logProbs[t, k] > logProbs[t, best] { best = k }
+      score += Double(logProbs[t, best])
+      if best != blank && best != previous { tokens.append(best) }
+      previous = best
+    }
+    return CTCHypothesis(tokens: tokens, logProbability: score)
+  }
+
+  /// CTC prefix beam search (Hannun et al., 2014): keeps the `beamWidth` most probable
+  /// prefixes, each scored by the sum over all alignments that produce it.
+  ///
+  /// - Parameters:
+  ///   - logProbs: (frames, tokens) natural-log probabilities.
+  ///   - beamWidth: prefixes kept per frame, >= 1.
+  ///   - tokensPerFrame: only the most likely this many tokens of each frame extend prefixes
+  ///     (per-frame pruning); nil tries all.
+  ///   - nBest: hypotheses returned, best first.
+  ///   - vocabulary: restricts output to its words; nil allows any sequence.
+  public func beamSearch(
+    _ logProbs: Matrix, beamWidth: Int = 8, tokensPerFrame: Int? = nil, nBest: Int = 1, vocabulary: Vocabulary? = nil
+  ) -> [CTCHypothesis] {
+    precondition(beamWidth >= 1, "beamWidth \(beamWidth) < 1")
+    struct Key: Hashable {
+      var tokens: [Int]
+      var node: Int
+    }
+    struct Score {
+      var blank = -Double.infinity
+      var nonBlank = -Double.infinity
+      var total: Double { logAdd(blank, nonBlank) }
+    }
+    var beam: [Key: Score] = [Key(tokens: [], node: 0): Score(blank: 0, nonBlank: -.infinity)]
+    let vocabularySize = logProbs.cols
+    let keep = min(tokensPerFrame ?? vocabularySize, vocabularySize)
+    for t in 0..<logProbs.rows {
+      var candidates = Array(0..<vocabularySize)
+      if keep < vocabularySize {
+        candidates.sort { logProbs[t, $0] > logProbs[t, $1] }
+        candidates = Array(candidates.prefix(keep))
+        if !candidates.contains(blank) { candidates.append(blank) }
+      }
+      var next: [Key: Score] = [:]
+      for (key, score) in beam {
+        let last = key.tokens.last
+        for c in candidates {
+          let p = Double(logProbs[t, c])
+          if c == blank {
+            next[key, default: Score()].blank = logAdd(next[key, default: Score()].blank, score.total + p)
+            continue
+          }
+          if c == last {
+            // Repeat without a blank between collapses into the same prefix.
+            next[key, default: Score()].nonBlank = logAdd(next[key, default: Score()].nonBlank, score.nonBlank + p)
+          }
+          var node = key.node
+          if let vocabulary {
+            guard let advanced = vocabulary.advance(node, c) else { continue }
+            node = advanced
+          }
+          let extended = Key(tokens: key.tokens + [c], node: node)
+          // After the same token, only paths that ended in a blank start a new token.
+          let from = c == last ? score.blank : score.total
+          next[extended, default: Score()].nonBlank = logAdd(next[extended, default: Score()].nonBlank, from + p)
+        }
+      }
+      beam = Dictionary(
+        uniqueKeysWithValues: next.sorted { $0.value.total > $1.value.total }.prefix(beamWidth).map { ($0.key, $0.value) })
+    }
+    return beam
+      .filter { vocabulary?.canEnd(at: $0.key.node) ?? true }
+      .map { CTCHypothesis(tokens: $0.key.tokens, logProbability: $0.value.total) }
+      .sorted { $0.logProbability > $1.logProbability }
+      .prefix(nBest)
+      .map { $0 }
+  }
+
+  /// Forced alignment (Viterbi over the CTC topology): where each token of `tokens` is
+  /// emitted, and its mean posterior over those frames. Returns nil when `tokens` cannot fit
+  /// in the frames (a repeat needs a blank between).
+  public func align(_ tokens: [Int], _ logProbs: Matrix) -> [AlignedToken]? {
+    let frames = logProbs.rows
+    if tokens.isEmpty { return [] }
+    // Extended sequence: blank, t1, blank, t2, ..., blank.
+    let states = 2 * tokens.count + 1
+    func label(_ s: Int) -> Int { s % 2 == 0 ? blank : tokens[s / 2] }
+    var score = [Double](repeating: -.infinity, count: states)
+    var back = [[Int32]](repeating: [Int32](repeating: -1, count: states), count: frames)
+    guard frames > 0 else { return nil }
+    score[0] = Double(logProbs[0, blank])
+    if states > 1 { score[1] = Double(logProbs[0, tokens[0]]) }
+    for t in 1..<frames {
+      var next = [Double](repeating: -.infinity, count: states)
+      for s in 0..<states {
+        var best = score[s]
+        var from = s
+        if s >= 1 && score[s - 1] > best {
+          best = score[s - 1]
+          from = s - 1
+        }
+        if s >= 2 && s % 2 == 1 && label(s) != label(s - 2) && score[s - 2] > best {
+          best = score[s - 2]
+          from = s - 2
+        }
+        if best > -.infinity {
+          next[s] = best + Double(logProbs[t, label(s)])
+          back[t][s] = Int32(from)
+        }
+      }
+      score = next
+    }
+    var s = states > 1 && score[states - 2] > score[states - 1] ? states - 2 : states - 1
+    guard score[s] > -.infinity else { return nil }
+    var path = [Int](repeating: 0, count: frames)
+    for t in stride(from: frames - 1, through: 0, by: -1) {
+      path[t] = s
+      if t > 0 { s = Int(back[t][s]) }
+    }
+    var aligned: [AlignedToken] = []
+    var t = 0
+    while t < frames {
+      let state = path[t]
+      if state % 2 == 1 {
+        var end = t
+        var sum = 0.0
+        while end < frames && path[end] == state {
+          sum += exp(Double(logProbs[end, label(state)]))
+          end += 1
+        }
+        aligned.append(AlignedToken(token: label(state), startFrame: t, endFrame: end, confidence: sum / Double(end - t)))
+        t = end
+      } else {
+        t += 1
+      }
+    }
+    return aligned
+  }
+}
+
+/// `log(exp(a) + exp(b))` without overflow.
+@inline(__always)
+func logAdd(_ a: Double, _ b: Double) -> Double {
+  if a == -.infinity { return b }
+  if b == -.infinity { return a }
+  return max(a, b) + log1p(exp(-abs(a - b)))
+}

@@ -1,0 +1,124 @@
+import Earshot
+import Foundation
+import Testing
+
+/// (frames, tokens) log-softmax of seeded random logits.
+func randomLogProbs(frames: Int, tokens: Int, seed: UInt64, sharpness: Double = 2) -> Matrix {
+  var state = seed
+  func next() -> Double {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    return Double(state >> 11) / Double(1 << 53)
+  }
+  var m = Matrix(rows: frames, cols: tokens)
+  for t in 0..<frames {
+    let logits = (0..<tokens).map { _ in next() * sharpness * 2 - sharpness }
+    let norm = log(logits.map(exp).reduce(0, +))
+    for k in 0..<tokens { m[t, k] = Float(logits[k] - norm) }
+  }
+  return m
+}
+
+/// Every alignment enumerated: label sequence -> total probability (blank 0).
+func bruteForce(_ m: Matrix) -> [[Int]: Double] {
+  var totals: [[Int]: Double] = [:]
+  let frames = m.rows, tokens = m.cols
+  var path = [Int](repeating: 0, count: frames)
+  func visit(_ t: Int, _ logP: Double) {
+    if t == frames {
+      var labels: [Int] = []
+      var previous = 0
+      for k in path {
+        if k != 0 && k != previous { labels.append(k) }
+        previous = k
+      }
+      totals[labels, default: 0] += exp(logP)
+      return
+    }
+    for k in 0..<tokens {
+      path[t] = k
+      visit(t + 1, logP + Double(m[t, k]))
+    }
+  }
+  visit(0, 0)
+  return totals
+}
+
+@Suite("CTC decoding")
+struct CTCDecoderTests {
+  @Test func greedyCollapsesRepeatsAndDropsBlanks() {
+    // Best path 1 1 0 1 2 2 0 -> tokens 1 1 2: the blank separates the two 1s.
+    let path = [1, 1, 0, 1, 2, 2, 0]
+    var m = Matrix(rows: path.count, cols: 3, repeating: log(0.1))
+    for (t, k) in path.enumerated() { m[t, k] = log(0.8) }
+    let h = CTCDecoder(blank: 0).greedy(m)
+    #expect(h.tokens == [1, 1, 2])
+    #expect(abs(h.logProbability - 7 * log(0.8)) < 1e-5)
+  }
+
+  @Test func greedyRespectsANonZeroBlank() {
+    let path = [2, 0, 0, 2, 1, 2]
+    var m = Matrix(rows: path.count, cols: 3, repeating: log(0.1))
+    for (t, k) in path.enumerated() { m[t, k] = log(0.8) }
+    #expect(CTCDecoder(blank: 2).greedy(m).tokens == [0, 1])
+  }
+
+  /// With a beam wide enough to keep every prefix, prefix beam search is exact: its n-best
+  /// list and probabilities equal the brute-force sums over all alignments.
+  @Test(arguments: [(4, 3, 1 as UInt64), (5, 3, 2), (5, 4, 3), (3, 5, 4)])
+  func wideBeamEqualsBruteForce(_ frames: Int, _ tokens: Int, _ seed: UInt64) {
+    let m = randomLogProbs(frames: frames, tokens: tokens, seed: seed)
+    let exact = bruteForce(m).sorted { $0.value > $1.value }
+    let got = CTCDecoder().beamSearch(m, beamWidth: 1_000, nBest: 5)
+    #expect(got.count == 5)
+    for (h, e) in zip(got, exact.prefix(5)) {
+      #expect(h.tokens == e.key)
+      #expect(abs(exp(h.logProbability) - e.value) < 1e-9, "\(h.tokens): \(exp(h.logProbability)) vs \(e.value)")
+    }
+  }
+
+  @Test func narrowBeamFindsTheBestOnPeakedPosteriors() {
+    let m = randomLogProbs(frames: 8, tokens: 4, seed: 9, sharpness: 6)
+    let exact = bruteForce(m).max { $0.value < $1.value }!.key
+    let got = CTCDecoder().beamSearch(m, beamWidth: 4, tokensPerFrame: 2).first!
+    #expect(got.tokens == exact)
+  }
+
+  @Test func wordVocabularyKeepsOnlyAllowedTokens() {
+    let m = randomLogProbs(frames: 10, tokens: 5, seed: 11, sharpness: 4)
+    let vocabulary = Vocabulary(words: [[1], [3]])
+    for h in CTCDecoder().beamSearch(m, beamWidth: 16, nBest: 5, vocabulary: vocabulary) {
+      #expect(h.tokens.allSatisfy { $0 == 1 || $0 == 3 }, "\(h.tokens)")
+    }
+  }
+
+  @Test func characterVocabularySpellsOnlyWholeWords() {
+    // blank 0, a 1, b 2, space 3; words "ab" and "ba". Posteriors favour "a a".
+    let words = [[1, 2], [2, 1]]
+    var m = Matrix(rows: 8, cols: 4, repeating: log(0.05))
+    for (t, k) in [1, 0, 1, 0, 3, 2, 1, 0].enumerated() { m[t, k] = log(0.85) }
+    let best = CTCDecoder().beamSearch(m, beamWidth: 32, vocabulary: Vocabulary(words: words, separator: 3)).first!
+    // Split into words at the separator; every word must be in the list.
+    let spelled = best.tokens.split(separator: 3).map(Array.init)
+    #expect(!spelled.isEmpty)
+    #expect(spelled.allSatisfy { words.contains($0) }, "\(best.tokens)")
+    #expect(CTCDecoder().beamSearch(m, beamWidth: 32).first!.tokens == [1, 1, 3, 2, 1])
+  }
+
+  @Test func alignmentPlacesTokensWhereTheyAreSpoken() {
+    // Frames: blank blank 1 1 1 blank 2 2 blank blank.
+    let path = [0, 0, 1, 1, 1, 0, 2, 2, 0, 0]
+    var m = Matrix(rows: path.count, cols: 3, repeating: log(0.05))
+    for (t, k) in path.enumerated() { m[t, k] = log(0.9) }
+    let aligned = CTCDecoder().align([1, 2], m)!
+    #expect(aligned.map(\.token) == [1, 2])
+    #expect(aligned.map(\.startFrame) == [2, 6])
+    #expect(aligned.map(\.endFrame) == [5, 8])
+    #expect(aligned.allSatisfy { abs($0.confidence - 0.9) < 1e-6 })
+  }
+
+  @Test func alignmentOfRepeatsNeedsABlank() {
+    let m = randomLogProbs(frames: 2, tokens: 3, seed: 5)
+    #expect(CTCDecoder().align([1, 1], m) == nil)
+    #expect(CTCDecoder().align([1, 1], randomLogProbs(frames: 3, tokens: 3, seed: 5))?.count == 2)
+  }
+}
