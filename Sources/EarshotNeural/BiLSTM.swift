@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A stacked bidirectional LSTM, PyTorch `nn.LSTM(inputSize, hiddenSize, numLayers,
 /// bidirectional=True, dropout=dropout)` on packed sequences.
 ///
@@ -76,10 +78,27 @@ public struct BiLSTM: Parameterized, Sendable {
   public func callAsFunction(_ x: SequenceBatch) -> SequenceBatch {
     var h = x
     for k in 0..<numLayers {
-      h = SequenceBatch(data: concatenate(forwardLayers[k](h).data, backwardLayers[k](h).data),
-                        lengths: x.lengths)
+      let (f, r) = bothDirections(k, h)
+      h = SequenceBatch(data: concatenate(f.output.data, r.output.data), lengths: x.lengths)
     }
     return h
+  }
+
+  /// Runs both directions of layer `k`; with 2 or more BLAS threads, concurrently on two
+  /// threads with single-threaded BLAS each (the recurrences are too small to split well).
+  func bothDirections(_ k: Int, _ x: SequenceBatch)
+    -> (forward: (output: SequenceBatch, cache: LSTMCache), backward: (output: SequenceBatch, cache: LSTMCache))
+  {
+    let threads = Neural.threads
+    guard threads >= 2 else { return (forwardLayers[k].forward(x), backwardLayers[k].forward(x)) }
+    let box = PairBox<(output: SequenceBatch, cache: LSTMCache)>()
+    let layers = (forwardLayers[k], backwardLayers[k])
+    Neural.setThreads(1)
+    DispatchQueue.concurrentPerform(iterations: 2) { i in
+      if i == 0 { box.first = layers.0.forward(x) } else { box.second = layers.1.forward(x) }
+    }
+    Neural.setThreads(threads)
+    return (box.first!, box.second!)
   }
 
   /// Forward pass that keeps what backward needs; `generator` draws the dropout masks when
@@ -91,8 +110,7 @@ public struct BiLSTM: Parameterized, Sendable {
     let cache = BiLSTMCache()
     var h = x
     for k in 0..<numLayers {
-      let (f, fc) = forwardLayers[k].forward(h)
-      let (r, rc) = backwardLayers[k].forward(h)
+      let ((f, fc), (r, rc)) = bothDirections(k, h)
       cache.forwardCaches.append(fc)
       cache.backwardCaches.append(rc)
       var out = concatenate(f.data, r.data)
@@ -121,9 +139,34 @@ public struct BiLSTM: Parameterized, Sendable {
         for i in 0..<d.data.count { d.data[i] *= mask.data[i] }
       }
       let (df, dr) = split(d, at: hiddenSize)
-      var dx = forwardLayers[k].backward(df, cache: cache.forwardCaches[k], into: &grads.forwardLayers[k])
-      dx.add(backwardLayers[k].backward(dr, cache: cache.backwardCaches[k], into: &grads.backwardLayers[k]))
-      d = dx
+      let threads = Neural.threads
+      if threads >= 2 {
+        // Both directions concurrently, as in forward; each adds into its own gradients.
+        let box = PairBox<(Matrix, LSTM)>()
+        let layers = (forwardLayers[k], backwardLayers[k])
+        let start = (grads.forwardLayers[k], grads.backwardLayers[k])
+        let caches = UncheckedPair(cache.forwardCaches[k], cache.backwardCaches[k])
+        Neural.setThreads(1)
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+          if i == 0 {
+            var g = start.0
+            box.first = (layers.0.backward(df, cache: caches.first, into: &g), g)
+          } else {
+            var g = start.1
+            box.second = (layers.1.backward(dr, cache: caches.second, into: &g), g)
+          }
+        }
+        Neural.setThreads(threads)
+        grads.forwardLayers[k] = box.first!.1
+        grads.backwardLayers[k] = box.second!.1
+        var dx = box.first!.0
+        dx.add(box.second!.0)
+        d = dx
+      } else {
+        var dx = forwardLayers[k].backward(df, cache: cache.forwardCaches[k], into: &grads.forwardLayers[k])
+        dx.add(backwardLayers[k].backward(dr, cache: cache.backwardCaches[k], into: &grads.backwardLayers[k]))
+        d = dx
+      }
     }
     return d
   }
@@ -170,4 +213,18 @@ func split(_ m: Matrix, at k: Int) -> (Matrix, Matrix) {
     }
   }
   return (a, b)
+}
+
+/// Two result slots written by the two iterations of a `concurrentPerform` (each slot by
+/// exactly one iteration, read only after it returns).
+final class PairBox<T>: @unchecked Sendable {
+  var first: T?
+  var second: T?
+}
+
+/// Two caches handed to the two iterations of a `concurrentPerform`; each is used by one.
+struct UncheckedPair: @unchecked Sendable {
+  let first: LSTMCache
+  let second: LSTMCache
+  init(_ a: LSTMCache, _ b: LSTMCache) { first = a; second = b }
 }

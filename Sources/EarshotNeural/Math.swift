@@ -9,7 +9,9 @@ import Foundation
 func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
   let hi = SIMD8<Float>(repeating: 88.3762626647949)
   let lo = SIMD8<Float>(repeating: -87.3365447504019)
-  var v = x.clamped(lowerBound: lo, upperBound: hi)
+  // clamp with selects (SIMD.clamped is not inlined and costs a call per vector)
+  var v = x.replacing(with: hi, where: x .> hi)
+  v.replace(with: lo, where: v .< lo)
   // n = round(x / ln2), through the 1.5 * 2^23 trick (the integer lands in the low mantissa bits)
   let magic = SIMD8<Float>(repeating: 0x1.8p23)
   let t = v * 1.44269504088896341 + magic
