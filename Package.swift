@@ -30,6 +30,6 @@ let package = Package(
     .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotFeatures"]),
     .testTarget(name: "EarshotFeaturesTests", dependencies: ["EarshotFeatures", "EarshotAudio"]),
     .testTarget(name: "EarshotNeuralTests", dependencies: ["EarshotNeural"]),
-    .testTarget(name: "EarshotTests", dependencies: ["Earshot"]),
+    .testTarget(name: "EarshotTests", dependencies: ["Earshot"], exclude: ["Snapshots"]),
   ]
 )
