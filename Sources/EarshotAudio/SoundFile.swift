@@ -73,6 +73,11 @@ public final class AudioFile {
       sf_close(handle)
       throw .empty(path: path)
     }
+    if let declared = Self.truncatedDataBytes(handle), declared.actual > 0 {
+      sf_close(handle)
+      let expected = Int(Double(info.frames) * Double(declared.declared) / Double(declared.actual))
+      throw .truncated(path: path, expectedFrames: expected, readFrames: info.frames)
+    }
     self.handle = handle
     self.info = info
   }
@@ -131,6 +136,24 @@ public final class AudioFile {
     all.reserveCapacity(info.frames - framesRead)
     while let block = try readMono(maxFrames: 1 << 18) { all += block }
     return all
+  }
+
+  /// libsndfile fixes up a data chunk that promises more bytes than the file holds and logs
+  /// "data : 3200 (should be 1000)". Returns both sizes for a real truncation; nil when the
+  /// header is fine or holds a streaming placeholder size (0, 0x7FFFFFFF, 0xFFFFFFFF, ...),
+  /// which recorders writing to a pipe leave behind.
+  private static func truncatedDataBytes(_ handle: OpaquePointer) -> (declared: Int, actual: Int)? {
+    var log = [CChar](repeating: 0, count: 8192)
+    sf_command(handle, Int32(SFC_GET_LOG_INFO), &log, Int32(log.count))
+    let text = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    for line in text.split(separator: "\n") where line.hasPrefix("data") || line.hasPrefix("SSND") {
+      guard line.contains("(should be ") else { continue }
+      let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+      guard numbers.count >= 2, let declared = numbers.first, let actual = numbers.last else { continue }
+      let placeholder = declared == 0 || declared >= 0x7FFF_0000
+      if !placeholder && declared > actual { return (declared, actual) }
+    }
+    return nil
   }
 
   /// Human-readable container and encoding names, from libsndfile's format tables.
