@@ -78,8 +78,28 @@ public struct BiLSTM: Parameterized, Sendable {
   public func callAsFunction(_ x: SequenceBatch) -> SequenceBatch {
     var h = x
     for k in 0..<numLayers {
-      let (f, r) = bothDirections(k, h)
-      h = SequenceBatch(data: concatenate(f.output.data, r.output.data), lengths: x.lengths)
+      // Both directions write straight into their column halves of [forward h, backward h].
+      var out = Matrix(rows: h.data.rows, cols: 2 * hiddenSize)
+      let layers = (forwardLayers[k], backwardLayers[k])
+      let input = h, width = hiddenSize
+      out.data.withUnsafeMutableBufferPointer { po in
+        guard let base = po.baseAddress else { return }
+        let p = UncheckedPointer(base)
+        let threads = Neural.threads
+        if threads >= 2 {
+          // Concurrently, single-threaded BLAS each (as in bothDirections); disjoint columns.
+          Neural.setThreads(1)
+          DispatchQueue.concurrentPerform(iterations: 2) { i in
+            if i == 0 { layers.0.infer(input, into: p.pointer, outputStride: 2 * width) }
+            else { layers.1.infer(input, into: p.pointer + width, outputStride: 2 * width) }
+          }
+          Neural.setThreads(threads)
+        } else {
+          layers.0.infer(input, into: p.pointer, outputStride: 2 * width)
+          layers.1.infer(input, into: p.pointer + width, outputStride: 2 * width)
+        }
+      }
+      h = SequenceBatch(data: out, lengths: x.lengths)
     }
     return h
   }
@@ -220,6 +240,13 @@ func split(_ m: Matrix, at k: Int) -> (Matrix, Matrix) {
 final class PairBox<T>: @unchecked Sendable {
   var first: T?
   var second: T?
+}
+
+/// An output buffer shared by the two iterations of a `concurrentPerform`, which write
+/// disjoint columns of it.
+struct UncheckedPointer: @unchecked Sendable {
+  let pointer: UnsafeMutablePointer<Float>
+  init(_ p: UnsafeMutablePointer<Float>) { pointer = p }
 }
 
 /// Two caches handed to the two iterations of a `concurrentPerform`; each is used by one.

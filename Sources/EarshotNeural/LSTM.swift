@@ -4,10 +4,11 @@ import Foundation
 final class FloatBuffer {
   let count: Int
   let pointer: UnsafeMutablePointer<Float>
-  init(count: Int) {
+  /// `zeroed: false` leaves the contents undefined (for buffers written before they are read).
+  init(count: Int, zeroed: Bool = true) {
     self.count = count
     pointer = .allocate(capacity: max(count, 1))
-    pointer.initialize(repeating: 0, count: max(count, 1))
+    if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
   }
   deinit { pointer.deallocate() }
 }
@@ -132,22 +133,11 @@ public struct LSTM: Parameterized, Sendable {
               }
             }
             for bb in 0..<b where s < x.lengths[bb] {
-              let row = gs + bb * g
-              sigmoidInPlace(row, 2 * h)          // i, f
-              tanhInPlace(row + 2 * h, h)         // g
-              sigmoidInPlace(row + 3 * h, h)      // o
-              let c = cells + (s * b + bb) * h
-              let tc = tanhCells + (s * b + bb) * h
-              if s > 0 {
-                let cp = cells + ((s - 1) * b + bb) * h
-                for j in 0..<h { c[j] = row[h + j] * cp[j] + row[j] * row[2 * h + j] }
-              } else {
-                for j in 0..<h { c[j] = row[j] * row[2 * h + j] }
-              }
-              tc.update(from: c, count: h)
-              tanhInPlace(tc, h)
-              let hh = hidden + (s * b + bb) * h
-              for j in 0..<h { hh[j] = row[3 * h + j] * tc[j] }
+              let r = s * b + bb
+              lstmCell(gs + bb * g, hiddenSize: h,
+                       cellPrevious: s > 0 ? UnsafePointer(cells + (r - b) * h) : nil,
+                       cell: cells + r * h, tanhCell: tanhCells + r * h, hidden: hidden + r * h,
+                       keepGates: true)
             }
             // Finished sequences keep h = 0 in the step buffer (it was zero-initialised).
           }
@@ -169,7 +159,97 @@ public struct LSTM: Parameterized, Sendable {
   }
 
   /// Runs the layer without keeping anything for backward: (T*B, inputSize) -> (T*B, hiddenSize).
-  public func callAsFunction(_ x: SequenceBatch) -> SequenceBatch { forward(x).output }
+  public func callAsFunction(_ x: SequenceBatch) -> SequenceBatch {
+    precondition(x.features == inputSize, "LSTM: input has \(x.features) features, the layer expects \(inputSize)")
+    var output = Matrix(rows: x.data.rows, cols: hiddenSize)
+    output.data.withUnsafeMutableBufferPointer { po in
+      if let p = po.baseAddress { infer(x, into: p, outputStride: hiddenSize) }
+    }
+    return SequenceBatch(data: output, lengths: x.lengths)
+  }
+
+  /// Inference into caller-owned rows: writes h of frame `t` of sequence `b` to
+  /// `output + (t * batchSize + b) * outputStride` (hiddenSize floats) and leaves padding rows
+  /// untouched. Same arithmetic as ``forward(_:)``, but it keeps only the current h and c and
+  /// projects the input a chunk of steps at a time, so its buffers stay in cache.
+  func infer(_ x: SequenceBatch, into output: UnsafeMutablePointer<Float>, outputStride: Int) {
+    let b = x.batchSize, h = hiddenSize, g = 4 * hiddenSize, n = inputSize
+    let steps = x.maxLength, lengths = x.lengths
+    guard steps > 0 && b > 0 else { return }
+    let chunk = max(1, min(steps, inferenceChunkRows / b))   // steps per input projection
+    let gateBuffer = FloatBuffer(count: chunk * b * g, zeroed: false)
+    let stepInput = reverse ? FloatBuffer(count: chunk * b * n) : nil
+    let state = FloatBuffer(count: 2 * b * h)                // h (b, H), then c (b, H)
+    let hState = state.pointer, cState = state.pointer + b * h
+    let gates = gateBuffer.pointer
+    x.data.data.withUnsafeBufferPointer { px in
+      weightIH.data.withUnsafeBufferPointer { wih in
+        weightHH.data.withUnsafeBufferPointer { whh in
+          biasIH.data.withUnsafeBufferPointer { bih in
+            biasHH.data.withUnsafeBufferPointer { bhh in
+              for j in 0..<g { gates[j] = bih[j] + bhh[j] }
+              var s0 = 0
+              while s0 < steps {
+                let count = min(chunk, steps - s0), rows = count * b
+                // G = Xs W_ih^T + (b_ih + b_hh) for steps s0 ..< s0 + count
+                for r in 1..<rows { (gates + r * g).update(from: gates, count: g) }
+                let xs: UnsafePointer<Float>
+                if let stepInput {
+                  // step s of sequence bb is frame lengths[bb] - 1 - s
+                  for s in s0..<(s0 + count) {
+                    for bb in 0..<b where s < lengths[bb] {
+                      (stepInput.pointer + ((s - s0) * b + bb) * n)
+                        .update(from: px.baseAddress! + ((lengths[bb] - 1 - s) * b + bb) * n, count: n)
+                    }
+                  }
+                  xs = UnsafePointer(stepInput.pointer)
+                } else {
+                  xs = px.baseAddress! + s0 * b * n
+                }
+                sgemm(transA: false, transB: true, m: rows, n: g, k: n, alpha: 1,
+                      a: xs, lda: n, b: wih.baseAddress!, ldb: n, beta: 1, c: gates, ldc: g)
+                for s in s0..<(s0 + count) {
+                  let gs = gates + (s - s0) * b * g
+                  if s > 0 { recurrentProduct(gs, hidden: hState, weightHH: whh.baseAddress!, batch: b) }
+                  for bb in 0..<b where s < lengths[bb] {
+                    let hh = hState + bb * h
+                    lstmCell(gs + bb * g, hiddenSize: h, cellPrevious: s > 0 ? UnsafePointer(cState + bb * h) : nil,
+                             cell: cState + bb * h, tanhCell: nil, hidden: hh, keepGates: false)
+                    let t = reverse ? lengths[bb] - 1 - s : s
+                    (output + (t * b + bb) * outputStride).update(from: hh, count: h)
+                  }
+                }
+                // the bias row for the next chunk
+                if s0 + count < steps { for j in 0..<g { gates[j] = bih[j] + bhh[j] } }
+                s0 += count
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// G_s += H_{s-1} W_hh^T for a batch of `batch` rows (G_s row stride 4H, H_{s-1} stride H).
+  @inline(__always)
+  func recurrentProduct(_ gs: UnsafeMutablePointer<Float>, hidden: UnsafePointer<Float>,
+                        weightHH whh: UnsafePointer<Float>, batch b: Int) {
+    let h = hiddenSize, g = 4 * hiddenSize
+    if b == 1 {
+      // One sequence: a GEMV (GEMM would repack W_hh every step).
+      sgemv(trans: false, rows: g, cols: h, alpha: 1, a: whh, lda: h, x: hidden, beta: 1, y: gs)
+    } else {
+      // In column blocks small enough for OpenBLAS's unpacked small-matrix kernel (packing
+      // W_hh each step costs more than the product).
+      var j = 0
+      while j < g {
+        let n = min(recurrentBlock, g - j)
+        sgemm(transA: false, transB: true, m: b, n: n, k: h, alpha: 1,
+              a: hidden, lda: h, b: whh + j * h, ldb: h, beta: 1, c: gs + j, ldc: g)
+        j += n
+      }
+    }
+  }
 
   /// Backpropagation through time.
   ///
@@ -293,6 +373,10 @@ public struct LSTM: Parameterized, Sendable {
 /// OpenBLAS then skips repacking the whole weight matrix every step.
 let recurrentBlock = 32
 
+/// Rows (steps x batch) per input-projection GEMM in inference: large enough for an efficient
+/// GEMM, small enough that the gate buffer (rows x 4H floats) stays in L2/L3.
+let inferenceChunkRows = 256
+
 /// Calls `body(step, sequence, frame)` for every real frame of a reverse-ordered batch, where
 /// step `s` of sequence `b` is frame `lengths[b] - 1 - s`.
 @inline(__always)
@@ -324,9 +408,11 @@ public final class LSTMCache {
     self.lengths = lengths
     self.input = Matrix(rows: 0, cols: inputSize)
     let rows = steps * lengths.count
-    gates = FloatBuffer(count: rows * 4 * hiddenSize)
-    cells = FloatBuffer(count: rows * hiddenSize)
-    tanhCells = FloatBuffer(count: rows * hiddenSize)
+    // Gates are all written by the input projection; cells and tanh(c) are read only for
+    // real frames, which forward writes. Only `hidden` must start at zero (padding rows).
+    gates = FloatBuffer(count: rows * 4 * hiddenSize, zeroed: false)
+    cells = FloatBuffer(count: rows * hiddenSize, zeroed: false)
+    tanhCells = FloatBuffer(count: rows * hiddenSize, zeroed: false)
     hidden = FloatBuffer(count: rows * hiddenSize)
   }
 }

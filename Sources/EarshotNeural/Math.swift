@@ -111,3 +111,56 @@ public func logSoftmaxBackward(output y: Matrix, gradient dy: Matrix) -> Matrix 
   }
   return dx
 }
+
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+  UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+  UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// One LSTM cell for one sequence and step, in one pass over the gate row.
+///
+/// `row` holds the pre-activations [i f g o] (4 h floats); then
+/// `c = f * c' + i * g` (`c = i * g` when `cellPrevious` is nil), `h = o * tanh(c)`.
+/// `cellPrevious` may equal `cell` (the state updated in place). When `keepGates` is true the
+/// activated gates are written back into `row` and tanh(c) into `tanhCell` (what backward needs).
+@inline(__always)
+func lstmCell(
+  _ row: UnsafeMutablePointer<Float>, hiddenSize h: Int, cellPrevious cp: UnsafePointer<Float>?,
+  cell c: UnsafeMutablePointer<Float>, tanhCell tc: UnsafeMutablePointer<Float>?,
+  hidden hh: UnsafeMutablePointer<Float>, keepGates: Bool
+) {
+  var j = 0
+  while j + 8 <= h {
+    let i = sigmoid8(load8(row + j))
+    let f = sigmoid8(load8(row + h + j))
+    let g = tanh8(load8(row + 2 * h + j))
+    let o = sigmoid8(load8(row + 3 * h + j))
+    var cv = i * g
+    if let cp { cv = f * load8(cp + j) + cv }
+    let t = tanh8(cv)
+    store8(cv, c + j)
+    store8(o * t, hh + j)
+    if keepGates {
+      store8(i, row + j); store8(f, row + h + j); store8(g, row + 2 * h + j); store8(o, row + 3 * h + j)
+      store8(t, tc! + j)
+    }
+    j += 8
+  }
+  while j < h {
+    let i = sigmoid(row[j]), f = sigmoid(row[h + j])
+    let g = Foundation.tanh(row[2 * h + j]), o = sigmoid(row[3 * h + j])
+    var cv = i * g
+    if let cp { cv = f * cp[j] + cv }
+    let t = Foundation.tanh(cv)
+    c[j] = cv
+    hh[j] = o * t
+    if keepGates {
+      row[j] = i; row[h + j] = f; row[2 * h + j] = g; row[3 * h + j] = o
+      tc![j] = t
+    }
+    j += 1
+  }
+}
