@@ -151,6 +151,8 @@ struct Features: ParsableCommand {
   }
 
   func run() throws {
+    // Features never touch BLAS; one OpenBLAS thread keeps its idle workers from spinning.
+    Neural.setThreads(1)
     var files = expandInputs(inputs)
     if files.isEmpty {
       printError("error: no audio files found in \(inputs.joined(separator: " "))")
