@@ -5,23 +5,32 @@ import Foundation
 
 /// Vectorised exp for 8 floats: Cephes-style range reduction `x = n ln2 + r` and a degree-6
 /// polynomial for `exp(r)`; relative error below 2e-7 over [-87, 88], and 0 / +inf beyond.
+///
+/// Computed as two 4-lane halves: with baseline x86-64 (SSE2) code, 8-lane masks are split
+/// and repacked around every select, while 4-lane compares and selects map to single
+/// instructions (cmpps, minps/maxps, and/andn/or).
 @inline(__always)
 func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-  let hi = SIMD8<Float>(repeating: 88.3762626647949)
-  let lo = SIMD8<Float>(repeating: -87.3365447504019)
+  SIMD8(lowHalf: exp4(x.lowHalf), highHalf: exp4(x.highHalf))
+}
+
+@inline(__always)
+func exp4(_ x: SIMD4<Float>) -> SIMD4<Float> {
+  let hi = SIMD4<Float>(repeating: 88.3762626647949)
+  let lo = SIMD4<Float>(repeating: -87.3365447504019)
   // clamp with selects (SIMD.clamped is not inlined and costs a call per vector)
   var v = x.replacing(with: hi, where: x .> hi)
   v.replace(with: lo, where: v .< lo)
   // n = round(x / ln2), through the 1.5 * 2^23 trick (the integer lands in the low mantissa bits)
-  let magic = SIMD8<Float>(repeating: 0x1.8p23)
+  let magic = SIMD4<Float>(repeating: 0x1.8p23)
   let t = v * 1.44269504088896341 + magic
   let n = t - magic
-  let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+  let ni = unsafeBitCast(t, to: SIMD4<Int32>.self) &- unsafeBitCast(magic, to: SIMD4<Int32>.self)
   // r = x - n ln2, in two parts for accuracy
   v = v - n * 0.693359375
   v = v + n * 2.12194440e-4
   let r = v
-  var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+  var p = SIMD4<Float>(repeating: 1.9875691500e-4)
   p = p * r + 1.3981999507e-3
   p = p * r + 8.3334519073e-3
   p = p * r + 4.1665795894e-2
@@ -29,7 +38,7 @@ func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
   p = p * r + 5.0000001201e-1
   p = p * (r * r) + r + 1
   // scale by 2^n through the exponent bits
-  let scale = unsafeBitCast((ni &+ 127) &<< 23, to: SIMD8<Float>.self)
+  let scale = unsafeBitCast((ni &+ 127) &<< 23, to: SIMD4<Float>.self)
   var result = p * scale
   result.replace(with: 0, where: x .< lo)
   result.replace(with: .infinity, where: x .> hi)
