@@ -22,7 +22,8 @@ let package = Package(
     .target(name: "EarshotNeural", dependencies: ["CBLAS"]),
     .target(
       name: "Earshot",
-      dependencies: ["EarshotAudio", "EarshotFeatures", "EarshotNeural"]),
+      dependencies: ["EarshotAudio", "EarshotFeatures", "EarshotNeural"],
+      resources: [.copy("Models")]),
     .executableTarget(
       name: "earshot",
       dependencies: ["Earshot", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

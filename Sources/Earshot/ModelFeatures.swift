@@ -6,6 +6,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case noFeatureOptions(path: String, reason: String)
   /// Features have a different width than the model's input.
   case inputMismatch(what: String, found: Int, expected: Int)
+  /// Neither a file nor a shipped model has this name.
+  case unknownModel(name: String, available: [String])
 
   public var description: String {
     switch self {
@@ -13,6 +15,9 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(path): the model carries no usable 'features' metadata (\(reason)); give features (.npy) instead of audio"
     case .inputMismatch(let what, let found, let expected):
       return "\(what): \(found) features per frame, the model expects \(expected)"
+    case .unknownModel(let name, let available):
+      let list = available.isEmpty ? "none are built in" : "built in: \(available.joined(separator: ", "))"
+      return "\(name): no such model file or shipped model (\(list))"
     }
   }
 }
