@@ -288,7 +288,24 @@ public struct LSTM: Parameterized, Sendable {
             let dhn = dhNext.pointer + bb * h
             let dcn = dcNext.pointer + bb * h
             let cp: UnsafeMutablePointer<Float>? = s > 0 ? cells + ((s - 1) * b + bb) * h : nil
-            for j in 0..<h {
+            // The loop below, 8 lanes at a time (same arithmetic per element).
+            var j0 = 0
+            while j0 + 8 <= h {
+              let j = j0
+              let i = load8(row + j), f = load8(row + h + j), gg = load8(row + 2 * h + j)
+              let o = load8(row + 3 * h + j), t = load8(tc + j)
+              let dhj = load8(dOut + j) + load8(dhn + j)
+              let dc = load8(dcn + j) + dhj * o * (1 - t * t)
+              var cPrev = SIMD8<Float>.zero
+              if let cp { cPrev = load8(cp + j) }
+              store8(dc * gg * i * (1 - i), dgRow + j)
+              store8(dc * cPrev * f * (1 - f), dgRow + h + j)
+              store8(dc * i * (1 - gg * gg), dgRow + 2 * h + j)
+              store8(dhj * t * o * (1 - o), dgRow + 3 * h + j)
+              store8(dc * f, dcn + j)
+              j0 += 8
+            }
+            for j in j0..<h {
               let i = row[j], f = row[h + j], gg = row[2 * h + j], o = row[3 * h + j]
               let dhj = dOut[j] + dhn[j]
               // forward was h = o * tanh(c), c = f * c' + i * g
@@ -333,7 +350,14 @@ public struct LSTM: Parameterized, Sendable {
       grads.biasHH.data.withUnsafeMutableBufferPointer { dbh in
         for r in 0..<rows {
           let p = dG + r * g
-          for j in 0..<g { dbi[j] += p[j]; dbh[j] += p[j] }
+          var j = 0
+          while j + 8 <= g {
+            let v = load8(p + j)
+            store8(load8(dbi.baseAddress! + j) + v, dbi.baseAddress! + j)
+            store8(load8(dbh.baseAddress! + j) + v, dbh.baseAddress! + j)
+            j += 8
+          }
+          while j < g { dbi[j] += p[j]; dbh[j] += p[j]; j += 1 }
         }
       }
     }
