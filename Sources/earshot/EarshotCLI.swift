@@ -9,10 +9,12 @@ struct EarshotCLI: ParsableCommand {
     abstract: "Speech and sound recognition: audio in, features, models, text and labels out.",
     discussion: """
       Examples:
+        earshot transcribe phone-number.wav              # the shipped digits model
+        earshot transcribe calls/ --format json > calls.jsonl
         earshot info recording.flac
         earshot features speech.wav --kind mfcc --output feats/
         earshot features corpus/ --kind fbank --format kaldi-ark --output feats/
       """,
     version: "0.1.0",
-    subcommands: [Info.self, Features.self, Logits.self])
+    subcommands: [Transcribe.self, Info.self, Features.self, Logits.self])
 }

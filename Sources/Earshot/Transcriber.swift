@@ -1,0 +1,217 @@
+import Foundation
+
+/// Decoding and segmentation settings for `Transcriber`.
+public struct TranscriptionOptions: Equatable, Sendable {
+  /// Prefix beam width; 1 decodes greedily.
+  public var beamWidth = 8
+  /// Only this many most likely tokens per frame extend the beam; nil tries all.
+  public var tokensPerFrame: Int? = 8
+  /// If set, only these words may be produced.
+  public var vocabulary: [String]? = nil
+  /// Audio longer than this is cut at pauses into pieces of at most this length, seconds.
+  public var maxSegmentSeconds: Double = 20
+  /// Alternatives kept per segment (the best is the transcript).
+  public var nBest = 1
+
+  public init() {}
+}
+
+/// One recognised word placed in the file's time.
+public struct TranscribedWord: Equatable, Sendable, Codable {
+  /// The word, lower case.
+  public var word: String
+  /// Start in seconds from the beginning of the file.
+  public var start: Double
+  /// End in seconds from the beginning of the file.
+  public var end: Double
+  /// Mean posterior probability of the word's frames, 0...1.
+  public var confidence: Double
+
+  public init(word: String, start: Double, end: Double, confidence: Double) {
+    self.word = word
+    self.start = start
+    self.end = end
+    self.confidence = confidence
+  }
+}
+
+/// The result for one recording.
+public struct Transcript: Equatable, Sendable {
+  /// Lower-case words separated by single spaces.
+  public var text: String { words.map(\.word).joined(separator: " ") }
+  /// Words with times and confidences.
+  public var words: [TranscribedWord]
+  /// Length of the audio in seconds.
+  public var durationSeconds: Double
+  /// Pieces the audio was decoded in, as (start, end) seconds.
+  public var segments: [(start: Double, end: Double)]
+
+  public init(words: [TranscribedWord], durationSeconds: Double, segments: [(start: Double, end: Double)]) {
+    self.words = words
+    self.durationSeconds = durationSeconds
+    self.segments = segments
+  }
+
+  public static func == (a: Transcript, b: Transcript) -> Bool {
+    a.words == b.words && a.durationSeconds == b.durationSeconds
+      && a.segments.map { [$0.start, $0.end] } == b.segments.map { [$0.start, $0.end] }
+  }
+}
+
+/// Turns audio into text with a CTC model.
+///
+/// Basic usage:
+/// ```swift
+/// let transcriber = try Transcriber(model: TranscriptionModel(named: "digits"))
+/// let transcript = try transcriber.transcribe(path: "phone-number.wav")
+/// print(transcript.text)                        // "four one five five five five"
+/// for w in transcript.words { print(w.word, w.start, w.end, w.confidence) }
+/// ```
+///
+/// Any format, rate and channel count is read, downmixed and resampled to the model's rate.
+/// Audio longer than `maxSegmentSeconds` is streamed and cut at its quietest point near each
+/// segment's end (energy-based pause detection), so memory stays bounded for hours of audio.
+public final class Transcriber: Sendable {
+  /// The model.
+  public let model: TranscriptionModel
+  /// Decoding settings.
+  public let options: TranscriptionOptions
+  private let extractor: FeatureExtractor
+  private let decoder: CTCDecoder
+  private let vocabulary: Vocabulary?
+
+  public init(model: TranscriptionModel, options: TranscriptionOptions = TranscriptionOptions()) throws {
+    self.model = model
+    self.options = options
+    extractor = try FeatureExtractor(options: model.features)
+    decoder = CTCDecoder(blank: model.network.architecture.blank)
+    if let words = options.vocabulary {
+      switch model.unit {
+      case .word:
+        let ids = words.compactMap { model.tokens.firstIndex(of: $0.lowercased()) }.map { [$0] }
+        vocabulary = Vocabulary(words: ids)
+      case .character:
+        let spelled = words.map { $0.lowercased().compactMap { model.tokens.firstIndex(of: String($0)) } }
+        vocabulary = Vocabulary(words: spelled, separator: model.tokens.firstIndex(of: " "))
+      }
+    } else {
+      vocabulary = nil
+    }
+  }
+
+  /// Transcribes a file of any format libsndfile reads.
+  public func transcribe(path: String) throws -> Transcript {
+    let file = try AudioFile(path: path)
+    var stream = try MonoStream(file: file, sampleRate: model.features.sampleRate)
+    let rate = model.features.sampleRate
+    let maxSamples = max(Int(options.maxSegmentSeconds * Double(rate)), rate)
+    var pending: [Float] = []
+    var offset = 0
+    var words: [TranscribedWord] = []
+    var segments: [(start: Double, end: Double)] = []
+    func flush(_ count: Int) throws {
+      let piece = Array(pending.prefix(count))
+      let start = Double(offset) / Double(rate)
+      words += try decode(piece, offsetSeconds: start)
+      segments.append((start, start + Double(piece.count) / Double(rate)))
+      pending.removeFirst(count)
+      offset += count
+    }
+    while let block = try stream.next() {
+      pending += block
+      while pending.count > maxSamples {
+        try flush(Self.pauseIndex(in: pending, before: maxSamples, sampleRate: rate))
+      }
+    }
+    if !pending.isEmpty || segments.isEmpty { try flush(pending.count) }
+    return Transcript(words: words, durationSeconds: Double(offset) / Double(rate), segments: segments)
+  }
+
+  /// Transcribes samples already at the model's rate (`model.features.sampleRate`), cutting
+  /// long audio at pauses as `transcribe(path:)` does.
+  public func transcribe(samples: [Float]) throws -> Transcript {
+    let rate = model.features.sampleRate
+    let maxSamples = max(Int(options.maxSegmentSeconds * Double(rate)), rate)
+    var start = 0
+    var words: [TranscribedWord] = []
+    var segments: [(start: Double, end: Double)] = []
+    repeat {
+      var end = samples.count
+      if end - start > maxSamples {
+        end = start + Self.pauseIndex(in: Array(samples[start..<(start + maxSamples)]), before: maxSamples, sampleRate: rate)
+      }
+      let s = Double(start) / Double(rate)
+      words += try decode(Array(samples[start..<end]), offsetSeconds: s)
+      segments.append((s, Double(end) / Double(rate)))
+      start = end
+    } while start < samples.count
+    return Transcript(words: words, durationSeconds: Double(samples.count) / Double(rate), segments: segments)
+  }
+
+  /// Word hypotheses for one piece of audio, times offset to the file.
+  func decode(_ samples: [Float], offsetSeconds: Double) throws -> [TranscribedWord] {
+    let hop = Double(extractor.hopLength) / Double(model.features.sampleRate)
+    // Pieces shorter than one analysis window hold no speech.
+    guard samples.count >= extractor.hopLength else { return [] }
+    let features = try extractor(samples)
+    guard features.frames > 0 else { return [] }
+    let logProbs = model.network.logProbabilities(features: Matrix(features))
+    let tokens: [Int]
+    if options.beamWidth <= 1 && vocabulary == nil {
+      tokens = decoder.greedy(logProbs).tokens
+    } else {
+      tokens = decoder.beamSearch(
+        logProbs, beamWidth: max(options.beamWidth, 1), tokensPerFrame: options.tokensPerFrame, nBest: 1,
+        vocabulary: vocabulary
+      ).first?.tokens ?? []
+    }
+    guard let aligned = decoder.align(tokens, logProbs) else { return [] }
+    // Frame t is centred at t * hop (or starts there, uncentred): a word emitted on frames
+    // [s, e) spans s * hop to e * hop, clamped to the piece (centred frames overhang its end).
+    let pieceEnd = offsetSeconds + Double(samples.count) / Double(model.features.sampleRate)
+    func time(_ frame: Int) -> Double { min(offsetSeconds + Double(frame) * hop, pieceEnd) }
+    switch model.unit {
+    case .word:
+      return aligned.map {
+        TranscribedWord(word: model.tokens[$0.token], start: time($0.startFrame), end: time($0.endFrame), confidence: $0.confidence)
+      }
+    case .character:
+      var words: [TranscribedWord] = []
+      var current: [AlignedToken] = []
+      func close() {
+        guard let first = current.first, let last = current.last else { return }
+        words.append(
+          TranscribedWord(
+            word: current.map { model.tokens[$0.token] }.joined(), start: time(first.startFrame), end: time(last.endFrame),
+            confidence: current.map(\.confidence).reduce(0, +) / Double(current.count)))
+        current = []
+      }
+      for a in aligned {
+        if model.tokens[a.token] == " " { close() } else { current.append(a) }
+      }
+      close()
+      return words
+    }
+  }
+
+  /// Where to cut `samples` so that the first piece is at most `limit` long: the middle of the
+  /// quietest 100 ms window in the last quarter of the allowed span.
+  static func pauseIndex(in samples: [Float], before limit: Int, sampleRate: Int) -> Int {
+    let span = min(limit, samples.count)
+    let window = max(sampleRate / 10, 1)
+    let searchStart = max(span - max(span / 4, window), 0)
+    var best = span
+    var bestEnergy = Float.infinity
+    var i = searchStart
+    while i + window <= span {
+      var energy: Float = 0
+      for j in i..<(i + window) { energy += samples[j] * samples[j] }
+      if energy < bestEnergy {
+        bestEnergy = energy
+        best = i + window / 2
+      }
+      i += window / 2
+    }
+    return max(best, 1)
+  }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Earshot
+import Foundation
+
+/// Output formats of `earshot transcribe`.
+enum TranscriptFormat: String, CaseIterable, ExpressibleByArgument {
+  case text, json, srt, vtt
+}
+
+struct Transcribe: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Transcribe audio files to text.",
+    discussion: """
+      Reads any format libsndfile reads, at any rate and channel count (downmixed and
+      resampled to the model's rate). Long recordings are cut at pauses and decoded piece by
+      piece in bounded memory; times are in seconds of the file.
+
+      Formats:
+        text  the transcript; with several files, "FILE<TAB>transcript" per line
+        json  JSON Lines, one object per file:
+              {"file", "text", "duration", "words": [{"word", "start", "end", "confidence"}]}
+        srt, vtt  subtitles (one cue per pause-separated group of words); with several
+              files, give --output DIR to get one file each
+
+      Examples:
+        earshot transcribe samples/four-seven-one.wav
+        earshot transcribe calls/ --format json > calls.jsonl
+        earshot transcribe talk.flac --format srt --output subtitles/
+      """)
+
+  @Option(help: "Model: a shipped name (\(ModelCatalog.names.isEmpty ? "digits" : ModelCatalog.names.joined(separator: ", "))) or a .safetensors path.")
+  var model = "digits"
+  @Option(help: "Beam width of the CTC prefix search (1 = greedy).")
+  var beam = 8
+  @Option(help: "Only produce these words (comma-separated).")
+  var vocabulary: String?
+  @Option(help: "Output format: text, json, srt or vtt.")
+  var format: TranscriptFormat = .text
+  @Option(help: "Write one file per input into this folder instead of stdout.")
+  var output: String?
+  @Option(help: "Files transcribed at once. (default: all cores)")
+  var threads: Int?
+  @Argument(help: "Audio files or directories; - reads stdin.")
+  var inputs: [String]
+
+  func validate() throws {
+    guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
+    guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
+    if let vocabulary, vocabulary.split(separator: ",").isEmpty {
+      throw ValidationError("--vocabulary needs at least one word")
+    }
+  }
+
+  enum Outcome {
+    case transcript(Transcript)
+    case failed(String)
+  }
+
+  func run() throws {
+    let transcriber: Transcriber
+    do {
+      var options = TranscriptionOptions()
+      options.beamWidth = beam
+      options.vocabulary = vocabulary.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+      transcriber = try Transcriber(model: TranscriptionModel(named: model), options: options)
+    } catch {
+      printError("error: \(error)")
+      throw ExitCode.failure
+    }
+    var files = expandInputs(inputs)
+    if files.isEmpty {
+      printError("error: no audio files found in \(inputs.joined(separator: " "))")
+      throw ExitCode.failure
+    }
+    var stdinPath: String?
+    if let i = files.firstIndex(of: "-") {
+      stdinPath = try stdinToTemporaryFile()
+      files[i] = stdinPath!
+    }
+    defer { if let stdinPath { unlink(stdinPath) } }
+    if (format == .srt || format == .vtt) && files.count > 1 && output == nil {
+      throw ValidationError("--format \(format.rawValue) with several files needs --output DIR")
+    }
+    if let output {
+      try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+    }
+    let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    // Files run in parallel; each network call then uses one BLAS thread.
+    Neural.setThreads(workers > 1 && files.count > 1 ? 1 : workers)
+    let names = files.map { $0 == stdinPath ? "stdin" : $0 }
+    let paths = files
+    let progress = ProgressBar(total: files.count, label: "files")
+    var failures = 0
+    forEachInOrder(count: files.count, threads: workers) { i -> Outcome in
+      do {
+        return .transcript(try transcriber.transcribe(path: paths[i]))
+      } catch {
+        return .failed("\(error)")
+      }
+    } emit: { i, outcome in
+      switch outcome {
+      case .failed(let message):
+        failures += 1
+        progress.clearLine()
+        printError("error: \(message.hasPrefix(paths[i]) ? message.replacingOccurrences(of: paths[i], with: names[i]) : "\(names[i]): \(message)")")
+      case .transcript(let t):
+        let rendered = render(t, name: names[i], several: files.count > 1)
+        if let output {
+          let base = FeatureWriter.kaldiKey(for: names[i])
+          let path = URL(fileURLWithPath: output).appendingPathComponent("\(base).\(format == .text ? "txt" : format == .json ? "json" : format.rawValue)")
+          do {
+            try Data(rendered.utf8).write(to: path, options: .atomic)
+          } catch {
+            failures += 1
+            printError("error: \(path.path): \(error.localizedDescription)")
+          }
+        } else {
+          FileHandle.standardOutput.write(Data(rendered.utf8))
+        }
+      }
+      progress.advance(failed: { if case .failed = outcome { return true } else { return false } }())
+    }
+    if failures > 0 {
+      if files.count > 1 { printError("\(failures) of \(files.count) files failed") }
+      throw ExitCode.failure
+    }
+  }
+
+  func render(_ t: Transcript, name: String, several: Bool) -> String {
+    switch format {
+    case .text:
+      return several && output == nil ? "\(name)\t\(t.text)\n" : t.text + "\n"
+    case .json:
+      return TranscriptWriter.jsonLine(t, file: name)
+    case .srt:
+      return TranscriptWriter.subtitles(t, webVTT: false)
+    case .vtt:
+      return TranscriptWriter.subtitles(t, webVTT: true)
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import Earshot
+import Foundation
+import Testing
+
+/// A transcription model around the random-weight PyTorch fixture network: its text means
+/// nothing, but every stage (features, network, decoding, alignment, output) runs for real.
+func fixtureTranscriptionModel() throws -> (TranscriptionModel, String) {
+  let network = try SequenceModel(contentsOf: CLI.repository.appendingPathComponent("Tests/Fixtures/logits/model.safetensors").path)
+  var features = FeatureOptions(kind: .mfcc, sampleRate: 16_000)
+  features.spectrogram.fftSize = 512
+  features.spectrogram.hopLength = 160
+  features.mfcc.mfccCount = 12
+  features.cmvn.mode = .utterance
+  let model = TranscriptionModel(
+    network: network, features: features, tokens: ["<blank>", "zero", "one", "two", "three", "four", "five"], unit: .word)
+  let path = temporaryDirectory().appendingPathComponent("fixture.safetensors").path
+  try model.save(to: path)
+  return (model, path)
+}
+
+@Suite("Transcriber and earshot transcribe")
+struct TranscribeTests {
+  let wav = CLI.fixtures.appendingPathComponent("audio/phrase-48000-stereo-s16.wav").path
+
+  @Test func savedModelLoadsWithItsFrontEnd() throws {
+    let (model, path) = try fixtureTranscriptionModel()
+    let loaded = try TranscriptionModel(named: path)
+    #expect(loaded.features == model.features)
+    #expect(loaded.tokens == model.tokens)
+    #expect(loaded.unit == .word)
+  }
+
+  @Test func jsonOutputMatchesTheLibrary() throws {
+    let (model, path) = try fixtureTranscriptionModel()
+    let expected = try Transcriber(model: model).transcribe(path: wav)
+    let r = try CLI.run(["transcribe", "--model", path, "--format", "json", wav])
+    #expect(r.status == 0, "\(r.stderr)")
+    let object = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
+    #expect(object["file"] as? String == wav)
+    #expect(object["text"] as? String == expected.text)
+    let words = object["words"] as! [[String: Any]]
+    #expect(words.count == expected.words.count)
+    #expect(words.map { $0["word"] as! String }.joined(separator: " ") == expected.text)
+    let duration = object["duration"] as! Double
+    #expect(abs(duration - 49_237.0 / 48_000) < 2e-3)
+    var previousEnd = 0.0
+    for w in expected.words {
+      #expect(w.start < w.end && w.start >= previousEnd - 1e-9 && w.end <= duration + 0.02, "\(w)")
+      #expect((0...1).contains(w.confidence))
+      previousEnd = w.end
+    }
+  }
+
+  @Test func vocabularyLimitsTheWords() throws {
+    let (model, _) = try fixtureTranscriptionModel()
+    var options = TranscriptionOptions()
+    options.vocabulary = ["two", "four"]
+    let t = try Transcriber(model: model, options: options).transcribe(path: wav)
+    #expect(t.words.allSatisfy { $0.word == "two" || $0.word == "four" }, "\(t.text)")
+  }
+
+  /// 50 s of speech-like bursts with pauses: decoded in pieces cut inside pauses, times in
+  /// file time, every piece at most maxSegmentSeconds long.
+  @Test func longAudioIsCutAtPauses() throws {
+    let (model, _) = try fixtureTranscriptionModel()
+    let rate = 16_000
+    var samples: [Float] = []
+    var rng = SystemRandomNumberGenerator()
+    var gaps: [Range<Int>] = []
+    while samples.count < 50 * rate {
+      let burst = Int.random(in: (rate / 2)...(3 * rate), using: &rng)
+      samples += (0..<burst).map { _ in Float.random(in: -0.5...0.5, using: &rng) }
+      let gap = Int.random(in: (rate / 4)...(rate / 2), using: &rng)
+      gaps.append(samples.count..<(samples.count + gap))
+      samples += [Float](repeating: 0, count: gap)
+    }
+    var options = TranscriptionOptions()
+    options.maxSegmentSeconds = 10
+    let t = try Transcriber(model: model, options: options).transcribe(samples: samples)
+    #expect(t.segments.count >= 5)
+    for (i, s) in t.segments.enumerated() {
+      #expect(s.end - s.start <= 10 + 1e-9)
+      if i > 0 {
+        #expect(abs(s.start - t.segments[i - 1].end) < 1e-9)
+        let cut = Int((s.start * Double(rate)).rounded())
+        #expect(gaps.contains { $0.contains(cut) }, "cut at \(s.start) s is not in a pause")
+      }
+    }
+    #expect(abs(t.segments.last!.end - Double(samples.count) / Double(rate)) < 1e-9)
+    for w in t.words { #expect(w.end <= Double(samples.count) / Double(rate) + 1e-6) }
+  }
+
+  /// The file path streams in blocks; it must give what the in-memory path gives.
+  @Test func streamingFileEqualsSamples() throws {
+    let (model, _) = try fixtureTranscriptionModel()
+    var options = TranscriptionOptions()
+    options.maxSegmentSeconds = 1
+    let transcriber = try Transcriber(model: model, options: options)
+    let samples = try AudioFile.loadMono(path: wav, sampleRate: 16_000).samples
+    #expect(try transcriber.transcribe(path: wav) == transcriber.transcribe(samples: samples))
+  }
+
+  @Test func subtitlesAreWellFormed() {
+    let words = [
+      TranscribedWord(word: "four", start: 0.5, end: 0.9, confidence: 0.9),
+      TranscribedWord(word: "seven", start: 1.0, end: 1.4, confidence: 0.8),
+      TranscribedWord(word: "one", start: 3725.2, end: 3725.6, confidence: 0.7),
+    ]
+    let t = Transcript(words: words, durationSeconds: 3726, segments: [(0, 3726)])
+    #expect(
+      TranscriptWriter.subtitles(t, webVTT: false)
+        == "1\n00:00:00,500 --> 00:00:01,400\nfour seven\n\n2\n01:02:05,200 --> 01:02:05,600\none\n\n")
+    #expect(TranscriptWriter.subtitles(t, webVTT: true).hasPrefix("WEBVTT\n\n00:00:00.500 --> 00:00:01.400\nfour seven\n"))
+    #expect(
+      TranscriptWriter.jsonLine(t, file: "a \"b\".wav").hasPrefix(
+        "{\"file\":\"a \\\"b\\\".wav\",\"text\":\"four seven one\",\"duration\":3726.000,\"words\":[{\"word\":\"four\",\"start\":0.500,\"end\":0.900,\"confidence\":0.9000}"))
+  }
+
+  @Test func badFilesAreReportedAndTheRestTranscribed() throws {
+    let (_, path) = try fixtureTranscriptionModel()
+    let dir = temporaryDirectory()
+    let bad = dir.appendingPathComponent("bad.wav")
+    try Data("junk".utf8).write(to: bad)
+    let r = try CLI.run(["transcribe", "--model", path, bad.path, wav, "--threads", "2"])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("bad.wav"), "\(r.stderr)")
+    #expect(r.text.hasPrefix("\(wav)\t"), "\(r.text)")
+  }
+
+  @Test func unknownModelNamesWhatExists() throws {
+    let r = try CLI.run(["transcribe", "--model", "nope", wav])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("nope: no such model file or shipped model"), "\(r.stderr)")
+  }
+}
