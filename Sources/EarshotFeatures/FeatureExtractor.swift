@@ -172,11 +172,32 @@ public final class FeatureExtractor: @unchecked Sendable {
       throw .signalTooShort(
         samples: samples.count, needed: framing.frameLength, reason: "center is off and fftSize is \(framing.frameLength)")
     }
-    let stream = makeStream()
-    var frames = stream.feed(samples)
-    frames.append(stream.finish())
+    // The whole signal is at hand: frame it in place, no stream buffer.
+    let count = framing.frameCount(samples.count)
+    var frames = FeatureMatrix(frames: count, bins: frameBins)
+    let scratch = makeScratch()
+    frames.values.withUnsafeMutableBufferPointer { out in
+      samples.withUnsafeBufferPointer { x in
+        var frame = [Float](repeating: 0, count: framing.frameLength)
+        for f in 0..<count {
+          let start = framing.firstStart + f * framing.hop
+          let target = out.baseAddress! + f * frameBins
+          if start >= 0 && start + framing.frameLength <= x.count {
+            processFrame(UnsafeBufferPointer(rebasing: x[start..<(start + framing.frameLength)]), scratch: scratch, into: target)
+          } else {
+            for j in 0..<framing.frameLength {
+              frame[j] = framing.sourceIndex(start + j, count: x.count).map { x[$0] } ?? 0
+            }
+            frame.withUnsafeBufferPointer { processFrame($0, scratch: scratch, into: target) }
+          }
+        }
+      }
+    }
     return try finalize(frames)
   }
+
+  /// Frames produced for a signal of `samples` samples.
+  public func frameCount(forSamples samples: Int) -> Int { framing.frameCount(samples) }
 
   /// A streaming front end: feed blocks, get frame-local features as frames complete.
   public func makeStream() -> FeatureStream { FeatureStream(extractor: self) }
@@ -361,8 +382,8 @@ public final class FeatureExtractor: @unchecked Sendable {
 /// ```swift
 /// let stream = extractor.makeStream()
 /// var frames = FeatureMatrix(frames: 0, bins: extractor.frameBins)
-/// for block in blocks { frames.append(stream.feed(block)) }
-/// frames.append(stream.finish())
+/// for block in blocks { stream.feed(block, appendingTo: &frames) }
+/// stream.finish(appendingTo: &frames)
 /// let features = try extractor.finalize(frames)
 /// ```
 public final class FeatureStream {
@@ -378,19 +399,32 @@ public final class FeatureStream {
 
   /// Frame-local features of the frames that `block` completed: (newFrames, frameBins).
   public func feed(_ block: [Float]) -> FeatureMatrix {
-    var out: [Float] = []
-    let bins = extractor.frameBins
-    out.reserveCapacity((block.count / extractor.hopLength + 1) * bins)
-    framer.feed(block) { frame in emit(frame, into: &out) }
-    return FeatureMatrix(frames: out.count / bins, bins: bins, values: out)
+    var out = FeatureMatrix(frames: 0, bins: extractor.frameBins)
+    out.values.reserveCapacity((block.count / extractor.hopLength + 1) * extractor.frameBins)
+    feed(block, appendingTo: &out)
+    return out
+  }
+
+  /// Appends the rows of the frames that `block` completed to `features` (frameBins wide);
+  /// reserve its capacity from `FeatureExtractor.frameCount(forSamples:)` to avoid regrowth.
+  public func feed(_ block: [Float], appendingTo features: inout FeatureMatrix) {
+    precondition(features.bins == extractor.frameBins, "bins \(features.bins) != \(extractor.frameBins)")
+    framer.feed(block) { frame in emit(frame, into: &features.values) }
+    features.frames = features.values.count / features.bins
   }
 
   /// The frames that need the end of the signal (padding or mirroring past it).
   public func finish() -> FeatureMatrix {
-    var out: [Float] = []
-    let bins = extractor.frameBins
-    framer.finish { frame in emit(frame, into: &out) }
-    return FeatureMatrix(frames: out.count / bins, bins: bins, values: out)
+    var out = FeatureMatrix(frames: 0, bins: extractor.frameBins)
+    finish(appendingTo: &out)
+    return out
+  }
+
+  /// Appends the final frames to `features`.
+  public func finish(appendingTo features: inout FeatureMatrix) {
+    precondition(features.bins == extractor.frameBins, "bins \(features.bins) != \(extractor.frameBins)")
+    framer.finish { frame in emit(frame, into: &features.values) }
+    features.frames = features.values.count / features.bins
   }
 
   private func emit(_ frame: UnsafeBufferPointer<Float>, into out: inout [Float]) {

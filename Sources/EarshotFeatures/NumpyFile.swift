@@ -181,6 +181,31 @@ public struct NumpyArray: Equatable, Sendable {
 }
 
 extension NumpyArray {
+  /// Writes features as a (frames, bins) `<f4` array without copying them: the header, then
+  /// the values' own bytes, to a temporary file that is renamed over `path` when complete.
+  public static func write(_ features: FeatureMatrix, to path: String) throws(ArrayFileError) {
+    let temporary = path + ".tmp-\(getpid())"
+    guard FileManager.default.createFile(atPath: temporary, contents: header(shape: [features.frames, features.bins])),
+      let handle = FileHandle(forWritingAtPath: temporary)
+    else { throw .io(path: path, reason: "cannot create \(temporary)") }
+    do {
+      try handle.seekToEnd()
+      try features.values.withUnsafeBytes { raw in
+        guard let base = raw.baseAddress else { return }
+        try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none))
+      }
+      try handle.close()
+    } catch {
+      unlink(temporary)
+      throw .io(path: path, reason: "cannot write: \(error.localizedDescription)")
+    }
+    guard rename(temporary, path) == 0 else {
+      let reason = String(cString: strerror(errno))
+      unlink(temporary)
+      throw .io(path: path, reason: "cannot rename into place: \(reason)")
+    }
+  }
+
   /// A (frames, bins) array of the features.
   public init(_ features: FeatureMatrix) {
     self.init(shape: [features.frames, features.bins], values: features.values)

@@ -191,8 +191,10 @@ struct Features: ParsableCommand {
         var stream = try MonoStream(file: file, sampleRate: rate)
         let features = extractor.makeStream()
         var frames = FeatureMatrix(frames: 0, bins: extractor.frameBins)
-        while let block = try stream.next() { frames.append(features.feed(block)) }
-        frames.append(features.finish())
+        let expected = Resampler.outputLength(inputFrames: file.info.frames, from: file.info.sampleRate, to: rate)
+        frames.values.reserveCapacity(extractor.frameCount(forSamples: expected) * extractor.frameBins)
+        while let block = try stream.next() { features.feed(block, appendingTo: &frames) }
+        features.finish(appendingTo: &frames)
         return .features(try extractor.finalize(frames), sampleRate: rate, hop: extractor.hopLength)
       } catch {
         return .failed("\(error)")
@@ -244,7 +246,13 @@ struct Features: ParsableCommand {
       scp += "\(base) \(arkPath):\(ark.count + entry.matrixOffset)\n"
       ark.append(entry.bytes)
       return
-    case .npy: bytes = NumpyArray(m).data()
+    case .npy:
+      if !toStdout {
+        // Header and raw values straight to the file: no second 4-bytes-per-value copy.
+        try NumpyArray.write(m, to: URL(fileURLWithPath: output).appendingPathComponent("\(base).npy").path)
+        return
+      }
+      bytes = NumpyArray(m).data()
     case .csv: bytes = FeatureWriter.csv(m)
     case .json: bytes = FeatureWriter.json(m, file: name, sampleRate: sampleRate, hopLength: hop, kind: kind.rawValue)
     case .png: bytes = picture(m, sampleRate: sampleRate, hop: hop, name: name)

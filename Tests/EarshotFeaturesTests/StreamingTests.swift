@@ -1,0 +1,55 @@
+import EarshotFeatures
+import Foundation
+import Testing
+
+@Suite("Streaming equals whole-signal extraction")
+struct StreamingTests {
+  static let cases: [(String, FeatureOptions)] = {
+    func spectral(_ kind: FeatureKind, center: Bool, pad: PadMode, fft: Int, hop: Int) -> FeatureOptions {
+      var o = FeatureOptions(kind: kind, sampleRate: 16_000)
+      o.spectrogram.fftSize = fft
+      o.spectrogram.hopLength = hop
+      o.spectrogram.center = center
+      o.spectrogram.padMode = pad
+      o.mel.melBands = 40
+      return o
+    }
+    func kaldi(snip: Bool) -> FeatureOptions {
+      var o = FeatureOptions(kind: .fbank, sampleRate: 16_000)
+      o.fbank.snipEdges = snip
+      o.fbank.useEnergy = true
+      return o
+    }
+    return [
+      ("mel centre zeros", spectral(.mel, center: true, pad: .constant, fft: 512, hop: 160)),
+      ("logmel centre reflect", spectral(.logmel, center: true, pad: .reflect, fft: 400, hop: 160)),
+      ("power uncentred", spectral(.power, center: false, pad: .constant, fft: 257, hop: 100)),
+      ("mfcc centre reflect", spectral(.mfcc, center: true, pad: .reflect, fft: 1024, hop: 256)),
+      ("fbank snip", kaldi(snip: true)),
+      ("fbank no snip", kaldi(snip: false)),
+    ]
+  }()
+
+  @Test(arguments: cases.indices)
+  func streamedInOddBlocksEqualsWhole(_ index: Int) throws {
+    let (name, options) = Self.cases[index]
+    var rng = SystemRandomNumberGenerator()
+    let samples = (0..<23_457).map { i in Float(sin(Double(i) * 0.05)) * 0.3 + Float.random(in: -0.05...0.05, using: &rng) }
+    let extractor = try FeatureExtractor(options: options)
+    let whole = try extractor(samples)
+    for blockSize in [1, 97, 4_096, 50_000] {
+      let stream = extractor.makeStream()
+      var frames = FeatureMatrix(frames: 0, bins: extractor.frameBins)
+      var i = 0
+      while i < samples.count {
+        let n = min(blockSize, samples.count - i)
+        stream.feed(Array(samples[i..<(i + n)]), appendingTo: &frames)
+        i += n
+      }
+      stream.finish(appendingTo: &frames)
+      #expect(frames.frames == extractor.frameCount(forSamples: samples.count), "\(name), blocks of \(blockSize)")
+      let streamed = try extractor.finalize(frames)
+      #expect(streamed == whole, "\(name), blocks of \(blockSize): streamed differs from whole")
+    }
+  }
+}
