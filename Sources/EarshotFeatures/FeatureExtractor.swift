@@ -273,13 +273,14 @@ public final class FeatureExtractor: @unchecked Sendable {
     let log = options.log
     switch log.compression {
     case .natural:
-      for i in 0..<count { values[i] = logf(max(values[i], log.floor)) }
+      logInPlace(values, count: count, floor: log.floor)
     case .decibels:
-      // 10 log10(max(floor, S)) - 10 log10(max(floor, ref)), as librosa; written with the
-      // natural log, which libm computes faster than log10f (measured 42 -> 28 ms per 4.8M).
+      // 10 log10(max(floor, S)) - 10 log10(max(floor, ref)), as librosa; through the
+      // vectorised natural log.
       let scale = Float(10 / M_LN10)
       let offset = 10 * log10f(max(log.floor, log.reference))
-      for i in 0..<count { values[i] = scale * logf(max(values[i], log.floor)) - offset }
+      logInPlace(values, count: count, floor: log.floor)
+      for i in 0..<count { values[i] = scale * values[i] - offset }
     }
   }
 
@@ -320,9 +321,7 @@ public final class FeatureExtractor: @unchecked Sendable {
         fft.spectrum(scratch.fft, power: k.usePower ? 2 : 1, into: spectrum.baseAddress!)
         filterbank!.apply(spectrum.baseAddress!, into: melOut)
       }
-      if k.useLog {
-        for i in 0..<k.melBands { melOut[i] = logf(max(melOut[i], Float.ulpOfOne)) }
-      }
+      if k.useLog { logInPlace(melOut, count: k.melBands, floor: Float.ulpOfOne) }
       if k.useEnergy {
         var logEnergy = logf(max(energy, Float.ulpOfOne))
         if k.energyFloor > 0 { logEnergy = max(logEnergy, logf(k.energyFloor)) }

@@ -9,6 +9,9 @@ public struct MelFilterbank: Equatable, Sendable {
   public let start: [Int]
   /// Non-zero weights of each band.
   public let weights: [[Float]]
+  /// All bands' weights in one array: band m is `flatWeights[offsets[m] ..< offsets[m + 1]]`.
+  private let flatWeights: [Float]
+  private let offsets: [Int]
 
   /// Number of bands.
   public var bands: Int { start.count }
@@ -56,6 +59,7 @@ public struct MelFilterbank: Equatable, Sendable {
     self.spectrumBins = bins
     self.start = start
     self.weights = weights
+    (flatWeights, offsets) = Self.pack(weights)
   }
 
   /// Kaldi's filterbank (`MelBanks` in kaldi-native-fbank): triangles on the
@@ -98,6 +102,13 @@ public struct MelFilterbank: Equatable, Sendable {
     self.spectrumBins = fftBins + 1
     self.start = start
     self.weights = weights
+    (flatWeights, offsets) = Self.pack(weights)
+  }
+
+  private static func pack(_ weights: [[Float]]) -> ([Float], [Int]) {
+    var offsets = [0]
+    for w in weights { offsets.append(offsets.last! + w.count) }
+    return (weights.flatMap { $0 }, offsets)
   }
 
   /// The dense (bands, spectrumBins) matrix, row-major: `librosa.filters.mel`'s layout.
@@ -112,13 +123,27 @@ public struct MelFilterbank: Equatable, Sendable {
   /// `out[m] = sum_k W[m, k] * spectrum[k]`.
   @inline(__always)
   func apply(_ spectrum: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-    for m in 0..<start.count {
-      let s = spectrum + start[m]
-      var sum: Float = 0
-      weights[m].withUnsafeBufferPointer { w in
-        for j in 0..<w.count { sum += w[j] * s[j] }
+    flatWeights.withUnsafeBufferPointer { w in
+      for m in 0..<start.count {
+        let s = spectrum + start[m]
+        let weights = w.baseAddress! + offsets[m]
+        let n = offsets[m + 1] - offsets[m]
+        // Four partial sums break the add-latency chain of one accumulator.
+        var a: Float = 0, b: Float = 0, c: Float = 0, d: Float = 0
+        var j = 0
+        while j + 4 <= n {
+          a += weights[j] * s[j]
+          b += weights[j + 1] * s[j + 1]
+          c += weights[j + 2] * s[j + 2]
+          d += weights[j + 3] * s[j + 3]
+          j += 4
+        }
+        while j < n {
+          a += weights[j] * s[j]
+          j += 1
+        }
+        out[m] = (a + b) + (c + d)
       }
-      out[m] = sum
     }
   }
 
