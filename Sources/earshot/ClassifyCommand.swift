@@ -1,0 +1,127 @@
+import ArgumentParser
+import Earshot
+import Foundation
+
+struct Classify: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Label audio files: speech commands or environmental sounds.",
+    discussion: """
+      Each file gets its most probable label, its probability and the next --top labels.
+      With --window and --hop, long recordings get a timeline of labels instead (sound
+      event detection), one line or JSON object per window.
+
+      Formats:
+        text  FILE<TAB>label<TAB>probability[<TAB>label2:p2 ...]
+              (timeline: FILE<TAB>start<TAB>end<TAB>label<TAB>probability)
+        json  JSON Lines: {"file", "label", "confidence", "top": [{"label", "probability"}]}
+              (timeline: adds "start" and "end" to each object)
+
+      Examples:
+        earshot classify clip.wav --model commands
+        earshot classify recordings/ --model sounds --top 3 --format json
+        earshot classify street.ogg --model sounds --window 5 --hop 2.5
+      """)
+
+  @Option(help: "Model: a shipped name (commands, sounds) or a .safetensors path.")
+  var model = "commands"
+  @Option(help: "Also show this many runner-up labels.")
+  var top = 0
+  @Option(help: "Output format: text or json.")
+  var format: TextOrJSON = .text
+  @Option(help: "Timeline mode: window length in seconds.")
+  var window: Double?
+  @Option(help: "Timeline mode: seconds between window starts. (default: the window length)")
+  var hop: Double?
+  @Option(help: "Files classified at once. (default: all cores)")
+  var threads: Int?
+  @Argument(help: "Audio files or directories; - reads stdin.")
+  var inputs: [String]
+
+  enum TextOrJSON: String, CaseIterable, ExpressibleByArgument { case text, json }
+
+  func validate() throws {
+    guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
+    guard top >= 0 else { throw ValidationError("--top must be >= 0 (got \(top))") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
+    if let window, !(window > 0) { throw ValidationError("--window must be > 0 seconds (got \(window))") }
+    if let hop, !(hop > 0) { throw ValidationError("--hop must be > 0 seconds (got \(hop))") }
+    if hop != nil && window == nil { throw ValidationError("--hop needs --window") }
+  }
+
+  enum Outcome {
+    case results([Classification])
+    case failed(String)
+  }
+
+  func run() throws {
+    let classifier: Classifier
+    do {
+      classifier = try Classifier(model: ClassificationModel(named: model))
+    } catch {
+      printError("error: \(error)")
+      throw ExitCode.failure
+    }
+    var files = expandInputs(inputs)
+    if files.isEmpty {
+      printError("error: no audio files found in \(inputs.joined(separator: " "))")
+      throw ExitCode.failure
+    }
+    var stdinPath: String?
+    if let i = files.firstIndex(of: "-") {
+      stdinPath = try stdinToTemporaryFile()
+      files[i] = stdinPath!
+    }
+    defer { if let stdinPath { unlink(stdinPath) } }
+    let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    Neural.setThreads(workers > 1 && files.count > 1 ? 1 : workers)
+    let names = files.map { $0 == stdinPath ? "stdin" : $0 }
+    let paths = files
+    let window = window, hop = hop ?? window
+    let progress = ProgressBar(total: files.count, label: "files")
+    var failures = 0
+    forEachInOrder(count: files.count, threads: workers) { i -> Outcome in
+      do {
+        if let window, let hop {
+          return .results(try classifier.timeline(path: paths[i], window: window, hop: hop))
+        }
+        return .results([try classifier.classify(path: paths[i])])
+      } catch {
+        return .failed("\(error)")
+      }
+    } emit: { i, outcome in
+      switch outcome {
+      case .failed(let message):
+        failures += 1
+        progress.clearLine()
+        printError("error: \(message.hasPrefix(paths[i]) ? message.replacingOccurrences(of: paths[i], with: names[i]) : "\(names[i]): \(message)")")
+      case .results(let results):
+        var text = ""
+        for r in results { text += render(r, name: names[i], timeline: window != nil) }
+        FileHandle.standardOutput.write(Data(text.utf8))
+      }
+      progress.advance(failed: { if case .failed = outcome { return true } else { return false } }())
+    }
+    if failures > 0 {
+      if files.count > 1 { printError("\(failures) of \(files.count) files failed") }
+      throw ExitCode.failure
+    }
+  }
+
+  func render(_ r: Classification, name: String, timeline: Bool) -> String {
+    let runnersUp = r.ranked.dropFirst().prefix(top)
+    switch format {
+    case .text:
+      var line = timeline
+        ? "\(name)\t\(String(format: "%.2f", r.start))\t\(String(format: "%.2f", r.end))\t\(r.label)\t\(String(format: "%.4f", r.confidence))"
+        : "\(name)\t\(r.label)\t\(String(format: "%.4f", r.confidence))"
+      for (label, p) in runnersUp { line += "\t\(label):\(String(format: "%.4f", p))" }
+      return line + "\n"
+    case .json:
+      let topList = r.ranked.prefix(top + 1).map {
+        "{\"label\":\(FeatureWriter.jsonString($0.label)),\"probability\":\(String(format: "%.6f", $0.probability))}"
+      }
+      let times = timeline ? ",\"start\":\(String(format: "%.3f", r.start)),\"end\":\(String(format: "%.3f", r.end))" : ""
+      return "{\"file\":\(FeatureWriter.jsonString(name))\(times),\"label\":\(FeatureWriter.jsonString(r.label)),\"confidence\":\(String(format: "%.6f", r.confidence)),\"top\":[\(topList.joined(separator: ","))]}\n"
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import Earshot
+import Foundation
+import Testing
+
+/// A small seeded random classifier: labels mean nothing, every stage runs for real.
+func fixtureClassificationModel(pooling: Pooling = .mean) throws -> (ClassificationModel, String) {
+  var architecture = ModelArchitecture()
+  architecture.kind = .classifier
+  architecture.inputSize = 13
+  architecture.hiddenSize = 8
+  architecture.numLayers = 1
+  architecture.outputSize = 3
+  architecture.pooling = pooling
+  var generator = SeededGenerator(seed: 7)
+  let network = SequenceClassifier(architecture: architecture, generator: &generator)
+  var features = FeatureOptions(kind: .mfcc, sampleRate: 16_000)
+  features.spectrogram.fftSize = 512
+  features.spectrogram.hopLength = 160
+  features.mfcc.mfccCount = 13
+  let model = ClassificationModel(network: network, features: features, labels: ["yes", "no", "up"])
+  let path = temporaryDirectory().appendingPathComponent("classifier.safetensors").path
+  try model.save(to: path)
+  return (model, path)
+}
+
+@Suite("Classifier and earshot classify")
+struct ClassifyTests {
+  let wav = CLI.fixtures.appendingPathComponent("audio/phrase-22050-mono-s16.flac").path
+
+  @Test(arguments: [Pooling.mean, .max, .attention])
+  func jsonMatchesTheLibrary(_ pooling: Pooling) throws {
+    let (model, path) = try fixtureClassificationModel(pooling: pooling)
+    let expected = try Classifier(model: model).classify(path: wav)
+    #expect(abs(expected.ranked.map(\.probability).reduce(0, +) - 1) < 1e-5)
+    let r = try CLI.run(["classify", "--model", path, "--format", "json", "--top", "2", wav])
+    #expect(r.status == 0, "\(r.stderr)")
+    let object = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
+    #expect(object["label"] as? String == expected.label)
+    let top = object["top"] as! [[String: Any]]
+    #expect(top.map { $0["label"] as! String } == expected.ranked.map(\.label))
+    #expect(abs((object["confidence"] as! Double) - expected.confidence) < 1e-5)
+  }
+
+  /// Windows every hop seconds, in file time; a last window ends at the end of the file.
+  @Test func timelineCoversTheFile() throws {
+    let (model, path) = try fixtureClassificationModel()
+    let windows = try Classifier(model: model).timeline(path: wav, window: 0.3, hop: 0.2)
+    let duration = 22_618.0 / 22_050
+    // Full windows start at 0, 0.2, 0.4, 0.6 (0.8 + 0.3 > 1.026 s); then one ends at the end.
+    #expect(windows.count == 5)
+    for (i, w) in windows.dropLast().enumerated() {
+      #expect(abs(w.start - 0.2 * Double(i)) < 1e-9)
+      #expect(abs(w.end - w.start - 0.3) < 1e-9)
+    }
+    #expect(abs(windows.last!.end - duration) < 1e-3)
+    #expect(abs(windows.last!.end - windows.last!.start - 0.3) < 1e-3)
+    let r = try CLI.run(["classify", "--model", path, "--window", "0.3", "--hop", "0.2", wav])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.text.split(separator: "\n").count == 5)
+    #expect(r.text.hasPrefix("\(wav)\t0.00\t0.30\t\(windows[0].label)\t"))
+  }
+
+  @Test func shortClipIsPaddedNotRejected() throws {
+    let (model, _) = try fixtureClassificationModel()
+    let result = try Classifier(model: model).classify(samples: [Float](repeating: 0.1, count: 100))
+    #expect(result.ranked.count == 3)
+  }
+
+  @Test func badFilesAndArguments() throws {
+    let (_, path) = try fixtureClassificationModel()
+    let r = try CLI.run(["classify", "--model", path, "/no/such.wav", wav])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("/no/such.wav: no such file"), "\(r.stderr)")
+    #expect(r.text.hasPrefix(wav + "\t"))
+    let usage = try CLI.run(["classify", "--hop", "1", wav])
+    #expect(usage.status == 64)
+    #expect(usage.stderr.contains("--hop needs --window"))
+  }
+}
