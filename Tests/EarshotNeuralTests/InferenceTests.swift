@@ -1,0 +1,32 @@
+import Testing
+@testable import EarshotNeural
+
+/// The cache-free inference path (``BiLSTM/callAsFunction(_:)``, ``LSTM/callAsFunction(_:)``)
+/// against the training forward pass (itself checked against PyTorch fixtures), on shapes the
+/// fixtures do not reach: sequences longer than one inference chunk, uneven lengths, hidden
+/// sizes with and without a scalar tail, batch 1 (GEMV) and larger, 1 and 2 BLAS threads.
+@Suite(.serialized) struct InferenceTests {
+  @Test(arguments: [(12, [200, 37, 120]), (16, [300]), (8, [90, 90]), (5, [1, 260, 3, 70])])
+  func inferenceMatchesTrainingForward(hiddenSize: Int, lengths: [Int]) {
+    var g = SeededGenerator(seed: 7)
+    let net = BiLSTM(inputSize: 6, hiddenSize: hiddenSize, numLayers: 2, generator: &g)
+    let steps = lengths.max()!
+    let input = SequenceBatch(data: g.normalMatrix(rows: steps * lengths.count, cols: 6), lengths: lengths)
+    let saved = Neural.threads
+    defer { Neural.setThreads(saved) }
+    for threads in [1, 2] {
+      Neural.setThreads(threads)
+      let expected = net.forward(input, training: false, generator: &g).output.data
+      let got = net(input).data
+      expectClose(validRows(got, lengths: lengths), validRows(expected, lengths: lengths), rtol: 1e-6, atol: 1e-6,
+                  "BiLSTM(hidden \(hiddenSize), lengths \(lengths), threads \(threads))")
+      for r in 0..<got.rows where r / lengths.count >= lengths[r % lengths.count] {
+        #expect(got.row(r).allSatisfy { $0 == 0 }, "padding row \(r) is not zero")
+      }
+      for layer in [net.forwardLayers[0], net.backwardLayers[0]] {
+        expectClose(layer(input).data, layer.forward(input).output.data, rtol: 1e-6, atol: 1e-6,
+                    "LSTM(reverse: \(layer.reverse), hidden \(hiddenSize), lengths \(lengths))")
+      }
+    }
+  }
+}
