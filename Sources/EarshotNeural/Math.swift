@@ -62,30 +62,6 @@ func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
 
 @inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) }
 
-/// In-place logistic sigmoid over `n` floats.
-@inline(__always)
-func sigmoidInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
-  var i = 0
-  while i + 8 <= n {
-    let raw = UnsafeMutableRawPointer(p + i)
-    raw.storeBytes(of: sigmoid8(raw.loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
-    i += 8
-  }
-  while i < n { p[i] = sigmoid(p[i]); i += 1 }
-}
-
-/// In-place tanh over `n` floats.
-@inline(__always)
-func tanhInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
-  var i = 0
-  while i + 8 <= n {
-    let raw = UnsafeMutableRawPointer(p + i)
-    raw.storeBytes(of: tanh8(raw.loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
-    i += 8
-  }
-  while i < n { p[i] = Foundation.tanh(p[i]); i += 1 }
-}
-
 /// Row-wise log-softmax: `y[r, c] = x[r, c] - log(sum_j exp(x[r, j]))`, computed stably.
 ///
 /// Matches `torch.log_softmax(x, dim=-1)` within 1e-6.
