@@ -334,25 +334,22 @@ public final class FeatureExtractor: @unchecked Sendable {
     let count = baseBins
     let size = m.bins
     var out = FeatureMatrix(frames: m.frames, bins: count)
-    // Double accumulation: the lifter scales high coefficients up to L/2 + 1 times. The loop
-    // runs over bands outside and coefficients inside (the DCT stored transposed), so the
-    // inner loop has no dependency chain; each sum still adds in band order.
-    var transposed = [Double](repeating: 0, count: count * size)
-    for c in 0..<count { for j in 0..<size { transposed[j * count + c] = dct[c * size + j] } }
-    var sums = [Double](repeating: 0, count: count)
+    // Bands outside, coefficients inside (the DCT stored transposed): the inner loop has no
+    // dependency chain and vectorises; each sum still adds in band order. Float is enough:
+    // the lifter-22 fixture measured 4.3e-4 of its 1e-3 budget (the Double FFT is what it
+    // needed; a Double DCT gave 4.0e-4 at twice the cost).
+    var transposed = [Float](repeating: 0, count: count * size)
+    for c in 0..<count { for j in 0..<size { transposed[j * count + c] = Float(dct[c * size + j]) } }
     transposed.withUnsafeBufferPointer { d in
       m.values.withUnsafeBufferPointer { x in
         out.values.withUnsafeMutableBufferPointer { y in
-          sums.withUnsafeMutableBufferPointer { sum in
-            for f in 0..<m.frames {
-              let row = x.baseAddress! + f * size
-              for c in 0..<count { sum[c] = 0 }
-              for j in 0..<size {
-                let v = Double(row[j])
-                let basis = d.baseAddress! + j * count
-                for c in 0..<count { sum[c] += basis[c] * v }
-              }
-              for c in 0..<count { y[f * count + c] = Float(sum[c]) }
+          for f in 0..<m.frames {
+            let row = x.baseAddress! + f * size
+            let sum = y.baseAddress! + f * count
+            for j in 0..<size {
+              let v = row[j]
+              let basis = d.baseAddress! + j * count
+              for c in 0..<count { sum[c] += basis[c] * v }
             }
           }
         }
