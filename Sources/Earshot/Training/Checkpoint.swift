@@ -1,0 +1,152 @@
+import Foundation
+
+/// Figures of one finished epoch, one line of `log.jsonl`.
+public struct EpochMetrics: Equatable, Codable, Sendable {
+  /// 1-based epoch number.
+  public var epoch: Int
+  /// Optimizer steps taken when the epoch ended (over the whole run).
+  public var step: Int
+  /// Mean CTC loss (per target token, as `reduction: .mean`) over the epoch's batches.
+  public var trainLoss: Double
+  /// Learning rate of the epoch's last step.
+  public var learningRate: Float
+  /// Validation word error rate, greedy decoding; nil without a validation set.
+  public var validWER: Double?
+  /// Validation character error rate.
+  public var validCER: Double?
+  /// Validation fraction of utterances recognised exactly.
+  public var validUtteranceAccuracy: Double?
+  /// Whether this epoch's model became `best.safetensors`.
+  public var best: Bool
+  /// Seconds spent training this epoch (validation excluded).
+  public var seconds: Double
+  /// Training utterances per second of this epoch.
+  public var utterancesPerSecond: Double
+}
+
+/// Everything besides tensors that a resumed run needs, stored as JSON in the checkpoint.
+///
+/// There is no generator state to store: every random draw comes from a generator seeded by
+/// `mixSeed(seed, purpose, step or epoch, ...)`, so (options.seed, step) determines the rest
+/// of the run.
+struct TrainingState: Codable, Equatable {
+  var formatVersion = 1
+  var options: CTCTrainingOptions
+  var tokens: [String]
+  /// Optimizer steps taken.
+  var step = 0
+  /// Epochs completed.
+  var epoch = 0
+  /// Batches of epoch `epoch` (0-based) already taken.
+  var batchInEpoch = 0
+  /// Loss sum and batch count of the current epoch so far.
+  var epochLossSum = 0.0
+  var epochBatches = 0
+  var epochUtterances = 0
+  var epochSeconds = 0.0
+  var bestWER: Double? = nil
+  var bestEpoch: Int? = nil
+  var log: [EpochMetrics] = []
+  /// Training seconds over all sessions.
+  var trainingSeconds = 0.0
+}
+
+/// The checkpoint file: model tensors under `model/`, Adam moments under `adam.m/` and
+/// `adam.v/`, the model's metadata, and `training_state` (``TrainingState`` JSON).
+enum Checkpoint {
+  static let stateKey = "training_state"
+  static let adamStepKey = "adam_step"
+
+  static func write(to path: String, model: TranscriptionModel, adam: CheckpointedAdam, state: TrainingState) throws(TrainingError) {
+    var tensors: [String: Tensor] = [:]
+    let network = model.network
+    let params = network.namedParameters
+    for (k, p) in params.enumerated() {
+      tensors["model/" + p.name] = Tensor(shape: p.shape, values: network[keyPath: p.path].data)
+      if k < adam.firstMoments.count {
+        tensors["adam.m/" + p.name] = Tensor(shape: p.shape, values: adam.firstMoments[k])
+        tensors["adam.v/" + p.name] = Tensor(shape: p.shape, values: adam.secondMoments[k])
+      }
+    }
+    var metadata: [String: String] = [:]
+    metadata[ModelFile.architectureKey] = network.architecture.json
+    metadata[ModelMetadataKey.features] = model.features.json
+    metadata[ModelMetadataKey.tokens] = jsonText(model.tokens)
+    metadata[ModelMetadataKey.tokenUnit] = model.unit.rawValue
+    metadata[adamStepKey] = String(adam.step)
+    metadata[stateKey] = jsonText(state)
+    let file = SafeTensors(tensors: tensors, metadata: metadata)
+    try writeAtomically(path) { temporary in try file.write(to: temporary) }
+  }
+
+  static func read(_ path: String) throws(TrainingError) -> (network: SequenceModel, adam: CheckpointedAdam, state: TrainingState) {
+    func bad(_ reason: String) -> TrainingError { .badCheckpoint(path: path, reason: reason) }
+    let file: SafeTensors
+    do {
+      file = try SafeTensors(contentsOf: path)
+    } catch {
+      throw bad("\(error)")
+    }
+    guard let stateText = file.metadata[stateKey],
+      let state = try? JSONDecoder().decode(TrainingState.self, from: Data(stateText.utf8))
+    else { throw bad("no readable '\(stateKey)' metadata; not a checkpoint of `earshot train`") }
+    guard let archText = file.metadata[ModelFile.architectureKey],
+      let architecture = try? JSONDecoder().decode(ModelArchitecture.self, from: Data(archText.utf8))
+    else { throw bad("no readable 'architecture' metadata") }
+    var network = SequenceModel(zerosWith: architecture)
+    var first: [[Float]] = [], second: [[Float]] = []
+    for p in network.namedParameters {
+      guard let t = file.tensors["model/" + p.name], t.shape == p.shape else {
+        throw bad("tensor 'model/\(p.name)' is missing or not \(p.shape)")
+      }
+      network[keyPath: p.path].data = t.values
+      if let m = file.tensors["adam.m/" + p.name], let v = file.tensors["adam.v/" + p.name] {
+        guard m.shape == p.shape, v.shape == p.shape else { throw bad("Adam moments of '\(p.name)' are not \(p.shape)") }
+        first.append(m.values)
+        second.append(v.values)
+      }
+    }
+    let adamStep = Int(file.metadata[adamStepKey] ?? "0") ?? 0
+    guard first.isEmpty || first.count == network.namedParameters.count else {
+      throw bad("Adam moments for \(first.count) of \(network.namedParameters.count) tensors")
+    }
+    var adam = CheckpointedAdam()
+    adam.restore(step: adamStep, firstMoments: first, secondMoments: second)
+    return (network, adam, state)
+  }
+}
+
+/// Compact JSON of an encodable value, keys sorted.
+func jsonText<T: Encodable>(_ value: T) -> String {
+  let e = JSONEncoder()
+  e.outputFormatting = [.sortedKeys]
+  return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self)
+}
+
+/// Writes `path` through `write(temporary)`, then fsyncs the file, renames it over `path`
+/// and fsyncs the folder: after a crash, `path` is either the old or the new file, whole.
+func writeAtomically(_ path: String, _ write: (String) throws -> Void) throws(TrainingError) {
+  let temporary = path + ".tmp-\(getpid())"
+  do {
+    try write(temporary)
+  } catch {
+    unlink(temporary)
+    throw .cannotWrite(path: path, reason: "\(error)")
+  }
+  let fd = open(temporary, O_RDONLY)
+  if fd >= 0 {
+    fsync(fd)
+    close(fd)
+  }
+  guard rename(temporary, path) == 0 else {
+    let reason = String(cString: strerror(errno))
+    unlink(temporary)
+    throw .cannotWrite(path: path, reason: reason)
+  }
+  let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+  let dfd = open(folder, O_RDONLY)
+  if dfd >= 0 {
+    fsync(dfd)
+    close(dfd)
+  }
+}

@@ -1,0 +1,138 @@
+import Foundation
+
+/// Scores a ``TranscriptionModel`` on a manifest: decodes every clip (greedy or prefix beam
+/// search) and gathers an ``EvaluationReport``.
+///
+/// Basic usage:
+/// ```swift
+/// let model = try TranscriptionModel(named: "digits")
+/// let result = try TranscriptionEvaluator(model: model).evaluate(try Manifest.load("test.jsonl"))
+/// print(result.report.wordErrorRate, result.failures)
+/// ```
+public struct TranscriptionEvaluator: Sendable {
+  /// The model scored.
+  public let model: TranscriptionModel
+  /// Prefix beam width; 1 is greedy (best path) decoding. Default 1.
+  public var beamWidth: Int
+  /// Worker threads (utterances run in parallel, single-threaded BLAS each); default all cores.
+  public var threads: Int
+
+  public init(model: TranscriptionModel, beamWidth: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    self.model = model
+    self.beamWidth = max(beamWidth, 1)
+    self.threads = max(threads, 1)
+  }
+
+  /// The text of a token sequence: words joined by spaces, or characters with spaces collapsed.
+  public func text(of labels: [Int]) -> String {
+    let blank = model.network.architecture.blank
+    let pieces = labels.compactMap { $0 != blank && $0 >= 0 && $0 < model.tokens.count ? model.tokens[$0] : nil }
+    switch model.unit {
+    case .word: return pieces.joined(separator: " ")
+    case .character: return pieces.joined().split(separator: " ").joined(separator: " ")
+    }
+  }
+
+  /// The normalised transcript of one clip.
+  public func transcribe(path: String, extractor: FeatureExtractor) throws -> String {
+    let samples = try AudioFile.loadMono(path: path, sampleRate: model.features.sampleRate).samples
+    let features = Matrix(try extractor(samples))
+    guard features.cols == model.network.architecture.inputSize else {
+      throw PipelineError.inputMismatch(what: path, found: features.cols, expected: model.network.architecture.inputSize)
+    }
+    let logProbs = model.network.logProbabilities(features: features)
+    let decoder = CTCDecoder(blank: model.network.architecture.blank)
+    let labels = beamWidth == 1 ? decoder.greedy(logProbs).tokens
+      : decoder.beamSearch(logProbs, beamWidth: beamWidth).first?.tokens ?? []
+    return text(of: labels)
+  }
+
+  /// Scores every entry; a clip that cannot be read is listed in `failures` (one line each:
+  /// path and reason) and left out of the report.
+  public func evaluate(_ entries: [ManifestEntry]) throws -> (report: EvaluationReport, failures: [String]) {
+    let extractor = try FeatureExtractor(options: model.features)
+    let saved = Neural.threads
+    if threads > 1 { Neural.setThreads(1) }
+    defer { Neural.setThreads(saved) }
+    let outcomes: [Result<String, any Error>] = parallelMap(entries.count, threads: threads) { i in
+      Result { try transcribe(path: entries[i].audio, extractor: extractor) }
+    }
+    var report = EvaluationReport()
+    var failures: [String] = []
+    for (e, r) in zip(entries, outcomes) {
+      switch r {
+      case .success(let hypothesis): report.add(reference: e.text, hypothesis: hypothesis, speaker: e.speaker, audio: e.audio)
+      case .failure(let error): failures.append("\(error)".hasPrefix(e.audio) ? "\(error)" : "\(e.audio): \(error)")
+      }
+    }
+    return (report, failures)
+  }
+}
+
+extension EvaluationReport {
+  /// A human-readable summary: totals, per-speaker WER, per-word errors and the confusion
+  /// table of substitutions (reference rows, hypothesis columns).
+  public var text: String {
+    func pct(_ x: Double) -> String { String(format: "%.2f%%", 100 * x) }
+    var out = """
+      utterances: \(utterances)
+      WER: \(pct(wordErrorRate)) (\(words.substitutions) substitutions, \(words.deletions) deletions, \(words.insertions) insertions of \(words.reference) words)
+      CER: \(pct(characterErrorRate))
+      utterance accuracy: \(pct(utteranceAccuracy)) (\(correctUtterances) of \(utterances))
+
+      """
+    if speakers.count > 1 || (speakers.count == 1 && speakers.keys.first != "") {
+      out += "\nper speaker:\n"
+      for s in speakers.keys.sorted() {
+        let c = speakers[s]!
+        out += "  \((s.isEmpty ? "(none)" : s).padding(toLength: 14, withPad: " ", startingAt: 0)) WER \(pct(c.rate)) of \(c.reference) words\n"
+      }
+    }
+    out += "\nper word (reference count, substitutions, deletions, insertions):\n"
+    for w in wordErrors.keys.sorted() {
+      let e = wordErrors[w]!
+      out += "  \(w.padding(toLength: 10, withPad: " ", startingAt: 0)) \(String(format: "%6d %6d %6d %6d", e.count, e.substitutions, e.deletions, e.insertions))\n"
+    }
+    let rows = confusion.keys.sorted()
+    if !rows.isEmpty {
+      let cols = Set(confusion.values.flatMap(\.keys)).sorted()
+      let width = max(6, (cols + rows).map(\.count).max()! + 1)
+      func cell(_ s: String) -> String { String(repeating: " ", count: max(width - s.count, 0)) + s }
+      out += "\nsubstitutions (rows: reference, columns: recognised):\n"
+      out += cell("") + cols.map(cell).joined() + "\n"
+      for r in rows {
+        out += cell(r) + cols.map { c in cell(confusion[r]?[c].map(String.init) ?? ".") }.joined() + "\n"
+      }
+    }
+    return out
+  }
+
+  /// The JSON form: totals and rates, per speaker, per word, confusion and the errors.
+  public var json: String {
+    struct Summary: Encodable {
+      var utterances: Int
+      var wer: Double
+      var cer: Double
+      var utteranceAccuracy: Double
+      var words: EditCounts
+      var characters: EditCounts
+      var speakers: [String: Speaker]
+      var wordErrors: [String: EvaluationReport.WordErrors]
+      var confusion: [String: [String: Int]]
+      var errors: [EvaluationReport.Utterance]
+    }
+    struct Speaker: Encodable {
+      var wer: Double
+      var words: Int
+      var errors: Int
+    }
+    let s = Summary(
+      utterances: utterances, wer: wordErrorRate, cer: characterErrorRate, utteranceAccuracy: utteranceAccuracy,
+      words: words, characters: characters,
+      speakers: speakers.mapValues { Speaker(wer: $0.rate, words: $0.reference, errors: $0.errors) },
+      wordErrors: wordErrors, confusion: confusion, errors: errors)
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .prettyPrinted]
+    return String(decoding: (try? e.encode(s)) ?? Data(), as: UTF8.self)
+  }
+}

@@ -1,0 +1,132 @@
+import Foundation
+
+/// One utterance of a training or evaluation set: an audio file and what is said in it.
+public struct ManifestEntry: Equatable, Codable, Sendable {
+  /// Absolute or working-directory-relative path of the audio file.
+  public var audio: String
+  /// The normalised transcript (see ``Manifest/normalize(_:)``).
+  public var text: String
+  /// Who speaks, when known (per-speaker metrics group by it).
+  public var speaker: String?
+
+  public init(audio: String, text: String, speaker: String? = nil) {
+    self.audio = audio
+    self.text = text
+    self.speaker = speaker
+  }
+}
+
+/// Reads utterance lists: JSON Lines manifests and FSDD-style folders.
+///
+/// Basic usage:
+/// ```swift
+/// let train = try Manifest.load("data/train.jsonl")   // [ManifestEntry]
+/// let fsdd = try Manifest.load("../shared/data/fsdd/recordings")
+/// ```
+/// A manifest has one JSON object per line, `{"audio": PATH, "text": "four seven one",
+/// "speaker": "george"}` (`speaker` optional); relative audio paths are relative to the
+/// manifest's folder; empty lines and lines starting with `#` are skipped. A folder is read
+/// in the Free Spoken Digit Dataset convention `{digit}_{speaker}_{take}.wav`: the text is
+/// the digit's English word.
+public enum Manifest {
+  /// English words of the digits 0-9, the text of an FSDD clip.
+  public static let digitWords = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+  /// Lower-cases, maps the word "oh" to "zero", turns tabs and newlines into spaces and
+  /// collapses runs of spaces: `"  Four OH\tseven "` -> `"four zero seven"`.
+  public static func normalize(_ text: String) -> String {
+    text.lowercased()
+      .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+      .map { $0 == "oh" ? "zero" : String($0) }
+      .joined(separator: " ")
+  }
+
+  /// Reads a JSON Lines manifest or an FSDD folder.
+  /// - Throws: ``TrainingError/badManifestLine(path:line:reason:)`` naming the first bad line,
+  ///   ``TrainingError/cannotReadManifest(path:reason:)``, or `.emptyDataset` when nothing is listed.
+  public static func load(_ path: String) throws(TrainingError) -> [ManifestEntry] {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw .cannotReadManifest(path: path, reason: "no such file or folder")
+    }
+    let entries = isDirectory.boolValue ? try folder(path) : try jsonLines(path)
+    guard !entries.isEmpty else {
+      throw .emptyDataset(path: path, reason: isDirectory.boolValue
+        ? "no {digit}_{speaker}_{take}.wav files" : "no entries (one JSON object per line expected)")
+    }
+    return entries
+  }
+
+  /// Parses JSON Lines text; `path` names the file in errors and anchors relative audio paths.
+  public static func parse(_ text: String, path: String) throws(TrainingError) -> [ManifestEntry] {
+    let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+    var entries: [ManifestEntry] = []
+    var number = 0
+    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+      number += 1
+      let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+      if line.isEmpty || line.hasPrefix("#") { continue }
+      let object: Any
+      do {
+        object = try JSONSerialization.jsonObject(with: Data(line.utf8))
+      } catch {
+        throw .badManifestLine(path: path, line: number, reason: "not valid JSON: \(line.prefix(80))")
+      }
+      guard let map = object as? [String: Any] else {
+        throw .badManifestLine(path: path, line: number, reason: "expected a JSON object {\"audio\": ..., \"text\": ...}")
+      }
+      guard let audio = map["audio"] as? String, !audio.isEmpty else {
+        throw .badManifestLine(path: path, line: number, reason: "no \"audio\" string")
+      }
+      guard let rawText = map["text"] as? String else {
+        throw .badManifestLine(path: path, line: number, reason: "no \"text\" string")
+      }
+      let text = normalize(rawText)
+      guard !text.isEmpty else {
+        throw .badManifestLine(path: path, line: number, reason: "\"text\" is empty; CTC needs at least one word")
+      }
+      var speaker: String? = nil
+      if let s = map["speaker"] {
+        guard let s = s as? String else {
+          throw .badManifestLine(path: path, line: number, reason: "\"speaker\" is not a string")
+        }
+        speaker = s
+      }
+      let resolved = audio.hasPrefix("/") ? audio : base.appendingPathComponent(audio).standardizedFileURL.path
+      entries.append(ManifestEntry(audio: resolved, text: text, speaker: speaker))
+    }
+    return entries
+  }
+
+  private static func jsonLines(_ path: String) throws(TrainingError) -> [ManifestEntry] {
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+      throw .cannotReadManifest(path: path, reason: (error as NSError).localizedDescription)
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      throw .cannotReadManifest(path: path, reason: "not UTF-8 text")
+    }
+    return try parse(text, path: path)
+  }
+
+  /// `{digit}_{speaker}_{take}.wav` files of a folder (not recursive), sorted by name.
+  private static func folder(_ path: String) throws(TrainingError) -> [ManifestEntry] {
+    let names: [String]
+    do {
+      names = try FileManager.default.contentsOfDirectory(atPath: path)
+    } catch {
+      throw .cannotReadManifest(path: path, reason: (error as NSError).localizedDescription)
+    }
+    let base = URL(fileURLWithPath: path)
+    var entries: [ManifestEntry] = []
+    for name in names.sorted() where name.lowercased().hasSuffix(".wav") {
+      let parts = name.dropLast(4).split(separator: "_")
+      guard parts.count == 3, let digit = Int(parts[0]), (0...9).contains(digit) else { continue }
+      entries.append(ManifestEntry(audio: base.appendingPathComponent(name).path, text: digitWords[digit],
+                                   speaker: String(parts[1])))
+    }
+    return entries
+  }
+}

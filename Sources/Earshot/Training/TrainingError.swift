@@ -1,0 +1,45 @@
+import Foundation
+
+/// Why training or evaluation could not go on.
+///
+/// Each message names the file (and line) or option, what was found, what was expected and,
+/// where possible, the fix.
+public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// A manifest file or folder cannot be read.
+  case cannotReadManifest(path: String, reason: String)
+  /// A manifest line is not a usable entry; `line` is 1-based.
+  case badManifestLine(path: String, line: Int, reason: String)
+  /// A manifest (or the clips left after loading) holds nothing to train or evaluate on.
+  case emptyDataset(path: String, reason: String)
+  /// A clip cannot be decoded or featurised.
+  case badClip(path: String, reason: String)
+  /// A transcript uses a word or character the model has no token for.
+  case unknownToken(path: String, token: String, known: [String])
+  /// An option is outside its allowed range.
+  case invalidOption(name: String, value: String, expected: String)
+  /// The loss became NaN or infinite; the last good checkpoint is kept.
+  case nonFiniteLoss(epoch: Int, step: Int, loss: Float, checkpoint: String?)
+  /// A checkpoint cannot be read, or does not fit the run it should continue.
+  case badCheckpoint(path: String, reason: String)
+  /// A file cannot be written; `reason` is the system's message.
+  case cannotWrite(path: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case let .cannotReadManifest(path, reason): return "\(path): cannot read the manifest: \(reason)"
+    case let .badManifestLine(path, line, reason): return "\(path):\(line): \(reason)"
+    case let .emptyDataset(path, reason): return "\(path): nothing to use: \(reason)"
+    case let .badClip(path, reason): return "\(path): \(reason)"
+    case let .unknownToken(path, token, known):
+      let list = known.count > 40 ? known.prefix(40).joined(separator: " ") + " ..." : known.joined(separator: " ")
+      return "\(path): '\(token)' is not one of the model's tokens (\(list)); train with it or drop the clip"
+    case let .invalidOption(name, value, expected): return "\(name) = \(value) is invalid; expected \(expected)"
+    case let .nonFiniteLoss(epoch, step, loss, checkpoint):
+      let keep = checkpoint.map { "the last good checkpoint is \($0)" } ?? "no checkpoint was written yet"
+      return "loss is \(loss) at epoch \(epoch), step \(step): training diverged; \(keep). "
+        + "Lower --learning-rate or the gradient clip, then --resume or start again"
+    case let .badCheckpoint(path, reason): return "\(path): cannot resume: \(reason)"
+    case let .cannotWrite(path, reason): return "\(path): cannot write: \(reason)"
+    }
+  }
+}

@@ -1,0 +1,220 @@
+import Earshot
+import Foundation
+import Testing
+
+/// A synthetic two-word language at 8 kHz: "low" is a 500 Hz tone, "high" a 2 kHz tone;
+/// utterances of 1-2 words with faint noise and silences of varying length around them.
+enum ToneCorpus {
+  static let rate = 8000
+
+  static func utterance(_ words: [String], _ g: inout SeededGenerator) -> [Float] {
+    func silence() -> [Float] { (0..<(400 + Int(g.next() % 400))).map { _ in 0.005 * g.normal() } }
+    var x = silence()
+    for w in words {
+      let f: Double = w == "low" ? 500 : 2000
+      let n = 1200 + Int(g.next() % 400)
+      let phase = Double(g.nextUnitFloat()) * 6.28
+      x += (0..<n).map { i in 0.4 * Float(sin(2 * Double.pi * f * Double(i) / Double(rate) + phase)) + 0.005 * g.normal() }
+      x += silence()
+    }
+    return x
+  }
+
+  /// Writes `count` clips and a manifest; returns the manifest path.
+  static func write(count: Int, seed: UInt64, to dir: URL, name: String) throws -> String {
+    var g = SeededGenerator(seed: seed)
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent(name), withIntermediateDirectories: true)
+    var lines: [String] = []
+    for i in 0..<count {
+      let words = (0..<(1 + Int(g.next() % 2))).map { _ in g.next() % 2 == 0 ? "low" : "high" }
+      let file = "\(name)/\(i).wav"
+      try writeWAV(utterance(words, &g), sampleRate: rate, to: dir.appendingPathComponent(file).path)
+      lines.append("{\"audio\": \"\(file)\", \"text\": \"\(words.joined(separator: " "))\", \"speaker\": \"s\(i % 3)\"}")
+    }
+    let manifest = dir.appendingPathComponent("\(name).jsonl")
+    try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: manifest)
+    return manifest.path
+  }
+
+  /// A background-noise folder with one white-noise clip.
+  static func noiseFolder(in dir: URL) throws -> String {
+    let folder = dir.appendingPathComponent("noise")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    var g = SeededGenerator(seed: 77)
+    try writeWAV((0..<8000).map { _ in 0.1 * g.normal() }, sampleRate: rate, to: folder.appendingPathComponent("white.wav").path)
+    return folder.path
+  }
+
+  /// Small and fast options for a debug build.
+  static var options: CTCTrainingOptions {
+    var o = CTCTrainingOptions()
+    o.features = FeatureOptions.speechLogMel(sampleRate: rate, melBands: 16)
+    o.features.cmvn.mode = .utterance
+    o.hiddenSize = 16
+    o.layers = 1
+    o.dropout = 0
+    o.batchSize = 8
+    o.learningRate = 0.02
+    o.epochs = 30
+    o.augmentation.timeMasks = 1
+    o.augmentation.maximumTimeMaskFrames = 4
+    o.augmentation.frequencyMasks = 1
+    o.augmentation.maximumFrequencyMaskBins = 2
+    return o
+  }
+}
+
+func trainingTemporaryDirectory() -> URL {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-train-\(UUID().uuidString)")
+  try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
+
+@Suite(.serialized) struct TrainingEndToEndTests {
+  /// Trains a 1 x 16 BiLSTM on 48 tone utterances for 30 epochs (180 steps) with every
+  /// augmentation on, then scores 20 new utterances.
+  @Test func learnsTheToneLanguage() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 48, seed: 1, to: dir, name: "train")
+    let valid = try ToneCorpus.write(count: 20, seed: 2, to: dir, name: "valid")
+    var options = ToneCorpus.options
+    options.augmentation.noiseFolder = try ToneCorpus.noiseFolder(in: dir)
+    let trainer = try CTCTrainer(options: options, training: try Manifest.load(train),
+                                 validation: try Manifest.load(valid), threads: 2)
+    #expect(trainer.tokenizer.tokens == ["<blank>", "high", "low"])
+    #expect(trainer.trainingCount == 48 && trainer.validationCount == 20 && trainer.skipped.isEmpty)
+    let output = dir.appendingPathComponent("run").path
+    let summary = try trainer.train(output: output)
+    let first = summary.log.first!.trainLoss, last = summary.log.last!.trainLoss
+    // The epoch-mean CTC loss falls at least 10-fold (seed 0 gives about 26 -> 0.3).
+    #expect(last * 10 < first, "loss \(first) -> \(last): \(summary.log.map(\.trainLoss))")
+    #expect(summary.epochs == 30 && summary.log.count == 30)
+    #expect(summary.bestWER != nil && summary.bestWER! <= 0.05, "\(summary.log.map { $0.validWER ?? -1 })")
+    // The shipped file loads as a TranscriptionModel and scores at least 90% of new utterances right.
+    let model = try TranscriptionModel(named: summary.bestModel)
+    #expect(model.tokens == ["<blank>", "high", "low"] && model.unit == .word)
+    #expect(model.features == options.features)
+    let (report, failures) = try TranscriptionEvaluator(model: model, threads: 2).evaluate(try Manifest.load(valid))
+    #expect(failures.isEmpty)
+    #expect(report.utteranceAccuracy >= 0.9, "\(report.text)")
+    // log.jsonl holds one JSON object per epoch.
+    let log = try String(contentsOfFile: output + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+    #expect(log.count == 30)
+    #expect(log.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] })
+    for f in ["best.safetensors", "last.safetensors", "checkpoint.safetensors"] {
+      #expect(FileManager.default.fileExists(atPath: output + "/" + f), "\(f)")
+    }
+    // Starting again into the same folder without --resume is refused.
+    #expect(throws: TrainingError.self) { try trainer.train(output: output) }
+  }
+
+  /// 2 epochs in one go equal 1 epoch + resume, and a stop in the middle of an epoch + resume.
+  @Test func resumeGivesTheSameParameters() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 20, seed: 5, to: dir, name: "train")
+    let valid = try ToneCorpus.write(count: 6, seed: 6, to: dir, name: "valid")
+    var options = ToneCorpus.options
+    options.epochs = 2
+    options.dropout = 0.2
+    options.layers = 2
+    options.hiddenSize = 8
+    options.augmentation.noiseFolder = try ToneCorpus.noiseFolder(in: dir)
+    func trainer() throws -> CTCTrainer {
+      try CTCTrainer(options: options, training: try Manifest.load(train), validation: try Manifest.load(valid), threads: 2)
+    }
+    let whole = try trainer().train(output: dir.appendingPathComponent("whole").path)
+    #expect(whole.steps == 6 && !whole.stoppedEarly)
+
+    let split = dir.appendingPathComponent("split").path
+    let half = try trainer().train(output: split, maxSteps: 3)
+    #expect(half.stoppedEarly && half.epochs == 1 && half.steps == 3)
+    let rest = try trainer().train(output: split, resume: true)
+    #expect(rest.steps == 6 && rest.epochs == 2)
+
+    let middle = dir.appendingPathComponent("middle").path
+    let part = try trainer().train(output: middle, maxSteps: 2)
+    #expect(part.stoppedEarly && part.epochs == 0 && part.steps == 2)
+    let end = try trainer().train(output: middle, resume: true)
+
+    for (name, other) in [("1 epoch + resume", rest.network), ("2 steps + resume", end.network)] {
+      for p in whole.network.namedParameters {
+        #expect(whole.network[keyPath: p.path].data == other[keyPath: p.path].data, "\(name): \(p.name)")
+      }
+    }
+    #expect(rest.log.map(\.trainLoss) == whole.log.map(\.trainLoss))
+    #expect(end.log.map(\.validWER) == whole.log.map(\.validWER))
+    // Resuming with other options is refused, naming the difference.
+    options.hiddenSize = 9
+    do {
+      _ = try trainer().train(output: middle, resume: true)
+      Issue.record("resumed with another hidden size")
+    } catch {
+      #expect("\(error)".contains("hiddenSize was 8, now 9"), "\(error)")
+    }
+  }
+
+  /// An absurd learning rate makes the loss non-finite: a clear error, and the checkpoint
+  /// of the last good state stays.
+  @Test func divergenceStopsWithAClearError() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 16, seed: 8, to: dir, name: "train")
+    var options = ToneCorpus.options
+    options.learningRate = 1e38
+    options.warmupFraction = 0
+    options.maxGradientNorm = 1e30
+    options.checkpointInterval = 1
+    options.augmentation = .none
+    let trainer = try CTCTrainer(options: options, training: try Manifest.load(train), threads: 2)
+    let output = dir.appendingPathComponent("run").path
+    do {
+      try trainer.train(output: output)
+      Issue.record("training with learning rate 1e38 did not diverge")
+    } catch let error as TrainingError {
+      guard case let .nonFiniteLoss(_, step, _, checkpoint) = error else { Issue.record("\(error)"); return }
+      #expect(step >= 1)
+      #expect(checkpoint == output + "/checkpoint.safetensors")
+      #expect(error.description.contains("diverged"))
+      #expect(FileManager.default.fileExists(atPath: output + "/checkpoint.safetensors"))
+    }
+  }
+}
+
+/// `earshot train` and `earshot evaluate` through the built binary.
+@Suite struct TrainingCLITests {
+  @Test func badArgumentsExit64() throws {
+    let r = try CLI.run(["train", "--task", "ctc", "--train", "/nonexistent.jsonl", "--output", "/tmp/x"])
+    #expect(r.status == 64, "\(r.stderr)")
+    #expect(r.stderr.contains("--train /nonexistent.jsonl"))
+    let e = try CLI.run(["train", "--task", "classify", "--train", "/", "--output", "/tmp/x"])
+    #expect(e.status == 64 && e.stderr.contains("--task must be ctc"))
+    let b = try CLI.run(["evaluate", "--model", "m", "--beam", "0", "x.jsonl"])
+    #expect(b.status == 64 && b.stderr.contains("--beam must be >= 1"))
+    let h = try CLI.run(["train", "--help"])
+    #expect(h.status == 0 && h.text.contains("--max-minutes") && h.text.contains("--resume"))
+  }
+
+  @Test func trainsAndEvaluatesThroughTheCLI() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 16, seed: 11, to: dir, name: "train")
+    let output = dir.appendingPathComponent("run").path
+    // The default (digits) front end on 8 kHz tones; 1 epoch of a tiny model.
+    let r = try CLI.run(["train", "--task", "ctc", "--train", train, "--valid", train, "--output", output,
+                         "--epochs", "1", "--hidden", "8", "--layers", "1", "--batch-size", "8", "--threads", "2"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.text.contains("model: \(output)/best.safetensors"), "\(r.text)")
+    #expect(r.stderr.contains("epoch 1: loss"), "\(r.stderr)")
+    let again = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", output, "--epochs", "1"])
+    #expect(again.status == 1 && again.stderr.contains("--resume"), "\(again.stderr)")
+    let e = try CLI.run(["evaluate", "--model", output + "/best.safetensors", "--format", "json", train])
+    #expect(e.status == 0, "\(e.stderr)")
+    let json = try JSONSerialization.jsonObject(with: e.stdout) as? [String: Any]
+    #expect(json?["utterances"] as? Int == 16)
+    #expect(json?["wer"] is Double && json?["speakers"] is [String: Any])
+    let t = try CLI.run(["evaluate", "--model", output + "/best.safetensors", train])
+    #expect(t.status == 0 && t.text.contains("WER:") && t.text.contains("utterance accuracy:"), "\(t.text)")
+  }
+}

@@ -1,0 +1,229 @@
+import Earshot
+import Foundation
+import Testing
+
+/// Levenshtein alignment, WER/CER and the report, against hand-computed cases.
+@Suite struct TrainingMetricsTests {
+  func words(_ s: String) -> [String] { s.split(separator: " ").map(String.init) }
+
+  @Test func oneSubstitutionInFourWords() {
+    let c = EditDistance.wordCounts(reference: "four seven one two", hypothesis: "four seven nine two")
+    #expect(c.reference == 4 && c.substitutions == 1 && c.deletions == 0 && c.insertions == 0)
+    #expect(c.rate == 0.25)
+  }
+
+  @Test func deletionAndInsertion() {
+    // "one two three" -> "one three": "two" deleted.
+    let d = EditDistance.align(words("one two three"), words("one three"))
+    #expect(d == [.match("one"), .deletion("two"), .match("three")])
+    // "one two" -> "one two two three": two insertions, WER 2/2.
+    let i = EditDistance.wordCounts(reference: "one two", hypothesis: "one two two three")
+    #expect(i.insertions == 2 && i.substitutions == 0 && i.deletions == 0)
+    #expect(i.rate == 1.0)
+  }
+
+  @Test func mixedErrorsCountMinimumEdits() {
+    // ref: a b c d, hyp: a x c d f -> b->x (S), f inserted (I): 2 edits of 4.
+    let c = EditDistance.wordCounts(reference: "a b c d", hypothesis: "a x c d f")
+    #expect(c.substitutions == 1 && c.deletions == 0 && c.insertions == 1)
+    #expect(c.rate == 0.5)
+    // ref: a b c d e, hyp: a x c e -> b->x (S), d deleted (D); 2 edits of 5.
+    let d = EditDistance.wordCounts(reference: "a b c d e", hypothesis: "a x c e")
+    #expect(d.errors == 2 && d.substitutions == 1 && d.deletions == 1)
+  }
+
+  @Test func tiesPreferSubstitutions() {
+    // ref a b c d e vs hyp a x c e f: both S+D+I and S+S+S cost 3; the backtrace takes the
+    // diagonal, so three substitutions (b->x, d->e, e->f).
+    let ops = EditDistance.align(["a", "b", "c", "d", "e"], ["a", "x", "c", "e", "f"])
+    #expect(ops == [.match("a"), .substitution("b", "x"), .match("c"), .substitution("d", "e"), .substitution("e", "f")])
+  }
+
+  @Test func emptyReferenceAndHypothesis() {
+    #expect(EditDistance.wordCounts(reference: "", hypothesis: "").rate == 0)
+    let c = EditDistance.wordCounts(reference: "", hypothesis: "five")
+    #expect(c.insertions == 1 && c.reference == 0 && c.rate == 1)
+    let d = EditDistance.wordCounts(reference: "five six", hypothesis: "")
+    #expect(d.deletions == 2 && d.rate == 1)
+  }
+
+  @Test func kittenToSittingIsThreeCharacterEdits() {
+    // The classic: k->s, e->i, +g.
+    let c = EditDistance.characterCounts(reference: "kitten", hypothesis: "sitting")
+    #expect(c.errors == 3 && c.substitutions == 2 && c.insertions == 1 && c.reference == 6)
+  }
+
+  @Test func reportAggregatesSpeakersWordsAndConfusions() {
+    var r = EvaluationReport()
+    r.add(reference: "four seven one", hypothesis: "four one one", speaker: "george")
+    r.add(reference: "two", hypothesis: "two", speaker: "jackson")
+    r.add(reference: "nine", hypothesis: "", speaker: "jackson")
+    r.add(reference: "three", hypothesis: "three eight", speaker: "george")
+    #expect(r.utterances == 4 && r.correctUtterances == 1)
+    #expect(r.utteranceAccuracy == 0.25)
+    // 6 reference words; 1 substitution (seven->one), 1 deletion (nine), 1 insertion (eight).
+    #expect(r.words.reference == 6 && r.words.errors == 3)
+    #expect(r.wordErrorRate == 0.5)
+    #expect(r.speakers["george"] == { var c = EditCounts(); c.reference = 4; c.substitutions = 1; c.insertions = 1; return c }())
+    #expect(r.speakers["jackson"]?.deletions == 1 && r.speakers["jackson"]?.reference == 2)
+    #expect(r.confusion == ["seven": ["one": 1]])
+    #expect(r.wordErrors["seven"]?.substitutions == 1 && r.wordErrors["seven"]?.count == 1)
+    #expect(r.wordErrors["nine"]?.deletions == 1)
+    #expect(r.wordErrors["eight"]?.insertions == 1 && r.wordErrors["eight"]?.count == 0)
+    #expect(r.errors.count == 3)
+    #expect(r.text.contains("WER: 50.00%"), "\(r.text)")
+    #expect(r.text.contains("seven"))
+    let json = try! JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
+    #expect(json["wer"] as? Double == 0.5)
+    #expect((json["confusion"] as? [String: [String: Int]])?["seven"]?["one"] == 1)
+  }
+}
+
+/// Manifests, text normalisation and tokens.
+@Suite struct TrainingManifestTests {
+  @Test func normalisesText() {
+    #expect(Manifest.normalize("  Four OH\tseven  ") == "four zero seven")
+    #expect(Manifest.normalize("oh-no Ohio") == "oh-no ohio")
+  }
+
+  @Test func parsesLinesResolvingRelativePaths() throws {
+    let text = """
+      {"audio": "clips/a.wav", "text": "Four seven", "speaker": "george"}
+
+      # a comment
+      {"audio": "/abs/b.wav", "text": "oh"}
+      """
+    let entries = try Manifest.parse(text, path: "/data/set/train.jsonl")
+    #expect(entries == [
+      ManifestEntry(audio: "/data/set/clips/a.wav", text: "four seven", speaker: "george"),
+      ManifestEntry(audio: "/abs/b.wav", text: "zero", speaker: nil),
+    ])
+  }
+
+  @Test(arguments: [
+    ("{\"audio\": \"a.wav\", \"text\": \"one\"}\nnot json\n", 2, "not valid JSON"),
+    ("{\"audio\": \"a.wav\", \"text\": \"one\"}\n\n{\"text\": \"two\"}\n", 3, "no \"audio\" string"),
+    ("{\"audio\": \"a.wav\"}\n", 1, "no \"text\" string"),
+    ("{\"audio\": \"a.wav\", \"text\": \"   \"}\n", 1, "\"text\" is empty"),
+    ("{\"audio\": \"a.wav\", \"text\": \"one\", \"speaker\": 7}\n", 1, "\"speaker\" is not a string"),
+    ("[1, 2]\n", 1, "expected a JSON object"),
+  ])
+  func badLineNamesItsNumber(_ text: String, _ line: Int, _ reason: String) {
+    do {
+      _ = try Manifest.parse(text, path: "m.jsonl")
+      Issue.record("no error for \(text)")
+    } catch {
+      guard case let .badManifestLine(path, l, r) = error else { Issue.record("\(error)"); return }
+      #expect(path == "m.jsonl" && l == line, "\(error)")
+      #expect(r.contains(reason), "\(error)")
+      #expect(error.description.hasPrefix("m.jsonl:\(line): "))
+    }
+  }
+
+  @Test func readsFSDDFolder() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-fsdd-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for name in ["7_george_12.wav", "0_theo_0.wav", "readme.txt", "x_y.wav"] {
+      _ = FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: Data())
+    }
+    let entries = try Manifest.load(dir.path)
+    #expect(entries.map(\.text) == ["zero", "seven"])
+    #expect(entries.map(\.speaker) == ["theo", "george"])
+    #expect(entries[1].audio.hasSuffix("/7_george_12.wav"))
+  }
+
+  @Test func missingManifestIsAnError() {
+    #expect(throws: TrainingError.self) { try Manifest.load("/nonexistent/train.jsonl") }
+  }
+
+  @Test func wordAndCharacterTokens() throws {
+    let w = Tokenizer(texts: ["four seven", "one four"], unit: .word)
+    #expect(w.tokens == ["<blank>", "four", "one", "seven"])
+    #expect(try w.encode("seven one", path: "a") == [3, 2])
+    #expect(w.decode([3, 0, 2]) == "seven one")
+    #expect(throws: TrainingError.self) { try w.encode("nine", path: "a.wav") }
+    let c = Tokenizer(texts: ["ab", "b a"], unit: .character)
+    #expect(c.tokens == ["<blank>", " ", "a", "b"])
+    #expect(try c.encode("ba", path: "a") == [3, 2])
+    #expect(c.decode([3, 1, 1, 2]) == "b a")
+    #expect(Tokenizer.minimumFrames([1, 1, 2, 2, 2]) == 8)
+  }
+}
+
+/// Optimizer state and augmentation.
+@Suite struct TrainingPartsTests {
+  @Test func checkpointedAdamEqualsAdamBitForBit() {
+    var g = SeededGenerator(seed: 3)
+    var a = ModelArchitecture()
+    a.inputSize = 4; a.hiddenSize = 3; a.numLayers = 1; a.outputSize = 3
+    var m1 = SequenceModel(architecture: a, generator: &g)
+    var m2 = m1
+    var o = AdamOptions()
+    o.learningRate = 0.01
+    o.weightDecay = 0.01
+    var reference = Adam(options: o)
+    var ours = CheckpointedAdam(options: o)
+    for _ in 0..<4 {
+      var grads = m1.zeroGradients()
+      for p in grads.namedParameters {
+        for i in 0..<grads[keyPath: p.path].data.count { grads[keyPath: p.path].data[i] = g.normal() }
+      }
+      reference.update(&m1, gradients: grads)
+      ours.update(&m2, gradients: grads)
+    }
+    #expect(ours.step == 4)
+    for p in m1.namedParameters {
+      #expect(m1[keyPath: p.path].data == m2[keyPath: p.path].data, "\(p.name)")
+    }
+    // Restoring the saved moments into a fresh optimizer continues identically.
+    var restored = CheckpointedAdam(options: o)
+    restored.restore(step: ours.step, firstMoments: ours.firstMoments, secondMoments: ours.secondMoments)
+    var m3 = m2
+    let grads = m2.zeroGradients()
+    ours.update(&m2, gradients: grads)
+    restored.update(&m3, gradients: grads)
+    #expect(m2.fc.weight.data == m3.fc.weight.data)
+  }
+
+  @Test func noiseIsMixedAtTheRequestedSNR() {
+    var g = SeededGenerator(seed: 1)
+    let signal = (0..<4000).map { i in 0.5 * Float(sin(Double(i) * 0.3)) }
+    let noise = (0..<1000).map { _ in g.normal() }
+    for snr: Float in [5, 20] {
+      var x = signal
+      Augmentation.addNoise(&x, noise: noise, offset: 300, snr: snr)
+      var ps = 0.0, pn = 0.0
+      for i in 0..<x.count {
+        ps += Double(signal[i] * signal[i])
+        pn += Double((x[i] - signal[i]) * (x[i] - signal[i]))
+      }
+      #expect(abs(10 * log10(ps / pn) - Double(snr)) < 0.01, "snr \(snr): got \(10 * log10(ps / pn))")
+    }
+  }
+
+  @Test func speedAndGain() throws {
+    let x = [Float](repeating: 0.25, count: 8000)
+    #expect(try Augmentation.changeSpeed(x, by: 1.1, sampleRate: 8000).count == 7273)
+    #expect(try Augmentation.changeSpeed(x, by: 0.9, sampleRate: 8000).count == 8889)
+    var y = x
+    Augmentation.applyGain(&y, decibels: 6.0206)
+    #expect(abs(y[100] - 0.5) < 1e-4)
+  }
+
+  @Test func specAugmentMasksAreBounded() {
+    var m = Matrix(rows: 80, cols: 20, repeating: 1)
+    var o = AugmentationOptions()
+    o.timeMasks = 2
+    o.maximumTimeMaskFrames = 5
+    o.frequencyMasks = 1
+    o.maximumFrequencyMaskBins = 3
+    var g = SeededGenerator(seed: 9)
+    Augmentation.specAugment(&m, options: o, generator: &g)
+    let zeroRows = (0..<80).filter { r in (0..<20).allSatisfy { m[r, $0] == 0 } }.count
+    let zeroCols = (0..<20).filter { c in (0..<80).allSatisfy { m[$0, c] == 0 } }.count
+    #expect(zeroRows <= 10 && zeroCols <= 3)
+    let zeros = m.data.filter { $0 == 0 }.count
+    #expect(zeros == zeroRows * 20 + zeroCols * 80 - zeroRows * zeroCols)
+  }
+}
