@@ -29,7 +29,9 @@ struct Train: ParsableCommand {
       steps, atomically), last.safetensors, best.safetensors (lowest validation WER; the model
       to ship; without --valid, the last epoch's) and log.jsonl (one line per epoch).
       --resume continues from the checkpoint exactly where it stopped (same results as an
-      uninterrupted run). A NaN or infinite loss stops the run and keeps the last checkpoint.
+      uninterrupted run); give the same options, except that --epochs may grow (the cosine
+      schedule is then stretched to the new total), and --threads and --max-minutes are free.
+      A NaN or infinite loss stops the run and keeps the last checkpoint.
 
       Examples:
         earshot train --task ctc --train ../shared/data/fsdd/recordings --output runs/fsdd \\

@@ -190,6 +190,14 @@ public final class CTCTrainer {
     return batches
   }
 
+  /// Features of the clips of the batch of optimizer step `step`, on up to `threads` threads.
+  func batchFeatures(_ batch: [Int], step: Int, threads: Int) throws -> [Matrix] {
+    try parallelMap(batch.count, threads: threads) { b in
+      var g = SeededGenerator(seed: mixSeed(options.seed, 0xA06, UInt64(step), UInt64(b)))
+      return try trainingFeatures(batch[b], generator: &g)
+    }
+  }
+
   /// Features of clip `index` for a training step, augmented with draws from `g`.
   func trainingFeatures(_ index: Int, generator g: inout SeededGenerator) throws -> Matrix {
     let a = options.augmentation
@@ -328,6 +336,8 @@ public final class CTCTrainer {
       progress?(.checkpoint(path: checkpointPath, step: state.step))
     }
 
+    var prefetch: FeaturePrefetch? = nil
+    defer { _ = try? prefetch?.wait() }
     epochs: while state.epoch < options.epochs {
       let batches = plan(epoch: state.epoch)
       while state.batchInEpoch < batches.count {
@@ -335,9 +345,19 @@ public final class CTCTrainer {
         let batch = batches[state.batchInEpoch]
         let step = state.step
         // Features of the batch, in parallel; each utterance's draws from its own generator.
-        let features = try parallelMap(batch.count, threads: threads) { b in
-          var g = SeededGenerator(seed: mixSeed(options.seed, 0xA06, UInt64(step), UInt64(b)))
-          return try trainingFeatures(batch[b], generator: &g)
+        // Features of the batch: prefetched during the previous step when possible, else
+        // computed now in parallel. Either way each utterance's draws come from its own
+        // generator keyed by (step, position), so the result does not depend on which.
+        let features: [Matrix]
+        if let p = prefetch, p.step == step {
+          features = try p.wait()
+        } else {
+          features = try batchFeatures(batch, step: step, threads: threads)
+        }
+        prefetch = nil
+        if state.batchInEpoch + 1 < batches.count && options.augmentation.changesWaveform {
+          let next = batches[state.batchInEpoch + 1]
+          prefetch = FeaturePrefetch(step: step + 1) { [unowned self] in try self.batchFeatures(next, step: step + 1, threads: 1) }
         }
         let input = SequenceBatch(sequences: features)
         var g = SeededGenerator(seed: mixSeed(options.seed, 0xD20, UInt64(step)))
@@ -520,4 +540,29 @@ extension CTCTrainer {
   public static func savedTokens(output: String) throws -> [String] {
     try Checkpoint.read(URL(fileURLWithPath: output).appendingPathComponent("checkpoint.safetensors").path).state.tokens
   }
+}
+
+/// The next batch's features, computed on a background thread while the current step runs
+/// (the trainer's data are only read meanwhile).
+final class FeaturePrefetch: @unchecked Sendable {
+  let step: Int
+  private let group = DispatchGroup()
+  private var result: Result<[Matrix], any Error>?
+
+  init(step: Int, _ work: @escaping () throws -> [Matrix]) {
+    self.step = step
+    let box = UncheckedWork(work)
+    DispatchQueue.global().async(group: group) { self.result = Result { try box.work() } }
+  }
+
+  /// Blocks until the features are ready.
+  func wait() throws -> [Matrix] {
+    group.wait()
+    return try result!.get()
+  }
+}
+
+private struct UncheckedWork: @unchecked Sendable {
+  let work: () throws -> [Matrix]
+  init(_ work: @escaping () throws -> [Matrix]) { self.work = work }
 }
