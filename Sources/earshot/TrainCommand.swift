@@ -125,7 +125,11 @@ struct Train: ParsableCommand {
         line += String(format: "; best validation WER %.2f%% at epoch %d", 100 * wer, epoch)
       }
       print(line)
-      print("model: \(summary.bestModel)")
+      if FileManager.default.fileExists(atPath: summary.bestModel) {
+        print("model: \(summary.bestModel)")
+      } else {
+        print("no epoch finished yet, so no model was written; the checkpoint is \(summary.checkpoint)")
+      }
       if summary.stoppedEarly {
         print("stopped after --max-minutes \(maxMinutes ?? 0); continue with the same command and --resume")
       }

@@ -402,6 +402,7 @@ public final class CTCTrainer {
         }
         if stop && state.batchInEpoch < batches.count {
           stoppedEarly = true
+          progress?(.stopped(epoch: state.epoch + 1, step: state.step, checkpoint: checkpointPath))
           break epochs
         }
       }
@@ -441,6 +442,7 @@ public final class CTCTrainer {
       progress?(.epoch(metrics))
       if shouldStop() && state.epoch < options.epochs {
         stoppedEarly = true
+        progress?(.stopped(epoch: state.epoch, step: state.step, checkpoint: checkpointPath))
         break
       }
     }
@@ -510,6 +512,8 @@ public enum TrainingEvent: Sendable {
   case epoch(EpochMetrics)
   /// A checkpoint was written.
   case checkpoint(path: String, step: Int)
+  /// `maxMinutes` or `maxSteps` stopped the run after writing `checkpoint`; `epoch` is 1-based.
+  case stopped(epoch: Int, step: Int, checkpoint: String)
 }
 
 /// The outcome of a training run.

@@ -46,6 +46,9 @@ public final class TrainingProgressPrinter: @unchecked Sendable {
       drawn = false
     case .checkpoint:
       break
+    case let .stopped(epoch, step, checkpoint):
+      write((terminal && drawn ? "\r\u{1B}[K" : "") + "stopped in epoch \(epoch) at step \(step); checkpoint: \(checkpoint)\n")
+      drawn = false
     }
   }
 
