@@ -220,3 +220,83 @@ extension NumpyArray {
     }
   }
 }
+
+/// Writes a (rows, columns) `<f4` `.npy` file row block by row block, in bounded memory: a
+/// temporary file gets a header for the expected row count, then the rows; `finish()` fixes
+/// the header if the count differed and renames the file into place. Until then no file
+/// exists at `path`.
+public final class NumpyStreamWriter {
+  /// Where the finished file goes.
+  public let path: String
+  /// Values per row.
+  public let columns: Int
+  private let temporary: String
+  private let handle: FileHandle
+  private var headerLength: Int
+  private(set) public var rows = 0
+  private var finished = false
+
+  /// - Parameter expectedRows: the row count to put in the header first (fixed later if wrong).
+  public init(path: String, columns: Int, expectedRows: Int) throws(ArrayFileError) {
+    self.path = path
+    self.columns = columns
+    temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let header = NumpyArray.header(shape: [expectedRows, columns])
+    headerLength = header.count
+    guard FileManager.default.createFile(atPath: temporary, contents: header),
+      let handle = FileHandle(forWritingAtPath: temporary)
+    else { throw .io(path: path, reason: "cannot create \(temporary)") }
+    self.handle = handle
+    do { try handle.seekToEnd() } catch { throw .io(path: path, reason: "\(error.localizedDescription)") }
+  }
+
+  deinit { if !finished { abort() } }
+
+  /// Appends `matrix`'s rows (its `bins` must equal `columns`).
+  public func append(_ matrix: FeatureMatrix) throws(ArrayFileError) {
+    precondition(matrix.bins == columns, "bins \(matrix.bins) != columns \(columns)")
+    do {
+      try matrix.values.withUnsafeBytes { raw in
+        guard let base = raw.baseAddress else { return }
+        try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none))
+      }
+    } catch {
+      throw .io(path: path, reason: "cannot write: \(error.localizedDescription)")
+    }
+    rows += matrix.frames
+  }
+
+  /// Fixes the header's row count and renames the file into place.
+  public func finish() throws(ArrayFileError) {
+    do {
+      let header = NumpyArray.header(shape: [rows, columns])
+      if header.count == headerLength {
+        try handle.seek(toOffset: 0)
+        try handle.write(contentsOf: header)
+        try handle.close()
+      } else {
+        // A row count with more digits can need a longer header: rewrite the data after it.
+        try handle.close()
+        var data = try Data(contentsOf: URL(fileURLWithPath: temporary))
+        data.replaceSubrange(0..<headerLength, with: header)
+        try data.write(to: URL(fileURLWithPath: temporary))
+      }
+    } catch {
+      abort()
+      throw .io(path: path, reason: "cannot finish: \(error.localizedDescription)")
+    }
+    guard rename(temporary, path) == 0 else {
+      let reason = String(cString: strerror(errno))
+      abort()
+      throw .io(path: path, reason: "cannot rename into place: \(reason)")
+    }
+    finished = true
+  }
+
+  /// Removes the temporary file; nothing is left at `path`.
+  public func abort() {
+    try? handle.close()
+    unlink(temporary)
+    finished = true
+  }
+}

@@ -147,6 +147,8 @@ struct Features: ParsableCommand {
   /// One file's result.
   enum Outcome {
     case features(FeatureMatrix, sampleRate: Int, hop: Int)
+    /// Already written to its .npy file while it was computed.
+    case written
     case failed(String)
   }
 
@@ -179,20 +181,43 @@ struct Features: ParsableCommand {
     let names = files.map { $0 == stdinPath ? "stdin" : $0 }
     let paths = files
     var failures = 0
-    var usedNames: [String: String] = [:]
+    // Output names are fixed up front, so that two inputs with one base name fail clearly
+    // (the second one) instead of overwriting each other.
+    var owners: [String: String] = [:]
+    let outputNames: [Result<String, ValidationError>] = names.map { name in
+      let base = FeatureWriter.kaldiKey(for: name)
+      if let previous = owners[base] {
+        return .failure(ValidationError("output name '\(base)' is already taken by \(previous); rename one of them"))
+      }
+      owners[base] = name
+      return .success(base)
+    }
+    let streamNpy = format == .npy && !toStdout
+    let outputFolder = output
     var ark = Data()
     var scp = ""
     let arkPath = toStdout ? "-" : URL(fileURLWithPath: output).appendingPathComponent("feats.ark").path
     forEachInOrder(count: files.count, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { i -> Outcome in
       do {
+        let base = try outputNames[i].get()
         let file = try AudioFile(path: paths[i])
         let rate = targetRate ?? file.info.sampleRate
         let extractor = try extractors.get(rate)
         var stream = try MonoStream(file: file, sampleRate: rate)
         let features = extractor.makeStream()
-        var frames = FeatureMatrix(frames: 0, bins: extractor.frameBins)
         let expected = Resampler.outputLength(inputFrames: file.info.frames, from: file.info.sampleRate, to: rate)
-        frames.values.reserveCapacity(extractor.frameCount(forSamples: expected) * extractor.frameBins)
+        let expectedFrames = extractor.frameCount(forSamples: expected)
+        if streamNpy && !extractor.needsWholeUtterance {
+          // Frame-local features go to disk block by block: memory stays bounded for hours.
+          let path = URL(fileURLWithPath: outputFolder).appendingPathComponent("\(base).npy").path
+          let writer = try NumpyStreamWriter(path: path, columns: extractor.frameBins, expectedRows: expectedFrames)
+          while let block = try stream.next() { try writer.append(features.feed(block)) }
+          try writer.append(features.finish())
+          try writer.finish()
+          return .written
+        }
+        var frames = FeatureMatrix(frames: 0, bins: extractor.frameBins)
+        frames.values.reserveCapacity(expectedFrames * extractor.frameBins)
         while let block = try stream.next() { features.feed(block, appendingTo: &frames) }
         features.finish(appendingTo: &frames)
         return .features(try extractor.finalize(frames), sampleRate: rate, hop: extractor.hopLength)
@@ -205,9 +230,12 @@ struct Features: ParsableCommand {
         failures += 1
         progress.clearLine()
         printError("error: \(message.hasPrefix(files[i]) ? message : "\(names[i]): \(message)")")
+      case .written:
+        break
       case .features(let m, let rate, let hop):
         do {
-          try write(m, name: names[i], sampleRate: rate, hop: hop, toStdout: toStdout, usedNames: &usedNames, ark: &ark, scp: &scp, arkPath: arkPath)
+          let base = try outputNames[i].get()
+          try write(m, name: names[i], base: base, sampleRate: rate, hop: hop, toStdout: toStdout, ark: &ark, scp: &scp, arkPath: arkPath)
         } catch {
           failures += 1
           progress.clearLine()
@@ -231,14 +259,9 @@ struct Features: ParsableCommand {
   }
 
   private func write(
-    _ m: FeatureMatrix, name: String, sampleRate: Int, hop: Int, toStdout: Bool,
-    usedNames: inout [String: String], ark: inout Data, scp: inout String, arkPath: String
+    _ m: FeatureMatrix, name: String, base: String, sampleRate: Int, hop: Int, toStdout: Bool,
+    ark: inout Data, scp: inout String, arkPath: String
   ) throws {
-    let base = FeatureWriter.kaldiKey(for: name)
-    if let previous = usedNames[base] {
-      throw ValidationError("output name '\(base)' is already taken by \(previous); rename one of them")
-    }
-    usedNames[base] = name
     let bytes: Data
     switch format {
     case .kaldiArk:

@@ -53,3 +53,27 @@ struct StreamingTests {
     }
   }
 }
+
+@Suite("NumpyStreamWriter")
+struct NumpyStreamWriterTests {
+  @Test func headerIsFixedWhenTheRowCountDiffers() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString).npy").path
+    let writer = try NumpyStreamWriter(path: path, columns: 3, expectedRows: 5)
+    #expect(!FileManager.default.fileExists(atPath: path))
+    try writer.append(FeatureMatrix(frames: 2, bins: 3, values: [1, 2, 3, 4, 5, 6]))
+    try writer.append(FeatureMatrix(frames: 1, bins: 3, values: [7, 8, 9]))
+    try writer.finish()
+    let back = try NumpyArray(contentsOf: path)
+    #expect(back.shape == [3, 3])
+    #expect(back.values == [1, 2, 3, 4, 5, 6, 7, 8, 9])
+  }
+
+  @Test func abortLeavesNothing() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("abort-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let writer = try NumpyStreamWriter(path: dir.appendingPathComponent("x.npy").path, columns: 2, expectedRows: 1)
+    try writer.append(FeatureMatrix(frames: 1, bins: 2, values: [1, 2]))
+    writer.abort()
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+  }
+}

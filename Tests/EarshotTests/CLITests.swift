@@ -179,3 +179,47 @@ struct CLITests {
     #expect(r.text == saved, "help changed; if intended, run: earshot features --help > \(snapshot.path)")
   }
 }
+
+@Suite("earshot features, streaming and names")
+struct FeatureStreamingCLITests {
+  /// Frame-local kinds stream to disk; the file must equal the library's whole-signal result.
+  @Test(arguments: ["logmel", "fbank", "mel"])
+  func streamedNpyEqualsTheLibrary(_ kind: String) throws {
+    let wav = CLI.fixtures.appendingPathComponent("audio/phrase-48000-stereo-s16.wav").path
+    let out = temporaryDirectory()
+    let r = try CLI.run([
+      "features", wav, "--kind", kind, "--log", "natural", "--top-db", "0", "--sample-rate", "16000",
+      "--fft-size", "512", "--hop-length", "160", "--mel-bands", "40", "--output", out.path,
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let got = try NumpyArray(contentsOf: out.appendingPathComponent("phrase-48000-stereo-s16.npy").path)
+    var options = FeatureOptions(kind: FeatureKind(rawValue: kind)!, sampleRate: 16_000)
+    options.spectrogram.fftSize = 512
+    options.spectrogram.hopLength = 160
+    options.mel.melBands = 40
+    options.fbank.melBands = 40
+    options.log.compression = .natural
+    options.log.topDecibels = nil
+    let extractor = try FeatureExtractor(options: options)
+    #expect(!extractor.needsWholeUtterance)
+    let expected = try extractor(try AudioFile.loadMono(path: wav, sampleRate: 16_000).samples)
+    #expect(got.shape == [expected.frames, expected.bins])
+    #expect(got.values == expected.values)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["phrase-48000-stereo-s16.npy"])
+  }
+
+  @Test func sameBaseNameTwiceFailsTheSecondOnly() throws {
+    let dir = temporaryDirectory()
+    let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")
+    try FileManager.default.createDirectory(at: a, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: b, withIntermediateDirectories: true)
+    let source = CLI.fixtures.appendingPathComponent("audio/phrase-8000-mono-s16.wav")
+    try FileManager.default.copyItem(at: source, to: a.appendingPathComponent("x.wav"))
+    try FileManager.default.copyItem(at: source, to: b.appendingPathComponent("x.wav"))
+    let out = dir.appendingPathComponent("out")
+    let r = try CLI.run(["features", a.appendingPathComponent("x.wav").path, b.appendingPathComponent("x.wav").path, "--output", out.path])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("output name 'x' is already taken by \(a.appendingPathComponent("x.wav").path)"), "\(r.stderr)")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["x.npy"])
+  }
+}
