@@ -27,6 +27,10 @@ public final class FeatureExtractor: @unchecked Sendable {
   /// True when `finalize` needs the whole utterance (top-dB clamp, deltas, CMVN), so that
   /// streamed frames must be collected before it runs.
   public let needsWholeUtterance: Bool
+  /// For `logmel` in dB whose only utterance-level step is the top-dB clamp: the frame-local
+  /// values are final once clamped to `max - topDecibels`, so they can be streamed to disk and
+  /// clamped in a second pass. Nil otherwise.
+  public let streamableTopDecibels: Float?
 
   let framing: Framing
   private let window: [Float]
@@ -161,6 +165,8 @@ public final class FeatureExtractor: @unchecked Sendable {
     let clamps = (options.kind == .logmel || options.kind == .mfcc) && options.log.compression == .decibels
       && options.log.topDecibels != nil
     needsWholeUtterance = clamps || d.order > 0 || options.cmvn.mode != .none
+    streamableTopDecibels = clamps && options.kind == .logmel && d.order == 0 && options.cmvn.mode == .none
+      ? options.log.topDecibels : nil
   }
 
   /// Features of a whole utterance: (frames, outputBins).

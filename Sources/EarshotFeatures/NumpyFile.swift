@@ -264,6 +264,40 @@ public final class NumpyStreamWriter {
       throw .io(path: path, reason: "cannot write: \(error.localizedDescription)")
     }
     rows += matrix.frames
+    if let m = matrix.values.max(), m > maximum { maximum = m }
+  }
+
+  /// Largest value appended so far (-infinity before any).
+  public private(set) var maximum = -Float.infinity
+
+  /// Raises every value below `floor` to it, in place, reading and writing the data in
+  /// blocks (librosa's `top_db` clamp after the fact). Call before `finish()`.
+  public func clamp(below floor: Float) throws(ArrayFileError) {
+    do {
+      try handle.synchronize()
+      guard let reader = FileHandle(forUpdatingAtPath: temporary) else {
+        throw ArrayFileError.io(path: path, reason: "cannot reopen \(temporary)")
+      }
+      defer { try? reader.close() }
+      let blockBytes = 1 << 20
+      var offset = UInt64(headerLength)
+      let end = UInt64(headerLength + rows * columns * 4)
+      while offset < end {
+        try reader.seek(toOffset: offset)
+        guard var block = try reader.read(upToCount: min(blockBytes, Int(end - offset))), !block.isEmpty else { break }
+        block.withUnsafeMutableBytes { raw in
+          let values = raw.bindMemory(to: Float.self)
+          for i in 0..<values.count where values[i] < floor { values[i] = floor }
+        }
+        try reader.seek(toOffset: offset)
+        try reader.write(contentsOf: block)
+        offset += UInt64(block.count)
+      }
+    } catch let error as ArrayFileError {
+      throw error
+    } catch {
+      throw .io(path: path, reason: "cannot clamp: \(error.localizedDescription)")
+    }
   }
 
   /// Fixes the header's row count and renames the file into place.

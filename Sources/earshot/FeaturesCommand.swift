@@ -207,12 +207,15 @@ struct Features: ParsableCommand {
         let features = extractor.makeStream()
         let expected = Resampler.outputLength(inputFrames: file.info.frames, from: file.info.sampleRate, to: rate)
         let expectedFrames = extractor.frameCount(forSamples: expected)
-        if streamNpy && !extractor.needsWholeUtterance {
+        let topDecibels = extractor.streamableTopDecibels
+        if streamNpy && (!extractor.needsWholeUtterance || topDecibels != nil) {
           // Frame-local features go to disk block by block: memory stays bounded for hours.
+          // A dB top clamp, which needs the utterance's maximum, is applied in a second pass.
           let path = URL(fileURLWithPath: outputFolder).appendingPathComponent("\(base).npy").path
           let writer = try NumpyStreamWriter(path: path, columns: extractor.frameBins, expectedRows: expectedFrames)
           while let block = try stream.next() { try writer.append(features.feed(block)) }
           try writer.append(features.finish())
+          if let topDecibels, writer.rows > 0 { try writer.clamp(below: writer.maximum - topDecibels) }
           try writer.finish()
           return .written
         }

@@ -208,6 +208,25 @@ struct FeatureStreamingCLITests {
     #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["phrase-48000-stereo-s16.npy"])
   }
 
+  /// log-mel in dB with librosa's top_db clamp streams too (clamped in a second pass).
+  @Test func streamedDecibelsWithTopDbEqualTheLibrary() throws {
+    let wav = CLI.fixtures.appendingPathComponent("audio/phrase-22050-mono-s16.flac").path
+    let out = temporaryDirectory()
+    let r = try CLI.run(["features", wav, "--kind", "logmel", "--top-db", "30", "--fft-size", "512", "--hop-length", "128", "--output", out.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    let got = try NumpyArray(contentsOf: out.appendingPathComponent("phrase-22050-mono-s16.npy").path)
+    var options = FeatureOptions(kind: .logmel, sampleRate: 22_050)
+    options.spectrogram.fftSize = 512
+    options.spectrogram.hopLength = 128
+    options.log.topDecibels = 30
+    let extractor = try FeatureExtractor(options: options)
+    #expect(extractor.streamableTopDecibels == 30)
+    let expected = try extractor(try AudioFile.loadMono(path: wav).samples)
+    #expect(got.shape == [expected.frames, expected.bins])
+    #expect(got.values == expected.values)
+    #expect(got.values.min()! == got.values.max()! - 30)
+  }
+
   @Test func sameBaseNameTwiceFailsTheSecondOnly() throws {
     let dir = temporaryDirectory()
     let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")
