@@ -198,12 +198,14 @@ struct Canvas {
     "G": [" ### ", "#   #", "#    ", "# ###", "#   #", "#   #", " ####"],
     "H": ["#   #", "#   #", "#   #", "#####", "#   #", "#   #", "#   #"],
     "I": [" ### ", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ", " ### "],
+    "J": ["  ###", "    #", "    #", "    #", "    #", "#   #", " ### "],
     "K": ["#   #", "#  # ", "# #  ", "##   ", "# #  ", "#  # ", "#   #"],
     "L": ["#    ", "#    ", "#    ", "#    ", "#    ", "#    ", "#####"],
     "M": ["#   #", "## ##", "# # #", "# # #", "#   #", "#   #", "#   #"],
     "N": ["#   #", "#   #", "##  #", "# # #", "#  ##", "#   #", "#   #"],
     "O": [" ### ", "#   #", "#   #", "#   #", "#   #", "#   #", " ### "],
     "P": ["#### ", "#   #", "#   #", "#### ", "#    ", "#    ", "#    "],
+    "Q": [" ### ", "#   #", "#   #", "#   #", "# # #", "#  # ", " ## #"],
     "R": ["#### ", "#   #", "#   #", "#### ", "# #  ", "#  # ", "#   #"],
     "S": [" ####", "#    ", "#    ", " ### ", "    #", "    #", "#### "],
     "T": ["#####", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ", "  #  "],
@@ -213,22 +215,41 @@ struct Canvas {
     "X": ["#   #", "#   #", " # # ", "  #  ", " # # ", "#   #", "#   #"],
     "Y": ["#   #", "#   #", " # # ", "  #  ", "  #  ", "  #  ", "  #  "],
     "Z": ["#####", "    #", "   # ", "  #  ", " #   ", "#    ", "#####"],
+    "%": ["##   ", "##  #", "   # ", "  #  ", " #   ", "#  ##", "   ##"],
+    ":": ["     ", " ##  ", " ##  ", "     ", " ##  ", " ##  ", "     "],
+    "/": ["     ", "    #", "   # ", "  #  ", " #   ", "#    ", "     "],
     "_": ["     ", "     ", "     ", "     ", "     ", "     ", "#####"],
   ]
 
-  mutating func text(_ s: String, leftX: Int, y: Int) {
+  mutating func text(_ s: String, leftX: Int, y: Int, colour: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
     var x = leftX
     for ch in s {
       if let g = Self.glyphs[ch] {
         for (row, line) in g.enumerated() {
-          for (col, c) in line.enumerated() where c == "#" { set(x + col, y + row, (0, 0, 0)) }
+          for (col, c) in line.enumerated() where c == "#" { set(x + col, y + row, colour) }
         }
       }
       x += 6
     }
   }
-  mutating func text(_ s: String, centreX: Int, y: Int) { text(s, leftX: centreX - s.count * 3, y: y) }
+  mutating func text(_ s: String, centreX: Int, y: Int, colour: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
+    text(s, leftX: centreX - s.count * 3, y: y, colour: colour)
+  }
   mutating func text(_ s: String, rightX: Int, y: Int) { text(s, leftX: rightX - s.count * 6, y: y) }
+  /// Text turned 90 degrees anticlockwise (read bottom to top), its baseline at `x + 6` and
+  /// its first character ending at `bottomY`.
+  mutating func verticalText(_ s: String, x: Int, bottomY: Int, colour: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
+    var y = bottomY
+    for ch in s {
+      if let g = Self.glyphs[ch] {
+        for (row, line) in g.enumerated() {
+          // Glyph pixel (col, row) goes to (x + row, y - col).
+          for (col, c) in line.enumerated() where c == "#" { set(x + row, y - col, colour) }
+        }
+      }
+      y -= 6
+    }
+  }
 }
 
 /// A minimal PNG encoder: 8-bit RGB, stored (uncompressed) deflate blocks.

@@ -9,7 +9,7 @@ enum EvaluationFormat: String, CaseIterable, ExpressibleByArgument {
 
 struct Evaluate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Score a CTC model on a manifest: WER, CER, utterance accuracy, per speaker, per word, confusions.",
+    abstract: "Score a model on a manifest: WER, CER, utterance accuracy, per speaker, per word, confusions (CTC); accuracy, precision, recall, confusion matrix (classifier).",
     discussion: """
       The manifest is JSON Lines ({"audio": ..., "text": ..., "speaker": ...}) or a folder of
       FSDD-style {digit}_{speaker}_{take}.wav files. Reference texts are normalised as in
@@ -20,13 +20,23 @@ struct Evaluate: ParsableCommand {
       Examples:
         earshot evaluate --model runs/digits/best.safetensors test.jsonl
         earshot evaluate --model digits --beam 8 --format json ../shared/data/fsdd/recordings
+
+      A classifier (e.g. the shipped commands and sounds models) is scored on a folder with one
+      sub-folder per label (DIR/{label}/*.wav|ogg; _unknown_ names the label unknown) or JSON
+      Lines {"audio": ..., "label": ...}: top-1 accuracy, per-class precision, recall, F1 and
+      support, and the confusion matrix (rows: reference, columns: predicted), which
+      --confusion-csv and --confusion-png also write to files.
+
+        earshot evaluate --model commands --confusion-png confusion.png ../shared/data/speech-commands
       """)
 
   @Option(help: "Model file (.safetensors) or shipped model name.") var model: String
   @Option(help: "Prefix beam width (1 = greedy best path).") var beam = 1
   @Option(help: "Report format: text or json.") var format: EvaluationFormat = .text
   @Option(help: "Threads (utterances in parallel). (default: all cores)") var threads: Int?
-  @Argument(help: "Manifest (.jsonl) or FSDD-style folder.") var manifest: String
+  @Option(help: "Classifier only: write the confusion matrix as CSV here.") var confusionCsv: String?
+  @Option(help: "Classifier only: write the confusion matrix as a PNG picture here.") var confusionPng: String?
+  @Argument(help: "Manifest (.jsonl) or folder (FSDD-style for CTC, one sub-folder per label for a classifier).") var manifest: String
 
   func validate() throws {
     guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
@@ -34,6 +44,11 @@ struct Evaluate: ParsableCommand {
   }
 
   func run() throws {
+    if ClassificationEvaluator.isClassifier(model) { return try runClassifier() }
+    if confusionCsv != nil || confusionPng != nil {
+      printError("error: --confusion-csv and --confusion-png apply to classifiers; \(model) is a CTC model")
+      throw ExitCode.validationFailure
+    }
     let result: (report: EvaluationReport, failures: [String])
     do {
       let loaded = try TranscriptionModel(named: model)
@@ -41,6 +56,34 @@ struct Evaluate: ParsableCommand {
       let evaluator = TranscriptionEvaluator(model: loaded, beamWidth: beam,
                                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       result = try evaluator.evaluate(entries)
+    } catch {
+      printError("error: \(error)")
+      throw ExitCode.failure
+    }
+    for f in result.failures { printError("error: \(f)") }
+    switch format {
+    case .text: print(result.report.text, terminator: "")
+    case .json: print(result.report.json)
+    }
+    if !result.failures.isEmpty { throw ExitCode.failure }
+  }
+}
+
+extension Evaluate {
+  func runClassifier() throws {
+    let result: (report: ClassificationReport, failures: [String])
+    do {
+      let loaded = try ClassificationModel(named: model)
+      let entries = try ClassificationDataset.load(manifest)
+      let evaluator = ClassificationEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+      result = try evaluator.evaluate(entries)
+      if let confusionCsv {
+        try Data(result.report.csv.utf8).write(to: URL(fileURLWithPath: confusionCsv), options: .atomic)
+      }
+      if let confusionPng {
+        let name = URL(fileURLWithPath: loaded.source).deletingPathExtension().lastPathComponent
+        try result.report.png(title: name).write(to: URL(fileURLWithPath: confusionPng), options: .atomic)
+      }
     } catch {
       printError("error: \(error)")
       throw ExitCode.failure

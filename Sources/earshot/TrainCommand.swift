@@ -10,7 +10,7 @@ enum TrainTokenUnit: String, CaseIterable, ExpressibleByArgument {
 
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Train a CTC transcription model (BiLSTM + CTC) from manifests.",
+    abstract: "Train a CTC transcription model (BiLSTM + CTC) or a clip classifier from manifests.",
     discussion: """
       A manifest is JSON Lines, one utterance per line:
         {"audio": "clips/a.wav", "text": "four seven one", "speaker": "george"}
@@ -40,9 +40,29 @@ struct Train: ParsableCommand {
             --noise ../shared/data/speech-commands/_silence_
         earshot train --task ctc --train train.jsonl --valid valid.jsonl --output runs/digits --resume
         earshot evaluate --model runs/digits/best.safetensors test.jsonl
+
+      --task classify trains a clip classifier (BiLSTM, --pooling mean|max|attention, linear,
+      softmax) with cross-entropy. --train is a folder with one sub-folder per label
+      (DIR/{label}/*.wav|ogg; _unknown_ names the label unknown) or JSON Lines
+      {"audio": PATH, "label": "yes", "speaker": "...", "fold": 1} (speaker and fold optional;
+      read from Speech Commands names {speaker}_nohash_{n}.wav and ESC names {fold}-....ogg).
+      Validation never shares a source with training: --valid-fold N holds out fold N,
+      --valid-speakers F holds out a fraction F of the speakers (by a seeded hash of the name),
+      or --valid gives a separate set. Classes are balanced by a weighted loss (default) or by
+      sampling (--balance); optional --label-smoothing, --mixup, --time-shift, and the same
+      speed/gain/noise/SpecAugment augmentation. Features: log-mel at --sample-rate with
+      --mel-bands, --window-ms and --hop-ms, normalised per clip. best.safetensors is the epoch
+      with the highest validation accuracy.
+
+      Examples:
+        earshot train --task classify --train ../shared/data/esc10 --valid-fold 4 \\
+            --output runs/sounds --mel-bands 64 --window-ms 40 --hop-ms 20 --mixup 0.5
+        earshot train --task classify --train commands.jsonl --valid-speakers 0.2 \\
+            --labels yes,no,up,down,left,right,on,off,stop,go,unknown,silence --output runs/commands
+        earshot evaluate --model runs/sounds/best.safetensors --confusion-png c.png esc10-fold5/
       """)
 
-  @Option(help: "What to train; only ctc (transcription) for now.") var task = "ctc"
+  @Option(help: "What to train: ctc (transcription) or classify (clip labels).") var task = "ctc"
   @Option(help: "Training manifest (.jsonl) or FSDD folder.") var train: String
   @Option(help: "Validation manifest or folder, scored after every epoch (greedy decoding).") var valid: String?
   @Option(help: "Output folder for checkpoints, models and log.jsonl.") var output: String
@@ -62,8 +82,65 @@ struct Train: ParsableCommand {
   @Flag(help: "Continue the run in --output from its checkpoint.") var resume = false
   @Option(help: "Stop cleanly, after a checkpoint, after this many minutes of training.") var maxMinutes: Double?
 
+  // --task classify only.
+  @Option(help: "classify: pooling over frames: mean, max or attention. (default: mean)") var pooling: Pooling?
+  @Option(help: "classify: class balancing: none, weighted-loss or sampling. (default: weighted-loss)") var balance: ClassBalancing?
+  @Option(help: "classify: label smoothing epsilon in [0, 1). (default: 0)") var labelSmoothing: Float?
+  @Option(help: "classify: probability of mixing a clip with another (mixup). (default: 0)") var mixup: Float?
+  @Option(help: "classify: largest random circular time shift, seconds. (default: 0)") var timeShift: Float?
+  @Option(help: "classify: validate on this fold (ESC: first character of the file name), train on the rest.") var validFold: Int?
+  @Option(help: "classify: validate on this fraction of the speakers, train on the rest.") var validSpeakers: Double?
+  @Option(help: "classify: output labels in order, comma-separated. (default: the training labels, sorted)") var labels: String?
+  @Option(help: "classify: feature sample rate in Hz. (default: 16000)") var sampleRate: Int?
+  @Option(help: "classify: log-mel bands. (default: 40)") var melBands: Int?
+  @Option(help: "classify: analysis window, milliseconds. (default: 25)") var windowMs: Double?
+  @Option(help: "classify: frame shift, milliseconds. (default: 10)") var hopMs: Double?
+  @Option(help: "classify: speed factors, comma-separated. (default: 0.9,1,1.1)") var speeds: String?
+
+  /// The options that only `--task classify` takes, by flag name, when given.
+  private var classifyOnly: [String] {
+    var given: [String] = []
+    if pooling != nil { given.append("--pooling") }
+    if balance != nil { given.append("--balance") }
+    if labelSmoothing != nil { given.append("--label-smoothing") }
+    if mixup != nil { given.append("--mixup") }
+    if timeShift != nil { given.append("--time-shift") }
+    if validFold != nil { given.append("--valid-fold") }
+    if validSpeakers != nil { given.append("--valid-speakers") }
+    if labels != nil { given.append("--labels") }
+    if sampleRate != nil { given.append("--sample-rate") }
+    if melBands != nil { given.append("--mel-bands") }
+    if windowMs != nil { given.append("--window-ms") }
+    if hopMs != nil { given.append("--hop-ms") }
+    if speeds != nil { given.append("--speeds") }
+    return given
+  }
+
   func validate() throws {
-    guard task == "ctc" else { throw ValidationError("--task must be ctc (got \(task)); classifiers are not trainable here yet") }
+    guard task == "ctc" || task == "classify" else { throw ValidationError("--task must be ctc or classify (got \(task))") }
+    if task == "ctc", let first = classifyOnly.first { throw ValidationError("\(first) applies to --task classify only") }
+    if task == "classify" {
+      if tokens != nil { throw ValidationError("--tokens applies to --task ctc only") }
+      let splits = [validFold != nil, validSpeakers != nil, valid != nil].filter { $0 }.count
+      if splits > 1 { throw ValidationError("give at most one of --valid, --valid-fold and --valid-speakers") }
+      if let validSpeakers, !(validSpeakers > 0 && validSpeakers < 1) {
+        throw ValidationError("--valid-speakers must be in (0, 1) (got \(validSpeakers))")
+      }
+      if let labelSmoothing, !(labelSmoothing >= 0 && labelSmoothing < 1) {
+        throw ValidationError("--label-smoothing must be in [0, 1) (got \(labelSmoothing))")
+      }
+      if let mixup, !(mixup >= 0 && mixup <= 1) { throw ValidationError("--mixup must be in [0, 1] (got \(mixup))") }
+      if let timeShift, !(timeShift >= 0 && timeShift <= 10) { throw ValidationError("--time-shift must be in [0, 10] seconds (got \(timeShift))") }
+      if let sampleRate, !(1000...192_000).contains(sampleRate) {
+        throw ValidationError("--sample-rate must be in 1000...192000 (got \(sampleRate))")
+      }
+      if let melBands, !(1...512).contains(melBands) { throw ValidationError("--mel-bands must be in 1...512 (got \(melBands))") }
+      if let windowMs, !(windowMs > 0 && windowMs <= 1000) { throw ValidationError("--window-ms must be in (0, 1000] (got \(windowMs))") }
+      if let hopMs, !(hopMs > 0 && hopMs <= 1000) { throw ValidationError("--hop-ms must be in (0, 1000] (got \(hopMs))") }
+      if let speeds, speeds.split(separator: ",").contains(where: { Float($0.trimmingCharacters(in: .whitespaces)) == nil }) {
+        throw ValidationError("--speeds must be comma-separated numbers such as 0.9,1,1.1 (got \(speeds))")
+      }
+    }
     guard FileManager.default.fileExists(atPath: train) else { throw ValidationError("--train \(train): no such file or folder") }
     if let valid, !FileManager.default.fileExists(atPath: valid) {
       throw ValidationError("--valid \(valid): no such file or folder")
@@ -90,6 +167,7 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
+    if task == "classify" { return try runClassify() }
     do {
       var options = resume ? try CTCTrainer.savedOptions(output: output) : CTCTrainingOptions()
       if let epochs { options.epochs = epochs }
@@ -125,6 +203,113 @@ struct Train: ParsableCommand {
         line += String(format: "; best validation WER %.2f%% at epoch %d", 100 * wer, epoch)
       }
       print(line)
+      if FileManager.default.fileExists(atPath: summary.bestModel) {
+        print("model: \(summary.bestModel)")
+      } else {
+        print("no epoch finished yet, so no model was written; the checkpoint is \(summary.checkpoint)")
+      }
+      if summary.stoppedEarly {
+        print("stopped after --max-minutes \(maxMinutes ?? 0); continue with the same command and --resume")
+      }
+    } catch let error as ExitCode {
+      throw error
+    } catch {
+      printError("error: \(error)")
+      throw ExitCode.failure
+    }
+  }
+}
+
+extension Pooling: ExpressibleByArgument {}
+extension ClassBalancing: ExpressibleByArgument {}
+
+extension Train {
+  /// The classification options from the defaults (or the checkpoint on --resume) and the flags.
+  func classificationOptions() throws -> ClassificationTrainingOptions {
+    var options = resume ? try ClassificationTrainer.savedOptions(output: output) : ClassificationTrainingOptions()
+    if let epochs { options.epochs = epochs }
+    if let batchSize { options.batchSize = batchSize }
+    if let hidden { options.hiddenSize = hidden }
+    if let layers { options.layers = layers }
+    if let dropout { options.dropout = dropout }
+    if let learningRate { options.learningRate = learningRate }
+    if let clip { options.maxGradientNorm = clip }
+    if let seed { options.seed = seed }
+    if let checkpointEvery { options.checkpointInterval = checkpointEvery }
+    if let pooling { options.pooling = pooling }
+    if let balance { options.balancing = balance }
+    if let labelSmoothing { options.labelSmoothing = labelSmoothing }
+    if let mixup { options.mixupProbability = mixup }
+    if let timeShift { options.maximumTimeShiftSeconds = timeShift }
+    if let labels {
+      options.labels = labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+    if sampleRate != nil || melBands != nil || windowMs != nil || hopMs != nil {
+      let rate = sampleRate ?? options.features.sampleRate
+      var f = FeatureOptions.speechLogMel(sampleRate: rate, melBands: melBands ?? options.features.mel.melBands)
+      let window = windowMs.map { Int(($0 * Double(rate) / 1000).rounded()) }
+        ?? (sampleRate == nil ? options.features.spectrogram.resolvedWindowLength : rate / 40)
+      var fft = 1
+      while fft < window { fft *= 2 }
+      f.spectrogram.windowLength = window
+      f.spectrogram.fftSize = fft
+      f.spectrogram.hopLength = hopMs.map { max(Int(($0 * Double(rate) / 1000).rounded()), 1) }
+        ?? (sampleRate == nil ? options.features.spectrogram.hopLength : rate / 100)
+      f.cmvn.mode = .utterance
+      options.features = f
+    }
+    if let speeds { options.augmentation.speeds = speeds.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) } }
+    if noAugmentation { options.augmentation = .none }
+    if let noise { options.augmentation.noiseFolder = noise }
+    return options
+  }
+
+  func runClassify() throws {
+    do {
+      let options = try classificationOptions()
+      let all = try ClassificationDataset.load(train)
+      var training = all
+      var validation: [ClassificationEntry]? = nil
+      var split = "none"
+      if let validFold {
+        (training, validation) = ClassificationSplit.byFold(all, validFold: validFold)
+        split = "fold \(validFold) of \(train)"
+      } else if let validSpeakers {
+        (training, validation) = ClassificationSplit.bySpeaker(all, fraction: validSpeakers, seed: options.seed)
+        split = String(format: "%.0f%% of the speakers of \(train) (hash, seed \(options.seed))", 100 * validSpeakers)
+      } else if let valid {
+        validation = try ClassificationDataset.load(valid)
+        split = valid
+      }
+      if let v = validation, v.isEmpty {
+        throw TrainingError.emptyDataset(path: train, reason: "the validation split (\(split)) holds no clips")
+      }
+      let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+      let trainer = try ClassificationTrainer(options: options, training: training, validation: validation, threads: threadCount)
+      trainer.provenance["train"] = train
+      trainer.provenance["validation"] = split
+      for line in trainer.skipped.prefix(10) { printError("skipped: \(line)") }
+      if trainer.skipped.count > 10 { printError("skipped \(trainer.skipped.count - 10) more") }
+      printError(String(format: "loaded %d training and %d validation clips in %.1f s (validation: %@); labels: ",
+                        trainer.trainingCount, trainer.validationCount, trainer.loadSeconds, split)
+                 + zip(trainer.labels, trainer.labelCounts).map { "\($0) (\($1))" }.joined(separator: " "))
+      let printer = TrainingProgressPrinter()
+      let terminal = isatty(STDERR_FILENO) != 0
+      let summary = try trainer.train(output: output, resume: resume, maxMinutes: maxMinutes,
+                                      progress: printer.callAsFunction) { m in
+        var line = "epoch \(m.epoch): loss \(String(format: "%.4f", m.trainLoss))"
+        if let a = m.validAccuracy, let l = m.validLoss { line += String(format: ", valid accuracy %.2f%%, valid loss %.4f", 100 * a, l) }
+        line += String(format: ", lr %.2g, %.0f s, %.1f clips/s", m.learningRate, m.seconds, m.utterancesPerSecond)
+        if m.best { line += " (best)" }
+        printError((terminal ? "\r\u{1B}[K" : "") + line)
+      }
+      var line = "trained \(summary.epochs) of \(options.epochs) epochs (\(summary.steps) steps, "
+        + String(format: "%.1f clips/s, %.0f s of training)", summary.utterancesPerSecond, summary.trainingSeconds)
+      if let a = summary.bestAccuracy, let epoch = summary.bestEpoch {
+        line += String(format: "; best validation accuracy %.2f%% at epoch %d", 100 * a, epoch)
+      }
+      print(line)
+      if let report = summary.bestReport { print("validation (\(split)), best epoch:\n" + report.text, terminator: "") }
       if FileManager.default.fileExists(atPath: summary.bestModel) {
         print("model: \(summary.bestModel)")
       } else {

@@ -116,6 +116,68 @@ enum Checkpoint {
   }
 }
 
+extension Checkpoint {
+  /// Writes any model's tensors under `model/`, Adam moments under `adam.m/` and `adam.v/`,
+  /// and `metadata` plus the Adam step, atomically (the classification trainer's format;
+  /// the CTC checkpoint above is the same layout).
+  static func write<M: Parameterized>(to path: String, network: M, metadata: [String: String],
+                                      adam: CheckpointedAdam) throws(TrainingError) {
+    var tensors: [String: Tensor] = [:]
+    for (k, p) in network.namedParameters.enumerated() {
+      tensors["model/" + p.name] = Tensor(shape: p.shape, values: network[keyPath: p.path].data)
+      if k < adam.firstMoments.count {
+        tensors["adam.m/" + p.name] = Tensor(shape: p.shape, values: adam.firstMoments[k])
+        tensors["adam.v/" + p.name] = Tensor(shape: p.shape, values: adam.secondMoments[k])
+      }
+    }
+    var meta = metadata
+    meta[adamStepKey] = String(adam.step)
+    let file = SafeTensors(tensors: tensors, metadata: meta)
+    try writeAtomically(path) { temporary in try file.write(to: temporary) }
+  }
+
+  /// Reads a checkpoint written by ``write(to:network:metadata:adam:)``: fills `network`
+  /// (already built with the right architecture) and returns the Adam state and metadata.
+  static func read<M: Parameterized>(_ path: String, into network: inout M) throws(TrainingError)
+    -> (adam: CheckpointedAdam, metadata: [String: String])
+  {
+    func bad(_ reason: String) -> TrainingError { .badCheckpoint(path: path, reason: reason) }
+    let file: SafeTensors
+    do {
+      file = try SafeTensors(contentsOf: path)
+    } catch {
+      throw bad("\(error)")
+    }
+    var first: [[Float]] = [], second: [[Float]] = []
+    for p in network.namedParameters {
+      guard let t = file.tensors["model/" + p.name], t.shape == p.shape else {
+        throw bad("tensor 'model/\(p.name)' is missing or not \(p.shape)")
+      }
+      network[keyPath: p.path].data = t.values
+      if let m = file.tensors["adam.m/" + p.name], let v = file.tensors["adam.v/" + p.name] {
+        guard m.shape == p.shape, v.shape == p.shape else { throw bad("Adam moments of '\(p.name)' are not \(p.shape)") }
+        first.append(m.values)
+        second.append(v.values)
+      }
+    }
+    guard first.isEmpty || first.count == network.namedParameters.count else {
+      throw bad("Adam moments for \(first.count) of \(network.namedParameters.count) tensors")
+    }
+    var adam = CheckpointedAdam()
+    adam.restore(step: Int(file.metadata[adamStepKey] ?? "0") ?? 0, firstMoments: first, secondMoments: second)
+    return (adam, file.metadata)
+  }
+
+  /// The metadata of a checkpoint file, without interpreting its tensors.
+  static func metadata(_ path: String) throws(TrainingError) -> [String: String] {
+    do {
+      return try SafeTensors(contentsOf: path).metadata
+    } catch {
+      throw .badCheckpoint(path: path, reason: "\(error)")
+    }
+  }
+}
+
 /// Compact JSON of an encodable value, keys sorted.
 func jsonText<T: Encodable>(_ value: T) -> String {
   let e = JSONEncoder()

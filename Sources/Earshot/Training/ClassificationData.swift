@@ -1,0 +1,192 @@
+import Foundation
+
+/// One labelled clip of a classification training or evaluation set.
+public struct ClassificationEntry: Equatable, Codable, Sendable {
+  /// Absolute or working-directory-relative path of the audio file.
+  public var audio: String
+  /// The class name.
+  public var label: String
+  /// Who speaks (or which source recording), when known: speaker-disjoint splits group by it.
+  public var speaker: String?
+  /// The cross-validation fold, when known (ESC: the first character of the file name).
+  public var fold: Int?
+
+  public init(audio: String, label: String, speaker: String? = nil, fold: Int? = nil) {
+    self.audio = audio
+    self.label = label
+    self.speaker = speaker
+    self.fold = fold
+  }
+}
+
+/// Reads labelled clip lists: folders per label and JSON Lines manifests.
+///
+/// Basic usage:
+/// ```swift
+/// let esc = try ClassificationDataset.load("../shared/data/esc10")        // esc10/{label}/*.ogg
+/// let (train, valid) = ClassificationSplit.byFold(esc, validFold: 4)
+/// let commands = try ClassificationDataset.load("commands.jsonl")          // {"audio":..., "label":...}
+/// ```
+/// A folder holds one sub-folder per label, `DIR/{label}/*.wav|ogg|flac|...`; a folder name
+/// wrapped in underscores names its label without them (`_unknown_` is `unknown`, as in Speech
+/// Commands). A manifest has one JSON object per line: `{"audio": PATH, "label": "yes",
+/// "speaker": "0a7c2a8d", "fold": 1}` (speaker and fold optional); relative audio paths are
+/// relative to the manifest's folder; empty lines and lines starting with `#` are skipped.
+/// Where the speaker or fold is not given it is read from the file name:
+/// ``speaker(ofFileName:)`` and ``fold(ofFileName:)``.
+public enum ClassificationDataset {
+  /// Audio file extensions a label folder is searched for (lower case).
+  public static let audioExtensions: Set<String> = ["wav", "ogg", "flac", "aiff", "aif", "au", "w64", "caf", "oga"]
+
+  /// Reads a label-per-folder tree or a JSON Lines manifest.
+  /// - Throws: ``TrainingError`` naming the file or line, or `.emptyDataset` when nothing is listed.
+  public static func load(_ path: String) throws(TrainingError) -> [ClassificationEntry] {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw .cannotReadManifest(path: path, reason: "no such file or folder")
+    }
+    let entries = isDirectory.boolValue ? try folder(path) : try jsonLines(path)
+    guard !entries.isEmpty else {
+      throw .emptyDataset(path: path, reason: isDirectory.boolValue
+        ? "no {label}/ sub-folders holding audio files" : "no entries (one JSON object per line expected)")
+    }
+    return entries
+  }
+
+  /// The label a folder name stands for: `_unknown_` -> `unknown`, others unchanged.
+  public static func label(ofFolder name: String) -> String {
+    if name.count > 2 && name.hasPrefix("_") && name.hasSuffix("_") { return String(name.dropFirst().dropLast()) }
+    return name
+  }
+
+  /// The speaker of a Speech Commands file name: the word before `_nohash_`, after any word
+  /// prefix (`0a7c2a8d_nohash_0.wav` and `backward_0a7c2a8d_nohash_4.wav` are both
+  /// `0a7c2a8d`); nil for names without `_nohash_`.
+  public static func speaker(ofFileName name: String) -> String? {
+    guard let r = name.range(of: "_nohash_") else { return nil }
+    let before = name[..<r.lowerBound]
+    guard let last = before.split(separator: "_").last, !last.isEmpty else { return nil }
+    return String(last)
+  }
+
+  /// The fold of an ESC file name `{fold}-{freesound id}-{take}.ogg`: its first character
+  /// when that is a digit followed by `-`; nil otherwise.
+  public static func fold(ofFileName name: String) -> Int? {
+    let chars = Array(name)
+    guard chars.count >= 2, chars[1] == "-", let d = chars[0].wholeNumberValue else { return nil }
+    return d
+  }
+
+  /// Parses JSON Lines text; `path` names the file in errors and anchors relative audio paths.
+  public static func parse(_ text: String, path: String) throws(TrainingError) -> [ClassificationEntry] {
+    let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+    var entries: [ClassificationEntry] = []
+    var number = 0
+    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+      number += 1
+      let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+      if line.isEmpty || line.hasPrefix("#") { continue }
+      guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) else {
+        throw .badManifestLine(path: path, line: number, reason: "not valid JSON: \(line.prefix(80))")
+      }
+      guard let map = object as? [String: Any] else {
+        throw .badManifestLine(path: path, line: number, reason: "expected a JSON object {\"audio\": ..., \"label\": ...}")
+      }
+      guard let audio = map["audio"] as? String, !audio.isEmpty else {
+        throw .badManifestLine(path: path, line: number, reason: "no \"audio\" string")
+      }
+      guard let label = map["label"] as? String, !label.isEmpty else {
+        throw .badManifestLine(path: path, line: number, reason: "no \"label\" string (a classification manifest needs one per clip)")
+      }
+      let name = URL(fileURLWithPath: audio).lastPathComponent
+      var speaker = speaker(ofFileName: name)
+      if let s = map["speaker"] {
+        guard let s = s as? String else { throw .badManifestLine(path: path, line: number, reason: "\"speaker\" is not a string") }
+        speaker = s
+      }
+      var fold = fold(ofFileName: name)
+      if let f = map["fold"] {
+        guard let f = f as? Int else { throw .badManifestLine(path: path, line: number, reason: "\"fold\" is not an integer") }
+        fold = f
+      }
+      let resolved = audio.hasPrefix("/") ? audio : base.appendingPathComponent(audio).standardizedFileURL.path
+      entries.append(ClassificationEntry(audio: resolved, label: label, speaker: speaker, fold: fold))
+    }
+    return entries
+  }
+
+  private static func jsonLines(_ path: String) throws(TrainingError) -> [ClassificationEntry] {
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+      throw .cannotReadManifest(path: path, reason: (error as NSError).localizedDescription)
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      throw .cannotReadManifest(path: path, reason: "not UTF-8 text")
+    }
+    return try parse(text, path: path)
+  }
+
+  /// Audio files of each immediate sub-folder, sorted by label folder then file name.
+  private static func folder(_ path: String) throws(TrainingError) -> [ClassificationEntry] {
+    let fm = FileManager.default
+    let labels: [String]
+    do {
+      labels = try fm.contentsOfDirectory(atPath: path).sorted()
+    } catch {
+      throw .cannotReadManifest(path: path, reason: (error as NSError).localizedDescription)
+    }
+    let base = URL(fileURLWithPath: path)
+    var entries: [ClassificationEntry] = []
+    for name in labels where !name.hasPrefix(".") {
+      let dir = base.appendingPathComponent(name)
+      var isDirectory: ObjCBool = false
+      guard fm.fileExists(atPath: dir.path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+      let files = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
+      for file in files where audioExtensions.contains(URL(fileURLWithPath: file).pathExtension.lowercased()) {
+        entries.append(ClassificationEntry(audio: dir.appendingPathComponent(file).path, label: label(ofFolder: name),
+                                           speaker: speaker(ofFileName: file), fold: fold(ofFileName: file)))
+      }
+    }
+    return entries
+  }
+}
+
+/// Train/validation splits that never put the same source on both sides.
+public enum ClassificationSplit {
+  /// Clips of fold `validFold` validate, all others train. Clips without a fold train.
+  public static func byFold(_ entries: [ClassificationEntry], validFold: Int)
+    -> (training: [ClassificationEntry], validation: [ClassificationEntry])
+  {
+    (entries.filter { $0.fold != validFold }, entries.filter { $0.fold == validFold })
+  }
+
+  /// About `fraction` of the speakers validate, chosen by a seeded hash of the speaker name
+  /// (so a speaker's clips are all on one side, and a clip's side does not depend on which
+  /// other clips are listed). Clips without a speaker are grouped by their file name.
+  /// - Parameter fraction: in [0, 1].
+  public static func bySpeaker(_ entries: [ClassificationEntry], fraction: Double, seed: UInt64 = 0)
+    -> (training: [ClassificationEntry], validation: [ClassificationEntry])
+  {
+    precondition((0...1).contains(fraction), "bySpeaker: fraction \(fraction) is outside [0, 1]")
+    var training: [ClassificationEntry] = [], validation: [ClassificationEntry] = []
+    for e in entries {
+      let key = e.speaker ?? URL(fileURLWithPath: e.audio).lastPathComponent
+      if isValidationSpeaker(key, fraction: fraction, seed: seed) { validation.append(e) } else { training.append(e) }
+    }
+    return (training, validation)
+  }
+
+  /// Whether `speaker` falls in the validation share: FNV-1a of the name, mixed with `seed`,
+  /// mapped to [0, 1) and compared with `fraction`.
+  public static func isValidationSpeaker(_ speaker: String, fraction: Double, seed: UInt64 = 0) -> Bool {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    for b in speaker.utf8 {
+      h ^= UInt64(b)
+      h = h &* 0x0000_0100_0000_01B3
+    }
+    let u = Double(mixSeed(h, seed) >> 11) * 0x1p-53
+    return u < fraction
+  }
+}

@@ -1,0 +1,206 @@
+import Foundation
+
+/// Scores of a classifier on labelled clips: a confusion matrix and what follows from it.
+///
+/// `confusion[r][p]` counts clips of reference label `r` predicted as `p`. Accuracy is the
+/// trace over the total; precision of class c is `confusion[c][c] / sum_r confusion[r][c]`
+/// (nil when c was never predicted); recall is `confusion[c][c] / sum_p confusion[c][p]`
+/// (nil when c never occurs); F1 is their harmonic mean.
+public struct ClassificationReport: Equatable, Codable, Sendable {
+  /// Label names, row and column order.
+  public var labels: [String]
+  /// (reference, predicted) counts, `labels.count` x `labels.count`.
+  public var confusion: [[Int]]
+
+  public init(labels: [String]) {
+    self.labels = labels
+    confusion = Array(repeating: Array(repeating: 0, count: labels.count), count: labels.count)
+  }
+
+  /// Counts one clip.
+  public mutating func add(reference: Int, predicted: Int) {
+    precondition(labels.indices.contains(reference) && labels.indices.contains(predicted),
+      "ClassificationReport.add: reference \(reference) or prediction \(predicted) outside 0..<\(labels.count)")
+    confusion[reference][predicted] += 1
+  }
+
+  /// Clips counted.
+  public var total: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
+  /// Clips predicted correctly.
+  public var correct: Int { labels.indices.reduce(0) { $0 + confusion[$1][$1] } }
+  /// Top-1 accuracy, 0 when empty.
+  public var accuracy: Double { total == 0 ? 0 : Double(correct) / Double(total) }
+  /// Clips of reference class `c`.
+  public func support(_ c: Int) -> Int { confusion[c].reduce(0, +) }
+  /// Clips predicted as `c`.
+  public func predictions(_ c: Int) -> Int { confusion.reduce(0) { $0 + $1[c] } }
+  /// Precision of class `c`; nil when it was never predicted.
+  public func precision(_ c: Int) -> Double? {
+    let n = predictions(c)
+    return n == 0 ? nil : Double(confusion[c][c]) / Double(n)
+  }
+  /// Recall of class `c`; nil when it never occurs.
+  public func recall(_ c: Int) -> Double? {
+    let n = support(c)
+    return n == 0 ? nil : Double(confusion[c][c]) / Double(n)
+  }
+  /// F1 of class `c`; nil when precision or recall is undefined, 0 when both are 0.
+  public func f1(_ c: Int) -> Double? {
+    guard let p = precision(c), let r = recall(c) else { return nil }
+    return p + r == 0 ? 0 : 2 * p * r / (p + r)
+  }
+
+  /// Accuracy, per-class precision/recall/F1/support and the confusion matrix, as text.
+  public var text: String {
+    func pct(_ x: Double?) -> String { x.map { String(format: "%.2f%%", 100 * $0) } ?? "-" }
+    let name = max(8, (labels.map(\.count).max() ?? 0) + 1)
+    func left(_ s: String) -> String { s.padding(toLength: max(name, s.count), withPad: " ", startingAt: 0) }
+    var out = "clips: \(total)\naccuracy: \(pct(accuracy)) (\(correct) of \(total))\n\n"
+    out += left("label") + "  precision     recall         F1  support\n"
+    for c in labels.indices {
+      func right(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(w - s.count, 0)) + s }
+      out += left(labels[c]) + " " + [pct(precision(c)), pct(recall(c)), pct(f1(c))].map { right($0, 10) }.joined(separator: " ")
+        + " " + right(String(support(c)), 8) + "\n"
+    }
+    let width = max(6, (labels.map(\.count).max() ?? 0) + 1)
+    func cell(_ s: String) -> String { String(repeating: " ", count: max(width - s.count, 0)) + s }
+    out += "\nconfusion (rows: reference, columns: predicted):\n"
+    out += cell("") + labels.map(cell).joined() + "\n"
+    for r in labels.indices {
+      out += cell(labels[r]) + labels.indices.map { cell(String(confusion[r][$0])) }.joined() + "\n"
+    }
+    return out
+  }
+
+  /// The confusion matrix as CSV: a header `reference,{labels...}`, then one row per reference
+  /// label. Labels holding commas or quotes are quoted.
+  public var csv: String {
+    func field(_ s: String) -> String {
+      s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+    var out = (["reference"] + labels).map(field).joined(separator: ",") + "\n"
+    for r in labels.indices {
+      out += ([field(labels[r])] + confusion[r].map(String.init)).joined(separator: ",") + "\n"
+    }
+    return out
+  }
+
+  /// The JSON form: totals, per-class figures and the confusion matrix.
+  public var json: String {
+    struct PerClass: Encodable {
+      var label: String
+      var precision: Double?
+      var recall: Double?
+      var f1: Double?
+      var support: Int
+    }
+    struct Summary: Encodable {
+      var clips: Int
+      var correct: Int
+      var accuracy: Double
+      var classes: [PerClass]
+      var labels: [String]
+      var confusion: [[Int]]
+    }
+    let s = Summary(clips: total, correct: correct, accuracy: accuracy,
+                    classes: labels.indices.map { PerClass(label: labels[$0], precision: precision($0), recall: recall($0),
+                                                            f1: f1($0), support: support($0)) },
+                    labels: labels, confusion: confusion)
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .prettyPrinted]
+    return String(decoding: (try? e.encode(s)) ?? Data(), as: UTF8.self)
+  }
+
+  /// The confusion matrix as a PNG picture: one square per (reference row, predicted column),
+  /// shaded by the row's fraction (white 0, dark blue 1) with its count written in it, label
+  /// names on both axes, the accuracy in the title.
+  public func png(title: String = "confusion") -> Data {
+    let n = max(labels.count, 1)
+    let nameWidth = 6 * (labels.map(\.count).max() ?? 1) + 12
+    let cellSize = max(28, 6 * String(confusion.flatMap { $0 }.max() ?? 0).count + 8)
+    let left = nameWidth + 16, top = nameWidth + 40
+    let width = left + n * cellSize + 20, height = top + n * cellSize + 20
+    var canvas = Canvas(width: width, height: height, background: (255, 255, 255))
+    canvas.text((title + String(format: " - accuracy %.2f", 100 * accuracy) + "%").uppercased(), leftX: 8, y: 8)
+    canvas.text("PREDICTED", centreX: left + n * cellSize / 2, y: 24)
+    for r in labels.indices {
+      let rowTotal = max(support(r), 1)
+      for c in labels.indices {
+        let v = confusion[r][c]
+        let f = Double(v) / Double(rowTotal)
+        // White to dark blue (8, 48, 107).
+        let colour = (UInt8(255 - f * 247), UInt8(255 - f * 207), UInt8(255 - f * 148))
+        let x = left + c * cellSize, y = top + r * cellSize
+        canvas.fill(x: x, y: y, width: cellSize, height: cellSize, colour: colour)
+        canvas.rectangle(x: x, y: y, width: cellSize + 1, height: cellSize + 1, colour: (160, 160, 160))
+        let ink: (UInt8, UInt8, UInt8) = f > 0.5 ? (255, 255, 255) : (0, 0, 0)
+        canvas.text(String(v), centreX: x + cellSize / 2, y: y + cellSize / 2 - 3, colour: ink)
+      }
+      canvas.text(labels[r].uppercased(), rightX: left - 6, y: top + r * cellSize + cellSize / 2 - 3)
+    }
+    // Column names, written bottom to top.
+    for c in labels.indices {
+      canvas.verticalText(labels[c].uppercased(), x: left + c * cellSize + cellSize / 2 - 3, bottomY: top - 6)
+    }
+    canvas.rectangle(x: left - 1, y: top - 1, width: n * cellSize + 3, height: n * cellSize + 3, colour: (0, 0, 0))
+    return PNG.encode(width: width, height: height, rgb: canvas.pixels)
+  }
+}
+
+/// Scores a ``ClassificationModel`` on labelled clips.
+///
+/// Basic usage:
+/// ```swift
+/// let model = try ClassificationModel(named: "sounds")
+/// let result = try ClassificationEvaluator(model: model).evaluate(try ClassificationDataset.load("esc10"))
+/// print(result.report.text)
+/// ```
+public struct ClassificationEvaluator: Sendable {
+  /// The model scored.
+  public let model: ClassificationModel
+  /// Worker threads (clips in parallel, single-threaded BLAS each); default all cores.
+  public var threads: Int
+
+  public init(model: ClassificationModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    self.model = model
+    self.threads = max(threads, 1)
+  }
+
+  /// Classifies every clip; a clip that cannot be read, or whose label the model does not
+  /// have, is listed in `failures` (path and reason) and left out of the report.
+  public func evaluate(_ entries: [ClassificationEntry]) throws -> (report: ClassificationReport, failures: [String]) {
+    let classifier = try Classifier(model: model)
+    let index = Dictionary(uniqueKeysWithValues: model.labels.enumerated().map { ($1, $0) })
+    let saved = Neural.threads
+    if threads > 1 { Neural.setThreads(1) }
+    defer { Neural.setThreads(saved) }
+    let outcomes: [Result<Int, any Error>] = parallelMap(entries.count, threads: threads) { i in
+      Result {
+        let e = entries[i]
+        guard index[e.label] != nil else {
+          throw TrainingError.unknownToken(path: e.audio, token: e.label, known: model.labels)
+        }
+        return index[try classifier.classify(path: e.audio).label]!
+      }
+    }
+    var report = ClassificationReport(labels: model.labels)
+    var failures: [String] = []
+    for (e, r) in zip(entries, outcomes) {
+      switch r {
+      case .success(let predicted): report.add(reference: index[e.label]!, predicted: predicted)
+      case .failure(let error): failures.append("\(error)".hasPrefix(e.audio) ? "\(error)" : "\(e.audio): \(error)")
+      }
+    }
+    return (report, failures)
+  }
+
+  /// Whether the model file at `nameOrPath` (a path or shipped name) is a classifier.
+  public static func isClassifier(_ nameOrPath: String) -> Bool {
+    guard let path = try? ModelCatalog.path(for: nameOrPath),
+      let file = try? SafeTensors(contentsOf: path),
+      let json = file.metadata[ModelFile.architectureKey],
+      let a = try? JSONDecoder().decode(ModelArchitecture.self, from: Data(json.utf8))
+    else { return false }
+    return a.kind == .classifier
+  }
+}

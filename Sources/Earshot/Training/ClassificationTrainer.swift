@@ -1,0 +1,625 @@
+import Foundation
+
+/// Trains a ``ClassificationModel`` (stacked BiLSTM, mean/max/attention pooling, linear,
+/// log-softmax) with cross-entropy on labelled clips.
+///
+/// Basic usage:
+/// ```swift
+/// let (train, valid) = ClassificationSplit.byFold(try ClassificationDataset.load("esc10"), validFold: 4)
+/// var options = ClassificationTrainingOptions()
+/// options.features = ClassificationTrainingOptions.soundFeatures
+/// let trainer = try ClassificationTrainer(options: options, training: train, validation: valid)
+/// let summary = try trainer.train(output: "runs/sounds")
+/// // runs/sounds/best.safetensors: the epoch with the highest validation accuracy
+/// ```
+/// Loading decodes every clip once at the feature rate (in parallel) and keeps one waveform
+/// per speed factor. Each step draws per clip a speed, gain and background noise (features
+/// are then computed per step; without gain or noise they are computed once per speed),
+/// a circular time shift, SpecAugment masks and, with `mixupProbability`, a partner clip of
+/// the batch and a mixing weight; the loss is the (class-weighted) mean cross-entropy against
+/// the mixed, label-smoothed targets. Adam with warm-up + cosine decay, gradients clipped.
+///
+/// The output folder gets `checkpoint.safetensors` (every epoch and every
+/// `checkpointInterval` steps, atomically; resuming from it gives the same result as an
+/// uninterrupted run), `last.safetensors`, `best.safetensors` (highest validation accuracy,
+/// ties to the lower validation loss; the last epoch's without validation) and `log.jsonl`.
+public final class ClassificationTrainer {
+  /// The run's settings.
+  public let options: ClassificationTrainingOptions
+  /// Output labels in order.
+  public let labels: [String]
+  /// Training clips per label, in ``labels`` order.
+  public private(set) var labelCounts: [Int] = []
+  /// Training clips kept after loading.
+  public var trainingCount: Int { clips.count }
+  /// Validation clips kept after loading.
+  public var validationCount: Int { validation.count }
+  /// Clips (and noise files) left out, one line each: path and why.
+  public private(set) var skipped: [String] = []
+  /// Seconds spent loading.
+  public private(set) var loadSeconds = 0.0
+  /// Threads for loading and features (BLAS is set to this too).
+  public let threads: Int
+  /// Extra provenance stored in the saved models (e.g. the data and split).
+  public var provenance: [String: String] = [:]
+
+  struct Clip {
+    var entry: ClassificationEntry
+    var label: Int
+    /// Samples at the feature rate, one per `augmentation.speeds` entry.
+    var variants: [[Float]]
+    /// Features per variant when they do not change per step; else empty.
+    var cached: [Matrix]
+  }
+
+  private var clips: [Clip] = []
+  private var validation: [(entry: ClassificationEntry, label: Int, features: Matrix)] = []
+  private var noise: [[Float]] = []
+  private var classWeights: [Float] = []
+  private let extractor: FeatureExtractor
+
+  /// Loads and checks every clip.
+  ///
+  /// - Parameters:
+  ///   - training: clips to learn from; unreadable clips are skipped and listed in ``skipped``;
+  ///     a label outside `options.labels` is an error.
+  ///   - validation: clips scored after every epoch; nil or empty for none. Never augmented.
+  ///   - threads: worker threads, >= 1; default every core.
+  public init(options: ClassificationTrainingOptions, training: [ClassificationEntry],
+              validation: [ClassificationEntry]? = nil,
+              threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+    try options.validate()
+    guard threads >= 1 else { throw TrainingError.invalidOption(name: "threads", value: "\(threads)", expected: ">= 1") }
+    guard !training.isEmpty else { throw TrainingError.emptyDataset(path: "training set", reason: "no clips") }
+    self.options = options
+    self.threads = threads
+    let start = Date()
+    labels = options.labels ?? Set(training.map(\.label)).sorted()
+    let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+    for e in training + (validation ?? []) where index[e.label] == nil {
+      throw TrainingError.unknownToken(path: e.audio, token: e.label, known: labels)
+    }
+    extractor = try FeatureExtractor(options: options.features)
+    let extractor = self.extractor
+    let rate = options.features.sampleRate
+    let speeds = options.augmentation.speeds
+    let cache = !options.augmentation.changesWaveform
+    let minimum = Self.minimumSamples(extractor)
+    let loaded: [Result<Clip, any Error>] = parallelMap(training.count, threads: threads) { i in
+      Result {
+        let e = training[i]
+        let samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
+        guard samples.count >= minimum else {
+          throw TrainingError.badClip(path: e.audio, reason: "\(samples.count) samples, shorter than one frame (\(minimum))")
+        }
+        let variants = try speeds.map { try Augmentation.changeSpeed(samples, by: $0, sampleRate: rate) }
+        let cached = cache ? try variants.map { Matrix(try extractor($0)) } : []
+        return Clip(entry: e, label: index[e.label]!, variants: variants, cached: cached)
+      }
+    }
+    for r in loaded {
+      switch r {
+      case .success(let c): clips.append(c)
+      case .failure(let e): skipped.append("\(e)")
+      }
+    }
+    guard !clips.isEmpty else {
+      throw TrainingError.emptyDataset(path: "training set", reason: "every clip was skipped; first: \(skipped.first ?? "")")
+    }
+    labelCounts = [Int](repeating: 0, count: labels.count)
+    for c in clips { labelCounts[c.label] += 1 }
+    if let empty = labelCounts.firstIndex(of: 0) {
+      throw TrainingError.emptyDataset(path: "training set", reason: "label '\(labels[empty])' has no training clips")
+    }
+    let n = Float(clips.count), k = Float(labels.count)
+    classWeights = options.balancing == .weightedLoss ? labelCounts.map { n / (k * Float($0)) }
+      : [Float](repeating: 1, count: labels.count)
+    if let validation {
+      let v: [Result<(entry: ClassificationEntry, label: Int, features: Matrix), any Error>] =
+        parallelMap(validation.count, threads: threads) { i in
+          Result {
+            let e = validation[i]
+            var samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
+            if samples.count < minimum { samples += [Float](repeating: 0, count: minimum - samples.count) }
+            return (e, index[e.label]!, Matrix(try extractor(samples)))
+          }
+        }
+      for r in v {
+        switch r {
+        case .success(let x): self.validation.append(x)
+        case .failure(let e): skipped.append("\(e)")
+        }
+      }
+    }
+    if let folder = options.augmentation.noiseFolder {
+      let files = CTCTrainer.audioFiles(in: folder)
+      guard !files.isEmpty else {
+        throw TrainingError.invalidOption(name: "noiseFolder", value: folder, expected: "a folder holding audio files")
+      }
+      let loadedNoise: [Result<[Float], any Error>] = parallelMap(files.count, threads: threads) { i in
+        Result { try AudioFile.loadMono(path: files[i], sampleRate: rate).samples }
+      }
+      for r in loadedNoise {
+        switch r {
+        case .success(let s) where !s.isEmpty: noise.append(s)
+        case .success: break
+        case .failure(let e): skipped.append("\(e)")
+        }
+      }
+      guard !noise.isEmpty else {
+        throw TrainingError.invalidOption(name: "noiseFolder", value: folder, expected: "at least one readable, non-empty audio file")
+      }
+    }
+    loadSeconds = Date().timeIntervalSince(start)
+  }
+
+  /// Samples of one analysis window (shorter clips are padded to it).
+  static func minimumSamples(_ extractor: FeatureExtractor) -> Int {
+    let o = extractor.options
+    return o.kind == .fbank ? Int(Float(o.sampleRate) * o.fbank.frameLengthMilliseconds / 1000) : o.spectrogram.fftSize
+  }
+
+  // MARK: - Batches and features
+
+  /// The batches of epoch `epoch` (0-based): a seeded shuffle (or, with `.sampling`, a seeded
+  /// draw with replacement, chance proportional to 1 / class size) cut into `batchSize` chunks.
+  func plan(epoch: Int) -> [[Int]] {
+    var g = SeededGenerator(seed: mixSeed(options.seed, 0xBA7C, UInt64(epoch)))
+    var order: [Int]
+    if options.balancing == .sampling {
+      // Cumulative weights 1 / n_label per clip, then N draws by inverse CDF.
+      var cumulative: [Double] = []
+      var total = 0.0
+      for c in clips {
+        total += 1 / Double(labelCounts[c.label])
+        cumulative.append(total)
+      }
+      order = (0..<clips.count).map { _ in
+        let u = g.nextUnitDouble() * total
+        var lo = 0, hi = cumulative.count - 1
+        while lo < hi {
+          let mid = (lo + hi) / 2
+          if cumulative[mid] > u { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
+      }
+    } else {
+      order = Array(clips.indices)
+      order.shuffle(using: &g)
+    }
+    return stride(from: 0, to: order.count, by: options.batchSize).map {
+      Array(order[$0..<min($0 + options.batchSize, order.count)])
+    }
+  }
+
+  /// Features of clip `index` for a training step, augmented with draws from `g`: speed,
+  /// gain, noise, circular time shift, SpecAugment.
+  func trainingFeatures(_ index: Int, generator g: inout SeededGenerator) throws -> Matrix {
+    let a = options.augmentation
+    let clip = clips[index]
+    let speed = Int(g.next() % UInt64(clip.variants.count))
+    var m: Matrix
+    if !clip.cached.isEmpty {
+      m = clip.cached[speed]
+    } else {
+      var x = clip.variants[speed]
+      if a.gainDecibels > 0 { Augmentation.applyGain(&x, decibels: g.uniform(-a.gainDecibels, a.gainDecibels)) }
+      if !noise.isEmpty && g.nextUnitFloat() < a.noiseProbability {
+        let z = noise[Int(g.next() % UInt64(noise.count))]
+        let offset = Int(g.next() % UInt64(z.count))
+        Augmentation.addNoise(&x, noise: z, offset: offset, snr: g.uniform(a.minimumSNR, a.maximumSNR))
+      }
+      m = Matrix(try extractor(x))
+    }
+    let widest = Int(options.maximumTimeShiftSeconds * Float(options.features.sampleRate) / Float(max(extractor.hopLength, 1)))
+    if widest > 0 && m.rows > 1 {
+      let shift = Int(g.next() % UInt64(2 * widest + 1)) - widest
+      m = Self.roll(m, by: shift)
+    }
+    Augmentation.specAugment(&m, options: a, generator: &g)
+    return m
+  }
+
+  /// Rows moved `shift` places later, wrapping around: row t goes to (t + shift) mod rows.
+  static func roll(_ m: Matrix, by shift: Int) -> Matrix {
+    let n = m.rows, d = m.cols
+    let s = ((shift % n) + n) % n
+    if s == 0 { return m }
+    var out = Matrix(rows: n, cols: d)
+    for t in 0..<n {
+      let to = (t + s) % n
+      for j in 0..<d { out.data[to * d + j] = m.data[t * d + j] }
+    }
+    return out
+  }
+
+  /// A Beta(alpha, alpha) draw through two Gamma(alpha) draws (Marsaglia and Tsang, with the
+  /// `U^(1/alpha)` boost for alpha < 1).
+  static func beta(_ alpha: Float, generator g: inout SeededGenerator) -> Float {
+    func gamma(_ a: Float) -> Float {
+      if a < 1 { return gamma(a + 1) * Foundation.pow(max(g.nextUnitFloat(), 1e-12), 1 / a) }
+      let d = a - 1.0 / 3, c = 1 / (9 * d).squareRoot()
+      while true {
+        let x = g.normal()
+        let v0 = 1 + c * x
+        if v0 <= 0 { continue }
+        let v = v0 * v0 * v0
+        let u = max(g.nextUnitFloat(), 1e-12)
+        if Foundation.log(u) < 0.5 * x * x + d - d * v + d * Foundation.log(v) { return d * v }
+      }
+    }
+    let x = gamma(alpha), y = gamma(alpha)
+    return x + y > 0 ? x / (x + y) : 0.5
+  }
+
+  /// The inputs, soft targets (B, C) and loss weights of the batch of step `step`.
+  func batchInputs(_ batch: [Int], step: Int) throws -> (features: [Matrix], targets: Matrix, weights: [Float]) {
+    var features = try parallelMap(batch.count, threads: threads) { b in
+      var g = SeededGenerator(seed: mixSeed(options.seed, 0xA06, UInt64(step), UInt64(b)))
+      return try trainingFeatures(batch[b], generator: &g)
+    }
+    let c = labels.count
+    var targets = Matrix(rows: batch.count, cols: c)
+    var weights = [Float](repeating: 0, count: batch.count)
+    var g = SeededGenerator(seed: mixSeed(options.seed, 0x313C, UInt64(step)))
+    let original = features
+    for (b, i) in batch.enumerated() {
+      let own = clips[i].label
+      var lambda: Float = 1
+      var partner = own
+      if options.mixupProbability > 0 && batch.count > 1 && g.nextUnitFloat() < options.mixupProbability {
+        // Any other clip of the batch; its features as drawn for this step.
+        let other = (b + 1 + Int(g.next() % UInt64(batch.count - 1))) % batch.count
+        let l = Self.beta(options.mixupAlpha, generator: &g)
+        lambda = max(l, 1 - l)
+        partner = clips[batch[other]].label
+        let x = original[b], y = original[other]
+        var mixed = x
+        let d = x.cols
+        for t in 0..<x.rows {
+          for j in 0..<d {
+            let yv: Float = t < y.rows ? y.data[t * d + j] : 0
+            mixed.data[t * d + j] = lambda * x.data[t * d + j] + (1 - lambda) * yv
+          }
+        }
+        features[b] = mixed
+      }
+      let e = options.labelSmoothing
+      for k in 0..<c { targets.data[b * c + k] = e / Float(c) }
+      targets.data[b * c + own] += (1 - e) * lambda
+      targets.data[b * c + partner] += (1 - e) * (1 - lambda)
+      weights[b] = lambda * classWeights[own] + (1 - lambda) * classWeights[partner]
+    }
+    return (features, targets, weights)
+  }
+
+  /// Weighted soft cross-entropy `L = sum_b w_b (-sum_c q_bc lp_bc) / sum_b w_b` and
+  /// dL/dlp = `-w_b q_bc / sum w` (B, C). With one-hot targets and unit weights this is
+  /// ``negativeLogLikelihood(_:labels:)``.
+  static func crossEntropy(_ logProbabilities: Matrix, targets: Matrix, weights: [Float]) -> (loss: Float, gradient: Matrix) {
+    precondition(logProbabilities.rows == targets.rows && logProbabilities.cols == targets.cols && weights.count == targets.rows,
+      "crossEntropy: log-probabilities \(logProbabilities.shapeDescription), targets \(targets.shapeDescription), \(weights.count) weights")
+    let c = targets.cols
+    let total = max(weights.reduce(0, +), 1e-12)
+    var gradient = Matrix(rows: targets.rows, cols: c)
+    var loss = 0.0
+    for b in 0..<targets.rows {
+      for k in 0..<c {
+        let q = targets.data[b * c + k]
+        guard q != 0 else { continue }
+        loss -= Double(weights[b] * q * logProbabilities.data[b * c + k])
+        gradient.data[b * c + k] = -weights[b] * q / total
+      }
+    }
+    return (Float(loss / Double(total)), gradient)
+  }
+
+  // MARK: - Training
+
+  /// Trains into `output` (created if needed) and returns what happened.
+  ///
+  /// - Parameters:
+  ///   - output: folder for checkpoints, models and `log.jsonl`.
+  ///   - resume: continue from `output/checkpoint.safetensors` (the options must equal the
+  ///     checkpoint's, except `epochs`, which may grow). Without it an existing checkpoint is
+  ///     an error, so no run is overwritten by accident.
+  ///   - maxMinutes: stop cleanly, after a checkpoint, once this much time has passed.
+  ///   - maxSteps: stop cleanly, after a checkpoint, after this many steps of this session.
+  ///   - progress: step, checkpoint and stop events (the printer of the CTC trainer works).
+  ///   - epochEnded: called after each epoch is validated, saved and logged.
+  @discardableResult
+  public func train(output: String, resume: Bool = false, maxMinutes: Double? = nil, maxSteps: Int? = nil,
+                    progress: ((TrainingEvent) -> Void)? = nil,
+                    epochEnded: ((ClassificationEpochMetrics) -> Void)? = nil) throws -> ClassificationTrainingSummary {
+    let fm = FileManager.default
+    do {
+      try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
+    } catch {
+      throw TrainingError.cannotWrite(path: output, reason: (error as NSError).localizedDescription)
+    }
+    let dir = URL(fileURLWithPath: output)
+    let checkpointPath = dir.appendingPathComponent("checkpoint.safetensors").path
+    let lastPath = dir.appendingPathComponent("last.safetensors").path
+    let bestPath = dir.appendingPathComponent("best.safetensors").path
+    let logPath = dir.appendingPathComponent("log.jsonl").path
+
+    var architecture = ModelArchitecture()
+    architecture.kind = .classifier
+    architecture.inputSize = extractor.outputBins
+    architecture.hiddenSize = options.hiddenSize
+    architecture.numLayers = options.layers
+    architecture.outputSize = labels.count
+    architecture.dropout = options.dropout
+    architecture.pooling = options.pooling
+
+    var network: SequenceClassifier
+    var adam = CheckpointedAdam()
+    var state: ClassificationTrainingState
+    if resume {
+      guard fm.fileExists(atPath: checkpointPath) else {
+        throw TrainingError.badCheckpoint(path: checkpointPath, reason: "no checkpoint; start without --resume")
+      }
+      let saved = try Self.savedState(checkpointPath)
+      var savedOptions = saved.options
+      savedOptions.epochs = options.epochs
+      guard savedOptions == options else {
+        throw TrainingError.badCheckpoint(path: checkpointPath, reason: "it was trained with other options; resume with the same ones")
+      }
+      guard saved.labels == labels else {
+        throw TrainingError.badCheckpoint(path: checkpointPath, reason: "its labels \(saved.labels) differ from this run's \(labels)")
+      }
+      network = SequenceClassifier(zerosWith: architecture)
+      adam = try Checkpoint.read(checkpointPath, into: &network).adam
+      state = saved
+      state.options = options
+      try writeLog(state.log, to: logPath)
+    } else {
+      guard !fm.fileExists(atPath: checkpointPath) else {
+        throw TrainingError.badCheckpoint(path: checkpointPath, reason:
+          "a run already lives in \(output); add --resume to continue it, or choose another --output")
+      }
+      var g = SeededGenerator(seed: mixSeed(options.seed, 0x1417))
+      network = SequenceClassifier(architecture: architecture, generator: &g)
+      state = ClassificationTrainingState(options: options, labels: labels)
+      try writeLog([], to: logPath)
+    }
+
+    var adamOptions = AdamOptions()
+    adamOptions.learningRate = options.learningRate
+    adam.options = adamOptions
+    Neural.setThreads(threads)
+
+    let batchesPerEpoch = plan(epoch: 0).count
+    let totalSteps = options.epochs * batchesPerEpoch
+    let schedule = options.schedule(totalSteps: totalSteps)
+    var gradients = network.zeroGradients()
+    let sessionStart = Date()
+    var sessionSteps = 0, sessionUtterances = 0, sessionSeconds = 0.0
+    var stoppedEarly = false
+    var wroteCheckpoint = fm.fileExists(atPath: checkpointPath)
+    let deadline = maxMinutes.map { $0 * 60 }
+    func shouldStop() -> Bool {
+      if let maxSteps, sessionSteps >= maxSteps { return true }
+      if let deadline, Date().timeIntervalSince(sessionStart) >= deadline { return true }
+      return false
+    }
+    func model(_ n: SequenceClassifier) -> ClassificationModel {
+      ClassificationModel(network: n, features: options.features, labels: labels)
+    }
+    func provenanceJSON(epoch: Int, accuracy: Double?) -> String {
+      var p = provenance
+      p["trainer"] = "earshot ClassificationTrainer"
+      p["options"] = jsonText(options)
+      p["epoch"] = String(epoch)
+      p["step"] = String(state.step)
+      p["train_clips"] = String(clips.count)
+      p["valid_clips"] = String(validation.count)
+      if let accuracy { p["valid_accuracy"] = String(format: "%.4f", accuracy) }
+      return jsonText(p)
+    }
+    func saveCheckpoint() throws {
+      var metadata = network.metadata
+      metadata[ModelFile.architectureKey] = architecture.json
+      metadata[ModelMetadataKey.features] = options.features.json
+      metadata[ModelMetadataKey.labels] = jsonText(labels)
+      metadata[Checkpoint.stateKey] = jsonText(state)
+      try Checkpoint.write(to: checkpointPath, network: network, metadata: metadata, adam: adam)
+      wroteCheckpoint = true
+      progress?(.checkpoint(path: checkpointPath, step: state.step))
+    }
+
+    epochs: while state.epoch < options.epochs {
+      let batches = plan(epoch: state.epoch)
+      while state.batchInEpoch < batches.count {
+        let stepStart = Date()
+        let batch = batches[state.batchInEpoch]
+        let step = state.step
+        let inputs = try batchInputs(batch, step: step)
+        var g = SeededGenerator(seed: mixSeed(options.seed, 0xD20, UInt64(step)))
+        let (logProbs, cache) = network.forward(SequenceBatch(sequences: inputs.features), training: true, generator: &g)
+        let result = Self.crossEntropy(logProbs, targets: inputs.targets, weights: inputs.weights)
+        guard result.loss.isFinite else {
+          throw TrainingError.nonFiniteLoss(epoch: state.epoch + 1, step: step, loss: result.loss,
+                                            checkpoint: wroteCheckpoint ? checkpointPath : nil)
+        }
+        gradients.zeroAll()
+        _ = network.backward(result.gradient, cache: cache, into: &gradients)
+        let norm = clipGradientNorm(&gradients, maxNorm: options.maxGradientNorm)
+        guard norm.isFinite else {
+          throw TrainingError.nonFiniteLoss(epoch: state.epoch + 1, step: step, loss: norm,
+                                            checkpoint: wroteCheckpoint ? checkpointPath : nil)
+        }
+        adam.options.learningRate = schedule.learningRate(atStep: step)
+        adam.update(&network, gradients: gradients)
+
+        let seconds = Date().timeIntervalSince(stepStart)
+        state.step += 1
+        state.batchInEpoch += 1
+        state.epochLossSum += Double(result.loss)
+        state.epochBatches += 1
+        state.epochUtterances += batch.count
+        state.epochSeconds += seconds
+        state.trainingSeconds += seconds
+        sessionSteps += 1
+        sessionUtterances += batch.count
+        sessionSeconds += seconds
+        progress?(.step(TrainingProgress(
+          epoch: state.epoch + 1, epochs: options.epochs, batch: state.batchInEpoch, batches: batches.count,
+          step: state.step, totalSteps: totalSteps, meanLoss: state.epochLossSum / Double(state.epochBatches),
+          learningRate: adam.options.learningRate,
+          utterancesPerSecond: Double(sessionUtterances) / max(sessionSeconds, 1e-9),
+          etaSeconds: Double(totalSteps - state.step) * sessionSeconds / Double(max(sessionSteps, 1)))))
+
+        let stop = shouldStop()
+        if state.batchInEpoch < batches.count && (state.step % options.checkpointInterval == 0 || stop) {
+          try saveCheckpoint()
+        }
+        if stop && state.batchInEpoch < batches.count {
+          stoppedEarly = true
+          progress?(.stopped(epoch: state.epoch + 1, step: state.step, checkpoint: checkpointPath))
+          break epochs
+        }
+      }
+
+      // End of epoch: validate, keep the best, log, checkpoint.
+      let scored = validation.isEmpty ? nil : evaluateValidation(network)
+      let accuracy = scored?.report.accuracy
+      var isBest = true
+      if let scored, let best = state.bestAccuracy {
+        isBest = scored.report.accuracy > best
+          || (scored.report.accuracy == best && scored.loss < (state.bestLoss ?? .infinity))
+      }
+      let metrics = ClassificationEpochMetrics(
+        epoch: state.epoch + 1, step: state.step, trainLoss: state.epochLossSum / Double(max(state.epochBatches, 1)),
+        learningRate: adam.options.learningRate, validAccuracy: accuracy, validLoss: scored?.loss, best: isBest,
+        seconds: state.epochSeconds, utterancesPerSecond: Double(state.epochUtterances) / max(state.epochSeconds, 1e-9))
+      let current = model(network)
+      try writeAtomically(lastPath) { t in try current.save(to: t, provenance: provenanceJSON(epoch: state.epoch + 1, accuracy: accuracy)) }
+      if isBest {
+        state.bestAccuracy = accuracy
+        state.bestLoss = scored?.loss
+        state.bestEpoch = state.epoch + 1
+        state.bestReport = scored?.report
+        try writeAtomically(bestPath) { t in try current.save(to: t, provenance: provenanceJSON(epoch: state.epoch + 1, accuracy: accuracy)) }
+      }
+      state.log.append(metrics)
+      state.epoch += 1
+      state.batchInEpoch = 0
+      state.epochLossSum = 0
+      state.epochBatches = 0
+      state.epochUtterances = 0
+      state.epochSeconds = 0
+      try saveCheckpoint()
+      try writeLog(state.log, to: logPath)
+      epochEnded?(metrics)
+      if shouldStop() && state.epoch < options.epochs {
+        stoppedEarly = true
+        progress?(.stopped(epoch: state.epoch, step: state.step, checkpoint: checkpointPath))
+        break
+      }
+    }
+    return ClassificationTrainingSummary(
+      epochs: state.epoch, steps: state.step, bestAccuracy: state.bestAccuracy, bestEpoch: state.bestEpoch,
+      bestReport: state.bestReport, stoppedEarly: stoppedEarly, log: state.log,
+      utterancesPerSecond: Double(sessionUtterances) / max(sessionSeconds, 1e-9), trainingSeconds: state.trainingSeconds,
+      bestModel: bestPath, lastModel: lastPath, checkpoint: checkpointPath, network: network)
+  }
+
+  /// Scores the validation clips (batches of 32 similar lengths): the report and mean loss.
+  func evaluateValidation(_ network: SequenceClassifier) -> (report: ClassificationReport, loss: Double) {
+    let order = validation.indices.sorted { (validation[$0].features.rows, $0) < (validation[$1].features.rows, $1) }
+    var report = ClassificationReport(labels: labels)
+    var loss = 0.0
+    for start in stride(from: 0, to: order.count, by: 32) {
+      let part = Array(order[start..<min(start + 32, order.count)])
+      let lp = network.logProbabilities(SequenceBatch(sequences: part.map { validation[$0].features }))
+      for (b, i) in part.enumerated() {
+        let row = lp.row(b)
+        let predicted = row.indices.max { row[$0] < row[$1] } ?? 0
+        report.add(reference: validation[i].label, predicted: predicted)
+        loss -= Double(row[validation[i].label])
+      }
+    }
+    return (report, loss / Double(max(validation.count, 1)))
+  }
+
+  private func writeLog(_ log: [ClassificationEpochMetrics], to path: String) throws {
+    let text = log.map { jsonText($0) + "\n" }.joined()
+    try writeAtomically(path) { t in try Data(text.utf8).write(to: URL(fileURLWithPath: t)) }
+  }
+
+  static func savedState(_ checkpointPath: String) throws -> ClassificationTrainingState {
+    let metadata = try Checkpoint.metadata(checkpointPath)
+    guard let text = metadata[Checkpoint.stateKey],
+      let state = try? JSONDecoder().decode(ClassificationTrainingState.self, from: Data(text.utf8))
+    else {
+      throw TrainingError.badCheckpoint(path: checkpointPath, reason: "no readable classification training state; not a checkpoint of `earshot train --task classify`")
+    }
+    return state
+  }
+
+  /// The options of the run whose checkpoint is in `output` (for `--resume`).
+  public static func savedOptions(output: String) throws -> ClassificationTrainingOptions {
+    try savedState(URL(fileURLWithPath: output).appendingPathComponent("checkpoint.safetensors").path).options
+  }
+}
+
+/// Figures of one finished classification epoch, one line of `log.jsonl`.
+public struct ClassificationEpochMetrics: Equatable, Codable, Sendable {
+  /// 1-based epoch.
+  public var epoch: Int
+  /// Optimizer steps taken when it ended.
+  public var step: Int
+  /// Mean training loss (augmented, mixed, smoothed targets) over the epoch's batches.
+  public var trainLoss: Double
+  /// Learning rate of the epoch's last step.
+  public var learningRate: Float
+  /// Validation top-1 accuracy and mean negative log-likelihood; nil without validation.
+  public var validAccuracy: Double?
+  public var validLoss: Double?
+  /// Whether this epoch's model became `best.safetensors`.
+  public var best: Bool
+  /// Seconds spent training in the epoch (validation excluded).
+  public var seconds: Double
+  /// Training clips per second.
+  public var utterancesPerSecond: Double
+}
+
+/// Everything besides tensors that a resumed classification run needs.
+struct ClassificationTrainingState: Codable, Equatable {
+  var formatVersion = 1
+  var options: ClassificationTrainingOptions
+  var labels: [String]
+  var step = 0
+  var epoch = 0
+  var batchInEpoch = 0
+  var epochLossSum = 0.0
+  var epochBatches = 0
+  var epochUtterances = 0
+  var epochSeconds = 0.0
+  var bestAccuracy: Double? = nil
+  var bestLoss: Double? = nil
+  var bestEpoch: Int? = nil
+  var bestReport: ClassificationReport? = nil
+  var log: [ClassificationEpochMetrics] = []
+  var trainingSeconds = 0.0
+}
+
+/// The outcome of a classification run.
+public struct ClassificationTrainingSummary: Sendable {
+  /// Epochs completed and optimizer steps taken (over all sessions).
+  public var epochs: Int, steps: Int
+  /// Highest validation accuracy, its epoch and its full report (nil without validation).
+  public var bestAccuracy: Double?, bestEpoch: Int?
+  public var bestReport: ClassificationReport?
+  /// True when `maxMinutes` or `maxSteps` ended the run early.
+  public var stoppedEarly: Bool
+  /// Every finished epoch's metrics.
+  public var log: [ClassificationEpochMetrics]
+  /// Training clips per second in this session, and training seconds over all sessions.
+  public var utterancesPerSecond: Double, trainingSeconds: Double
+  /// Paths of the written files.
+  public var bestModel: String, lastModel: String, checkpoint: String
+  /// The network as training left it.
+  public var network: SequenceClassifier
+}

@@ -1,0 +1,247 @@
+import Earshot
+import Foundation
+import Testing
+
+/// Two sound classes at 8 kHz, 0.3 s clips: "low" is a tone at 300-600 Hz, "high" a tone at
+/// 1.8-2.6 kHz, each with faint noise and a random start, written ESC-style as
+/// `DIR/{label}/{fold}-{n}-A.wav`.
+enum ToneClasses {
+  static let rate = 8000
+
+  static func clip(_ label: String, _ g: inout SeededGenerator) -> [Float] {
+    let f = label == "low" ? Double(g.uniform(300, 600)) : Double(g.uniform(1800, 2600))
+    let lead = Int(g.next() % 600)
+    let phase = Double(g.nextUnitFloat()) * 6.28
+    return (0..<2400).map { i in
+      let tone = i >= lead && i < lead + 1500 ? 0.3 * Float(sin(2 * Double.pi * f * Double(i) / Double(rate) + phase)) : 0
+      return tone + 0.01 * g.normal()
+    }
+  }
+
+  /// `perFold` clips per label in each of `folds`; returns the folder.
+  static func write(to dir: URL, folds: [Int], perFold: Int, seed: UInt64) throws -> String {
+    var g = SeededGenerator(seed: seed)
+    for label in ["high", "low"] {
+      let folder = dir.appendingPathComponent(label)
+      try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+      for fold in folds {
+        for n in 0..<perFold {
+          try writeWAV(clip(label, &g), sampleRate: rate, to: folder.appendingPathComponent("\(fold)-\(n)-A.wav").path)
+        }
+      }
+    }
+    return dir.path
+  }
+
+  /// Small and fast options for a debug build.
+  static var options: ClassificationTrainingOptions {
+    var o = ClassificationTrainingOptions()
+    o.features = FeatureOptions.speechLogMel(sampleRate: rate, melBands: 16)
+    o.features.cmvn.mode = .utterance
+    o.hiddenSize = 8
+    o.layers = 1
+    o.dropout = 0
+    o.batchSize = 8
+    o.learningRate = 0.02
+    o.epochs = 8
+    o.augmentation = .none
+    return o
+  }
+}
+
+@Suite(.serialized) struct ClassificationTrainingTests {
+  /// 32 training clips, 8 epochs of a 1 x 8 BiLSTM; 16 clips of another fold validate.
+  @Test func learnsTwoToneClasses() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let data = try ToneClasses.write(to: dir.appendingPathComponent("data"), folds: [1, 2, 3], perFold: 8, seed: 3)
+    let (train, valid) = ClassificationSplit.byFold(try ClassificationDataset.load(data), validFold: 3)
+    #expect(train.count == 32 && valid.count == 16)
+    var options = ToneClasses.options
+    options.pooling = .attention
+    options.labelSmoothing = 0.05
+    options.mixupProbability = 0.2
+    options.maximumTimeShiftSeconds = 0.05
+    options.augmentation.timeMasks = 1
+    options.augmentation.maximumTimeMaskFrames = 3
+    let trainer = try ClassificationTrainer(options: options, training: train, validation: valid, threads: 2)
+    #expect(trainer.labels == ["high", "low"])
+    let summary = try trainer.train(output: dir.appendingPathComponent("run").path)
+    let first = summary.log.first!.trainLoss, last = summary.log.last!.trainLoss
+    // Chance is ln 2 = 0.69; a learnt model is far below it.
+    #expect(last < first / 3, "training loss \(first) -> \(last)")
+    #expect((summary.bestAccuracy ?? 0) >= 0.9, "\(summary.log.map { $0.validAccuracy ?? -1 })")
+    // The saved best model scores the same clips the same way.
+    let model = try ClassificationModel(named: summary.bestModel)
+    #expect(model.labels == ["high", "low"])
+    #expect(model.network.architecture.pooling == .attention)
+    let evaluated = try ClassificationEvaluator(model: model, threads: 1).evaluate(valid)
+    #expect(evaluated.failures.isEmpty)
+    #expect(evaluated.report.accuracy == summary.bestAccuracy)
+  }
+
+  /// Stopping after 5 steps and resuming gives bit-identical weights to one uninterrupted run.
+  @Test func resumeIsExact() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let data = try ToneClasses.write(to: dir.appendingPathComponent("data"), folds: [1], perFold: 12, seed: 4)
+    let entries = try ClassificationDataset.load(data)
+    var options = ToneClasses.options
+    options.epochs = 2
+    options.mixupProbability = 0.5
+    options.balancing = .sampling
+    let whole = try ClassificationTrainer(options: options, training: entries, threads: 1)
+      .train(output: dir.appendingPathComponent("a").path)
+    let b = dir.appendingPathComponent("b").path
+    let stopped = try ClassificationTrainer(options: options, training: entries, threads: 1).train(output: b, maxSteps: 5)
+    #expect(stopped.stoppedEarly && stopped.steps == 5)
+    let resumed = try ClassificationTrainer(options: options, training: entries, threads: 1).train(output: b, resume: true)
+    #expect(resumed.steps == whole.steps)
+    #expect(resumed.network.stateDict == whole.network.stateDict)
+  }
+}
+
+@Suite struct ClassificationSplitTests {
+  @Test func namesGiveSpeakerAndFold() {
+    #expect(ClassificationDataset.speaker(ofFileName: "0a7c2a8d_nohash_0.wav") == "0a7c2a8d")
+    #expect(ClassificationDataset.speaker(ofFileName: "backward_0c540988_nohash_4.wav") == "0c540988")
+    #expect(ClassificationDataset.speaker(ofFileName: "1024.wav") == nil)
+    #expect(ClassificationDataset.fold(ofFileName: "4-181286-A.ogg") == 4)
+    #expect(ClassificationDataset.fold(ofFileName: "x4-1.ogg") == nil)
+    #expect(ClassificationDataset.label(ofFolder: "_unknown_") == "unknown")
+    #expect(ClassificationDataset.label(ofFolder: "dog_bark") == "dog_bark")
+  }
+
+  @Test func foldSplitKeepsEachFoldOnOneSide() {
+    let entries = (0..<40).map { i in
+      ClassificationEntry(audio: "\(i % 4 + 1)-\(i)-A.ogg", label: "c\(i % 3)", fold: i % 4 + 1)
+    }
+    let (train, valid) = ClassificationSplit.byFold(entries, validFold: 4)
+    #expect(valid.count == 10 && train.count == 30)
+    #expect(valid.allSatisfy { $0.fold == 4 })
+    #expect(train.allSatisfy { $0.fold != 4 })
+  }
+
+  @Test func speakerSplitNeverSharesASpeaker() {
+    var entries: [ClassificationEntry] = []
+    for s in 0..<200 {
+      for w in ["yes", "no", "up"] { entries.append(ClassificationEntry(audio: "\(w)/spk\(s)_nohash_0.wav", label: w, speaker: "spk\(s)")) }
+    }
+    let (train, valid) = ClassificationSplit.bySpeaker(entries, fraction: 0.2, seed: 1)
+    let a = Set(train.compactMap(\.speaker)), b = Set(valid.compactMap(\.speaker))
+    #expect(a.isDisjoint(with: b))
+    #expect(a.count + b.count == 200)
+    #expect((25...55).contains(b.count), "\(b.count) of 200 speakers validate, expected about 40")
+    // Membership depends only on the name and seed, not on the other entries.
+    let again = ClassificationSplit.bySpeaker(Array(entries.prefix(30)), fraction: 0.2, seed: 1)
+    #expect(Set(again.validation.compactMap(\.speaker)) == b.intersection(Set(entries.prefix(30).compactMap(\.speaker))))
+  }
+
+  /// On the real Speech Commands copy, when present: no speaker on both sides.
+  @Test func speechCommandsSplitHasNoLeak() throws {
+    let path = CLI.repository.deletingLastPathComponent().appendingPathComponent("shared/data/speech-commands").path
+    guard FileManager.default.fileExists(atPath: path) else {
+      print("skipped: \(path) is absent")
+      return
+    }
+    let entries = try ClassificationDataset.load(path)
+    #expect(Set(entries.map(\.label)).isSuperset(of: ["yes", "unknown", "silence"]))
+    let (train, valid) = ClassificationSplit.bySpeaker(entries, fraction: 0.2, seed: 1)
+    #expect(!valid.isEmpty && !train.isEmpty)
+    let trainSpeakers = Set(train.compactMap(\.speaker)), validSpeakers = Set(valid.compactMap(\.speaker))
+    #expect(trainSpeakers.isDisjoint(with: validSpeakers))
+    // Every word clip has a speaker, "_unknown_" word prefixes stripped.
+    #expect(entries.filter { $0.label != "silence" }.allSatisfy { $0.speaker != nil && !$0.speaker!.contains("_") })
+  }
+}
+
+@Suite struct ClassificationReportTests {
+  /// Labels a, b, c; references and predictions chosen so every figure is easy by hand:
+  /// confusion rows (reference) a: [3, 1, 0], b: [0, 2, 2], c: [1, 0, 0].
+  func report() -> ClassificationReport {
+    var r = ClassificationReport(labels: ["a", "b", "c"])
+    let pairs = [(0, 0), (0, 0), (0, 0), (0, 1), (1, 1), (1, 1), (1, 2), (1, 2), (2, 0)]
+    for (ref, hyp) in pairs { r.add(reference: ref, predicted: hyp) }
+    return r
+  }
+
+  @Test func figuresMatchHandComputedValues() throws {
+    let r = report()
+    #expect(r.confusion == [[3, 1, 0], [0, 2, 2], [1, 0, 0]])
+    #expect(r.total == 9 && r.correct == 5)
+    #expect(abs(r.accuracy - 5.0 / 9) < 1e-12)
+    // precision: a 3/(3+0+1), b 2/(1+2+0), c 0/(0+2+0)
+    #expect(abs(r.precision(0)! - 0.75) < 1e-12)
+    #expect(abs(r.precision(1)! - 2.0 / 3) < 1e-12)
+    #expect(r.precision(2)! == 0)
+    // recall: a 3/4, b 2/4, c 0/1
+    #expect(abs(r.recall(0)! - 0.75) < 1e-12)
+    #expect(abs(r.recall(1)! - 0.5) < 1e-12)
+    #expect(r.recall(2)! == 0)
+    // F1 of b: 2 (2/3)(1/2) / (2/3 + 1/2) = 4/7
+    #expect(abs(r.f1(1)! - 4.0 / 7) < 1e-12)
+    #expect(r.f1(2)! == 0)
+    var empty = ClassificationReport(labels: ["x", "y"])
+    empty.add(reference: 0, predicted: 0)
+    #expect(empty.precision(1) == nil && empty.recall(1) == nil)
+  }
+
+  @Test func csvAndTextAndPNG() throws {
+    let r = report()
+    #expect(r.csv == "reference,a,b,c\na,3,1,0\nb,0,2,2\nc,1,0,0\n")
+    #expect(r.text.contains("accuracy: 55.56% (5 of 9)"))
+    #expect(r.text.contains("\nc             0.00%      0.00%      0.00%        1\n"))
+    #expect(r.text.contains("\n     b     0     2     2\n"))
+    #expect(r.text.contains("\na            75.00%     75.00%     75.00%        4\n"))
+    let png = r.png(title: "test")
+    #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+    let json = try JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
+    #expect(json["correct"] as? Int == 5)
+    #expect((json["confusion"] as? [[Int]]) == [[3, 1, 0], [0, 2, 2], [1, 0, 0]])
+  }
+}
+
+@Suite(.serialized) struct ClassificationCLITests {
+  /// `earshot train --task classify` then `earshot evaluate` on the trained model, through the
+  /// built binary.
+  @Test func trainAndEvaluateThroughTheCLI() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let data = try ToneClasses.write(to: dir.appendingPathComponent("data"), folds: [1, 2], perFold: 10, seed: 5)
+    let run = dir.appendingPathComponent("run").path
+    let t = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-fold", "2", "--output", run,
+                         "--sample-rate", "8000", "--mel-bands", "16", "--hidden", "8", "--layers", "1", "--dropout", "0",
+                         "--batch-size", "8", "--learning-rate", "0.02", "--epochs", "8", "--no-augmentation",
+                         "--threads", "2"])
+    #expect(t.status == 0, "\(t.stderr)")
+    #expect(t.text.contains("best validation accuracy"), "\(t.text)")
+    #expect(t.stderr.contains("loaded 20 training and 20 validation clips"), "\(t.stderr)")
+    let model = run + "/best.safetensors"
+    let csv = dir.appendingPathComponent("c.csv").path, png = dir.appendingPathComponent("c.png").path
+    let e = try CLI.run(["evaluate", "--model", model, "--confusion-csv", csv, "--confusion-png", png, data])
+    #expect(e.status == 0, "\(e.stderr)")
+    let report = try ClassificationEvaluator(model: ClassificationModel(named: model), threads: 1)
+      .evaluate(try ClassificationDataset.load(data)).report
+    #expect(e.text == report.text)
+    #expect(report.accuracy >= 0.85, "\(report.text)")
+    #expect(try String(contentsOfFile: csv, encoding: .utf8) == report.csv)
+    #expect(Array(try Data(contentsOf: URL(fileURLWithPath: png)).prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
+    // A CTC-only option is refused for a classifier, and vice versa.
+    let bad = try CLI.run(["train", "--task", "ctc", "--train", data, "--output", run, "--pooling", "max"])
+    #expect(bad.status == 64 && bad.stderr.contains("--pooling applies to --task classify only"), "\(bad.stderr)")
+  }
+
+  /// The shipped `commands` model hears the project's own espeak-ng "yes".
+  @Test func shippedCommandsModelHearsYes() throws {
+    guard ModelCatalog.names.contains("commands") else {
+      print("skipped: no shipped commands model")
+      return
+    }
+    let sample = CLI.repository.appendingPathComponent("samples/yes.wav").path
+    let r = try CLI.run(["classify", sample])
+    #expect(r.status == 0, "\(r.stderr)")
+    // "samples/yes.wav<TAB>yes<TAB>0.9876"
+    let fields = r.text.split(separator: "\n").first?.split(separator: "\t").map(String.init) ?? []
+    #expect(fields.count >= 2 && fields[1] == "yes", "\(r.text)")
+  }
+}
