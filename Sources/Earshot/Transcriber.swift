@@ -166,31 +166,70 @@ public final class Transcriber: Sendable {
       ).first?.tokens ?? []
     }
     guard let aligned = decoder.align(tokens, logProbs) else { return [] }
-    // Frame t is centred at t * hop (or starts there, uncentred): a word emitted on frames
-    // [s, e) spans s * hop to e * hop, clamped to the piece (centred frames overhang its end).
-    let pieceEnd = offsetSeconds + Double(samples.count) / Double(model.features.sampleRate)
-    func time(_ frame: Int) -> Double { min(offsetSeconds + Double(frame) * hop, pieceEnd) }
+    // Group tokens into words: (text, first frame, one past the last frame, confidence).
+    var spans: [(word: String, start: Int, end: Int, confidence: Double)] = []
     switch model.unit {
     case .word:
-      return aligned.map {
-        TranscribedWord(word: model.tokens[$0.token], start: time($0.startFrame), end: time($0.endFrame), confidence: $0.confidence)
-      }
+      spans = aligned.map { (model.tokens[$0.token], $0.startFrame, $0.endFrame, $0.confidence) }
     case .character:
-      var words: [TranscribedWord] = []
       var current: [AlignedToken] = []
       func close() {
         guard let first = current.first, let last = current.last else { return }
-        words.append(
-          TranscribedWord(
-            word: current.map { model.tokens[$0.token] }.joined(), start: time(first.startFrame), end: time(last.endFrame),
-            confidence: current.map(\.confidence).reduce(0, +) / Double(current.count)))
+        spans.append(
+          (current.map { model.tokens[$0.token] }.joined(), first.startFrame, last.endFrame,
+           current.map(\.confidence).reduce(0, +) / Double(current.count)))
         current = []
       }
       for a in aligned {
         if model.tokens[a.token] == " " { close() } else { current.append(a) }
       }
       close()
-      return words
+    }
+    spans = Self.widen(spans, energy: Self.frameEnergy(samples, hop: extractor.hopLength, frames: features.frames))
+    // Frame t is centred at t * hop (or starts there, uncentred): frames [s, e) span s * hop
+    // to e * hop, clamped to the piece (centred frames overhang its end).
+    let pieceEnd = offsetSeconds + Double(samples.count) / Double(model.features.sampleRate)
+    func time(_ frame: Int) -> Double { min(offsetSeconds + Double(frame) * hop, pieceEnd) }
+    return spans.map { TranscribedWord(word: $0.word, start: time($0.start), end: time($0.end), confidence: $0.confidence) }
+  }
+
+  /// Log energy (dB) of the `hop` samples around each frame centre.
+  static func frameEnergy(_ samples: [Float], hop: Int, frames: Int) -> [Float] {
+    (0..<frames).map { t in
+      let lo = max(t * hop - hop / 2, 0), hi = min(t * hop + hop - hop / 2, samples.count)
+      var sum: Float = 1e-10
+      if lo < hi { for i in lo..<hi { sum += samples[i] * samples[i] } }
+      return 10 * log10(sum / Float(max(hi - lo, 1)))
+    }
+  }
+
+  /// CTC emits each word as a one- or two-frame spike; a person expects the word's extent.
+  /// Each word grows from its spike over frames louder than a threshold (6 dB over the
+  /// piece's 10th-percentile frame, and at most 40 dB under its loudest), never past the
+  /// quietest frame between it and its neighbour's spike.
+  static func widen(
+    _ spans: [(word: String, start: Int, end: Int, confidence: Double)], energy: [Float]
+  ) -> [(word: String, start: Int, end: Int, confidence: Double)] {
+    guard !spans.isEmpty, !energy.isEmpty else { return spans }
+    let sorted = energy.sorted()
+    let floor = sorted[sorted.count / 10]
+    let threshold = max(floor + 6, sorted.last! - 40)
+    func quietest(_ range: Range<Int>) -> Int {
+      guard !range.isEmpty else { return range.lowerBound }
+      return range.min { energy[$0] < energy[$1] }!
+    }
+    var bounds = [0]
+    for i in 1..<spans.count {
+      let lo = min(spans[i - 1].end, energy.count), hi = min(max(spans[i].start, lo), energy.count)
+      bounds.append(quietest(lo..<hi))
+    }
+    bounds.append(energy.count)
+    return spans.enumerated().map { i, span in
+      var start = min(span.start, energy.count)
+      var end = min(max(span.end, start), energy.count)
+      while start > bounds[i] && energy[start - 1] > threshold { start -= 1 }
+      while end < bounds[i + 1] && energy[end] > threshold { end += 1 }
+      return (span.word, start, max(end, start + 1), span.confidence)
     }
   }
 

@@ -1,4 +1,4 @@
-import Earshot
+@testable import Earshot
 import Foundation
 import Testing
 
@@ -20,6 +20,23 @@ func fixtureTranscriptionModel() throws -> (TranscriptionModel, String) {
 
 @Suite("Transcriber and earshot transcribe")
 struct TranscribeTests {
+  /// Spikes at frames 10 and 30 inside loud stretches 5..<16 and 25..<41: each word takes its
+  /// stretch, and neither crosses the quiet gap between them.
+  @Test func wordsGrowFromTheirSpikeOverLoudFrames() {
+    var energy = [Float](repeating: -60, count: 50)
+    for t in 5..<16 { energy[t] = -10 }
+    for t in 25..<41 { energy[t] = -12 }
+    energy[20] = -65
+    let spans = Transcriber.widen([("four", 10, 11, 0.9), ("two", 30, 31, 0.8)], energy: energy)
+    #expect(spans.map(\.start) == [5, 25])
+    #expect(spans.map(\.end) == [16, 41])
+    // Touching loud stretches split at the quietest frame between the spikes.
+    var joined = [Float](repeating: -10, count: 40)
+    joined[19] = -20
+    let split = Transcriber.widen([("one", 10, 11, 1), ("two", 30, 31, 1)], energy: joined + [Float](repeating: -60, count: 10))
+    #expect(split[0].end == 19 && split[1].start == 19)
+  }
+
   let wav = CLI.fixtures.appendingPathComponent("audio/phrase-48000-stereo-s16.wav").path
 
   @Test func savedModelLoadsWithItsFrontEnd() throws {
