@@ -63,7 +63,7 @@ RESUME=()
 time "$EARSHOT" train --task classify --train "$OUT/train.jsonl" --valid-speakers 0.2 \
   --labels yes,no,up,down,left,right,on,off,stop,go,unknown,silence \
   --sample-rate 16000 --mel-bands 40 --window-ms 25 --hop-ms 10 \
-  --hidden 128 --layers 2 --pooling attention --balance weighted-loss --label-smoothing 0.05 \
+  --hidden 128 --layers 2 --dropout 0.1 --batch-size 32 --learning-rate 0.003 --pooling attention --balance weighted-loss --label-smoothing 0.05 \
   --time-shift 0.1 --mixup 0.2 --noise "$OUT/noise" \
   --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS" \
   --output "$WORK/commands-run" "${RESUME[@]}"

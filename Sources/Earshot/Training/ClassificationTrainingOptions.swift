@@ -12,27 +12,28 @@ public enum ClassBalancing: String, Codable, Sendable, CaseIterable {
 }
 
 /// Settings of a ``ClassificationTrainer`` run; the defaults suit 1-second keyword clips
-/// (the shipped `commands` model's front end, a 2 x 64 BiLSTM, mean pooling).
+/// (the shipped `commands` model's front end, a 2 x 128 BiLSTM, mean pooling); the network
+/// and optimizer defaults equal ``CTCTrainingOptions``'s, so `earshot train --help` holds for both.
 public struct ClassificationTrainingOptions: Equatable, Codable, Sendable {
   /// The front end; its sample rate is the one clips are resampled to. Default
   /// ``commandFeatures``.
   public var features: FeatureOptions = ClassificationTrainingOptions.commandFeatures
   /// The label order of the model's outputs; nil (default): the training labels, sorted.
   public var labels: [String]? = nil
-  /// LSTM features per direction; default 64.
-  public var hiddenSize = 64
+  /// LSTM features per direction; default 128.
+  public var hiddenSize = 128
   /// Stacked bidirectional layers; default 2.
   public var layers = 2
   /// Dropout between LSTM layers in training, [0, 1); default 0.1.
   public var dropout: Float = 0.1
   /// Pooling of the encoder frames; default `.mean`.
   public var pooling: Pooling = .mean
-  /// Passes over the training set; default 20.
-  public var epochs = 20
-  /// Clips per optimizer step; default 32.
-  public var batchSize = 32
-  /// Peak learning rate of Adam, reached after warm-up; default 3e-3.
-  public var learningRate: Float = 3e-3
+  /// Passes over the training set; default 30.
+  public var epochs = 30
+  /// Clips per optimizer step; default 16.
+  public var batchSize = 16
+  /// Peak learning rate of Adam, reached after warm-up; default 2e-3.
+  public var learningRate: Float = 2e-3
   /// Fraction of all steps spent in linear warm-up, [0, 1); default 0.05.
   public var warmupFraction: Float = 0.05
   /// Where the cosine decay ends, as a fraction of the peak; default 0.05.
