@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Recipe for the shipped `sounds` model (ESC-10): settings chosen on a fold split, then the
+# shipped model trained on every available fold.
+#
+#   scripts/train/sounds.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
+#
+# Step 1 trains on folds 1-3 and validates on fold 4 (clips of one source recording share a
+# fold, so nothing leaks) and prints the per-class report. Step 2 trains on folds 1-4 with the
+# same settings for EPOCHS epochs (no validation left; step 1 peaked at epoch 29 of 40) and
+# installs the last epoch as Sources/Earshot/Models/sounds.safetensors. STEP=valid or STEP=final runs one step only.
+# Needs ../shared/data/esc10. Everything else goes to WORK_DIR, outside the repository.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WORK=${1:-../earshot-work}
+DATA=${DATA:-../shared/data}
+SEED=${SEED:-1}
+VALID_EPOCHS=${VALID_EPOCHS:-40}   # step 1: settings
+EPOCHS=${EPOCHS:-30}               # step 2: the shipped model
+THREADS=${THREADS:-1}
+STEP=${STEP:-all}
+mkdir -p "$WORK"
+
+if [ -z "${EARSHOT:-}" ]; then   # EARSHOT=path/to/earshot skips the build
+  swift build -c release --product earshot
+  EARSHOT=.build/release/earshot
+fi
+
+SETTINGS=(--sample-rate 16000 --mel-bands 64 --window-ms 40 --hop-ms 20
+  --hidden 128 --layers 2 --dropout 0.1 --pooling attention --batch-size 16 --learning-rate 0.003
+  --mixup 0.5 --time-shift 1.0 --label-smoothing 0.1 --balance weighted-loss
+  --seed "$SEED" --threads "$THREADS")
+
+if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
+  RESUME=()
+  [ -f "$WORK/sounds-valid/checkpoint.safetensors" ] && RESUME=(--resume)
+  time "$EARSHOT" train --task classify --train "$DATA/esc10" --valid-fold 4 \
+    "${SETTINGS[@]}" --epochs "$VALID_EPOCHS" --output "$WORK/sounds-valid" "${RESUME[@]}"
+fi
+
+if [ "$STEP" = all ] || [ "$STEP" = final ]; then
+  RESUME=()
+  [ -f "$WORK/sounds-final/checkpoint.safetensors" ] && RESUME=(--resume)
+  time "$EARSHOT" train --task classify --train "$DATA/esc10" \
+    "${SETTINGS[@]}" --epochs "$EPOCHS" --output "$WORK/sounds-final" "${RESUME[@]}"
+  cp "$WORK/sounds-final/best.safetensors" Sources/Earshot/Models/sounds.safetensors
+  echo "installed Sources/Earshot/Models/sounds.safetensors"
+fi
