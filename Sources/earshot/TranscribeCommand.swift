@@ -23,7 +23,7 @@ struct Transcribe: ParsableCommand {
               files, give --output DIR to get one file each
 
       Examples:
-        earshot transcribe samples/four-seven-one.wav
+        earshot transcribe samples/phone-415-555-2368.wav
         earshot transcribe calls/ --format json > calls.jsonl
         earshot transcribe talk.flac --format srt --output subtitles/
       """)

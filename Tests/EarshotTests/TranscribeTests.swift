@@ -150,3 +150,38 @@ struct TranscribeTests {
     #expect(r.stderr.contains("nope: no such model file or shipped model"), "\(r.stderr)")
   }
 }
+
+/// The shipped digits model on the project's own samples (espeak-ng, never trained on these
+/// exact recordings), with their expected transcripts from samples/transcripts.tsv.
+@Suite("Shipped digits model")
+struct DigitsModelTests {
+  @Test func samplesTranscribeAsExpected() throws {
+    let samples = CLI.repository.appendingPathComponent("samples")
+    let table = try String(contentsOf: samples.appendingPathComponent("transcripts.tsv"), encoding: .utf8)
+    let rows = table.split(separator: "\n").dropFirst().map { $0.split(separator: "\t").map(String.init) }
+    #expect(rows.count >= 3)
+    for row in rows {
+      let r = try CLI.run(["transcribe", samples.appendingPathComponent(row[0]).path])
+      #expect(r.status == 0, "\(r.stderr)")
+      #expect(r.text == row[1] + "\n", "\(row[0])")
+    }
+  }
+
+  @Test func jsonHasOrderedTimedWords() throws {
+    let file = CLI.repository.appendingPathComponent("samples/phone-415-555-2368.wav").path
+    let r = try CLI.run(["transcribe", "--format", "json", file])
+    let object = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
+    let words = object["words"] as! [[String: Any]]
+    #expect(words.map { $0["word"] as! String }.joined(separator: " ") == "four one five five five five two three six eight")
+    let starts = words.map { $0["start"] as! Double }, ends = words.map { $0["end"] as! Double }
+    for i in words.indices {
+      #expect(starts[i] < ends[i])
+      if i > 0 { #expect(ends[i - 1] <= starts[i] + 1e-9) }
+    }
+    #expect(ends.last! <= (object["duration"] as! Double) + 1e-6)
+  }
+
+  @Test func shippedModelsAreListed() {
+    #expect(Set(ModelCatalog.names).isSuperset(of: ["digits", "commands", "sounds"]))
+  }
+}
