@@ -39,8 +39,11 @@ public struct Adam: Sendable {
   public var options: AdamOptions
   /// Steps taken so far (t in the bias correction).
   public private(set) var step = 0
-  private var firstMoments: [[Float]] = []
-  private var secondMoments: [[Float]] = []
+  /// First moments (m), one array per parameter in `namedParameters` order; empty before the
+  /// first step. Saved by checkpoints so that training resumes exactly.
+  public private(set) var firstMoments: [[Float]] = []
+  /// Second moments (v), as `firstMoments`.
+  public private(set) var secondMoments: [[Float]] = []
 
   /// An optimizer with no state yet; state is created on the first ``update(_:gradients:)``.
   public init(options: AdamOptions = AdamOptions()) { self.options = options }
@@ -86,6 +89,15 @@ public struct Adam: Sendable {
         }
       }
     }
+  }
+
+  /// Restores a saved state: `step` and the moments in `namedParameters` order.
+  public mutating func restore(step: Int, firstMoments: [[Float]], secondMoments: [[Float]]) {
+    precondition(firstMoments.count == secondMoments.count,
+      "Adam.restore: \(firstMoments.count) first vs \(secondMoments.count) second moments")
+    self.step = step
+    self.firstMoments = firstMoments
+    self.secondMoments = secondMoments
   }
 }
 

@@ -259,7 +259,7 @@ public final class CTCTrainer {
     architecture.blank = 0
 
     var network: SequenceModel
-    var adam = CheckpointedAdam()
+    var adam = Adam()
     var state: TrainingState
     if resume {
       guard fm.fileExists(atPath: checkpointPath) else {

@@ -57,7 +57,7 @@ enum Checkpoint {
   static let stateKey = "training_state"
   static let adamStepKey = "adam_step"
 
-  static func write(to path: String, model: TranscriptionModel, adam: CheckpointedAdam, state: TrainingState) throws(TrainingError) {
+  static func write(to path: String, model: TranscriptionModel, adam: Adam, state: TrainingState) throws(TrainingError) {
     var tensors: [String: Tensor] = [:]
     let network = model.network
     let params = network.namedParameters
@@ -79,7 +79,7 @@ enum Checkpoint {
     try writeAtomically(path) { temporary in try file.write(to: temporary) }
   }
 
-  static func read(_ path: String) throws(TrainingError) -> (network: SequenceModel, adam: CheckpointedAdam, state: TrainingState) {
+  static func read(_ path: String) throws(TrainingError) -> (network: SequenceModel, adam: Adam, state: TrainingState) {
     func bad(_ reason: String) -> TrainingError { .badCheckpoint(path: path, reason: reason) }
     let file: SafeTensors
     do {
@@ -110,7 +110,7 @@ enum Checkpoint {
     guard first.isEmpty || first.count == network.namedParameters.count else {
       throw bad("Adam moments for \(first.count) of \(network.namedParameters.count) tensors")
     }
-    var adam = CheckpointedAdam()
+    var adam = Adam()
     adam.restore(step: adamStep, firstMoments: first, secondMoments: second)
     return (network, adam, state)
   }
@@ -121,7 +121,7 @@ extension Checkpoint {
   /// and `metadata` plus the Adam step, atomically (the classification trainer's format;
   /// the CTC checkpoint above is the same layout).
   static func write<M: Parameterized>(to path: String, network: M, metadata: [String: String],
-                                      adam: CheckpointedAdam) throws(TrainingError) {
+                                      adam: Adam) throws(TrainingError) {
     var tensors: [String: Tensor] = [:]
     for (k, p) in network.namedParameters.enumerated() {
       tensors["model/" + p.name] = Tensor(shape: p.shape, values: network[keyPath: p.path].data)
@@ -139,7 +139,7 @@ extension Checkpoint {
   /// Reads a checkpoint written by ``write(to:network:metadata:adam:)``: fills `network`
   /// (already built with the right architecture) and returns the Adam state and metadata.
   static func read<M: Parameterized>(_ path: String, into network: inout M) throws(TrainingError)
-    -> (adam: CheckpointedAdam, metadata: [String: String])
+    -> (adam: Adam, metadata: [String: String])
   {
     func bad(_ reason: String) -> TrainingError { .badCheckpoint(path: path, reason: reason) }
     let file: SafeTensors
@@ -163,7 +163,7 @@ extension Checkpoint {
     guard first.isEmpty || first.count == network.namedParameters.count else {
       throw bad("Adam moments for \(first.count) of \(network.namedParameters.count) tensors")
     }
-    var adam = CheckpointedAdam()
+    var adam = Adam()
     adam.restore(step: Int(file.metadata[adamStepKey] ?? "0") ?? 0, firstMoments: first, secondMoments: second)
     return (adam, file.metadata)
   }

@@ -353,7 +353,7 @@ public final class ClassificationTrainer {
     architecture.pooling = options.pooling
 
     var network: SequenceClassifier
-    var adam = CheckpointedAdam()
+    var adam = Adam()
     var state: ClassificationTrainingState
     if resume {
       guard fm.fileExists(atPath: checkpointPath) else {
