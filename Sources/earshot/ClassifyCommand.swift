@@ -48,11 +48,6 @@ struct Classify: ParsableCommand {
     if hop != nil && window == nil { throw ValidationError("--hop needs --window") }
   }
 
-  enum Outcome {
-    case results([Classification])
-    case failed(String)
-  }
-
   func run() throws {
     let classifier: Classifier
     do {
@@ -61,50 +56,18 @@ struct Classify: ParsableCommand {
       printError("error: \(error)")
       throw ExitCode.failure
     }
-    var files = expandInputs(inputs)
-    if files.isEmpty {
-      printError("error: no audio files found in \(inputs.joined(separator: " "))")
-      throw ExitCode.failure
-    }
-    var stdinPath: String?
-    if let i = files.firstIndex(of: "-") {
-      stdinPath = try stdinToTemporaryFile()
-      files[i] = stdinPath!
-    }
-    defer { if let stdinPath { unlink(stdinPath) } }
+    let batch = try AudioBatch(inputs)
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
-    Neural.setThreads(workers > 1 && files.count > 1 ? 1 : workers)
-    let names = files.map { $0 == stdinPath ? "stdin" : $0 }
-    let paths = files
+    Neural.setThreads(workers > 1 && batch.count > 1 ? 1 : workers)
     let window = window, hop = hop ?? window
-    let progress = ProgressBar(total: files.count, label: "files")
-    var failures = 0
-    forEachInOrder(count: files.count, threads: workers) { i -> Outcome in
-      do {
-        if let window, let hop {
-          return .results(try classifier.timeline(path: paths[i], window: window, hop: hop))
-        }
-        return .results([try classifier.classify(path: paths[i])])
-      } catch {
-        return .failed("\(error)")
-      }
-    } emit: { i, outcome in
-      switch outcome {
-      case .failed(let message):
-        failures += 1
-        progress.clearLine()
-        printError("error: \(message.hasPrefix(paths[i]) ? message.replacingOccurrences(of: paths[i], with: names[i]) : "\(names[i]): \(message)")")
-      case .results(let results):
-        var text = ""
-        for r in results { text += render(r, name: names[i], timeline: window != nil) }
-        FileHandle.standardOutput.write(Data(text.utf8))
-      }
-      progress.advance(failed: { if case .failed = outcome { return true } else { return false } }())
+    let failures = batch.run(threads: workers) { i -> [Classification] in
+      if let window, let hop { return try classifier.timeline(path: batch.paths[i], window: window, hop: hop) }
+      return [try classifier.classify(path: batch.paths[i])]
+    } emit: { i, results in
+      let text = results.map { render($0, name: batch.names[i], timeline: window != nil) }.joined()
+      FileHandle.standardOutput.write(Data(text.utf8))
     }
-    if failures > 0 {
-      if files.count > 1 { printError("\(failures) of \(files.count) files failed") }
-      throw ExitCode.failure
-    }
+    if failures > 0 { throw ExitCode.failure }
   }
 
   func render(_ r: Classification, name: String, timeline: Bool) -> String {

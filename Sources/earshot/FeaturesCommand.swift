@@ -149,23 +149,12 @@ struct Features: ParsableCommand {
     case features(FeatureMatrix, sampleRate: Int, hop: Int)
     /// Already written to its .npy file while it was computed.
     case written
-    case failed(String)
   }
 
   func run() throws {
     // Features never touch BLAS; one OpenBLAS thread keeps its idle workers from spinning.
     Neural.setThreads(1)
-    var files = expandInputs(inputs)
-    if files.isEmpty {
-      printError("error: no audio files found in \(inputs.joined(separator: " "))")
-      throw ExitCode.failure
-    }
-    var stdinPath: String?
-    if let i = files.firstIndex(of: "-") {
-      stdinPath = try stdinToTemporaryFile()
-      files[i] = stdinPath!
-    }
-    defer { if let stdinPath { unlink(stdinPath) } }
+    let batch = try AudioBatch(inputs)
     let toStdout = output == "-"
     if !toStdout {
       do {
@@ -176,15 +165,11 @@ struct Features: ParsableCommand {
       }
     }
     let extractors = ExtractorCache(make: { rate in try FeatureExtractor(options: self.options(sampleRate: rate)) })
-    let progress = ProgressBar(total: files.count, label: "files")
     let targetRate = sampleRate
-    let names = files.map { $0 == stdinPath ? "stdin" : $0 }
-    let paths = files
-    var failures = 0
     // Output names are fixed up front, so that two inputs with one base name fail clearly
     // (the second one) instead of overwriting each other.
     var owners: [String: String] = [:]
-    let outputNames: [Result<String, ValidationError>] = names.map { name in
+    let outputNames: [Result<String, ValidationError>] = batch.names.map { name in
       let base = FeatureWriter.kaldiKey(for: name)
       if let previous = owners[base] {
         return .failure(ValidationError("output name '\(base)' is already taken by \(previous); rename one of them"))
@@ -197,55 +182,37 @@ struct Features: ParsableCommand {
     var ark = Data()
     var scp = ""
     let arkPath = toStdout ? "-" : URL(fileURLWithPath: output).appendingPathComponent("feats.ark").path
-    forEachInOrder(count: files.count, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { i -> Outcome in
-      do {
-        let base = try outputNames[i].get()
-        let file = try AudioFile(path: paths[i])
-        let rate = targetRate ?? file.info.sampleRate
-        let extractor = try extractors.get(rate)
-        var stream = try MonoStream(file: file, sampleRate: rate)
-        let features = extractor.makeStream()
-        let expected = Resampler.outputLength(inputFrames: file.info.frames, from: file.info.sampleRate, to: rate)
-        let expectedFrames = extractor.frameCount(forSamples: expected)
-        let topDecibels = extractor.streamableTopDecibels
-        if streamNpy && (!extractor.needsWholeUtterance || topDecibels != nil) {
-          // Frame-local features go to disk block by block: memory stays bounded for hours.
-          // A dB top clamp, which needs the utterance's maximum, is applied in a second pass.
-          let path = URL(fileURLWithPath: outputFolder).appendingPathComponent("\(base).npy").path
-          let writer = try NumpyStreamWriter(path: path, columns: extractor.frameBins, expectedRows: expectedFrames)
-          while let block = try stream.next() { try writer.append(features.feed(block)) }
-          try writer.append(features.finish())
-          if let topDecibels, writer.rows > 0 { try writer.clamp(below: writer.maximum - topDecibels) }
-          try writer.finish()
-          return .written
-        }
-        var frames = FeatureMatrix(frames: 0, bins: extractor.frameBins)
-        frames.values.reserveCapacity(expectedFrames * extractor.frameBins)
-        while let block = try stream.next() { features.feed(block, appendingTo: &frames) }
-        features.finish(appendingTo: &frames)
-        return .features(try extractor.finalize(frames), sampleRate: rate, hop: extractor.hopLength)
-      } catch {
-        return .failed("\(error)")
+    let failures = batch.run(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { i -> Outcome in
+      let base = try outputNames[i].get()
+      let file = try AudioFile(path: batch.paths[i])
+      let rate = targetRate ?? file.info.sampleRate
+      let extractor = try extractors.get(rate)
+      var stream = try MonoStream(file: file, sampleRate: rate)
+      let features = extractor.makeStream()
+      let expected = Resampler.outputLength(inputFrames: file.info.frames, from: file.info.sampleRate, to: rate)
+      let expectedFrames = extractor.frameCount(forSamples: expected)
+      let topDecibels = extractor.streamableTopDecibels
+      if streamNpy && (!extractor.needsWholeUtterance || topDecibels != nil) {
+        // Frame-local features go to disk block by block: memory stays bounded for hours.
+        // A dB top clamp, which needs the utterance's maximum, is applied in a second pass.
+        let path = URL(fileURLWithPath: outputFolder).appendingPathComponent("\(base).npy").path
+        let writer = try NumpyStreamWriter(path: path, columns: extractor.frameBins, expectedRows: expectedFrames)
+        while let block = try stream.next() { try writer.append(features.feed(block)) }
+        try writer.append(features.finish())
+        if let topDecibels, writer.rows > 0 { try writer.clamp(below: writer.maximum - topDecibels) }
+        try writer.finish()
+        return .written
       }
+      var frames = FeatureMatrix(frames: 0, bins: extractor.frameBins)
+      frames.values.reserveCapacity(expectedFrames * extractor.frameBins)
+      while let block = try stream.next() { features.feed(block, appendingTo: &frames) }
+      features.finish(appendingTo: &frames)
+      return .features(try extractor.finalize(frames), sampleRate: rate, hop: extractor.hopLength)
     } emit: { i, outcome in
-      switch outcome {
-      case .failed(let message):
-        failures += 1
-        progress.clearLine()
-        printError("error: \(message.hasPrefix(files[i]) ? message : "\(names[i]): \(message)")")
-      case .written:
-        break
-      case .features(let m, let rate, let hop):
-        do {
-          let base = try outputNames[i].get()
-          try write(m, name: names[i], base: base, sampleRate: rate, hop: hop, toStdout: toStdout, ark: &ark, scp: &scp, arkPath: arkPath)
-        } catch {
-          failures += 1
-          progress.clearLine()
-          printError("error: \(names[i]): \(error)")
-        }
-      }
-      progress.advance(failed: { if case .failed = outcome { return true } else { return false } }())
+      guard case .features(let m, let rate, let hop) = outcome else { return }
+      try write(
+        m, name: batch.names[i], base: try outputNames[i].get(), sampleRate: rate, hop: hop, toStdout: toStdout,
+        ark: &ark, scp: &scp, arkPath: arkPath)
     }
     if format == .kaldiArk && !ark.isEmpty {
       if toStdout {
@@ -255,10 +222,7 @@ struct Features: ParsableCommand {
         try Data(scp.utf8).write(to: URL(fileURLWithPath: output).appendingPathComponent("feats.scp"), options: .atomic)
       }
     }
-    if failures > 0 {
-      printError("\(failures) of \(files.count) files failed")
-      throw ExitCode.failure
-    }
+    if failures > 0 { throw ExitCode.failure }
   }
 
   private func write(

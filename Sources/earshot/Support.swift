@@ -1,3 +1,4 @@
+import ArgumentParser
 import Earshot
 import Foundation
 
@@ -136,4 +137,68 @@ func stdinToTemporaryFile() throws -> String {
   let data = FileHandle.standardInput.readDataToEndOfFile()
   try data.write(to: URL(fileURLWithPath: path))
   return path
+}
+
+/// The audio files of one CLI call: inputs expanded (directories walked), stdin staged in a
+/// temporary file, names to show; runs per-file work in parallel and reports each failure as
+/// one stderr line naming the file, while the rest go on.
+final class AudioBatch: @unchecked Sendable {
+  /// Paths to open, in input order.
+  let paths: [String]
+  /// What to call each file in output and errors ("stdin" for -).
+  let names: [String]
+  private let stdinPath: String?
+
+  /// Prints an error and throws `ExitCode.failure` when the inputs hold no audio files.
+  init(_ inputs: [String]) throws {
+    var files = expandInputs(inputs)
+    if files.isEmpty {
+      printError("error: no audio files found in \(inputs.joined(separator: " "))")
+      throw ExitCode.failure
+    }
+    var staged: String?
+    if let i = files.firstIndex(of: "-") {
+      staged = try stdinToTemporaryFile()
+      files[i] = staged!
+    }
+    stdinPath = staged
+    paths = files
+    names = files.map { $0 == staged ? "stdin" : $0 }
+  }
+
+  deinit { if let stdinPath { unlink(stdinPath) } }
+
+  var count: Int { paths.count }
+
+  /// Runs `work(i)` for every file on `threads` threads and hands the results to `emit` in
+  /// input order; an error from either prints one line naming the file. Returns how many
+  /// files failed. A progress bar is drawn when stderr is a terminal.
+  func run<Result>(
+    threads: Int, work: @escaping @Sendable (Int) throws -> Result, emit: (Int, Result) throws -> Void
+  ) -> Int {
+    let progress = ProgressBar(total: count, label: "files")
+    var failures = 0
+    forEachInOrder(count: count, threads: threads) { i -> Swift.Result<Result, Error> in
+      Swift.Result { try work(i) }
+    } emit: { i, outcome in
+      do {
+        try emit(i, try outcome.get())
+        progress.advance(failed: false)
+      } catch {
+        failures += 1
+        progress.clearLine()
+        printError("error: \(describe(error, file: i))")
+        progress.advance(failed: true)
+      }
+    }
+    if failures > 0 && count > 1 { printError("\(failures) of \(count) files failed") }
+    return failures
+  }
+
+  /// The error's message naming the file once, by its display name.
+  private func describe(_ error: Error, file i: Int) -> String {
+    let message = "\(error)"
+    return message.hasPrefix(paths[i])
+      ? names[i] + message.dropFirst(paths[i].count) : "\(names[i]): \(message)"
+  }
 }

@@ -52,11 +52,6 @@ struct Transcribe: ParsableCommand {
     }
   }
 
-  enum Outcome {
-    case transcript(Transcript)
-    case failed(String)
-  }
-
   func run() throws {
     let transcriber: Transcriber
     do {
@@ -68,18 +63,8 @@ struct Transcribe: ParsableCommand {
       printError("error: \(error)")
       throw ExitCode.failure
     }
-    var files = expandInputs(inputs)
-    if files.isEmpty {
-      printError("error: no audio files found in \(inputs.joined(separator: " "))")
-      throw ExitCode.failure
-    }
-    var stdinPath: String?
-    if let i = files.firstIndex(of: "-") {
-      stdinPath = try stdinToTemporaryFile()
-      files[i] = stdinPath!
-    }
-    defer { if let stdinPath { unlink(stdinPath) } }
-    if (format == .srt || format == .vtt) && files.count > 1 && output == nil {
+    let batch = try AudioBatch(inputs)
+    if (format == .srt || format == .vtt) && batch.count > 1 && output == nil {
       throw ValidationError("--format \(format.rawValue) with several files needs --output DIR")
     }
     if let output {
@@ -87,44 +72,20 @@ struct Transcribe: ParsableCommand {
     }
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     // Files run in parallel; each network call then uses one BLAS thread.
-    Neural.setThreads(workers > 1 && files.count > 1 ? 1 : workers)
-    let names = files.map { $0 == stdinPath ? "stdin" : $0 }
-    let paths = files
-    let progress = ProgressBar(total: files.count, label: "files")
-    var failures = 0
-    forEachInOrder(count: files.count, threads: workers) { i -> Outcome in
-      do {
-        return .transcript(try transcriber.transcribe(path: paths[i]))
-      } catch {
-        return .failed("\(error)")
+    Neural.setThreads(workers > 1 && batch.count > 1 ? 1 : workers)
+    let failures = batch.run(threads: workers) { i in
+      try transcriber.transcribe(path: batch.paths[i])
+    } emit: { i, transcript in
+      let rendered = render(transcript, name: batch.names[i], several: batch.count > 1)
+      if let output {
+        let base = FeatureWriter.kaldiKey(for: batch.names[i])
+        let suffix = format == .text ? "txt" : format.rawValue
+        try Data(rendered.utf8).write(to: URL(fileURLWithPath: output).appendingPathComponent("\(base).\(suffix)"), options: .atomic)
+      } else {
+        FileHandle.standardOutput.write(Data(rendered.utf8))
       }
-    } emit: { i, outcome in
-      switch outcome {
-      case .failed(let message):
-        failures += 1
-        progress.clearLine()
-        printError("error: \(message.hasPrefix(paths[i]) ? message.replacingOccurrences(of: paths[i], with: names[i]) : "\(names[i]): \(message)")")
-      case .transcript(let t):
-        let rendered = render(t, name: names[i], several: files.count > 1)
-        if let output {
-          let base = FeatureWriter.kaldiKey(for: names[i])
-          let path = URL(fileURLWithPath: output).appendingPathComponent("\(base).\(format == .text ? "txt" : format == .json ? "json" : format.rawValue)")
-          do {
-            try Data(rendered.utf8).write(to: path, options: .atomic)
-          } catch {
-            failures += 1
-            printError("error: \(path.path): \(error.localizedDescription)")
-          }
-        } else {
-          FileHandle.standardOutput.write(Data(rendered.utf8))
-        }
-      }
-      progress.advance(failed: { if case .failed = outcome { return true } else { return false } }())
     }
-    if failures > 0 {
-      if files.count > 1 { printError("\(failures) of \(files.count) files failed") }
-      throw ExitCode.failure
-    }
+    if failures > 0 { throw ExitCode.failure }
   }
 
   func render(_ t: Transcript, name: String, several: Bool) -> String {
