@@ -7,11 +7,6 @@ func printError(_ message: String) {
   FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// Audio file extensions picked up when a directory is given.
-let audioExtensions: Set<String> = [
-  "wav", "wave", "flac", "ogg", "oga", "opus", "aiff", "aif", "aifc", "au", "snd", "caf", "w64", "rf64", "mp3", "sph", "nist", "voc", "htk",
-]
-
 /// Expands directories (recursively, sorted, audio extensions only); files are kept as given,
 /// so that a bad file named on the command line is reported, not skipped.
 func expandInputs(_ inputs: [String]) -> [String] {
@@ -19,12 +14,7 @@ func expandInputs(_ inputs: [String]) -> [String] {
   for input in inputs {
     var isDirectory: ObjCBool = false
     if input != "-", FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue {
-      let base = URL(fileURLWithPath: input)
-      let found = (FileManager.default.enumerator(atPath: input)?.allObjects as? [String] ?? [])
-        .filter { audioExtensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
-        .sorted()
-        .map { base.appendingPathComponent($0).path }
-      files += found
+      files += audioFiles(in: input)
     } else {
       files.append(input)
     }

@@ -63,6 +63,31 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
 
 /// The augmentation steps, each a pure function of its input and a generator.
 public enum Augmentation {
+  /// Every readable, non-empty audio file under `folder`, mono at `sampleRate`, for noise
+  /// mixing; unreadable files are named in `skipped`.
+  /// - Throws: `TrainingError.invalidOption` when the folder holds no usable audio.
+  static func loadNoise(folder: String, sampleRate: Int, threads: Int, skipped: inout [String]) throws -> [[Float]] {
+    let files = audioFiles(in: folder)
+    guard !files.isEmpty else {
+      throw TrainingError.invalidOption(name: "noiseFolder", value: folder, expected: "a folder holding audio files")
+    }
+    let loaded: [Result<[Float], any Error>] = parallelMap(files.count, threads: threads) { i in
+      Result { try AudioFile.loadMono(path: files[i], sampleRate: sampleRate).samples }
+    }
+    var noise: [[Float]] = []
+    for r in loaded {
+      switch r {
+      case .success(let s) where !s.isEmpty: noise.append(s)
+      case .success: break
+      case .failure(let e): skipped.append("\(e)")
+      }
+    }
+    guard !noise.isEmpty else {
+      throw TrainingError.invalidOption(name: "noiseFolder", value: folder, expected: "at least one readable, non-empty audio file")
+    }
+    return noise
+  }
+
   /// Speed perturbation: `samples` at `sampleRate` played `speed` times faster, by soxr
   /// resampling to `sampleRate / speed` (output length `ceil(n / speed)`).
   public static func changeSpeed(_ samples: [Float], by speed: Float, sampleRate: Int) throws -> [Float] {

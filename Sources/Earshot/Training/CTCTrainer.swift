@@ -90,8 +90,8 @@ public final class CTCTrainer {
         guard !samples.isEmpty else { throw TrainingError.badClip(path: entry.audio, reason: "0 samples") }
         let variants = try speeds.map { try Augmentation.changeSpeed(samples, by: $0, sampleRate: rate) }
         let cached = cache ? try variants.map { Matrix(try extractor($0)) } : []
-        let frames = Self.frameCount(samples.count, extractor: extractor)
-        let shortest = Self.frameCount(Int(Double(samples.count) / Double(fastest)), extractor: extractor)
+        let frames = extractor.frameCount(forSamples: samples.count)
+        let shortest = extractor.frameCount(forSamples: Int(Double(samples.count) / Double(fastest)))
         guard shortest >= Tokenizer.minimumFrames(labels) + 1 else {
           throw TrainingError.badClip(path: entry.audio, reason:
             "\(shortest) frames at speed \(fastest) cannot hold the \(labels.count) tokens of \"\(entry.text)\"")
@@ -127,44 +127,9 @@ public final class CTCTrainer {
       }
     }
     if let folder = options.augmentation.noiseFolder {
-      let files = Self.audioFiles(in: folder)
-      guard !files.isEmpty else {
-        throw TrainingError.invalidOption(name: "noiseFolder", value: folder, expected: "a folder holding audio files")
-      }
-      let n: [Result<[Float], any Error>] = parallelMap(files.count, threads: threads) { i in
-        Result { try AudioFile.loadMono(path: files[i], sampleRate: rate).samples }
-      }
-      for r in n {
-        switch r {
-        case .success(let s) where !s.isEmpty: noise.append(s)
-        case .success: break
-        case .failure(let e): skipped.append("\(e)")
-        }
-      }
-      guard !noise.isEmpty else {
-        throw TrainingError.invalidOption(name: "noiseFolder", value: folder, expected: "at least one readable, non-empty audio file")
-      }
+      noise = try Augmentation.loadNoise(folder: folder, sampleRate: rate, threads: threads, skipped: &skipped)
     }
     loadSeconds = Date().timeIntervalSince(start)
-  }
-
-  /// Frames the extractor makes of `samples` samples (librosa's count with centring).
-  static func frameCount(_ samples: Int, extractor: FeatureExtractor) -> Int {
-    let o = extractor.options
-    let hop = max(extractor.hopLength, 1)
-    if o.kind != .fbank && o.spectrogram.center { return 1 + samples / hop }
-    let window = o.kind == .fbank ? Int(Float(o.sampleRate) * o.fbank.frameLengthMilliseconds / 1000)
-      : o.spectrogram.resolvedWindowLength
-    return samples < window ? 0 : 1 + (samples - window) / hop
-  }
-
-  static func audioFiles(in folder: String) -> [String] {
-    let extensions: Set<String> = ["wav", "flac", "ogg", "aiff", "aif", "au", "w64", "caf"]
-    let base = URL(fileURLWithPath: folder)
-    return ((FileManager.default.enumerator(atPath: folder)?.allObjects as? [String]) ?? [])
-      .filter { extensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
-      .sorted()
-      .map { base.appendingPathComponent($0).path }
   }
 
   // MARK: - Batches and features

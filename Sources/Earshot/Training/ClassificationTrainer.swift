@@ -132,23 +132,7 @@ public final class ClassificationTrainer {
       }
     }
     if let folder = options.augmentation.noiseFolder {
-      let files = CTCTrainer.audioFiles(in: folder)
-      guard !files.isEmpty else {
-        throw TrainingError.invalidOption(name: "noiseFolder", value: folder, expected: "a folder holding audio files")
-      }
-      let loadedNoise: [Result<[Float], any Error>] = parallelMap(files.count, threads: threads) { i in
-        Result { try AudioFile.loadMono(path: files[i], sampleRate: rate).samples }
-      }
-      for r in loadedNoise {
-        switch r {
-        case .success(let s) where !s.isEmpty: noise.append(s)
-        case .success: break
-        case .failure(let e): skipped.append("\(e)")
-        }
-      }
-      guard !noise.isEmpty else {
-        throw TrainingError.invalidOption(name: "noiseFolder", value: folder, expected: "at least one readable, non-empty audio file")
-      }
+      noise = try Augmentation.loadNoise(folder: folder, sampleRate: rate, threads: threads, skipped: &skipped)
     }
     loadSeconds = Date().timeIntervalSince(start)
   }
