@@ -98,8 +98,12 @@ struct BadInput: Sendable, CustomTestStringConvertible {
       let v: Float = i == 37 ? .nan : 0.1
       withUnsafeBytes(of: v.bitPattern.littleEndian) { nanFloats.append(contentsOf: $0) }
     }
-    var random = SystemRandomNumberGenerator()
-    let noise = Data((0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) })
+    // Fixed pseudo-random bytes (an LCG), so the case is the same on every run.
+    var state: UInt32 = 12_345
+    let noise = Data((0..<4096).map { _ -> UInt8 in
+      state = state &* 1_664_525 &+ 1_013_904_223
+      return UInt8(truncatingIfNeeded: state >> 24)
+    })
     let full = wavBytes(sampleRate: 16_000, channels: 1, data: pcm)
     return [
       BadInput(name: "empty file", bytes: Data()) { if case .cannotOpen = $0 { true } else { false } },
