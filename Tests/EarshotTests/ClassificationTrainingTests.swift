@@ -245,3 +245,16 @@ enum ToneClasses {
     #expect(fields.count >= 2 && fields[1] == "yes", "\(r.text)")
   }
 }
+
+@Suite struct ClassificationDataGuardTests {
+  /// A --train folder with a single label folder fails before any audio is decoded.
+  @Test func oneLabelIsRefusedUpFront() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("one-label-\(UUID().uuidString)")
+    let label = dir.appendingPathComponent("only")
+    try FileManager.default.createDirectory(at: label, withIntermediateDirectories: true)
+    try Data("not audio".utf8).write(to: label.appendingPathComponent("a.wav"))
+    let r = try CLI.run(["train", "--task", "classify", "--train", dir.path, "--output", dir.appendingPathComponent("run").path])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("only 1 label (only); a classifier needs at least 2"), "\(r.stderr)")
+  }
+}

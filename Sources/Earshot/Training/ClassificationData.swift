@@ -35,9 +35,6 @@ public struct ClassificationEntry: Equatable, Codable, Sendable {
 /// Where the speaker or fold is not given it is read from the file name:
 /// ``speaker(ofFileName:)`` and ``fold(ofFileName:)``.
 public enum ClassificationDataset {
-  /// Audio file extensions a label folder is searched for (lower case).
-  public static let audioExtensions: Set<String> = ["wav", "ogg", "flac", "aiff", "aif", "au", "w64", "caf", "oga"]
-
   /// Reads a label-per-folder tree or a JSON Lines manifest.
   /// - Throws: ``TrainingError`` naming the file or line, or `.emptyDataset` when nothing is listed.
   public static func load(_ path: String) throws(TrainingError) -> [ClassificationEntry] {
@@ -144,7 +141,7 @@ public enum ClassificationDataset {
       var isDirectory: ObjCBool = false
       guard fm.fileExists(atPath: dir.path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
       let files = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
-      for file in files where audioExtensions.contains(URL(fileURLWithPath: file).pathExtension.lowercased()) {
+      for file in files where audioFileExtensions.contains(URL(fileURLWithPath: file).pathExtension.lowercased()) {
         entries.append(ClassificationEntry(audio: dir.appendingPathComponent(file).path, label: label(ofFolder: name),
                                            speaker: speaker(ofFileName: file), fold: fold(ofFileName: file)))
       }

@@ -75,6 +75,13 @@ public final class ClassificationTrainer {
     self.threads = threads
     let start = Date()
     labels = options.labels ?? Set(training.map(\.label)).sorted()
+    // Checked before any audio is decoded: one label usually means a wrong --train folder
+    // (its sub-folders are the labels), and decoding whatever it holds can take long.
+    guard labels.count >= 2 else {
+      throw TrainingError.emptyDataset(
+        path: "training set",
+        reason: "only \(labels.count) label (\(labels.joined(separator: ", "))); a classifier needs at least 2 - is --train the folder whose sub-folders are the labels?")
+    }
     let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
     for e in training + (validation ?? []) where index[e.label] == nil {
       throw TrainingError.unknownToken(path: e.audio, token: e.label, known: labels)
