@@ -185,11 +185,9 @@ extension NumpyArray {
   /// the values' own bytes, to a temporary file that is renamed over `path` when complete.
   public static func write(_ features: FeatureMatrix, to path: String) throws(ArrayFileError) {
     let temporary = path + ".tmp-\(getpid())"
-    guard FileManager.default.createFile(atPath: temporary, contents: header(shape: [features.frames, features.bins])),
-      let handle = FileHandle(forWritingAtPath: temporary)
-    else { throw .io(path: path, reason: "cannot create \(temporary)") }
+    let handle = try createFile(temporary, for: path)
     do {
-      try handle.seekToEnd()
+      try handle.write(contentsOf: header(shape: [features.frames, features.bins]))
       try features.values.withUnsafeBytes { raw in
         guard let base = raw.baseAddress else { return }
         try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none))
@@ -243,11 +241,11 @@ public final class NumpyStreamWriter {
     temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let header = NumpyArray.header(shape: [expectedRows, columns])
     headerLength = header.count
-    guard FileManager.default.createFile(atPath: temporary, contents: header),
-      let handle = FileHandle(forWritingAtPath: temporary)
-    else { throw .io(path: path, reason: "cannot create \(temporary)") }
-    self.handle = handle
-    do { try handle.seekToEnd() } catch { throw .io(path: path, reason: "\(error.localizedDescription)") }
+    handle = try createFile(temporary, for: path)
+    do { try handle.write(contentsOf: header) } catch {
+      unlink(temporary)
+      throw .io(path: path, reason: "cannot write: \(error.localizedDescription)")
+    }
   }
 
   deinit { if !finished { abort() } }
@@ -333,4 +331,14 @@ public final class NumpyStreamWriter {
     unlink(temporary)
     finished = true
   }
+}
+
+/// Creates (or truncates) `temporary` for writing with open(2), so that no helper file of
+/// Foundation's own is made beside it; `path` names the final file in errors.
+func createFile(_ temporary: String, for path: String) throws(ArrayFileError) -> FileHandle {
+  let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+  guard fd >= 0 else {
+    throw .io(path: path, reason: "cannot create \(temporary): \(String(cString: strerror(errno)))")
+  }
+  return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
 }

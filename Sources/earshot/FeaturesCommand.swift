@@ -156,6 +156,7 @@ struct Features: ParsableCommand {
     Neural.setThreads(1)
     let batch = try AudioBatch(inputs)
     let toStdout = output == "-"
+    InterruptCleanup.install(outputFolder: toStdout ? nil : output)
     if !toStdout {
       do {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
@@ -218,8 +219,8 @@ struct Features: ParsableCommand {
       if toStdout {
         FileHandle.standardOutput.write(ark)
       } else {
-        try ark.write(to: URL(fileURLWithPath: arkPath), options: .atomic)
-        try Data(scp.utf8).write(to: URL(fileURLWithPath: output).appendingPathComponent("feats.scp"), options: .atomic)
+        try writeAtomically(ark, to: arkPath)
+        try writeAtomically(Data(scp.utf8), to: URL(fileURLWithPath: output).appendingPathComponent("feats.scp").path)
       }
     }
     if failures > 0 { throw ExitCode.failure }
@@ -251,7 +252,7 @@ struct Features: ParsableCommand {
       FileHandle.standardOutput.write(bytes)
     } else {
       let path = URL(fileURLWithPath: output).appendingPathComponent("\(base).\(format.fileExtension)")
-      try bytes.write(to: path, options: .atomic)
+      try writeAtomically(bytes, to: path.path)
     }
   }
 

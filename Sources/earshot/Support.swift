@@ -192,3 +192,48 @@ final class AudioBatch: @unchecked Sendable {
       ? names[i] + message.dropFirst(paths[i].count) : "\(names[i]): \(message)"
   }
 }
+
+/// Writes `data` to `path` through a temporary file named `path.tmp-PID` in the same folder,
+/// renamed into place when complete, so an interrupted run leaves no partial output and
+/// `InterruptCleanup` knows what to remove.
+func writeAtomically(_ data: Data, to path: String) throws {
+  let temporary = path + ".tmp-\(getpid())"
+  do {
+    try data.write(to: URL(fileURLWithPath: temporary))
+  } catch {
+    unlink(temporary)
+    throw error
+  }
+  guard rename(temporary, path) == 0 else {
+    let reason = String(cString: strerror(errno))
+    unlink(temporary)
+    throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "\(path): \(reason)"])
+  }
+}
+
+/// On Ctrl-C (SIGINT) or SIGTERM: removes this process's temporary output files
+/// (`*.tmp-PID*`) from the output folder, says so on stderr and exits with 130. Finished
+/// outputs stay; no partial file is left behind.
+enum InterruptCleanup {
+  nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+  static func install(outputFolder: String?) {
+    let marker = ".tmp-\(getpid())"
+    for sig in [SIGINT, SIGTERM] {
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+      source.setEventHandler {
+        var removed = 0
+        if let folder = outputFolder, let names = try? FileManager.default.contentsOfDirectory(atPath: folder) {
+          for name in names where name.contains(marker) {
+            if unlink(URL(fileURLWithPath: folder).appendingPathComponent(name).path) == 0 { removed += 1 }
+          }
+        }
+        printError("interrupted; \(removed) unfinished output file(s) removed")
+        exit(130)
+      }
+      source.resume()
+      sources.append(source)
+    }
+  }
+}

@@ -70,6 +70,7 @@ struct Transcribe: ParsableCommand {
     if let output {
       try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
     }
+    InterruptCleanup.install(outputFolder: output)
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     // Files run in parallel; each network call then uses one BLAS thread.
     Neural.setThreads(workers > 1 && batch.count > 1 ? 1 : workers)
@@ -80,7 +81,7 @@ struct Transcribe: ParsableCommand {
       if let output {
         let base = FeatureWriter.kaldiKey(for: batch.names[i])
         let suffix = format == .text ? "txt" : format.rawValue
-        try Data(rendered.utf8).write(to: URL(fileURLWithPath: output).appendingPathComponent("\(base).\(suffix)"), options: .atomic)
+        try writeAtomically(Data(rendered.utf8), to: URL(fileURLWithPath: output).appendingPathComponent("\(base).\(suffix)").path)
       } else {
         FileHandle.standardOutput.write(Data(rendered.utf8))
       }

@@ -242,3 +242,33 @@ struct FeatureStreamingCLITests {
     #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["x.npy"])
   }
 }
+
+@Suite("Interrupting a batch")
+struct InterruptTests {
+  /// Ctrl-C part-way through: exit 130 (or 0 if it had already finished), no temporary files,
+  /// every output present is complete.
+  @Test func sigintLeavesOnlyCompleteFiles() throws {
+    let dir = temporaryDirectory()
+    let inputs = dir.appendingPathComponent("in")
+    try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+    let tone = (0..<8_000).map { Float(sin(Double($0) * 0.2)) * 0.3 }
+    for i in 0..<400 { try writeWAV(tone, sampleRate: 8_000, to: inputs.appendingPathComponent("c\(i).wav").path) }
+    let out = dir.appendingPathComponent("out")
+    let process = Process()
+    process.executableURL = CLI.executable
+    process.arguments = ["features", inputs.path, "--kind", "mfcc", "--threads", "1", "--output", out.path]
+    process.standardError = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    usleep(400_000)
+    process.interrupt()
+    process.waitUntilExit()
+    #expect([130, 0].contains(process.terminationStatus), "exit status \(process.terminationStatus)")
+    let written = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
+    #expect(!written.contains { $0.contains(".tmp-") }, "temporary files left: \(written.filter { $0.contains(".tmp-") })")
+    for name in written {
+      let array = try NumpyArray(contentsOf: out.appendingPathComponent(name).path)
+      #expect(array.shape[1] == 20, "\(name)")
+    }
+  }
+}
