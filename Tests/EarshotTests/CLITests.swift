@@ -41,12 +41,17 @@ struct CLI {
     if let stdin { input.fileHandleForWriting.write(stdin) }
     try input.fileHandleForWriting.close()
     // Drain both pipes while the process runs so a large output cannot block it.
+    // The semaphore orders the reader thread's write before the read below (TSan-clean).
     nonisolated(unsafe) var errData = Data()
-    let errThread = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    let errDone = DispatchSemaphore(value: 0)
+    let errThread = Thread {
+      errData = err.fileHandleForReading.readDataToEndOfFile()
+      errDone.signal()
+    }
     errThread.start()
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    while !errThread.isFinished { usleep(1000) }
+    errDone.wait()
     return Result(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
   }
 }
