@@ -113,16 +113,7 @@ public enum ClassificationDataset {
   }
 
   private static func jsonLines(_ path: String) throws(TrainingError) -> [ClassificationEntry] {
-    let data: Data
-    do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-      throw .cannotReadManifest(path: path, reason: (error as NSError).localizedDescription)
-    }
-    guard let text = String(data: data, encoding: .utf8) else {
-      throw .cannotReadManifest(path: path, reason: "not UTF-8 text")
-    }
-    return try parse(text, path: path)
+    try parse(try Manifest.text(of: path), path: path)
   }
 
   /// Audio files of each immediate sub-folder, sorted by label folder then file name.

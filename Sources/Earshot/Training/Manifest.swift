@@ -99,6 +99,11 @@ public enum Manifest {
   }
 
   private static func jsonLines(_ path: String) throws(TrainingError) -> [ManifestEntry] {
+    try parse(try text(of: path), path: path)
+  }
+
+  /// A manifest file's contents as UTF-8 text; shared by the CTC and classification readers.
+  static func text(of path: String) throws(TrainingError) -> String {
     let data: Data
     do {
       data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -108,7 +113,7 @@ public enum Manifest {
     guard let text = String(data: data, encoding: .utf8) else {
       throw .cannotReadManifest(path: path, reason: "not UTF-8 text")
     }
-    return try parse(text, path: path)
+    return text
   }
 
   /// `{digit}_{speaker}_{take}.wav` files of a folder (not recursive), sorted by name.
