@@ -22,7 +22,8 @@ struct Train: ParsableCommand {
       Every clip is decoded once (resampled to 8 kHz for the default features, 40 log-mel
       bands with per-utterance normalisation). Each step augments: speed 0.9/1.0/1.1, gain
       +-6 dB, background noise from --noise at 5-30 dB SNR (half the utterances), SpecAugment
-      time and frequency masks. Adam with linear warm-up (5% of steps) and cosine decay,
+      time and frequency masks; --frequency-warp and --silence add vocal tract length
+      perturbation and digital-silence padding. Adam with linear warm-up (5% of steps) and cosine decay,
       gradients clipped to norm 5, dropout between layers.
 
       Written to --output: checkpoint.safetensors (every epoch and every --checkpoint-every
@@ -76,7 +77,11 @@ struct Train: ParsableCommand {
   @Option(help: "Token unit: word or character. (default: word)") var tokens: TrainTokenUnit?
   @Option(help: "Random seed: initialisation, batch order, dropout, augmentation. (default: 0)") var seed: UInt64?
   @Option(help: "Folder of background-noise audio mixed in at 5-30 dB SNR.") var noise: String?
-  @Flag(help: "Turn all augmentation off (speed, gain, noise, SpecAugment).") var noAugmentation = false
+  @Flag(help: "Turn all augmentation off (speed, gain, noise, silence, warp, SpecAugment).") var noAugmentation = false
+  @Option(help: "Vocal tract length perturbation: warp the mel axis by a factor in [1-W, 1+W] per utterance, e.g. 0.1. (default: 0, off)")
+  var frequencyWarp: Float?
+  @Option(help: "Probability of padding an utterance with 0-0.5 s of digital silence on each side. (default: 0)")
+  var silence: Float?
   @Option(help: "Also write a checkpoint every this many steps. (default: 200)") var checkpointEvery: Int?
   @Option(help: "Threads for features and BLAS. (default: all cores)") var threads: Int?
   @Flag(help: "Continue the run in --output from its checkpoint.") var resume = false
@@ -164,6 +169,13 @@ struct Train: ParsableCommand {
       }
       if noAugmentation { throw ValidationError("--noise and --no-augmentation contradict each other") }
     }
+    if let frequencyWarp, !(frequencyWarp >= 0 && frequencyWarp <= 0.3) {
+      throw ValidationError("--frequency-warp must be in [0, 0.3] (got \(frequencyWarp))")
+    }
+    if let silence, !(silence >= 0 && silence <= 1) { throw ValidationError("--silence must be in [0, 1] (got \(silence))") }
+    if noAugmentation && (frequencyWarp ?? 0 > 0 || silence ?? 0 > 0) {
+      throw ValidationError("--frequency-warp or --silence and --no-augmentation contradict each other")
+    }
   }
 
   func run() throws {
@@ -180,8 +192,7 @@ struct Train: ParsableCommand {
       if let tokens { options.tokenUnit = tokens.unit }
       if let seed { options.seed = seed }
       if let checkpointEvery { options.checkpointInterval = checkpointEvery }
-      if noAugmentation { options.augmentation = .none }
-      if let noise { options.augmentation.noiseFolder = noise }
+      try applyAugmentationFlags(to: &options.augmentation)
 
       let trainEntries = try Manifest.load(train)
       let validEntries = try valid.map { try Manifest.load($0) }
@@ -224,6 +235,14 @@ extension Pooling: ExpressibleByArgument {}
 extension ClassBalancing: ExpressibleByArgument {}
 
 extension Train {
+  /// --no-augmentation, --noise, --frequency-warp and --silence, for either task.
+  func applyAugmentationFlags(to a: inout AugmentationOptions) throws {
+    if noAugmentation { a = .none }
+    if let noise { a.noiseFolder = noise }
+    if let frequencyWarp { a.maximumFrequencyWarp = frequencyWarp }
+    if let silence { a.silenceProbability = silence }
+  }
+
   /// The classification options from the defaults (or the checkpoint on --resume) and the flags.
   func classificationOptions() throws -> ClassificationTrainingOptions {
     var options = resume ? try ClassificationTrainer.savedOptions(output: output) : ClassificationTrainingOptions()
@@ -259,8 +278,7 @@ extension Train {
       options.features = f
     }
     if let speeds { options.augmentation.speeds = speeds.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) } }
-    if noAugmentation { options.augmentation = .none }
-    if let noise { options.augmentation.noiseFolder = noise }
+    try applyAugmentationFlags(to: &options.augmentation)
     return options
   }
 

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Seeded data augmentation for training: speed perturbation, gain, additive background noise
-/// and SpecAugment masks. Every draw comes from a ``SeededGenerator`` the caller passes, so a
-/// run is reproducible from its seed.
+/// Seeded data augmentation for training: speed perturbation, gain, additive background noise,
+/// digital-silence padding, vocal-tract-length warping of the mel axis and SpecAugment masks.
+/// Every draw comes from a ``SeededGenerator`` the caller passes, so a run is reproducible from
+/// its seed.
 public struct AugmentationOptions: Equatable, Codable, Sendable {
   /// Speed factors drawn uniformly per utterance (Ko et al. 2015); 1.1 is 10% faster (and
   /// higher-pitched, as resampling does). Default [0.9, 1.0, 1.1]; [1] turns it off.
@@ -24,7 +25,37 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
   public var frequencyMasks = 2
   /// Widest frequency mask in feature bins; default 6.
   public var maximumFrequencyMaskBins = 6
+  /// Vocal tract length perturbation (Jaitly and Hinton 2013): the mel axis of each utterance
+  /// is warped by a factor drawn uniformly in [1 - w, 1 + w], as if the speaker's formants were
+  /// that much higher or lower. Mel and Kaldi fbank features only; default 0 (off).
+  public var maximumFrequencyWarp: Float = 0
+  /// Probability that an utterance gets exact digital silence (zeros) added before and after
+  /// it, each side up to `maximumSilenceSeconds` long, drawn uniformly; default 0 (off).
+  public var silenceProbability: Float = 0
+  /// Longest silence added on one side, in seconds; default 0.5.
+  public var maximumSilenceSeconds: Float = 0.5
   public init() {}
+
+  public init(from decoder: any Decoder) throws {
+    // Files written before a field existed lack it: keep the default for those.
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    func read<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
+      if let v = try c.decodeIfPresent(T.self, forKey: key) { value = v }
+    }
+    try read(.speeds, &speeds)
+    try read(.gainDecibels, &gainDecibels)
+    noiseFolder = try c.decodeIfPresent(String.self, forKey: .noiseFolder)
+    try read(.noiseProbability, &noiseProbability)
+    try read(.minimumSNR, &minimumSNR)
+    try read(.maximumSNR, &maximumSNR)
+    try read(.timeMasks, &timeMasks)
+    try read(.maximumTimeMaskFrames, &maximumTimeMaskFrames)
+    try read(.frequencyMasks, &frequencyMasks)
+    try read(.maximumFrequencyMaskBins, &maximumFrequencyMaskBins)
+    try read(.maximumFrequencyWarp, &maximumFrequencyWarp)
+    try read(.silenceProbability, &silenceProbability)
+    try read(.maximumSilenceSeconds, &maximumSilenceSeconds)
+  }
 
   /// No augmentation at all.
   public static var none: AugmentationOptions {
@@ -39,7 +70,7 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
 
   /// Whether the waveform changes per step beyond picking a speed (then features must be
   /// computed per step; otherwise they are computed once per speed).
-  public var changesWaveform: Bool { gainDecibels > 0 || noiseFolder != nil }
+  public var changesWaveform: Bool { gainDecibels > 0 || noiseFolder != nil || silenceProbability > 0 }
 
   /// Checks the ranges.
   public func validate() throws(TrainingError) {
@@ -57,6 +88,15 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
     }
     guard timeMasks >= 0, frequencyMasks >= 0, maximumTimeMaskFrames >= 0, maximumFrequencyMaskBins >= 0 else {
       throw .invalidOption(name: "masks", value: "\(timeMasks), \(frequencyMasks)", expected: ">= 0")
+    }
+    guard maximumFrequencyWarp >= 0 && maximumFrequencyWarp <= 0.3 else {
+      throw .invalidOption(name: "maximumFrequencyWarp", value: "\(maximumFrequencyWarp)", expected: "0...0.3")
+    }
+    guard (0...1).contains(silenceProbability) else {
+      throw .invalidOption(name: "silenceProbability", value: "\(silenceProbability)", expected: "0...1")
+    }
+    guard maximumSilenceSeconds >= 0 && maximumSilenceSeconds <= 10 else {
+      throw .invalidOption(name: "maximumSilenceSeconds", value: "\(maximumSilenceSeconds)", expected: "0...10 seconds")
     }
   }
 }
@@ -143,5 +183,101 @@ public enum Augmentation {
         for t in 0..<frames { for c in start..<(start + width) { features[t, c] = 0 } }
       }
     }
+  }
+
+  /// The waveform steps of one training draw, in order: gain, background noise (one of
+  /// `noise`, at a random offset and SNR), digital silence on both sides. `sampleRate` is the
+  /// rate of `samples`.
+  public static func augmentWaveform(_ samples: inout [Float], sampleRate: Int, options a: AugmentationOptions,
+                              noise: [[Float]], generator g: inout SeededGenerator) {
+    if a.gainDecibels > 0 { applyGain(&samples, decibels: g.uniform(-a.gainDecibels, a.gainDecibels)) }
+    if !noise.isEmpty && g.nextUnitFloat() < a.noiseProbability {
+      let z = noise[Int(g.next() % UInt64(noise.count))]
+      let offset = Int(g.next() % UInt64(z.count))
+      addNoise(&samples, noise: z, offset: offset, snr: g.uniform(a.minimumSNR, a.maximumSNR))
+    }
+    if a.silenceProbability > 0 && g.nextUnitFloat() < a.silenceProbability {
+      let widest = a.maximumSilenceSeconds * Float(sampleRate)
+      let before = Int(g.uniform(0, widest)), after = Int(g.uniform(0, widest))
+      samples = [Float](repeating: 0, count: before) + samples + [Float](repeating: 0, count: after)
+    }
+  }
+
+  /// The feature steps of one training draw: the vocal-tract warp (when `axis` is given and
+  /// the option is on), then SpecAugment.
+  public static func augmentFeatures(_ features: inout Matrix, axis: MelAxis?, options a: AugmentationOptions,
+                              generator g: inout SeededGenerator) {
+    if let axis, a.maximumFrequencyWarp > 0 {
+      let w = a.maximumFrequencyWarp
+      warpFrequency(&features, axis: axis, factor: g.uniform(1 - w, 1 + w))
+    }
+    specAugment(&features, options: a, generator: &g)
+  }
+
+  /// Vocal tract length perturbation on (frames, bands) mel features: output band `c`, centred
+  /// at `f` Hz, takes the value the input had at `f / factor` Hz, linearly interpolated between
+  /// neighbouring bands (clamped at the edges). A factor above 1 raises every formant.
+  public static func warpFrequency(_ features: inout Matrix, axis: MelAxis, factor: Float) {
+    let bands = features.cols
+    guard bands > 1, bands == axis.bands, factor > 0, factor != 1 else { return }
+    var lower = [Int](repeating: 0, count: bands), weight = [Float](repeating: 0, count: bands)
+    for c in 0..<bands {
+      let p = min(max(axis.position(ofHz: axis.centre(ofBand: c) / Double(factor)), 0), Double(bands - 1))
+      lower[c] = min(Int(p), bands - 2)
+      weight[c] = Float(p - Double(lower[c]))
+    }
+    var row = [Float](repeating: 0, count: bands)
+    for t in 0..<features.rows {
+      for c in 0..<bands { row[c] = features[t, c] }
+      for c in 0..<bands {
+        let w = weight[c]
+        features[t, c] = (1 - w) * row[lower[c]] + w * row[lower[c] + 1]
+      }
+    }
+  }
+}
+
+/// Where the bands of a mel feature matrix sit in frequency: band `c` is centred at the
+/// `(c + 1)`-th of `bands + 2` points equally spaced in mel from the lowest to the highest edge
+/// (librosa's and Kaldi's construction alike).
+public struct MelAxis: Equatable, Sendable {
+  public let bands: Int
+  /// HTK-style mel (Kaldi's `1127 ln(1 + f / 700)` is the same curve) or Slaney's.
+  public let htk: Bool
+  let lowMel: Double
+  let step: Double
+
+  public init(bands: Int, lowHz: Double, highHz: Double, htk: Bool) {
+    self.bands = bands
+    self.htk = htk
+    lowMel = MelFilterbank.hzToMel(lowHz, htk: htk)
+    step = (MelFilterbank.hzToMel(highHz, htk: htk) - lowMel) / Double(bands + 1)
+  }
+
+  /// The axis of `options`' features, or nil when they have no mel axis (stft, power, mfcc).
+  public init?(_ options: FeatureOptions) {
+    let nyquist = Double(options.sampleRate) / 2
+    switch options.kind {
+    case .mel, .logmel:
+      let m = options.mel
+      self.init(bands: m.melBands, lowHz: Double(m.minFrequency), highHz: Double(m.maxFrequency ?? Float(nyquist)),
+                htk: m.scale == .htk)
+    case .fbank:
+      let k = options.fbank
+      let high = k.highFrequency > 0 ? Double(k.highFrequency) : nyquist + Double(k.highFrequency)
+      self.init(bands: k.melBands, lowHz: Double(k.lowFrequency), highHz: high, htk: true)
+    case .stft, .power, .mfcc:
+      return nil
+    }
+  }
+
+  /// The centre of band `c` in Hz.
+  public func centre(ofBand c: Int) -> Double {
+    MelFilterbank.melToHz(lowMel + Double(c + 1) * step, htk: htk)
+  }
+
+  /// The fractional band index at `hz` (0 at band 0's centre; may fall outside 0..<bands).
+  public func position(ofHz hz: Double) -> Double {
+    (MelFilterbank.hzToMel(max(hz, 0), htk: htk) - lowMel) / step - 1
   }
 }

@@ -53,6 +53,8 @@ public final class CTCTrainer {
   private var validation: [(entry: ManifestEntry, features: Matrix)] = []
   private var noise: [[Float]] = []
   private let extractor: FeatureExtractor
+  /// The features' mel axis, for the vocal-tract warp; nil for features without one.
+  private let melAxis: MelAxis?
 
   /// Loads and checks every clip.
   ///
@@ -75,6 +77,7 @@ public final class CTCTrainer {
     tokenizer = tokens.map { Tokenizer(tokens: $0, unit: options.tokenUnit) }
       ?? Tokenizer(texts: training.map(\.text), unit: options.tokenUnit)
     extractor = try FeatureExtractor(options: options.features)
+    melAxis = MelAxis(options.features)
     let rate = options.features.sampleRate
     let speeds = options.augmentation.speeds
     let cache = !options.augmentation.changesWaveform
@@ -173,15 +176,10 @@ public final class CTCTrainer {
       m = clip.cached[speed]
     } else {
       var x = clip.variants[speed]
-      if a.gainDecibels > 0 { Augmentation.applyGain(&x, decibels: g.uniform(-a.gainDecibels, a.gainDecibels)) }
-      if !noise.isEmpty && g.nextUnitFloat() < a.noiseProbability {
-        let z = noise[Int(g.next() % UInt64(noise.count))]
-        let offset = Int(g.next() % UInt64(z.count))
-        Augmentation.addNoise(&x, noise: z, offset: offset, snr: g.uniform(a.minimumSNR, a.maximumSNR))
-      }
+      Augmentation.augmentWaveform(&x, sampleRate: options.features.sampleRate, options: a, noise: noise, generator: &g)
       m = Matrix(try extractor(x))
     }
-    Augmentation.specAugment(&m, options: a, generator: &g)
+    Augmentation.augmentFeatures(&m, axis: melAxis, options: a, generator: &g)
     return m
   }
 

@@ -57,6 +57,8 @@ public final class ClassificationTrainer {
   private var noise: [[Float]] = []
   private var classWeights: [Float] = []
   private let extractor: FeatureExtractor
+  /// The features' mel axis, for the vocal-tract warp; nil for features without one.
+  private let melAxis: MelAxis?
 
   /// Loads and checks every clip.
   ///
@@ -87,6 +89,7 @@ public final class ClassificationTrainer {
       throw TrainingError.unknownToken(path: e.audio, token: e.label, known: labels)
     }
     extractor = try FeatureExtractor(options: options.features)
+    melAxis = MelAxis(options.features)
     let extractor = self.extractor
     let rate = options.features.sampleRate
     let speeds = options.augmentation.speeds
@@ -194,12 +197,7 @@ public final class ClassificationTrainer {
       m = clip.cached[speed]
     } else {
       var x = clip.variants[speed]
-      if a.gainDecibels > 0 { Augmentation.applyGain(&x, decibels: g.uniform(-a.gainDecibels, a.gainDecibels)) }
-      if !noise.isEmpty && g.nextUnitFloat() < a.noiseProbability {
-        let z = noise[Int(g.next() % UInt64(noise.count))]
-        let offset = Int(g.next() % UInt64(z.count))
-        Augmentation.addNoise(&x, noise: z, offset: offset, snr: g.uniform(a.minimumSNR, a.maximumSNR))
-      }
+      Augmentation.augmentWaveform(&x, sampleRate: options.features.sampleRate, options: a, noise: noise, generator: &g)
       m = Matrix(try extractor(x))
     }
     let widest = Int(options.maximumTimeShiftSeconds * Float(options.features.sampleRate) / Float(max(extractor.hopLength, 1)))
@@ -207,7 +205,7 @@ public final class ClassificationTrainer {
       let shift = Int(g.next() % UInt64(2 * widest + 1)) - widest
       m = Self.roll(m, by: shift)
     }
-    Augmentation.specAugment(&m, options: a, generator: &g)
+    Augmentation.augmentFeatures(&m, axis: melAxis, options: a, generator: &g)
     return m
   }
 
