@@ -85,6 +85,10 @@ struct Train: ParsableCommand {
   @Option(help: "Also write a checkpoint every this many steps. (default: 200)") var checkpointEvery: Int?
   @Option(help: "Threads for features and BLAS. (default: all cores)") var threads: Int?
   @Flag(help: "Continue the run in --output from its checkpoint.") var resume = false
+  @Option(name: .customLong("init"), help: ArgumentHelp(
+    "Fine-tune: start from this model's weights (a shipped name such as digits, or a path); its features, sizes and tokens or labels are used.",
+    valueName: "model"))
+  var initialModel: String?
   @Option(help: "Stop cleanly, after a checkpoint, after this many minutes of training.") var maxMinutes: Double?
 
   // --task classify only.
@@ -161,6 +165,16 @@ struct Train: ParsableCommand {
     if let clip, !(clip > 0) { throw ValidationError("--clip must be > 0 (got \(clip))") }
     if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be >= 1 (got \(checkpointEvery))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
+    if initialModel != nil && resume {
+      throw ValidationError("--init starts a new run; --resume continues one from its checkpoint (drop --init)")
+    }
+    if initialModel != nil, let clash = [hidden != nil ? "--hidden" : nil, layers != nil ? "--layers" : nil,
+                                         tokens != nil ? "--tokens" : nil, sampleRate != nil ? "--sample-rate" : nil,
+                                         melBands != nil ? "--mel-bands" : nil, windowMs != nil ? "--window-ms" : nil,
+                                         hopMs != nil ? "--hop-ms" : nil, pooling != nil ? "--pooling" : nil,
+                                         labels != nil ? "--labels" : nil].compactMap({ $0 }).first {
+      throw ValidationError("\(clash) is taken from the --init model; leave it out")
+    }
     if let maxMinutes, !(maxMinutes > 0) { throw ValidationError("--max-minutes must be > 0 (got \(maxMinutes))") }
     if let noise {
       var isDirectory: ObjCBool = false
@@ -193,12 +207,20 @@ struct Train: ParsableCommand {
       if let seed { options.seed = seed }
       if let checkpointEvery { options.checkpointInterval = checkpointEvery }
       try applyAugmentationFlags(to: &options.augmentation)
+      let initial = try initialModel.map { try TranscriptionModel(named: $0) }
+      if let initial {
+        options.features = initial.features
+        options.hiddenSize = initial.network.architecture.hiddenSize
+        options.layers = initial.network.architecture.numLayers
+        options.tokenUnit = initial.unit
+      }
 
       let trainEntries = try Manifest.load(train)
       let validEntries = try valid.map { try Manifest.load($0) }
       let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+      let tokens = resume ? try CTCTrainer.savedTokens(output: output) : initial?.tokens
       let trainer = try CTCTrainer(options: options, training: trainEntries, validation: validEntries,
-                                   tokens: resume ? try CTCTrainer.savedTokens(output: output) : nil, threads: threadCount)
+                                   tokens: tokens, threads: threadCount)
       trainer.provenance["train"] = train
       if let valid { trainer.provenance["valid"] = valid }
       for line in trainer.skipped.prefix(10) { printError("skipped: \(line)") }
@@ -207,6 +229,7 @@ struct Train: ParsableCommand {
                         trainer.trainingCount, trainer.validationCount, trainer.loadSeconds)
                  + trainer.tokenizer.tokens.joined(separator: " "))
       let summary = try trainer.train(output: output, resume: resume, maxMinutes: maxMinutes,
+                                      initialNetwork: initial?.network,
                                       progress: TrainingProgressPrinter().callAsFunction)
       var line = "trained \(summary.epochs) of \(options.epochs) epochs (\(summary.steps) steps, "
         + String(format: "%.1f utt/s)", summary.utterancesPerSecond)
@@ -244,7 +267,8 @@ extension Train {
   }
 
   /// The classification options from the defaults (or the checkpoint on --resume) and the flags.
-  func classificationOptions() throws -> ClassificationTrainingOptions {
+  /// `initial` is the --init model, whose features, sizes, pooling and labels are kept.
+  func classificationOptions(initial: ClassificationModel? = nil) throws -> ClassificationTrainingOptions {
     var options = resume ? try ClassificationTrainer.savedOptions(output: output) : ClassificationTrainingOptions()
     if let epochs { options.epochs = epochs }
     if let batchSize { options.batchSize = batchSize }
@@ -279,12 +303,20 @@ extension Train {
     }
     if let speeds { options.augmentation.speeds = speeds.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) } }
     try applyAugmentationFlags(to: &options.augmentation)
+    if let initial {
+      options.features = initial.features
+      options.hiddenSize = initial.network.architecture.hiddenSize
+      options.layers = initial.network.architecture.numLayers
+      options.pooling = initial.network.architecture.pooling
+      options.labels = initial.labels
+    }
     return options
   }
 
   func runClassify() throws {
     do {
-      let options = try classificationOptions()
+      let initial = try initialModel.map { try ClassificationModel(named: $0) }
+      let options = try classificationOptions(initial: initial)
       let all = try ClassificationDataset.load(train)
       var training = all
       var validation: [ClassificationEntry]? = nil
@@ -314,7 +346,7 @@ extension Train {
       let printer = TrainingProgressPrinter()
       let terminal = isatty(STDERR_FILENO) != 0
       let summary = try trainer.train(output: output, resume: resume, maxMinutes: maxMinutes,
-                                      progress: printer.callAsFunction) { m in
+                                      initialNetwork: initial?.network, progress: printer.callAsFunction) { m in
         var line = "epoch \(m.epoch): loss \(String(format: "%.4f", m.trainLoss))"
         if let a = m.validAccuracy, let l = m.validLoss { line += String(format: ", valid accuracy %.2f%%, valid loss %.4f", 100 * a, l) }
         line += String(format: ", lr %.2g, %.0f s, %.1f clips/s", m.learningRate, m.seconds, m.utterancesPerSecond)

@@ -194,11 +194,14 @@ public final class CTCTrainer {
   ///     there is an error, so that no run is overwritten by accident.
   ///   - maxMinutes: stop cleanly, after a checkpoint, once this much time has passed.
   ///   - maxSteps: stop cleanly, after a checkpoint, after this many steps of this session.
+  ///   - initialNetwork: start a new run from these weights (fine-tuning) instead of a fresh
+  ///     initialisation; its sizes must be this run's. Ignored on resume.
   ///   - progress: called on the training thread for every step, epoch and checkpoint.
   /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:checkpoint:)`` when the loss
   ///   diverges (the last checkpoint is kept), file and data errors.
   @discardableResult
   public func train(output: String, resume: Bool = false, maxMinutes: Double? = nil, maxSteps: Int? = nil,
+                    initialNetwork: SequenceModel? = nil,
                     progress: ((TrainingEvent) -> Void)? = nil) throws -> TrainingSummary {
     let fm = FileManager.default
     do {
@@ -255,6 +258,10 @@ public final class CTCTrainer {
       }
       var g = SeededGenerator(seed: mixSeed(options.seed, 0x1417))
       network = SequenceModel(architecture: architecture, generator: &g)
+      if let initialNetwork {
+        try WarmStart.load(initialNetwork, architecture: initialNetwork.architecture, into: &network, architecture: architecture)
+        provenance["initial_model"] = initialNetwork.metadata[ModelMetadataKey.provenance].map { "weights of a model trained as " + $0 } ?? "weights of a trained model"
+      }
       state = TrainingState(options: options, tokens: tokenizer.tokens)
       try writeLog([], to: logPath)
     }

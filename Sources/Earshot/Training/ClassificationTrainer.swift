@@ -314,10 +314,13 @@ public final class ClassificationTrainer {
   ///     an error, so no run is overwritten by accident.
   ///   - maxMinutes: stop cleanly, after a checkpoint, once this much time has passed.
   ///   - maxSteps: stop cleanly, after a checkpoint, after this many steps of this session.
+  ///   - initialNetwork: start a new run from these weights (fine-tuning) instead of a fresh
+  ///     initialisation; its sizes must be this run's. Ignored on resume.
   ///   - progress: step, checkpoint and stop events (the printer of the CTC trainer works).
   ///   - epochEnded: called after each epoch is validated, saved and logged.
   @discardableResult
   public func train(output: String, resume: Bool = false, maxMinutes: Double? = nil, maxSteps: Int? = nil,
+                    initialNetwork: SequenceClassifier? = nil,
                     progress: ((TrainingEvent) -> Void)? = nil,
                     epochEnded: ((ClassificationEpochMetrics) -> Void)? = nil) throws -> ClassificationTrainingSummary {
     let fm = FileManager.default
@@ -369,6 +372,10 @@ public final class ClassificationTrainer {
       }
       var g = SeededGenerator(seed: mixSeed(options.seed, 0x1417))
       network = SequenceClassifier(architecture: architecture, generator: &g)
+      if let initialNetwork {
+        try WarmStart.load(initialNetwork, architecture: initialNetwork.architecture, into: &network, architecture: architecture)
+        provenance["initial_model"] = initialNetwork.metadata[ModelMetadataKey.provenance].map { "weights of a model trained as " + $0 } ?? "weights of a trained model"
+      }
       state = ClassificationTrainingState(options: options, labels: labels)
       try writeLog([], to: logPath)
     }
