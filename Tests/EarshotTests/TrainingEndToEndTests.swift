@@ -217,4 +217,48 @@ func trainingTemporaryDirectory() -> URL {
     let t = try CLI.run(["evaluate", "--model", output + "/best.safetensors", train])
     #expect(t.status == 0 && t.text.contains("WER:") && t.text.contains("utterance accuracy:"), "\(t.text)")
   }
+
+  /// A warm start begins from the given weights: one step at a tiny learning rate stays next
+  /// to them, while a fresh start lands far away; other sizes are refused.
+  @Test func warmStartBeginsFromTheGivenWeights() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let entries = try Manifest.load(try ToneCorpus.write(count: 8, seed: 5, to: dir, name: "train"))
+    var options = ToneCorpus.options
+    options.learningRate = 1e-6
+    var architecture = ModelArchitecture()
+    architecture.inputSize = 16
+    architecture.hiddenSize = 16
+    architecture.numLayers = 1
+    architecture.outputSize = 3
+    var g = SeededGenerator(seed: 999)
+    let initial = SequenceModel(architecture: architecture, generator: &g)
+    func largestChange(_ n: SequenceModel) -> Float {
+      zip(n.namedParameters, initial.namedParameters).map { p, q in
+        zip(n[keyPath: p.path].data, initial[keyPath: q.path].data).map { abs($0 - $1) }.max() ?? 0
+      }.max() ?? 0
+    }
+    let warm = try CTCTrainer(options: options, training: entries, threads: 1)
+      .train(output: dir.appendingPathComponent("warm").path, maxSteps: 1, initialNetwork: initial)
+    #expect(largestChange(warm.network) < 1e-4)
+    let fresh = try CTCTrainer(options: options, training: entries, threads: 1)
+      .train(output: dir.appendingPathComponent("fresh").path, maxSteps: 1)
+    #expect(largestChange(fresh.network) > 0.05)
+    architecture.hiddenSize = 8
+    var h = SeededGenerator(seed: 1)
+    let other = SequenceModel(architecture: architecture, generator: &h)
+    #expect(throws: TrainingError.self) {
+      try CTCTrainer(options: options, training: entries, threads: 1)
+        .train(output: dir.appendingPathComponent("other").path, maxSteps: 1, initialNetwork: other)
+    }
+  }
+
+  @Test func initFlagsAreChecked() throws {
+    let sizes = try CLI.run(["train", "--train", "/", "--output", "/tmp/x", "--init", "digits", "--hidden", "64"])
+    #expect(sizes.status == 64 && sizes.stderr.contains("--hidden is taken from the --init model"), "\(sizes.stderr)")
+    let both = try CLI.run(["train", "--train", "/", "--output", "/tmp/x", "--init", "digits", "--resume"])
+    #expect(both.status == 64 && both.stderr.contains("drop --init"), "\(both.stderr)")
+    let kind = try CLI.run(["train", "--train", "/nonexistent-folder-for-init-test", "--output", "/tmp/x", "--init", "commands"])
+    #expect(kind.status != 0)
+  }
 }
