@@ -92,7 +92,9 @@ public enum ModelCatalog {
 
   /// A path for `nameOrPath`: an existing file is used as it is; otherwise a shipped name.
   public static func path(for nameOrPath: String) throws(PipelineError) -> String {
-    if FileManager.default.fileExists(atPath: nameOrPath) { return nameOrPath }
+    var isFolder: ObjCBool = false
+    // A folder of the same name (say, a training run called `digits`) is not a model file.
+    if FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isFolder), !isFolder.boolValue { return nameOrPath }
     if let dir = directory {
       let candidate = URL(fileURLWithPath: dir).appendingPathComponent(nameOrPath + ".safetensors").path
       if FileManager.default.fileExists(atPath: candidate) { return candidate }

@@ -25,9 +25,11 @@ struct CLI {
     .deletingLastPathComponent()
   static let fixtures = repository.appendingPathComponent("Tests/Fixtures/features")
 
-  static func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {
+  /// Runs `earshot arguments` (in `directory`, default the tests' own) and collects its output.
+  static func run(_ arguments: [String], stdin: Data? = nil, in directory: String? = nil) throws -> Result {
     let process = Process()
     process.executableURL = executable
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["COLUMNS"] = "100"

@@ -186,4 +186,17 @@ struct DigitsModelTests {
   @Test func shippedModelsAreListed() {
     #expect(Set(ModelCatalog.names).isSuperset(of: ["digits", "commands", "sounds"]))
   }
+
+  /// A folder that happens to share a shipped model's name (a training run called `digits`)
+  /// does not hide the model, and a folder is never taken for a model file.
+  @Test func aFolderIsNotAModelFile() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-catalog-\(UUID().uuidString)")
+    let folder = dir.appendingPathComponent("digits")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect(throws: PipelineError.self) { try ModelCatalog.path(for: folder.path) }
+    let r = try CLI.run(["transcribe", "--model", "digits", CLI.repository.appendingPathComponent("samples/yes.wav").path],
+                        in: dir.path)
+    #expect(r.status == 0, "\(r.stderr)")
+  }
 }
