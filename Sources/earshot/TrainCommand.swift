@@ -99,6 +99,8 @@ struct Train: ParsableCommand {
   @Option(help: "classify: largest random circular time shift, seconds. (default: 0)") var timeShift: Float?
   @Option(help: "classify: validate on this fold (ESC: first character of the file name), train on the rest.") var validFold: Int?
   @Option(help: "classify: validate on this fraction of the speakers, train on the rest.") var validSpeakers: Double?
+  @Option(help: "classify: more training clips (manifest or folder), added after the validation split and never validated on, e.g. synthetic speech.")
+  var extraTrain: String?
   @Option(help: "classify: output labels in order, comma-separated. (default: the training labels, sorted)") var labels: String?
   @Option(help: "classify: feature sample rate in Hz. (default: 16000)") var sampleRate: Int?
   @Option(help: "classify: log-mel bands. (default: 40)") var melBands: Int?
@@ -117,6 +119,7 @@ struct Train: ParsableCommand {
     if validFold != nil { given.append("--valid-fold") }
     if validSpeakers != nil { given.append("--valid-speakers") }
     if labels != nil { given.append("--labels") }
+    if extraTrain != nil { given.append("--extra-train") }
     if sampleRate != nil { given.append("--sample-rate") }
     if melBands != nil { given.append("--mel-bands") }
     if windowMs != nil { given.append("--window-ms") }
@@ -151,6 +154,9 @@ struct Train: ParsableCommand {
       }
     }
     guard FileManager.default.fileExists(atPath: train) else { throw ValidationError("--train \(train): no such file or folder") }
+    if let extraTrain, !FileManager.default.fileExists(atPath: extraTrain) {
+      throw ValidationError("--extra-train \(extraTrain): no such file or folder")
+    }
     if let valid, !FileManager.default.fileExists(atPath: valid) {
       throw ValidationError("--valid \(valid): no such file or folder")
     }
@@ -330,6 +336,10 @@ extension Train {
       } else if let valid {
         validation = try ClassificationDataset.load(valid)
         split = valid
+      }
+      if let extraTrain {
+        training += try ClassificationDataset.load(extraTrain)
+        split += "; plus \(extraTrain) in training only"
       }
       if let v = validation, v.isEmpty {
         throw TrainingError.emptyDataset(path: train, reason: "the validation split (\(split)) holds no clips")

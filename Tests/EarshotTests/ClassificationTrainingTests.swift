@@ -231,6 +231,28 @@ enum ToneClasses {
     #expect(bad.status == 64 && bad.stderr.contains("--pooling applies to --task classify only"), "\(bad.stderr)")
   }
 
+  /// --extra-train clips join the training side only; --init fine-tunes a trained classifier
+  /// with its own features, sizes and labels.
+  @Test func extraTrainingClipsAndFineTuning() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let data = try ToneClasses.write(to: dir.appendingPathComponent("data"), folds: [1, 2], perFold: 10, seed: 5)
+    let extra = try ToneClasses.write(to: dir.appendingPathComponent("extra"), folds: [3], perFold: 10, seed: 6)
+    let run = dir.appendingPathComponent("run").path
+    let t = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-fold", "2", "--extra-train", extra,
+                         "--output", run, "--sample-rate", "8000", "--mel-bands", "16", "--hidden", "8", "--layers", "1",
+                         "--batch-size", "8", "--epochs", "1", "--threads", "2"])
+    #expect(t.status == 0, "\(t.stderr)")
+    #expect(t.stderr.contains("loaded 40 training and 20 validation clips"), "\(t.stderr)")
+    let tuned = dir.appendingPathComponent("tuned").path
+    let f = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-fold", "2", "--init", run + "/best.safetensors",
+                         "--output", tuned, "--epochs", "1", "--threads", "2"])
+    #expect(f.status == 0, "\(f.stderr)")
+    let model = try ClassificationModel(named: tuned + "/best.safetensors")
+    #expect(model.network.architecture.hiddenSize == 8 && model.features.mel.melBands == 16)
+    #expect(model.network.metadata[ModelMetadataKey.provenance]?.contains("initial_model") == true)
+  }
+
   /// The shipped `commands` model hears the project's own espeak-ng "yes".
   @Test func shippedCommandsModelHearsYes() throws {
     guard ModelCatalog.names.contains("commands") else {
