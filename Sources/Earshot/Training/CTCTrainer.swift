@@ -203,224 +203,27 @@ public final class CTCTrainer {
   public func train(output: String, resume: Bool = false, maxMinutes: Double? = nil, maxSteps: Int? = nil,
                     initialNetwork: SequenceModel? = nil,
                     progress: ((TrainingEvent) -> Void)? = nil) throws -> TrainingSummary {
-    let fm = FileManager.default
-    do {
-      try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
-    } catch {
-      throw TrainingError.cannotWrite(path: output, reason: (error as NSError).localizedDescription)
-    }
-    let dir = URL(fileURLWithPath: output)
-    let checkpointPath = dir.appendingPathComponent("checkpoint.safetensors").path
-    let lastPath = dir.appendingPathComponent("last.safetensors").path
-    let bestPath = dir.appendingPathComponent("best.safetensors").path
-    let logPath = dir.appendingPathComponent("log.jsonl").path
-
-    var architecture = ModelArchitecture()
-    architecture.kind = .ctc
-    architecture.inputSize = extractor.outputBins
-    architecture.hiddenSize = options.hiddenSize
-    architecture.numLayers = options.layers
-    architecture.outputSize = tokenizer.tokens.count
-    architecture.dropout = options.dropout
-    architecture.blank = 0
-
-    var network: SequenceModel
-    var adam = Adam()
-    var state: TrainingState
-    if resume {
-      guard fm.fileExists(atPath: checkpointPath) else {
-        throw TrainingError.badCheckpoint(path: checkpointPath, reason: "no checkpoint; start without --resume")
-      }
-      let c = try Checkpoint.read(checkpointPath)
-      var saved = c.state.options
-      saved.epochs = options.epochs
-      guard saved == options else {
-        throw TrainingError.badCheckpoint(path: checkpointPath, reason:
-          "it was trained with other options (\(Self.differences(c.state.options, options))); resume with the same ones")
-      }
-      guard c.state.tokens == tokenizer.tokens else {
-        throw TrainingError.badCheckpoint(path: checkpointPath, reason:
-          "its tokens \(c.state.tokens) differ from this training set's \(tokenizer.tokens)")
-      }
-      guard c.network.architecture == architecture else {
-        throw TrainingError.badCheckpoint(path: checkpointPath, reason: "architecture \(c.network.architecture.json), expected \(architecture.json)")
-      }
-      network = c.network
-      adam = c.adam
-      state = c.state
-      state.options = options
-      // The log on disk may hold an epoch finished after the checkpoint: rewrite it.
-      try writeLog(state.log, to: logPath)
-    } else {
-      guard !fm.fileExists(atPath: checkpointPath) else {
-        throw TrainingError.badCheckpoint(path: checkpointPath, reason:
-          "a run already lives in \(output); add --resume to continue it, or choose another --output")
-      }
-      var g = SeededGenerator(seed: mixSeed(options.seed, 0x1417))
-      network = SequenceModel(architecture: architecture, generator: &g)
-      if let initialNetwork {
-        try WarmStart.load(initialNetwork, architecture: initialNetwork.architecture, into: &network, architecture: architecture)
-        provenance["initial_model"] = initialNetwork.metadata[ModelMetadataKey.provenance].map { "weights of a model trained as " + $0 } ?? "weights of a trained model"
-      }
-      state = TrainingState(options: options, tokens: tokenizer.tokens)
-      try writeLog([], to: logPath)
-    }
-
-    var adamOptions = AdamOptions()
-    adamOptions.learningRate = options.learningRate
-    adam.options = adamOptions
-    Neural.setThreads(threads)
-
-    let batchesPerEpoch = plan(epoch: 0).count
-    let totalSteps = options.epochs * batchesPerEpoch
-    let schedule = options.schedule(totalSteps: totalSteps)
-    let loss = CTCLoss(blank: 0, reduction: .mean)
-    var gradients = network.zeroGradients()
-    let sessionStart = Date()
-    var sessionSteps = 0, sessionUtterances = 0, sessionSeconds = 0.0
-    var stoppedEarly = false
-    var wroteCheckpoint = fm.fileExists(atPath: checkpointPath)
-    let deadline = maxMinutes.map { $0 * 60 }
-    func shouldStop() -> Bool {
-      if let maxSteps, sessionSteps >= maxSteps { return true }
-      if let deadline, Date().timeIntervalSince(sessionStart) >= deadline { return true }
-      return false
-    }
-
-    func model(_ n: SequenceModel) -> TranscriptionModel {
-      TranscriptionModel(network: n, features: options.features, tokens: tokenizer.tokens, unit: tokenizer.unit)
-    }
-    func provenanceJSON(epoch: Int, wer: Double?) -> String {
-      var p = provenance
-      p["trainer"] = "earshot CTCTrainer"
-      p["options"] = jsonText(options)
-      p["epoch"] = String(epoch)
-      p["step"] = String(state.step)
-      p["train_utterances"] = String(clips.count)
-      if let wer { p["valid_wer"] = String(format: "%.4f", wer) }
-      return jsonText(p)
-    }
-    func saveCheckpoint() throws {
-      try Checkpoint.write(to: checkpointPath, model: model(network), adam: adam, state: state)
-      wroteCheckpoint = true
-      progress?(.checkpoint(path: checkpointPath, step: state.step))
-    }
-
-    var prefetch: FeaturePrefetch? = nil
-    defer { _ = try? prefetch?.wait() }
-    epochs: while state.epoch < options.epochs {
-      let batches = plan(epoch: state.epoch)
-      while state.batchInEpoch < batches.count {
-        let stepStart = Date()
-        let batch = batches[state.batchInEpoch]
-        let step = state.step
-        // Features of the batch, in parallel; each utterance's draws from its own generator.
-        // Features of the batch: prefetched during the previous step when possible, else
-        // computed now in parallel. Either way each utterance's draws come from its own
-        // generator keyed by (step, position), so the result does not depend on which.
-        let features: [Matrix]
-        if let p = prefetch, p.step == step {
-          features = try p.wait()
-        } else {
-          features = try batchFeatures(batch, step: step, threads: threads)
-        }
-        prefetch = nil
-        if state.batchInEpoch + 1 < batches.count && options.augmentation.changesWaveform {
-          let next = batches[state.batchInEpoch + 1]
-          prefetch = FeaturePrefetch(step: step + 1) { [unowned self] in try self.batchFeatures(next, step: step + 1, threads: 1) }
-        }
-        let input = SequenceBatch(sequences: features)
-        var g = SeededGenerator(seed: mixSeed(options.seed, 0xD20, UInt64(step)))
-        let (logProbs, cache) = network.forward(input, training: true, generator: &g)
-        let result = loss(logProbs, targets: batch.map { clips[$0].labels })
-        guard result.loss.isFinite else {
-          throw TrainingError.nonFiniteLoss(epoch: state.epoch + 1, step: step, loss: result.loss,
-                                            checkpoint: wroteCheckpoint ? checkpointPath : nil)
-        }
-        gradients.zeroAll()
-        _ = network.backward(result.gradient, cache: cache, into: &gradients)
-        let norm = clipGradientNorm(&gradients, maxNorm: options.maxGradientNorm)
-        guard norm.isFinite else {
-          throw TrainingError.nonFiniteLoss(epoch: state.epoch + 1, step: step, loss: norm,
-                                            checkpoint: wroteCheckpoint ? checkpointPath : nil)
-        }
-        adam.options.learningRate = schedule.learningRate(atStep: step)
-        adam.update(&network, gradients: gradients)
-
-        let seconds = Date().timeIntervalSince(stepStart)
-        state.step += 1
-        state.batchInEpoch += 1
-        state.epochLossSum += Double(result.loss)
-        state.epochBatches += 1
-        state.epochUtterances += batch.count
-        state.epochSeconds += seconds
-        state.trainingSeconds += seconds
-        sessionSteps += 1
-        sessionUtterances += batch.count
-        sessionSeconds += seconds
-        let rate = Double(sessionUtterances) / max(sessionSeconds, 1e-9)
-        let remainingSteps = totalSteps - state.step
-        progress?(.step(TrainingProgress(
-          epoch: state.epoch + 1, epochs: options.epochs, batch: state.batchInEpoch, batches: batches.count,
-          step: state.step, totalSteps: totalSteps, meanLoss: state.epochLossSum / Double(state.epochBatches),
-          learningRate: adam.options.learningRate, utterancesPerSecond: rate,
-          etaSeconds: Double(remainingSteps) * sessionSeconds / Double(max(sessionSteps, 1)))))
-
-        let stop = shouldStop()
-        if state.batchInEpoch < batches.count && (state.step % options.checkpointInterval == 0 || stop) {
-          try saveCheckpoint()
-        }
-        if stop && state.batchInEpoch < batches.count {
-          stoppedEarly = true
-          progress?(.stopped(epoch: state.epoch + 1, step: state.step, checkpoint: checkpointPath))
-          break epochs
-        }
-      }
-
-      // End of epoch: validate, keep the best, log, checkpoint.
-      let report = validation.isEmpty ? nil : evaluateValidation(network)
-      let wer = report?.wordErrorRate
-      let isBest: Bool
-      if let wer {
-        isBest = state.bestWER.map { wer < $0 } ?? true
-      } else {
-        isBest = true
-      }
-      let metrics = EpochMetrics(
-        epoch: state.epoch + 1, step: state.step, trainLoss: state.epochLossSum / Double(max(state.epochBatches, 1)),
-        learningRate: adam.options.learningRate, validWER: wer, validCER: report?.characterErrorRate,
-        validUtteranceAccuracy: report?.utteranceAccuracy, best: isBest, seconds: state.epochSeconds,
-        utterancesPerSecond: Double(state.epochUtterances) / max(state.epochSeconds, 1e-9))
-      let current = model(network)
-      try writeAtomically(lastPath) { t in try current.save(to: t, provenance: provenanceJSON(epoch: state.epoch + 1, wer: wer)) }
-      if isBest {
-        if wer != nil {
-          state.bestWER = wer
-        }
-        state.bestEpoch = state.epoch + 1
-        try writeAtomically(bestPath) { t in try current.save(to: t, provenance: provenanceJSON(epoch: state.epoch + 1, wer: wer)) }
-      }
-      state.log.append(metrics)
-      state.epoch += 1
-      state.batchInEpoch = 0
-      state.epochLossSum = 0
-      state.epochBatches = 0
-      state.epochUtterances = 0
-      state.epochSeconds = 0
-      try saveCheckpoint()
-      try writeLog(state.log, to: logPath)
-      progress?(.epoch(metrics))
-      if shouldStop() && state.epoch < options.epochs {
-        stoppedEarly = true
-        progress?(.stopped(epoch: state.epoch, step: state.step, checkpoint: checkpointPath))
-        break
-      }
-    }
+    let r = try TrainingLoop.run(self, output: output, resume: resume, maxMinutes: maxMinutes, maxSteps: maxSteps,
+                                 initialNetwork: initialNetwork, progress: progress) { progress?(.epoch($0)) }
     return TrainingSummary(
-      epochs: state.epoch, steps: state.step, bestWER: state.bestWER, bestEpoch: state.bestEpoch,
-      stoppedEarly: stoppedEarly, log: state.log,
-      utterancesPerSecond: Double(sessionUtterances) / max(sessionSeconds, 1e-9),
-      bestModel: bestPath, lastModel: lastPath, checkpoint: checkpointPath, network: network)
+      epochs: r.state.epoch, steps: r.state.step, bestWER: r.state.bestWER, bestEpoch: r.state.bestEpoch,
+      stoppedEarly: r.stoppedEarly, log: r.state.log, utterancesPerSecond: r.utterancesPerSecond,
+      bestModel: r.files.best, lastModel: r.files.last, checkpoint: r.files.checkpoint, network: r.network)
+  }
+
+  func model(_ network: SequenceModel) -> TranscriptionModel {
+    TranscriptionModel(network: network, features: options.features, tokens: tokenizer.tokens, unit: tokenizer.unit)
+  }
+
+  func provenanceJSON(epoch: Int, step: Int, wer: Double?) -> String {
+    var p = provenance
+    p["trainer"] = "earshot CTCTrainer"
+    p["options"] = jsonText(options)
+    p["epoch"] = String(epoch)
+    p["step"] = String(step)
+    p["train_utterances"] = String(clips.count)
+    if let wer { p["valid_wer"] = String(format: "%.4f", wer) }
+    return jsonText(p)
   }
 
   /// Greedy-decodes the validation clips (batches of 32 similar lengths) and scores them.
@@ -440,19 +243,67 @@ public final class CTCTrainer {
     return report
   }
 
-  private func writeLog(_ log: [EpochMetrics], to path: String) throws {
-    let text = log.map { jsonText($0) + "\n" }.joined()
-    try writeAtomically(path) { t in try Data(text.utf8).write(to: URL(fileURLWithPath: t)) }
+}
+
+extension CTCTrainer: TrainingTask {
+  var runOptions: CTCTrainingOptions { options }
+
+  var architecture: ModelArchitecture {
+    var a = ModelArchitecture()
+    a.kind = .ctc
+    a.inputSize = extractor.outputBins
+    a.hiddenSize = options.hiddenSize
+    a.numLayers = options.layers
+    a.outputSize = tokenizer.tokens.count
+    a.dropout = options.dropout
+    a.blank = 0
+    return a
   }
 
-  /// "hiddenSize 128 vs 256, ..." for the options that differ.
-  static func differences(_ a: CTCTrainingOptions, _ b: CTCTrainingOptions) -> String {
-    let ma = Mirror(reflecting: a).children, mb = Mirror(reflecting: b).children
-    var parts: [String] = []
-    for (x, y) in zip(ma, mb) where "\(x.value)" != "\(y.value)" {
-      parts.append("\(x.label ?? "?") was \(x.value), now \(y.value)")
+  func loss(batch: [Int], step: Int, features: inout [Matrix]) -> (SequenceBatch) -> (loss: Float, gradient: Matrix) {
+    let targets = batch.map { clips[$0].labels }
+    return { logProbabilities in
+      let r = CTCLoss(blank: 0, reduction: .mean)(logProbabilities, targets: targets)
+      return (r.loss, r.gradient)
     }
-    return parts.isEmpty ? "none found" : parts.joined(separator: "; ")
+  }
+
+  func newState(initialNetwork: SequenceModel?) -> TrainingState {
+    if let initialNetwork { provenance["initial_model"] = WarmStart.origin(of: initialNetwork.metadata) }
+    return TrainingState(options: options, tokens: tokenizer.tokens)
+  }
+
+  func checkResumable(_ state: TrainingState, checkpoint: String) throws {
+    guard state.tokens == tokenizer.tokens else {
+      throw TrainingError.badCheckpoint(path: checkpoint, reason:
+        "its tokens \(state.tokens) differ from this training set's \(tokenizer.tokens)")
+    }
+  }
+
+  var modelMetadata: [String: String] {
+    [ModelMetadataKey.features: options.features.json, ModelMetadataKey.tokens: jsonText(tokenizer.tokens),
+     ModelMetadataKey.tokenUnit: tokenizer.unit.rawValue]
+  }
+
+  /// Greedy-decodes the validation set, keeps the lowest WER as best (every epoch is best
+  /// without validation).
+  func finishEpoch(network: SequenceModel, state: inout TrainingState, learningRate: Float, files: RunFiles) throws -> EpochMetrics {
+    let report = validation.isEmpty ? nil : evaluateValidation(network)
+    let wer = report?.wordErrorRate
+    let isBest = wer.map { w in state.bestWER.map { w < $0 } ?? true } ?? true
+    let metrics = EpochMetrics(
+      epoch: state.epoch + 1, step: state.step, trainLoss: state.epochMeanLoss, learningRate: learningRate,
+      validWER: wer, validCER: report?.characterErrorRate, validUtteranceAccuracy: report?.utteranceAccuracy,
+      best: isBest, seconds: state.epochSeconds, utterancesPerSecond: state.epochUtterancesPerSecond)
+    let current = model(network)
+    let provenance = provenanceJSON(epoch: state.epoch + 1, step: state.step, wer: wer)
+    try files.saveModel(isBest: isBest) { path in try current.save(to: path, provenance: provenance) }
+    if isBest {
+      if wer != nil { state.bestWER = wer }
+      state.bestEpoch = state.epoch + 1
+    }
+    state.log.append(metrics)
+    return metrics
   }
 }
 
@@ -507,36 +358,15 @@ public struct TrainingSummary: Sendable {
 extension CTCTrainer {
   /// The options of the run whose checkpoint is in `output` (for `--resume`).
   public static func savedOptions(output: String) throws -> CTCTrainingOptions {
-    try Checkpoint.read(URL(fileURLWithPath: output).appendingPathComponent("checkpoint.safetensors").path).state.options
+    try savedState(output: output).options
   }
 
   /// The tokens of the run whose checkpoint is in `output`.
   public static func savedTokens(output: String) throws -> [String] {
-    try Checkpoint.read(URL(fileURLWithPath: output).appendingPathComponent("checkpoint.safetensors").path).state.tokens
-  }
-}
-
-/// The next batch's features, computed on a background thread while the current step runs
-/// (the trainer's data are only read meanwhile).
-final class FeaturePrefetch: @unchecked Sendable {
-  let step: Int
-  private let group = DispatchGroup()
-  private var result: Result<[Matrix], any Error>?
-
-  init(step: Int, _ work: @escaping () throws -> [Matrix]) {
-    self.step = step
-    let box = UncheckedWork(work)
-    DispatchQueue.global().async(group: group) { self.result = Result { try box.work() } }
+    try savedState(output: output).tokens
   }
 
-  /// Blocks until the features are ready.
-  func wait() throws -> [Matrix] {
-    group.wait()
-    return try result!.get()
+  static func savedState(output: String) throws -> TrainingState {
+    try Checkpoint.state(URL(fileURLWithPath: output).appendingPathComponent("checkpoint.safetensors").path)
   }
-}
-
-private struct UncheckedWork: @unchecked Sendable {
-  let work: () throws -> [Matrix]
-  init(_ work: @escaping () throws -> [Matrix]) { self.work = work }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Settings of a ``CTCTrainer`` run; the defaults train the shipped `digits` model
 /// (a 2 x 128 BiLSTM over 40 log-mel bands at 8 kHz, word tokens).
-public struct CTCTrainingOptions: Equatable, Codable, Sendable {
+public struct CTCTrainingOptions: TrainingRunOptions {
   /// The front end; its sample rate is the one clips are resampled to. Default
   /// ``digitFeatures``: `FeatureOptions.speechLogMel(sampleRate: 8000, melBands: 40)` with
   /// per-utterance CMVN.
@@ -46,38 +46,6 @@ public struct CTCTrainingOptions: Equatable, Codable, Sendable {
 
   /// Checks every range.
   public func validate() throws(TrainingError) {
-    func bad(_ name: String, _ value: Any, _ expected: String) -> TrainingError {
-      .invalidOption(name: name, value: "\(value)", expected: expected)
-    }
-    guard hiddenSize >= 1 && hiddenSize <= 4096 else { throw bad("hiddenSize", hiddenSize, "1...4096") }
-    guard layers >= 1 && layers <= 16 else { throw bad("layers", layers, "1...16") }
-    guard dropout >= 0 && dropout < 1 else { throw bad("dropout", dropout, "[0, 1)") }
-    guard epochs >= 1 else { throw bad("epochs", epochs, ">= 1") }
-    guard batchSize >= 1 else { throw bad("batchSize", batchSize, ">= 1") }
-    guard learningRate > 0 && learningRate.isFinite else { throw bad("learningRate", learningRate, "> 0") }
-    guard warmupFraction >= 0 && warmupFraction < 1 else { throw bad("warmupFraction", warmupFraction, "[0, 1)") }
-    guard finalLearningRateFraction >= 0 && finalLearningRateFraction <= 1 else {
-      throw bad("finalLearningRateFraction", finalLearningRateFraction, "[0, 1]")
-    }
-    guard maxGradientNorm > 0 else { throw bad("maxGradientNorm", maxGradientNorm, "> 0") }
-    guard checkpointInterval >= 1 else { throw bad("checkpointInterval", checkpointInterval, ">= 1") }
-    try augmentation.validate()
-    do {
-      _ = try FeatureExtractor(options: features)
-    } catch {
-      throw bad("features", error, "valid FeatureOptions")
-    }
-  }
-
-  /// The learning-rate schedule for `totalSteps` optimizer steps: linear warm-up, then a
-  /// half cosine down to `finalLearningRateFraction * learningRate`.
-  public func schedule(totalSteps: Int) -> LearningRateSchedule {
-    var s = LearningRateSchedule()
-    s.peak = learningRate
-    s.warmupSteps = Int(Float(totalSteps) * warmupFraction)
-    s.totalSteps = max(totalSteps, 1)
-    s.decay = .cosine
-    s.minimum = learningRate * finalLearningRateFraction
-    return s
+    try validateShared()
   }
 }

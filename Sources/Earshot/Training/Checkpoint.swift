@@ -29,7 +29,7 @@ public struct EpochMetrics: Equatable, Codable, Sendable {
 /// There is no generator state to store: every random draw comes from a generator seeded by
 /// `mixSeed(seed, purpose, step or epoch, ...)`, so (options.seed, step) determines the rest
 /// of the run.
-struct TrainingState: Codable, Equatable {
+struct TrainingState: RunState, Equatable {
   var formatVersion = 1
   var options: CTCTrainingOptions
   var tokens: [String]
@@ -57,69 +57,20 @@ enum Checkpoint {
   static let stateKey = "training_state"
   static let adamStepKey = "adam_step"
 
-  static func write(to path: String, model: TranscriptionModel, adam: Adam, state: TrainingState) throws(TrainingError) {
-    var tensors: [String: Tensor] = [:]
-    let network = model.network
-    let params = network.namedParameters
-    for (k, p) in params.enumerated() {
-      tensors["model/" + p.name] = Tensor(shape: p.shape, values: network[keyPath: p.path].data)
-      if k < adam.firstMoments.count {
-        tensors["adam.m/" + p.name] = Tensor(shape: p.shape, values: adam.firstMoments[k])
-        tensors["adam.v/" + p.name] = Tensor(shape: p.shape, values: adam.secondMoments[k])
-      }
+  /// The training state (JSON under ``stateKey``) of the checkpoint at `path`.
+  static func state<State: Decodable>(_ path: String) throws(TrainingError) -> State {
+    guard let text = try metadata(path)[stateKey],
+      let state = try? JSONDecoder().decode(State.self, from: Data(text.utf8))
+    else {
+      throw .badCheckpoint(path: path, reason: "no readable '\(stateKey)' metadata of this kind of run; not a checkpoint of this `earshot train --task`")
     }
-    var metadata: [String: String] = [:]
-    metadata[ModelFile.architectureKey] = network.architecture.json
-    metadata[ModelMetadataKey.features] = model.features.json
-    metadata[ModelMetadataKey.tokens] = jsonText(model.tokens)
-    metadata[ModelMetadataKey.tokenUnit] = model.unit.rawValue
-    metadata[adamStepKey] = String(adam.step)
-    metadata[stateKey] = jsonText(state)
-    let file = SafeTensors(tensors: tensors, metadata: metadata)
-    try writeAtomically(path) { temporary in try file.write(to: temporary) }
-  }
-
-  static func read(_ path: String) throws(TrainingError) -> (network: SequenceModel, adam: Adam, state: TrainingState) {
-    func bad(_ reason: String) -> TrainingError { .badCheckpoint(path: path, reason: reason) }
-    let file: SafeTensors
-    do {
-      file = try SafeTensors(contentsOf: path)
-    } catch {
-      throw bad("\(error)")
-    }
-    guard let stateText = file.metadata[stateKey],
-      let state = try? JSONDecoder().decode(TrainingState.self, from: Data(stateText.utf8))
-    else { throw bad("no readable '\(stateKey)' metadata; not a checkpoint of `earshot train`") }
-    guard let archText = file.metadata[ModelFile.architectureKey],
-      let architecture = try? JSONDecoder().decode(ModelArchitecture.self, from: Data(archText.utf8))
-    else { throw bad("no readable 'architecture' metadata") }
-    var network = SequenceModel(zerosWith: architecture)
-    var first: [[Float]] = [], second: [[Float]] = []
-    for p in network.namedParameters {
-      guard let t = file.tensors["model/" + p.name], t.shape == p.shape else {
-        throw bad("tensor 'model/\(p.name)' is missing or not \(p.shape)")
-      }
-      network[keyPath: p.path].data = t.values
-      if let m = file.tensors["adam.m/" + p.name], let v = file.tensors["adam.v/" + p.name] {
-        guard m.shape == p.shape, v.shape == p.shape else { throw bad("Adam moments of '\(p.name)' are not \(p.shape)") }
-        first.append(m.values)
-        second.append(v.values)
-      }
-    }
-    let adamStep = Int(file.metadata[adamStepKey] ?? "0") ?? 0
-    guard first.isEmpty || first.count == network.namedParameters.count else {
-      throw bad("Adam moments for \(first.count) of \(network.namedParameters.count) tensors")
-    }
-    var adam = Adam()
-    adam.restore(step: adamStep, firstMoments: first, secondMoments: second)
-    return (network, adam, state)
+    return state
   }
 }
 
 extension Checkpoint {
   /// Writes any model's tensors under `model/`, Adam moments under `adam.m/` and `adam.v/`,
-  /// and `metadata` plus the Adam step, atomically (the classification trainer's format;
-  /// the CTC checkpoint above is the same layout).
+  /// and `metadata` plus the Adam step, atomically.
   static func write<M: Parameterized>(to path: String, network: M, metadata: [String: String],
                                       adam: Adam) throws(TrainingError) {
     var tensors: [String: Tensor] = [:]

@@ -241,12 +241,17 @@ public final class ClassificationTrainer {
     return x + y > 0 ? x / (x + y) : 0.5
   }
 
-  /// The inputs, soft targets (B, C) and loss weights of the batch of step `step`.
-  func batchInputs(_ batch: [Int], step: Int) throws -> (features: [Matrix], targets: Matrix, weights: [Float]) {
-    var features = try parallelMap(batch.count, threads: threads) { b in
+  /// Features of the clips of the batch of optimizer step `step`, on up to `threads` threads.
+  func batchFeatures(_ batch: [Int], step: Int, threads: Int) throws -> [Matrix] {
+    try parallelMap(batch.count, threads: threads) { b in
       var g = SeededGenerator(seed: mixSeed(options.seed, 0xA06, UInt64(step), UInt64(b)))
       return try trainingFeatures(batch[b], generator: &g)
     }
+  }
+
+  /// Mixes clips of the batch of step `step` (mixup, in place) and returns the soft targets
+  /// (B, C) and loss weights.
+  func mixBatch(_ batch: [Int], step: Int, features: inout [Matrix]) -> (targets: Matrix, weights: [Float]) {
     let c = labels.count
     var targets = Matrix(rows: batch.count, cols: c)
     var weights = [Float](repeating: 0, count: batch.count)
@@ -279,7 +284,7 @@ public final class ClassificationTrainer {
       targets.data[b * c + partner] += (1 - e) * (1 - lambda)
       weights[b] = lambda * classWeights[own] + (1 - lambda) * classWeights[partner]
     }
-    return (features, targets, weights)
+    return (targets, weights)
   }
 
   /// Weighted soft cross-entropy `L = sum_b w_b (-sum_c q_bc lp_bc) / sum_b w_b` and
@@ -323,202 +328,25 @@ public final class ClassificationTrainer {
                     initialNetwork: SequenceClassifier? = nil,
                     progress: ((TrainingEvent) -> Void)? = nil,
                     epochEnded: ((ClassificationEpochMetrics) -> Void)? = nil) throws -> ClassificationTrainingSummary {
-    let fm = FileManager.default
-    do {
-      try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
-    } catch {
-      throw TrainingError.cannotWrite(path: output, reason: (error as NSError).localizedDescription)
-    }
-    let dir = URL(fileURLWithPath: output)
-    let checkpointPath = dir.appendingPathComponent("checkpoint.safetensors").path
-    let lastPath = dir.appendingPathComponent("last.safetensors").path
-    let bestPath = dir.appendingPathComponent("best.safetensors").path
-    let logPath = dir.appendingPathComponent("log.jsonl").path
-
-    var architecture = ModelArchitecture()
-    architecture.kind = .classifier
-    architecture.inputSize = extractor.outputBins
-    architecture.hiddenSize = options.hiddenSize
-    architecture.numLayers = options.layers
-    architecture.outputSize = labels.count
-    architecture.dropout = options.dropout
-    architecture.pooling = options.pooling
-
-    var network: SequenceClassifier
-    var adam = Adam()
-    var state: ClassificationTrainingState
-    if resume {
-      guard fm.fileExists(atPath: checkpointPath) else {
-        throw TrainingError.badCheckpoint(path: checkpointPath, reason: "no checkpoint; start without --resume")
-      }
-      let saved = try Self.savedState(checkpointPath)
-      var savedOptions = saved.options
-      savedOptions.epochs = options.epochs
-      guard savedOptions == options else {
-        throw TrainingError.badCheckpoint(path: checkpointPath, reason: "it was trained with other options; resume with the same ones")
-      }
-      guard saved.labels == labels else {
-        throw TrainingError.badCheckpoint(path: checkpointPath, reason: "its labels \(saved.labels) differ from this run's \(labels)")
-      }
-      network = SequenceClassifier(zerosWith: architecture)
-      adam = try Checkpoint.read(checkpointPath, into: &network).adam
-      state = saved
-      state.options = options
-      try writeLog(state.log, to: logPath)
-    } else {
-      guard !fm.fileExists(atPath: checkpointPath) else {
-        throw TrainingError.badCheckpoint(path: checkpointPath, reason:
-          "a run already lives in \(output); add --resume to continue it, or choose another --output")
-      }
-      var g = SeededGenerator(seed: mixSeed(options.seed, 0x1417))
-      network = SequenceClassifier(architecture: architecture, generator: &g)
-      if let initialNetwork {
-        try WarmStart.load(initialNetwork, architecture: initialNetwork.architecture, into: &network, architecture: architecture)
-        provenance["initial_model"] = initialNetwork.metadata[ModelMetadataKey.provenance].map { "weights of a model trained as " + $0 } ?? "weights of a trained model"
-      }
-      state = ClassificationTrainingState(options: options, labels: labels)
-      try writeLog([], to: logPath)
-    }
-
-    var adamOptions = AdamOptions()
-    adamOptions.learningRate = options.learningRate
-    adam.options = adamOptions
-    Neural.setThreads(threads)
-
-    let batchesPerEpoch = plan(epoch: 0).count
-    let totalSteps = options.epochs * batchesPerEpoch
-    let schedule = options.schedule(totalSteps: totalSteps)
-    var gradients = network.zeroGradients()
-    let sessionStart = Date()
-    var sessionSteps = 0, sessionUtterances = 0, sessionSeconds = 0.0
-    var stoppedEarly = false
-    var wroteCheckpoint = fm.fileExists(atPath: checkpointPath)
-    let deadline = maxMinutes.map { $0 * 60 }
-    func shouldStop() -> Bool {
-      if let maxSteps, sessionSteps >= maxSteps { return true }
-      if let deadline, Date().timeIntervalSince(sessionStart) >= deadline { return true }
-      return false
-    }
-    func model(_ n: SequenceClassifier) -> ClassificationModel {
-      ClassificationModel(network: n, features: options.features, labels: labels)
-    }
-    func provenanceJSON(epoch: Int, accuracy: Double?) -> String {
-      var p = provenance
-      p["trainer"] = "earshot ClassificationTrainer"
-      p["options"] = jsonText(options)
-      p["epoch"] = String(epoch)
-      p["step"] = String(state.step)
-      p["train_clips"] = String(clips.count)
-      p["valid_clips"] = String(validation.count)
-      if let accuracy { p["valid_accuracy"] = String(format: "%.4f", accuracy) }
-      return jsonText(p)
-    }
-    func saveCheckpoint() throws {
-      var metadata = network.metadata
-      metadata[ModelFile.architectureKey] = architecture.json
-      metadata[ModelMetadataKey.features] = options.features.json
-      metadata[ModelMetadataKey.labels] = jsonText(labels)
-      metadata[Checkpoint.stateKey] = jsonText(state)
-      try Checkpoint.write(to: checkpointPath, network: network, metadata: metadata, adam: adam)
-      wroteCheckpoint = true
-      progress?(.checkpoint(path: checkpointPath, step: state.step))
-    }
-
-    epochs: while state.epoch < options.epochs {
-      let batches = plan(epoch: state.epoch)
-      while state.batchInEpoch < batches.count {
-        let stepStart = Date()
-        let batch = batches[state.batchInEpoch]
-        let step = state.step
-        let inputs = try batchInputs(batch, step: step)
-        var g = SeededGenerator(seed: mixSeed(options.seed, 0xD20, UInt64(step)))
-        let (logProbs, cache) = network.forward(SequenceBatch(sequences: inputs.features), training: true, generator: &g)
-        let result = Self.crossEntropy(logProbs, targets: inputs.targets, weights: inputs.weights)
-        guard result.loss.isFinite else {
-          throw TrainingError.nonFiniteLoss(epoch: state.epoch + 1, step: step, loss: result.loss,
-                                            checkpoint: wroteCheckpoint ? checkpointPath : nil)
-        }
-        gradients.zeroAll()
-        _ = network.backward(result.gradient, cache: cache, into: &gradients)
-        let norm = clipGradientNorm(&gradients, maxNorm: options.maxGradientNorm)
-        guard norm.isFinite else {
-          throw TrainingError.nonFiniteLoss(epoch: state.epoch + 1, step: step, loss: norm,
-                                            checkpoint: wroteCheckpoint ? checkpointPath : nil)
-        }
-        adam.options.learningRate = schedule.learningRate(atStep: step)
-        adam.update(&network, gradients: gradients)
-
-        let seconds = Date().timeIntervalSince(stepStart)
-        state.step += 1
-        state.batchInEpoch += 1
-        state.epochLossSum += Double(result.loss)
-        state.epochBatches += 1
-        state.epochUtterances += batch.count
-        state.epochSeconds += seconds
-        state.trainingSeconds += seconds
-        sessionSteps += 1
-        sessionUtterances += batch.count
-        sessionSeconds += seconds
-        progress?(.step(TrainingProgress(
-          epoch: state.epoch + 1, epochs: options.epochs, batch: state.batchInEpoch, batches: batches.count,
-          step: state.step, totalSteps: totalSteps, meanLoss: state.epochLossSum / Double(state.epochBatches),
-          learningRate: adam.options.learningRate,
-          utterancesPerSecond: Double(sessionUtterances) / max(sessionSeconds, 1e-9),
-          etaSeconds: Double(totalSteps - state.step) * sessionSeconds / Double(max(sessionSteps, 1)))))
-
-        let stop = shouldStop()
-        if state.batchInEpoch < batches.count && (state.step % options.checkpointInterval == 0 || stop) {
-          try saveCheckpoint()
-        }
-        if stop && state.batchInEpoch < batches.count {
-          stoppedEarly = true
-          progress?(.stopped(epoch: state.epoch + 1, step: state.step, checkpoint: checkpointPath))
-          break epochs
-        }
-      }
-
-      // End of epoch: validate, keep the best, log, checkpoint.
-      let scored = validation.isEmpty ? nil : evaluateValidation(network)
-      let accuracy = scored?.report.accuracy
-      var isBest = true
-      if let scored, let best = state.bestAccuracy {
-        isBest = scored.report.accuracy > best
-          || (scored.report.accuracy == best && scored.loss < (state.bestLoss ?? .infinity))
-      }
-      let metrics = ClassificationEpochMetrics(
-        epoch: state.epoch + 1, step: state.step, trainLoss: state.epochLossSum / Double(max(state.epochBatches, 1)),
-        learningRate: adam.options.learningRate, validAccuracy: accuracy, validLoss: scored?.loss, best: isBest,
-        seconds: state.epochSeconds, utterancesPerSecond: Double(state.epochUtterances) / max(state.epochSeconds, 1e-9))
-      let current = model(network)
-      try writeAtomically(lastPath) { t in try current.save(to: t, provenance: provenanceJSON(epoch: state.epoch + 1, accuracy: accuracy)) }
-      if isBest {
-        state.bestAccuracy = accuracy
-        state.bestLoss = scored?.loss
-        state.bestEpoch = state.epoch + 1
-        state.bestReport = scored?.report
-        try writeAtomically(bestPath) { t in try current.save(to: t, provenance: provenanceJSON(epoch: state.epoch + 1, accuracy: accuracy)) }
-      }
-      state.log.append(metrics)
-      state.epoch += 1
-      state.batchInEpoch = 0
-      state.epochLossSum = 0
-      state.epochBatches = 0
-      state.epochUtterances = 0
-      state.epochSeconds = 0
-      try saveCheckpoint()
-      try writeLog(state.log, to: logPath)
-      epochEnded?(metrics)
-      if shouldStop() && state.epoch < options.epochs {
-        stoppedEarly = true
-        progress?(.stopped(epoch: state.epoch, step: state.step, checkpoint: checkpointPath))
-        break
-      }
-    }
+    let r = try TrainingLoop.run(self, output: output, resume: resume, maxMinutes: maxMinutes, maxSteps: maxSteps,
+                                 initialNetwork: initialNetwork, progress: progress, epochEnded: epochEnded)
     return ClassificationTrainingSummary(
-      epochs: state.epoch, steps: state.step, bestAccuracy: state.bestAccuracy, bestEpoch: state.bestEpoch,
-      bestReport: state.bestReport, stoppedEarly: stoppedEarly, log: state.log,
-      utterancesPerSecond: Double(sessionUtterances) / max(sessionSeconds, 1e-9), trainingSeconds: state.trainingSeconds,
-      bestModel: bestPath, lastModel: lastPath, checkpoint: checkpointPath, network: network)
+      epochs: r.state.epoch, steps: r.state.step, bestAccuracy: r.state.bestAccuracy, bestEpoch: r.state.bestEpoch,
+      bestReport: r.state.bestReport, stoppedEarly: r.stoppedEarly, log: r.state.log,
+      utterancesPerSecond: r.utterancesPerSecond, trainingSeconds: r.state.trainingSeconds,
+      bestModel: r.files.best, lastModel: r.files.last, checkpoint: r.files.checkpoint, network: r.network)
+  }
+
+  func provenanceJSON(epoch: Int, step: Int, accuracy: Double?) -> String {
+    var p = provenance
+    p["trainer"] = "earshot ClassificationTrainer"
+    p["options"] = jsonText(options)
+    p["epoch"] = String(epoch)
+    p["step"] = String(step)
+    p["train_clips"] = String(clips.count)
+    p["valid_clips"] = String(validation.count)
+    if let accuracy { p["valid_accuracy"] = String(format: "%.4f", accuracy) }
+    return jsonText(p)
   }
 
   /// Scores the validation clips (batches of 32 similar lengths): the report and mean loss.
@@ -539,24 +367,75 @@ public final class ClassificationTrainer {
     return (report, loss / Double(max(validation.count, 1)))
   }
 
-  private func writeLog(_ log: [ClassificationEpochMetrics], to path: String) throws {
-    let text = log.map { jsonText($0) + "\n" }.joined()
-    try writeAtomically(path) { t in try Data(text.utf8).write(to: URL(fileURLWithPath: t)) }
-  }
-
-  static func savedState(_ checkpointPath: String) throws -> ClassificationTrainingState {
-    let metadata = try Checkpoint.metadata(checkpointPath)
-    guard let text = metadata[Checkpoint.stateKey],
-      let state = try? JSONDecoder().decode(ClassificationTrainingState.self, from: Data(text.utf8))
-    else {
-      throw TrainingError.badCheckpoint(path: checkpointPath, reason: "no readable classification training state; not a checkpoint of `earshot train --task classify`")
-    }
-    return state
-  }
-
   /// The options of the run whose checkpoint is in `output` (for `--resume`).
   public static func savedOptions(output: String) throws -> ClassificationTrainingOptions {
-    try savedState(URL(fileURLWithPath: output).appendingPathComponent("checkpoint.safetensors").path).options
+    let state: ClassificationTrainingState = try Checkpoint.state(
+      URL(fileURLWithPath: output).appendingPathComponent("checkpoint.safetensors").path)
+    return state.options
+  }
+}
+
+extension ClassificationTrainer: TrainingTask {
+  var runOptions: ClassificationTrainingOptions { options }
+
+  var architecture: ModelArchitecture {
+    var a = ModelArchitecture()
+    a.kind = .classifier
+    a.inputSize = extractor.outputBins
+    a.hiddenSize = options.hiddenSize
+    a.numLayers = options.layers
+    a.outputSize = labels.count
+    a.dropout = options.dropout
+    a.pooling = options.pooling
+    return a
+  }
+
+  func loss(batch: [Int], step: Int, features: inout [Matrix]) -> (Matrix) -> (loss: Float, gradient: Matrix) {
+    let (targets, weights) = mixBatch(batch, step: step, features: &features)
+    return { Self.crossEntropy($0, targets: targets, weights: weights) }
+  }
+
+  func newState(initialNetwork: SequenceClassifier?) -> ClassificationTrainingState {
+    if let initialNetwork { provenance["initial_model"] = WarmStart.origin(of: initialNetwork.metadata) }
+    return ClassificationTrainingState(options: options, labels: labels)
+  }
+
+  func checkResumable(_ state: ClassificationTrainingState, checkpoint: String) throws {
+    guard state.labels == labels else {
+      throw TrainingError.badCheckpoint(path: checkpoint, reason: "its labels \(state.labels) differ from this run's \(labels)")
+    }
+  }
+
+  var modelMetadata: [String: String] {
+    [ModelMetadataKey.features: options.features.json, ModelMetadataKey.labels: jsonText(labels)]
+  }
+
+  /// Scores the validation clips; the best epoch has the highest accuracy, ties going to the
+  /// lower validation loss (every epoch is best without validation).
+  func finishEpoch(network: SequenceClassifier, state: inout ClassificationTrainingState, learningRate: Float,
+                   files: RunFiles) throws -> ClassificationEpochMetrics {
+    let scored = validation.isEmpty ? nil : evaluateValidation(network)
+    let accuracy = scored?.report.accuracy
+    var isBest = true
+    if let scored, let best = state.bestAccuracy {
+      isBest = scored.report.accuracy > best
+        || (scored.report.accuracy == best && scored.loss < (state.bestLoss ?? .infinity))
+    }
+    let metrics = ClassificationEpochMetrics(
+      epoch: state.epoch + 1, step: state.step, trainLoss: state.epochMeanLoss, learningRate: learningRate,
+      validAccuracy: accuracy, validLoss: scored?.loss, best: isBest, seconds: state.epochSeconds,
+      utterancesPerSecond: state.epochUtterancesPerSecond)
+    let current = ClassificationModel(network: network, features: options.features, labels: labels)
+    let provenance = provenanceJSON(epoch: state.epoch + 1, step: state.step, accuracy: accuracy)
+    try files.saveModel(isBest: isBest) { path in try current.save(to: path, provenance: provenance) }
+    if isBest {
+      state.bestAccuracy = accuracy
+      state.bestLoss = scored?.loss
+      state.bestEpoch = state.epoch + 1
+      state.bestReport = scored?.report
+    }
+    state.log.append(metrics)
+    return metrics
   }
 }
 
@@ -582,7 +461,7 @@ public struct ClassificationEpochMetrics: Equatable, Codable, Sendable {
 }
 
 /// Everything besides tensors that a resumed classification run needs.
-struct ClassificationTrainingState: Codable, Equatable {
+struct ClassificationTrainingState: RunState, Equatable {
   var formatVersion = 1
   var options: ClassificationTrainingOptions
   var labels: [String]

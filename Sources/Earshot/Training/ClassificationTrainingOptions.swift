@@ -14,7 +14,7 @@ public enum ClassBalancing: String, Codable, Sendable, CaseIterable {
 /// Settings of a ``ClassificationTrainer`` run; the defaults suit 1-second keyword clips
 /// (the shipped `commands` model's front end, a 2 x 128 BiLSTM, mean pooling); the network
 /// and optimizer defaults equal ``CTCTrainingOptions``'s, so `earshot train --help` holds for both.
-public struct ClassificationTrainingOptions: Equatable, Codable, Sendable {
+public struct ClassificationTrainingOptions: TrainingRunOptions {
   /// The front end; its sample rate is the one clips are resampled to. Default
   /// ``commandFeatures``.
   public var features: FeatureOptions = ClassificationTrainingOptions.commandFeatures
@@ -86,43 +86,15 @@ public struct ClassificationTrainingOptions: Equatable, Codable, Sendable {
     func bad(_ name: String, _ value: Any, _ expected: String) -> TrainingError {
       .invalidOption(name: name, value: "\(value)", expected: expected)
     }
-    guard hiddenSize >= 1 && hiddenSize <= 4096 else { throw bad("hiddenSize", hiddenSize, "1...4096") }
-    guard layers >= 1 && layers <= 16 else { throw bad("layers", layers, "1...16") }
-    guard dropout >= 0 && dropout < 1 else { throw bad("dropout", dropout, "[0, 1)") }
-    guard epochs >= 1 else { throw bad("epochs", epochs, ">= 1") }
-    guard batchSize >= 1 else { throw bad("batchSize", batchSize, ">= 1") }
-    guard learningRate > 0 && learningRate.isFinite else { throw bad("learningRate", learningRate, "> 0") }
-    guard warmupFraction >= 0 && warmupFraction < 1 else { throw bad("warmupFraction", warmupFraction, "[0, 1)") }
-    guard finalLearningRateFraction >= 0 && finalLearningRateFraction <= 1 else {
-      throw bad("finalLearningRateFraction", finalLearningRateFraction, "[0, 1]")
-    }
-    guard maxGradientNorm > 0 else { throw bad("maxGradientNorm", maxGradientNorm, "> 0") }
+    try validateShared()
     guard labelSmoothing >= 0 && labelSmoothing < 1 else { throw bad("labelSmoothing", labelSmoothing, "[0, 1)") }
     guard mixupProbability >= 0 && mixupProbability <= 1 else { throw bad("mixupProbability", mixupProbability, "[0, 1]") }
     guard mixupAlpha > 0 && mixupAlpha.isFinite else { throw bad("mixupAlpha", mixupAlpha, "> 0") }
     guard maximumTimeShiftSeconds >= 0 && maximumTimeShiftSeconds.isFinite else {
       throw bad("maximumTimeShiftSeconds", maximumTimeShiftSeconds, ">= 0")
     }
-    guard checkpointInterval >= 1 else { throw bad("checkpointInterval", checkpointInterval, ">= 1") }
     if let labels {
       guard !labels.isEmpty, Set(labels).count == labels.count else { throw bad("labels", labels, "distinct names, at least one") }
     }
-    try augmentation.validate()
-    do {
-      _ = try FeatureExtractor(options: features)
-    } catch {
-      throw bad("features", error, "valid FeatureOptions")
-    }
-  }
-
-  /// Linear warm-up, then a half cosine down to `finalLearningRateFraction * learningRate`.
-  public func schedule(totalSteps: Int) -> LearningRateSchedule {
-    var s = LearningRateSchedule()
-    s.peak = learningRate
-    s.warmupSteps = Int(Float(totalSteps) * warmupFraction)
-    s.totalSteps = max(totalSteps, 1)
-    s.decay = .cosine
-    s.minimum = learningRate * finalLearningRateFraction
-    return s
   }
 }

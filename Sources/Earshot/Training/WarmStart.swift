@@ -16,4 +16,9 @@ enum WarmStart {
     }
     for p in network.namedParameters { network[keyPath: p.path] = initial[keyPath: p.path] }
   }
+
+  /// What a run started from `metadata`'s model records as its origin.
+  static func origin(of metadata: [String: String]) -> String {
+    metadata[ModelMetadataKey.provenance].map { "weights of a model trained as " + $0 } ?? "weights of a trained model"
+  }
 }
