@@ -243,14 +243,7 @@ struct Train: ParsableCommand {
         line += String(format: "; best validation WER %.2f%% at epoch %d", 100 * wer, epoch)
       }
       print(line)
-      if FileManager.default.fileExists(atPath: summary.bestModel) {
-        print("model: \(summary.bestModel)")
-      } else {
-        print("no epoch finished yet, so no model was written; the checkpoint is \(summary.checkpoint)")
-      }
-      if summary.stoppedEarly {
-        print("stopped after --max-minutes \(maxMinutes ?? 0); continue with the same command and --resume")
-      }
+      printRunEnd(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)
     } catch let error as ExitCode {
       throw error
     } catch {
@@ -264,6 +257,18 @@ extension Pooling: ExpressibleByArgument {}
 extension ClassBalancing: ExpressibleByArgument {}
 
 extension Train {
+  /// Where the model is, or why there is none yet, and how to go on.
+  func printRunEnd(bestModel: String, checkpoint: String, stoppedEarly: Bool) {
+    if FileManager.default.fileExists(atPath: bestModel) {
+      print("model: \(bestModel)")
+    } else {
+      print("no epoch finished yet, so no model was written; the checkpoint is \(checkpoint)")
+    }
+    if stoppedEarly {
+      print("stopped after --max-minutes \(maxMinutes ?? 0); continue with the same command and --resume")
+    }
+  }
+
   /// --no-augmentation, --noise, --frequency-warp and --silence, for either task.
   func applyAugmentationFlags(to a: inout AugmentationOptions) throws {
     if noAugmentation { a = .none }
@@ -370,14 +375,7 @@ extension Train {
       }
       print(line)
       if let report = summary.bestReport { print("validation (\(split)), best epoch:\n" + report.text, terminator: "") }
-      if FileManager.default.fileExists(atPath: summary.bestModel) {
-        print("model: \(summary.bestModel)")
-      } else {
-        print("no epoch finished yet, so no model was written; the checkpoint is \(summary.checkpoint)")
-      }
-      if summary.stoppedEarly {
-        print("stopped after --max-minutes \(maxMinutes ?? 0); continue with the same command and --resume")
-      }
+      printRunEnd(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)
     } catch let error as ExitCode {
       throw error
     } catch {

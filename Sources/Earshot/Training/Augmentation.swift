@@ -111,17 +111,9 @@ public enum Augmentation {
     guard !files.isEmpty else {
       throw TrainingError.invalidOption(name: "noiseFolder", value: folder, expected: "a folder holding audio files")
     }
-    let loaded: [Result<[Float], any Error>] = parallelMap(files.count, threads: threads) { i in
-      Result { try AudioFile.loadMono(path: files[i], sampleRate: sampleRate).samples }
-    }
-    var noise: [[Float]] = []
-    for r in loaded {
-      switch r {
-      case .success(let s) where !s.isEmpty: noise.append(s)
-      case .success: break
-      case .failure(let e): skipped.append("\(e)")
-      }
-    }
+    let noise = try loadEach(files.count, threads: threads, skipped: &skipped) { i in
+      try AudioFile.loadMono(path: files[i], sampleRate: sampleRate).samples
+    }.filter { !$0.isEmpty }
     guard !noise.isEmpty else {
       throw TrainingError.invalidOption(name: "noiseFolder", value: folder, expected: "at least one readable, non-empty audio file")
     }

@@ -41,10 +41,7 @@ public final class CTCTrainer {
   struct Clip {
     var entry: ManifestEntry
     var labels: [Int]
-    /// Samples at the feature rate, one array per `augmentation.speeds` entry.
-    var variants: [[Float]]
-    /// Features per variant when they do not change per step; else empty.
-    var cached: [Matrix]
+    var audio: SpeedVariants
     /// Frames at speed 1 (the bucketing key).
     var frames: Int
   }
@@ -80,53 +77,35 @@ public final class CTCTrainer {
     melAxis = MelAxis(options.features)
     let rate = options.features.sampleRate
     let speeds = options.augmentation.speeds
-    let cache = !options.augmentation.changesWaveform
+    let augmentation = options.augmentation
     let extractor = self.extractor
     let tokenizer = self.tokenizer
     let fastest = speeds.max() ?? 1
     // Decode, resample and perturb every clip once, in parallel.
-    let loaded: [Result<Clip, any Error>] = parallelMap(training.count, threads: threads) { i in
-      Result {
-        let entry = training[i]
-        let labels = try tokenizer.encode(entry.text, path: entry.audio)
-        let samples = try AudioFile.loadMono(path: entry.audio, sampleRate: rate).samples
-        guard !samples.isEmpty else { throw TrainingError.badClip(path: entry.audio, reason: "0 samples") }
-        let variants = try speeds.map { try Augmentation.changeSpeed(samples, by: $0, sampleRate: rate) }
-        let cached = cache ? try variants.map { Matrix(try extractor($0)) } : []
-        let frames = extractor.frameCount(forSamples: samples.count)
-        let shortest = extractor.frameCount(forSamples: Int(Double(samples.count) / Double(fastest)))
-        guard shortest >= Tokenizer.minimumFrames(labels) + 1 else {
-          throw TrainingError.badClip(path: entry.audio, reason:
-            "\(shortest) frames at speed \(fastest) cannot hold the \(labels.count) tokens of \"\(entry.text)\"")
-        }
-        return Clip(entry: entry, labels: labels, variants: variants, cached: cached, frames: frames)
+    // An unknown token is a data or configuration error, not a bad clip: it stops loading.
+    clips = try loadEach(training.count, threads: threads, skipped: &skipped,
+                         isFatal: { if case TrainingError.unknownToken = $0 { true } else { false } }) { i in
+      let entry = training[i]
+      let labels = try tokenizer.encode(entry.text, path: entry.audio)
+      let samples = try AudioFile.loadMono(path: entry.audio, sampleRate: rate).samples
+      guard !samples.isEmpty else { throw TrainingError.badClip(path: entry.audio, reason: "0 samples") }
+      let audio = try SpeedVariants(samples, sampleRate: rate, augmentation: augmentation, extractor: extractor)
+      let frames = extractor.frameCount(forSamples: samples.count)
+      let shortest = extractor.frameCount(forSamples: Int(Double(samples.count) / Double(fastest)))
+      guard shortest >= Tokenizer.minimumFrames(labels) + 1 else {
+        throw TrainingError.badClip(path: entry.audio, reason:
+          "\(shortest) frames at speed \(fastest) cannot hold the \(labels.count) tokens of \"\(entry.text)\"")
       }
-    }
-    for r in loaded {
-      switch r {
-      case .success(let c): clips.append(c)
-      case .failure(let e):
-        // An unknown token is a data or configuration error, not a bad clip: stop.
-        if case TrainingError.unknownToken = e { throw e }
-        skipped.append("\(e)")
-      }
+      return Clip(entry: entry, labels: labels, audio: audio, frames: frames)
     }
     guard !clips.isEmpty else {
       throw TrainingError.emptyDataset(path: "training set", reason: "every clip was skipped; first: \(skipped.first ?? "")")
     }
     if let validation {
-      let v: [Result<(entry: ManifestEntry, features: Matrix), any Error>] = parallelMap(validation.count, threads: threads) { i in
-        Result {
-          let e = validation[i]
-          let samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
-          return (e, Matrix(try extractor(samples)))
-        }
-      }
-      for r in v {
-        switch r {
-        case .success(let x): self.validation.append(x)
-        case .failure(let e): skipped.append("\(e)")
-        }
+      self.validation = try loadEach(validation.count, threads: threads, skipped: &skipped) { i in
+        let e = validation[i]
+        let samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
+        return (entry: e, features: Matrix(try extractor(samples)))
       }
     }
     if let folder = options.augmentation.noiseFolder {
@@ -158,28 +137,10 @@ public final class CTCTrainer {
     return batches
   }
 
-  /// Features of the clips of the batch of optimizer step `step`, on up to `threads` threads.
-  func batchFeatures(_ batch: [Int], step: Int, threads: Int) throws -> [Matrix] {
-    try parallelMap(batch.count, threads: threads) { b in
-      var g = SeededGenerator(seed: mixSeed(options.seed, 0xA06, UInt64(step), UInt64(b)))
-      return try trainingFeatures(batch[b], generator: &g)
-    }
-  }
-
   /// Features of clip `index` for a training step, augmented with draws from `g`.
   func trainingFeatures(_ index: Int, generator g: inout SeededGenerator) throws -> Matrix {
-    let a = options.augmentation
-    let clip = clips[index]
-    let speed = Int(g.next() % UInt64(clip.variants.count))
-    var m: Matrix
-    if !clip.cached.isEmpty {
-      m = clip.cached[speed]
-    } else {
-      var x = clip.variants[speed]
-      Augmentation.augmentWaveform(&x, sampleRate: options.features.sampleRate, options: a, noise: noise, generator: &g)
-      m = Matrix(try extractor(x))
-    }
-    Augmentation.augmentFeatures(&m, axis: melAxis, options: a, generator: &g)
+    var m = try clips[index].audio.draw(extractor: extractor, augmentation: options.augmentation, noise: noise, generator: &g)
+    Augmentation.augmentFeatures(&m, axis: melAxis, options: options.augmentation, generator: &g)
     return m
   }
 

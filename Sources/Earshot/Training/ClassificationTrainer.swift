@@ -46,10 +46,7 @@ public final class ClassificationTrainer {
   struct Clip {
     var entry: ClassificationEntry
     var label: Int
-    /// Samples at the feature rate, one per `augmentation.speeds` entry.
-    var variants: [[Float]]
-    /// Features per variant when they do not change per step; else empty.
-    var cached: [Matrix]
+    var audio: SpeedVariants
   }
 
   private var clips: [Clip] = []
@@ -92,26 +89,16 @@ public final class ClassificationTrainer {
     melAxis = MelAxis(options.features)
     let extractor = self.extractor
     let rate = options.features.sampleRate
-    let speeds = options.augmentation.speeds
-    let cache = !options.augmentation.changesWaveform
+    let augmentation = options.augmentation
     let minimum = Self.minimumSamples(extractor)
-    let loaded: [Result<Clip, any Error>] = parallelMap(training.count, threads: threads) { i in
-      Result {
-        let e = training[i]
-        let samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
-        guard samples.count >= minimum else {
-          throw TrainingError.badClip(path: e.audio, reason: "\(samples.count) samples, shorter than one frame (\(minimum))")
-        }
-        let variants = try speeds.map { try Augmentation.changeSpeed(samples, by: $0, sampleRate: rate) }
-        let cached = cache ? try variants.map { Matrix(try extractor($0)) } : []
-        return Clip(entry: e, label: index[e.label]!, variants: variants, cached: cached)
+    clips = try loadEach(training.count, threads: threads, skipped: &skipped) { i in
+      let e = training[i]
+      let samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
+      guard samples.count >= minimum else {
+        throw TrainingError.badClip(path: e.audio, reason: "\(samples.count) samples, shorter than one frame (\(minimum))")
       }
-    }
-    for r in loaded {
-      switch r {
-      case .success(let c): clips.append(c)
-      case .failure(let e): skipped.append("\(e)")
-      }
+      let audio = try SpeedVariants(samples, sampleRate: rate, augmentation: augmentation, extractor: extractor)
+      return Clip(entry: e, label: index[e.label]!, audio: audio)
     }
     guard !clips.isEmpty else {
       throw TrainingError.emptyDataset(path: "training set", reason: "every clip was skipped; first: \(skipped.first ?? "")")
@@ -125,20 +112,11 @@ public final class ClassificationTrainer {
     classWeights = options.balancing == .weightedLoss ? labelCounts.map { n / (k * Float($0)) }
       : [Float](repeating: 1, count: labels.count)
     if let validation {
-      let v: [Result<(entry: ClassificationEntry, label: Int, features: Matrix), any Error>] =
-        parallelMap(validation.count, threads: threads) { i in
-          Result {
-            let e = validation[i]
-            var samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
-            if samples.count < minimum { samples += [Float](repeating: 0, count: minimum - samples.count) }
-            return (e, index[e.label]!, Matrix(try extractor(samples)))
-          }
-        }
-      for r in v {
-        switch r {
-        case .success(let x): self.validation.append(x)
-        case .failure(let e): skipped.append("\(e)")
-        }
+      self.validation = try loadEach(validation.count, threads: threads, skipped: &skipped) { i in
+        let e = validation[i]
+        var samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
+        if samples.count < minimum { samples += [Float](repeating: 0, count: minimum - samples.count) }
+        return (entry: e, label: index[e.label]!, features: Matrix(try extractor(samples)))
       }
     }
     if let folder = options.augmentation.noiseFolder {
@@ -190,16 +168,7 @@ public final class ClassificationTrainer {
   /// gain, noise, circular time shift, SpecAugment.
   func trainingFeatures(_ index: Int, generator g: inout SeededGenerator) throws -> Matrix {
     let a = options.augmentation
-    let clip = clips[index]
-    let speed = Int(g.next() % UInt64(clip.variants.count))
-    var m: Matrix
-    if !clip.cached.isEmpty {
-      m = clip.cached[speed]
-    } else {
-      var x = clip.variants[speed]
-      Augmentation.augmentWaveform(&x, sampleRate: options.features.sampleRate, options: a, noise: noise, generator: &g)
-      m = Matrix(try extractor(x))
-    }
+    var m = try clips[index].audio.draw(extractor: extractor, augmentation: a, noise: noise, generator: &g)
     let widest = Int(options.maximumTimeShiftSeconds * Float(options.features.sampleRate) / Float(max(extractor.hopLength, 1)))
     if widest > 0 && m.rows > 1 {
       let shift = Int(g.next() % UInt64(2 * widest + 1)) - widest
@@ -239,14 +208,6 @@ public final class ClassificationTrainer {
     }
     let x = gamma(alpha), y = gamma(alpha)
     return x + y > 0 ? x / (x + y) : 0.5
-  }
-
-  /// Features of the clips of the batch of optimizer step `step`, on up to `threads` threads.
-  func batchFeatures(_ batch: [Int], step: Int, threads: Int) throws -> [Matrix] {
-    try parallelMap(batch.count, threads: threads) { b in
-      var g = SeededGenerator(seed: mixSeed(options.seed, 0xA06, UInt64(step), UInt64(b)))
-      return try trainingFeatures(batch[b], generator: &g)
-    }
   }
 
   /// Mixes clips of the batch of step `step` (mixup, in place) and returns the soft targets

@@ -22,6 +22,24 @@ func parallelMap<T>(_ count: Int, threads: Int, _ body: (Int) throws -> T) rethr
   return try slots.values.map { try $0!.get() }
 }
 
+/// `body(0..<count)` on up to `threads` threads, for loading data: the results that
+/// succeeded, in index order; each failure's description is appended to `skipped`, except
+/// that a failure for which `isFatal` holds is thrown.
+func loadEach<T>(_ count: Int, threads: Int, skipped: inout [String], isFatal: (any Error) -> Bool = { _ in false },
+                 _ body: (Int) throws -> T) throws -> [T] {
+  let results: [Result<T, any Error>] = parallelMap(count, threads: threads) { i in Result { try body(i) } }
+  var kept: [T] = []
+  for r in results {
+    switch r {
+    case .success(let value): kept.append(value)
+    case .failure(let error):
+      if isFatal(error) { throw error }
+      skipped.append("\(error)")
+    }
+  }
+  return kept
+}
+
 /// Result slots written by disjoint indices from several threads.
 private final class Slots<T>: @unchecked Sendable {
   private let storage: UnsafeMutablePointer<Result<T, any Error>?>

@@ -223,9 +223,8 @@ protocol TrainingTask: AnyObject {
   var architecture: ModelArchitecture { get }
   /// The batches of epoch `epoch` (0-based), as clip indices.
   func plan(epoch: Int) -> [[Int]]
-  /// The training features of the batch of step `step` on up to `threads` threads; each
-  /// clip's draws come from its own generator keyed by (step, position in the batch).
-  func batchFeatures(_ batch: [Int], step: Int, threads: Int) throws -> [Matrix]
+  /// The features of clip `index` for a training step, augmented with draws from `generator`.
+  func trainingFeatures(_ index: Int, generator: inout SeededGenerator) throws -> Matrix
   /// The loss of step `step` as a function of the network's output; may change the batch's
   /// features first (mixup).
   func loss(batch: [Int], step: Int, features: inout [Matrix]) -> (Network.Output) -> (loss: Float, gradient: Matrix)
@@ -238,6 +237,17 @@ protocol TrainingTask: AnyObject {
   /// Scores the epoch's network, saves it through `files.saveModel`, updates the best
   /// figures in `state`, appends the epoch's metrics to `state.log` and returns them.
   func finishEpoch(network: Network, state: inout State, learningRate: Float, files: RunFiles) throws -> State.Metrics
+}
+
+extension TrainingTask {
+  /// The training features of the batch of step `step` on up to `threads` threads; each
+  /// clip's draws come from its own generator keyed by (step, position in the batch).
+  func batchFeatures(_ batch: [Int], step: Int, threads: Int) throws -> [Matrix] {
+    try parallelMap(batch.count, threads: threads) { b in
+      var g = SeededGenerator(seed: mixSeed(runOptions.seed, 0xA06, UInt64(step), UInt64(b)))
+      return try trainingFeatures(batch[b], generator: &g)
+    }
+  }
 }
 
 /// Where a run ended.
