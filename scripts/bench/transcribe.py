@@ -146,14 +146,6 @@ def _version(package: str) -> str:
 # The whole benchmark
 
 
-def one_thread_env() -> dict:
-    env = dict(os.environ)
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
-                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
-        env[name] = "1"
-    return env
-
-
 def load_sets(args) -> list[dict]:
     """The evaluation sets that exist: name, files, reference texts, audio seconds."""
     import soundfile as sf
@@ -243,6 +235,8 @@ def cmd_run(args) -> int:
     if not sets:
         print("nothing to measure: no evaluation set found")
         return 0
+    from features import one_thread_env  # scripts/bench/features.py, beside this file
+
     env = one_thread_env()
     beams = sorted({args.beam, 1}, reverse=True)
     tmp = Path(tempfile.mkdtemp(prefix="earshot-bench-transcribe-"))
@@ -255,7 +249,7 @@ def cmd_run(args) -> int:
               f"{sum(1 for _ in open(dictionary))}-entry dictionary); {os.cpu_count()} CPUs, "
               f"load average {load[0]:.2f} at start")
         print(f"1 thread each; one process per tool and set (model loaded once); {args.runs} interleaved "
-              f"runs after 1 warm-up; times are wall clock fork to exit; medians of the runs")
+              f"runs after 1 warm-up; wall clock fork to exit and CPU time of each process; medians of the runs")
         for s in sets:
             listing = tmp / f"{s['name']}.txt"
             listing.write_text("\n".join(s["files"]) + "\n")
@@ -330,6 +324,7 @@ def print_table(s: dict, results: dict, beams: list[int], args) -> None:
         return f"{statistics.median(p / e for p, e in zip(reference, mine)):.2f}x" if mine and reference else "-"
 
     def row(label: str, r: dict, wall: list[float] | None = None, cpu: list[float] | None = None):
+        in_process = wall is not None
         wall = r["t"] if wall is None else wall
         cpu = r["cpu"] if cpu is None else cpu
         med = statistics.median(wall)
@@ -341,7 +336,8 @@ def print_table(s: dict, results: dict, beams: list[int], args) -> None:
             acc, wer = f"{r['score']['accuracy']:.1f}", f"{r['score']['wer']:.1f}"
         if r.get("rss"):
             rss = f"{max(r['rss']) / 1024:.0f}"
-        print(f"{label:<42} {med:>7.3f} {seconds / med:>6.1f}x {ratio(wall, ps['t']):>7} {cpu_s:>7} {x_cpu:>8} "
+        vs = "-" if in_process else ratio(wall, ps["t"])
+        print(f"{label:<42} {med:>7.3f} {seconds / med:>6.1f}x {vs:>7} {cpu_s:>7} {x_cpu:>8} "
               f"{ratio(cpu, ps['cpu']):>9} {acc:>10} {wer:>6} {rss:>6}")
 
     for beam in beams:
