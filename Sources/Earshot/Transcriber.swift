@@ -12,6 +12,16 @@ public struct TranscriptionOptions: Equatable, Sendable {
   public var maxSegmentSeconds: Double = 20
   /// Alternatives kept per segment (the best is the transcript).
   public var nBest = 1
+  /// Decode only the speech: each piece is split at pauses of at least `minimumPauseSeconds`
+  /// (energy-based), and every stretch of speech, with `speechMarginSeconds` of its
+  /// surroundings, is decoded on its own; leading and trailing silence is dropped. The models
+  /// are trained on clips with short pauses, and per-utterance normalisation is thrown off by
+  /// long silences. Default true.
+  public var decodesSpeechOnly = true
+  /// Shortest pause that separates two stretches of speech, seconds; default 0.5.
+  public var minimumPauseSeconds: Double = 0.5
+  /// Audio kept on each side of a stretch of speech, seconds; default 0.25.
+  public var speechMarginSeconds: Double = 0.25
 
   public init() {}
 }
@@ -148,8 +158,68 @@ public final class Transcriber: Sendable {
     return Transcript(words: words, durationSeconds: Double(samples.count) / Double(rate), segments: segments)
   }
 
-  /// Word hypotheses for one piece of audio, times offset to the file.
+  /// Word hypotheses for one piece of audio, times offset to the file: each stretch of speech
+  /// on its own (``TranscriptionOptions/decodesSpeechOnly``), or the whole piece.
   func decode(_ samples: [Float], offsetSeconds: Double) throws -> [TranscribedWord] {
+    guard options.decodesSpeechOnly else { return try decodeWhole(samples, offsetSeconds: offsetSeconds) }
+    let rate = model.features.sampleRate
+    return try Self.speechRegions(samples, sampleRate: rate, minimumPauseSeconds: options.minimumPauseSeconds,
+                                  marginSeconds: options.speechMarginSeconds).flatMap { r in
+      try decodeWhole(Array(samples[r]), offsetSeconds: offsetSeconds + Double(r.lowerBound) / Double(rate))
+    }
+  }
+
+  /// The stretches of speech in `samples`, as sample ranges in order, each widened by
+  /// `marginSeconds` on both sides, but not into digital silence (overlapping ones merged). A 10 ms frame is speech when
+  /// louder than both 45 dB under the loudest frame and the smaller of (10th-percentile frame
+  /// + 6 dB) and (loudest - 25 dB); speech separated by less than `minimumPauseSeconds` is one
+  /// stretch, and stretches shorter than 50 ms (clicks) are dropped. Audio whose loudest frame
+  /// is under -90 dBFS (digital silence) holds none.
+  public static func speechRegions(_ samples: [Float], sampleRate: Int, minimumPauseSeconds: Double,
+                                   marginSeconds: Double) -> [Range<Int>] {
+    let hop = max(sampleRate / 100, 1)
+    let frames = samples.count / hop
+    guard frames >= 1 else { return samples.isEmpty ? [] : [0..<samples.count] }
+    let energy: [Float] = (0..<frames).map { t in
+      var sum: Float = 0
+      for i in (t * hop)..<((t + 1) * hop) { sum += samples[i] * samples[i] }
+      return 10 * log10(sum / Float(hop) + 1e-12)
+    }
+    let sorted = energy.sorted()
+    let top = sorted.last!, floor = sorted[sorted.count / 10]
+    guard top > -90 else { return [] }
+    let threshold = max(top - 45, min(floor + 6, top - 25))
+    // Runs of loud frames, [start, end) in frames, joined across short pauses.
+    let gap = max(Int((minimumPauseSeconds * 100).rounded()), 1)
+    var runs: [(start: Int, end: Int)] = []
+    var t = 0
+    while t < frames {
+      guard energy[t] > threshold else { t += 1; continue }
+      var end = t
+      while end < frames && energy[end] > threshold { end += 1 }
+      if let last = runs.last, t - last.end < gap { runs[runs.count - 1].end = end } else { runs.append((t, end)) }
+      t = end
+    }
+    // The margins stop at digital silence, which no training clip holds.
+    let margin = Int((marginSeconds * 100).rounded())
+    var regions: [Range<Int>] = []
+    for run in runs where run.end - run.start >= 5 {
+      var first = run.start, last = run.end
+      while first > 0 && run.start - first < margin && energy[first - 1] > -90 { first -= 1 }
+      while last < frames && last - run.end < margin && energy[last] > -90 { last += 1 }
+      let lo = first * hop
+      let hi = last == frames ? samples.count : last * hop
+      if let last = regions.last, lo <= last.upperBound {
+        regions[regions.count - 1] = last.lowerBound..<max(hi, last.upperBound)
+      } else {
+        regions.append(lo..<hi)
+      }
+    }
+    return regions
+  }
+
+  /// Word hypotheses for `samples` decoded as one utterance, times offset to the file.
+  func decodeWhole(_ samples: [Float], offsetSeconds: Double) throws -> [TranscribedWord] {
     let hop = Double(extractor.hopLength) / Double(model.features.sampleRate)
     // Pieces shorter than one analysis window hold no speech.
     guard samples.count >= extractor.hopLength else { return [] }

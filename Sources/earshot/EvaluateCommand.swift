@@ -34,6 +34,7 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Prefix beam width (1 = greedy best path).") var beam = 1
   @Option(help: "Report format: text or json.") var format: EvaluationFormat = .text
   @Option(help: "Threads (utterances in parallel). (default: all cores)") var threads: Int?
+  @OptionGroup var speech: SpeechDetectionOptions
   @Option(help: "Classifier only: write the confusion matrix as CSV here.") var confusionCsv: String?
   @Option(help: "Classifier only: write the confusion matrix as a PNG picture here.") var confusionPng: String?
   @Argument(help: "Manifest (.jsonl) or folder (FSDD-style for CTC, one sub-folder per label for a classifier).") var manifest: String
@@ -53,8 +54,9 @@ struct Evaluate: ParsableCommand {
     do {
       let loaded = try TranscriptionModel(named: model)
       let entries = try Manifest.load(manifest)
-      let evaluator = TranscriptionEvaluator(model: loaded, beamWidth: beam,
+      var evaluator = TranscriptionEvaluator(model: loaded, beamWidth: beam,
                                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+      speech.apply(to: &evaluator.transcription)
       result = try evaluator.evaluate(entries)
     } catch {
       printError("error: \(error)")

@@ -237,3 +237,21 @@ enum InterruptCleanup {
     }
   }
 }
+
+/// How `transcribe` and `evaluate` find the speech in a recording.
+struct SpeechDetectionOptions: ParsableArguments {
+  @Option(help: ArgumentHelp(
+    "Decode each stretch of speech on its own, splitting at pauses this long, and drop silence around it; 0 decodes the audio whole.",
+    valueName: "seconds"))
+  var minPause: Double = 0.5
+
+  func validate() throws {
+    guard minPause >= 0 && minPause <= 60 else { throw ValidationError("--min-pause must be in 0...60 seconds (got \(minPause))") }
+  }
+
+  /// `options` with these settings.
+  func apply(to options: inout TranscriptionOptions) {
+    options.decodesSpeechOnly = minPause > 0
+    if minPause > 0 { options.minimumPauseSeconds = minPause }
+  }
+}

@@ -40,6 +40,7 @@ struct Transcribe: ParsableCommand {
   var output: String?
   @Option(help: "Files transcribed at once. (default: all cores)")
   var threads: Int?
+  @OptionGroup var speech: SpeechDetectionOptions
   @Argument(help: "Audio files or directories; - reads stdin.")
   var inputs: [String]
 
@@ -57,6 +58,7 @@ struct Transcribe: ParsableCommand {
     do {
       var options = TranscriptionOptions()
       options.beamWidth = beam
+      speech.apply(to: &options)
       options.vocabulary = vocabulary.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
       transcriber = try Transcriber(model: TranscriptionModel(named: model), options: options)
     } catch {

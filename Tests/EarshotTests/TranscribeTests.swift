@@ -109,6 +109,34 @@ struct TranscribeTests {
     for w in t.words { #expect(w.end <= Double(samples.count) / Double(rate) + 1e-6) }
   }
 
+  /// Bursts of noise between stretches of digital silence or a quiet floor: the regions are
+  /// the bursts, joined across short pauses, widened by the margin except into digital silence.
+  @Test func speechRegionsFollowTheBursts() {
+    let rate = 8000
+    var g = SeededGenerator(seed: 3)
+    func burst(_ seconds: Double) -> [Float] { (0..<Int(seconds * Double(rate))).map { _ in 0.3 * g.normal() } }
+    func floor(_ seconds: Double) -> [Float] { (0..<Int(seconds * Double(rate))).map { _ in 0.0003 * g.normal() } }
+    func regions(_ x: [Float], pause: Double = 0.5) -> [Range<Int>] {
+      Transcriber.speechRegions(x, sampleRate: rate, minimumPauseSeconds: pause, marginSeconds: 0.25)
+    }
+    // Digital silence around one burst: the region is the burst, to within a 10 ms frame.
+    let zeros = [Float](repeating: 0, count: rate)
+    let one = regions(zeros + burst(0.5) + zeros)
+    #expect(one.count == 1)
+    #expect(abs(one[0].lowerBound - rate) <= 80 && abs(one[0].upperBound - (rate + 4000)) <= 80, "\(one)")
+    // A quiet floor: two bursts 1 s apart are two regions, each widened by 0.25 s.
+    let two = regions(floor(1) + burst(0.5) + floor(1) + burst(0.5) + floor(1))
+    #expect(two.count == 2, "\(two)")
+    #expect(abs(two[0].lowerBound - (rate - 2000)) <= 80 && abs(two[0].upperBound - (rate + 4000 + 2000)) <= 80, "\(two)")
+    #expect(abs(two[1].lowerBound - (rate + 4000 + rate - 2000)) <= 80, "\(two)")
+    // A 0.3 s pause does not split; a 1 s pause with --min-pause 2 does not either.
+    #expect(regions(floor(1) + burst(0.5) + floor(0.3) + burst(0.5) + floor(1)).count == 1)
+    #expect(regions(floor(1) + burst(0.5) + floor(1) + burst(0.5) + floor(1), pause: 2).count == 1)
+    // Nothing but digital silence, or a click, holds no speech.
+    #expect(regions(zeros).isEmpty)
+    #expect(regions(zeros + burst(0.02) + zeros).isEmpty)
+  }
+
   /// The file path streams in blocks; it must give what the in-memory path gives.
   @Test func streamingFileEqualsSamples() throws {
     let (model, _) = try fixtureTranscriptionModel()
@@ -167,6 +195,26 @@ struct DigitsModelTests {
       #expect(r.status == 0, "\(r.stderr)")
       #expect(r.text == row[1] + "\n", "\(row[0])")
     }
+  }
+
+  /// Seconds of digital silence before and after the speech change nothing: the speech is
+  /// found and decoded on its own (with the silence, per-utterance normalisation used to
+  /// turn most words into deletions). The word times stay in the file's time.
+  @Test func silenceAroundTheSpeechIsIgnored() throws {
+    let file = CLI.repository.appendingPathComponent("samples/phone-415-555-2368.wav").path
+    let audio = try AudioFile.loadMono(path: file)
+    let pad = [Float](repeating: 0, count: 2 * audio.sampleRate)
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let padded = dir.appendingPathComponent("padded.wav").path
+    try writeWAV(pad + audio.samples + pad, sampleRate: audio.sampleRate, to: padded)
+    let transcriber = try Transcriber(model: TranscriptionModel(named: "digits"))
+    let plain = try transcriber.transcribe(path: file), long = try transcriber.transcribe(path: padded)
+    #expect(long.text == "four one five five five five two three six eight")
+    #expect(long.text == plain.text)
+    for (a, b) in zip(plain.words, long.words) { #expect(abs(b.start - a.start - 2) < 0.05) }
+    let r = try CLI.run(["transcribe", "--min-pause=-1", padded])
+    #expect(r.status == 64 && r.stderr.contains("--min-pause must be in 0...60"), "\(r.stderr)")
   }
 
   @Test func jsonHasOrderedTimedWords() throws {

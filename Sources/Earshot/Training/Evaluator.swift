@@ -14,6 +14,8 @@ public struct TranscriptionEvaluator: Sendable {
   public let model: TranscriptionModel
   /// Prefix beam width; 1 is greedy (best path) decoding. Default 1.
   public var beamWidth: Int
+  /// How clips are decoded, as `Transcriber` does (``beamWidth`` overrides its beam).
+  public var transcription = TranscriptionOptions()
   /// Worker threads (utterances run in parallel, single-threaded BLAS each); default all cores.
   public var threads: Int
 
@@ -23,39 +25,23 @@ public struct TranscriptionEvaluator: Sendable {
     self.threads = max(threads, 1)
   }
 
-  /// The text of a token sequence: words joined by spaces, or characters with spaces collapsed.
-  public func text(of labels: [Int]) -> String {
-    let blank = model.network.architecture.blank
-    let pieces = labels.compactMap { $0 != blank && $0 >= 0 && $0 < model.tokens.count ? model.tokens[$0] : nil }
-    switch model.unit {
-    case .word: return pieces.joined(separator: " ")
-    case .character: return pieces.joined().split(separator: " ").joined(separator: " ")
-    }
-  }
-
-  /// The normalised transcript of one clip.
-  public func transcribe(path: String, extractor: FeatureExtractor) throws -> String {
-    let samples = try AudioFile.loadMono(path: path, sampleRate: model.features.sampleRate).samples
-    let features = Matrix(try extractor(samples))
-    guard features.cols == model.network.architecture.inputSize else {
-      throw PipelineError.inputMismatch(what: path, found: features.cols, expected: model.network.architecture.inputSize)
-    }
-    let logProbs = model.network.logProbabilities(features: features)
-    let decoder = CTCDecoder(blank: model.network.architecture.blank)
-    let labels = beamWidth == 1 ? decoder.greedy(logProbs).tokens
-      : decoder.beamSearch(logProbs, beamWidth: beamWidth).first?.tokens ?? []
-    return text(of: labels)
+  /// The normalised transcript of one clip, as `earshot transcribe` gives it.
+  public func transcribe(path: String, transcriber: Transcriber) throws -> String {
+    let text = try transcriber.transcribe(path: path).text
+    return model.unit == .word ? text : text.split(separator: " ").joined(separator: " ")
   }
 
   /// Scores every entry; a clip that cannot be read is listed in `failures` (one line each:
   /// path and reason) and left out of the report.
   public func evaluate(_ entries: [ManifestEntry]) throws -> (report: EvaluationReport, failures: [String]) {
-    let extractor = try FeatureExtractor(options: model.features)
+    var options = transcription
+    options.beamWidth = beamWidth
+    let transcriber = try Transcriber(model: model, options: options)
     let saved = Neural.threads
     if threads > 1 { Neural.setThreads(1) }
     defer { Neural.setThreads(saved) }
     let outcomes: [Result<String, any Error>] = parallelMap(entries.count, threads: threads) { i in
-      Result { try transcribe(path: entries[i].audio, extractor: extractor) }
+      Result { try transcribe(path: entries[i].audio, transcriber: transcriber) }
     }
     var report = EvaluationReport()
     var failures: [String] = []
