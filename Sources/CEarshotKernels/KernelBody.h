@@ -222,6 +222,42 @@ static void N(packed_product)(const float *x, long ldx, long rows, long k, const
   }
 }
 
+static inline __attribute__((always_inline)) VF N(sqrt)(VF x) {
+  return __builtin_elementwise_sqrt(x);  // one vector sqrt, correctly rounded as in Swift
+}
+
+// Adam over lanes [i, i + count), count <= W; `wd_mode` 0: none, 1: L2 (Adam), 2: decoupled.
+static inline __attribute__((always_inline)) void N(adam_lanes)(
+    float *w, float *m, float *v, const float *grad, long i, long count, float b1, float b2,
+    float step, float b2s, float eps, float wd, int wd_mode, float decay) {
+#pragma clang fp contract(off)
+#define LD(p) (count == W ? N(load)(p) : N(load_part)((p), count))
+#define ST(x, p) (count == W ? N(store)((x), (p)) : N(store_part)((x), (p), count))
+  VF g = LD(grad + i), wv = LD(w + i), mv = LD(m + i), vv = LD(v + i);
+  if (wd_mode == 2) wv = wv * decay;
+  if (wd_mode == 1) g = g + wd * wv;
+  mv = mv + (g - mv) * (1.0f - b1);  // torch: exp_avg.lerp_(grad, 1 - beta1)
+  vv = vv * b2 + (1.0f - b2) * g * g;
+  VF denom = N(sqrt)(vv) / b2s + eps;
+  wv = wv - step * (mv / denom);
+  ST(wv, w + i); ST(mv, m + i); ST(vv, v + i);
+#undef LD
+#undef ST
+}
+
+static void N(adam_update)(float *w, float *m, float *v, const float *grad, long count,
+                           float b1, float b2, float step, float b2s, float eps, float wd,
+                           int decoupled, float decay) {
+  int mode = wd == 0.0f ? 0 : decoupled ? 2 : 1;
+  long i = 0;
+  // one loop per mode, so that the branch is out of the loop
+#define RUN(MODE)                                                                          \
+  for (; i + W <= count; i += W) N(adam_lanes)(w, m, v, grad, i, W, b1, b2, step, b2s, eps, wd, MODE, decay); \
+  if (i < count) N(adam_lanes)(w, m, v, grad, i, count - i, b1, b2, step, b2s, eps, wd, MODE, decay);
+  if (mode == 0) { RUN(0) } else if (mode == 1) { RUN(1) } else { RUN(2) }
+#undef RUN
+}
+
 static const ek_kernels N(kernels) = {
   .level = EK_LEVEL,
   .panel_width = PW,
@@ -229,6 +265,7 @@ static const ek_kernels N(kernels) = {
   .lstm_cell_backward = N(lstm_cell_backward),
   .pack = N(pack),
   .packed_product = N(packed_product),
+  .adam_update = N(adam_update),
 };
 
 #undef PW

@@ -74,6 +74,22 @@ struct Kernels: @unchecked Sendable {  // a pointer to a static, immutable table
   }
 }
 
+extension Kernels {
+  /// One Adam / AdamW step over `count` parameters (see ``Adam``): updates `w`, the first
+  /// moments `m` and the second moments `v` in place from `gradient`, in Optimizer.swift's
+  /// operation order without fused multiply-adds, so every kernel set gives the same bits.
+  @inline(__always)
+  func adamUpdate(
+    _ w: UnsafeMutablePointer<Float>, firstMoments m: UnsafeMutablePointer<Float>,
+    secondMoments v: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>, count: Int,
+    beta1: Float, beta2: Float, stepSize: Float, bias2Sqrt: Float, epsilon: Float,
+    weightDecay: Float, decoupled: Bool, decay: Float
+  ) {
+    table.pointee.adam_update(w, m, v, gradient, count, beta1, beta2, stepSize, bias2Sqrt, epsilon,
+                              weightDecay, decoupled ? 1 : 0, decay)
+  }
+}
+
 /// A packed copy of a weight matrix for ``Kernels/packedProduct``, 64-byte aligned.
 final class PackedMatrix {
   let kernels: Kernels

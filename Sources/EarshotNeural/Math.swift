@@ -3,8 +3,6 @@ import Foundation
 @inline(__always) func _log(_ x: Double) -> Double { Foundation.log(x) }
 @inline(__always) func _cos(_ x: Double) -> Double { Foundation.cos(x) }
 
-@inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) }
-
 /// Row-wise log-softmax: `y[r, c] = x[r, c] - log(sum_j exp(x[r, j]))`, computed stably.
 ///
 /// Matches `torch.log_softmax(x, dim=-1)` within 1e-6.

@@ -120,4 +120,32 @@ import Testing
     // Within one kernel set, panel order and storage order change nothing.
     for (i, y) in results.enumerated() where i % 4 != 0 { #expect(y == results[i - i % 4]) }
   }
+
+  /// The Adam kernel of every set against the scalar formula of ``Adam`` (same operations in
+  /// the same order, no fused multiply-adds): equal bits, for every weight-decay mode.
+  @Test(arguments: [(0 as Float, false), (0.01, false), (0.01, true)])
+  func adamKernelMatchesScalarFormula(weightDecay wd: Float, decoupled: Bool) {
+    var gen = SeededGenerator(seed: 7)
+    let count = 1000 + 13
+    let w0 = gen.normalMatrix(rows: 1, cols: count).data, g = gen.normalMatrix(rows: 1, cols: count).data
+    let m0 = gen.normalMatrix(rows: 1, cols: count).data.map { 0.1 * $0 }
+    let v0 = gen.normalMatrix(rows: 1, cols: count).data.map { 0.01 * $0 * $0 }
+    let (b1, b2, step, b2s, eps, decay): (Float, Float, Float, Float, Float, Float) = (0.9, 0.999, 3e-3, 0.05, 1e-8, 0.99)
+    var we = w0, me = m0, ve = v0
+    for i in 0..<count {
+      var gi = g[i]
+      if wd != 0 { if decoupled { we[i] *= decay } else { gi += wd * we[i] } }
+      me[i] += (gi - me[i]) * (1 - b1)
+      ve[i] = ve[i] * b2 + (1 - b2) * gi * gi
+      let denom = ve[i].squareRoot() / b2s + eps
+      we[i] -= step * (me[i] / denom)
+    }
+    for kernels in Kernels.available {
+      var w = w0, m = m0, v = v0
+      kernels.adamUpdate(&w, firstMoments: &m, secondMoments: &v, gradient: g, count: count, beta1: b1,
+                         beta2: b2, stepSize: step, bias2Sqrt: b2s, epsilon: eps, weightDecay: wd,
+                         decoupled: decoupled, decay: decay)
+      #expect(w == we && m == me && v == ve, "\(kernels.name): Adam differs from the scalar formula")
+    }
+  }
 }

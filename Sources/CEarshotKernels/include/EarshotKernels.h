@@ -48,6 +48,16 @@ typedef struct ek_kernels {
   /// used last, still in cache, first).
   void (*packed_product)(const float *x, long ldx, long rows, long k, const float *packed,
                          long n, float *y, long ldy, int reverse);
+
+  /// One Adam / AdamW step over `count` parameters, PyTorch's single-tensor update in the
+  /// same operation order as Optimizer.swift, without fused multiply-adds (so every level
+  /// gives the same bits):
+  ///   g = grad (+ weight_decay * w unless decoupled);  w *= decay when decoupled
+  ///   m += (g - m) * (1 - beta1);  v = v * beta2 + (1 - beta2) * g * g
+  ///   w -= step_size * (m / (sqrt(v) / bias2_sqrt + epsilon))
+  void (*adam_update)(float *w, float *m, float *v, const float *grad, long count, float beta1,
+                      float beta2, float step_size, float bias2_sqrt, float epsilon,
+                      float weight_decay, int decoupled, float decay);
 } ek_kernels;
 
 /// The most capable level this CPU (and OS) supports. EARSHOT_KERNELS=portable|avx2|avx512
