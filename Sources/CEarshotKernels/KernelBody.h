@@ -153,11 +153,26 @@ static void N(lstm_cell_backward)(const float *row, const float *tc, const float
 static void N(pack)(const float *b, long ldb, int transposed, long k, long n, float *packed) {
   long panels = (n + PW - 1) / PW;
   for (long p = 0; p < panels; p++) {
-    for (long kk = 0; kk < k; kk++) {
-      float *dst = packed + (p * k + kk) * PW;
-      for (long jj = 0; jj < PW; jj++) {
-        long j = p * PW + jj;
-        dst[jj] = j < n ? (transposed ? b[j * ldb + kk] : b[kk * ldb + j]) : 0.0f;
+    long valid = n - p * PW < PW ? n - p * PW : PW;
+    float *panel = packed + p * k * PW;
+    if (!transposed || valid < PW || k % 16 != 0) {
+      for (long kk = 0; kk < k; kk++) {
+        for (long jj = 0; jj < PW; jj++) {
+          long j = p * PW + jj;
+          panel[kk * PW + jj] = jj < valid ? (transposed ? b[j * ldb + kk] : b[kk * ldb + j]) : 0.0f;
+        }
+      }
+      continue;
+    }
+    // B^T (rows of b are columns of B): 16 x 16 tiles through a buffer, so that reads and
+    // writes both run along cache lines
+    for (long j0 = 0; j0 < PW; j0 += 16) {
+      const float *src = b + (p * PW + j0) * ldb;
+      for (long k0 = 0; k0 < k; k0 += 16) {
+        float tile[16][16];
+        for (int r = 0; r < 16; r++)
+          for (int c = 0; c < 16; c++) tile[c][r] = src[r * ldb + k0 + c];
+        for (int c = 0; c < 16; c++) memcpy(panel + (k0 + c) * PW + j0, tile[c], sizeof tile[c]);
       }
     }
   }
