@@ -238,7 +238,8 @@ public struct LSTM: Parameterized, Sendable {
     precondition(gradient.rows == rows && gradient.cols == h,
       "LSTM.backward: gradient is \(gradient.shapeDescription), output was \(rows)x\(h)")
     let lengths = cache.lengths
-    let dGates = FloatBuffer(count: rows * g)
+    // Every row of dG is written below: the gate gradients of real frames, zero for padding.
+    let dGates = FloatBuffer(count: rows * g, zeroed: false)
     let dhNext = FloatBuffer(count: b * h)
     let dcNext = FloatBuffer(count: b * h)
     var dInput = Matrix(rows: rows, cols: inputSize)
@@ -256,6 +257,7 @@ public struct LSTM: Parameterized, Sendable {
             guard s < lengths[bb] else {
               // Not started yet (in backward order): no gradient flows, and none leaves.
               (dcNext.pointer + bb * h).update(repeating: 0, count: h)
+              dgRow.update(repeating: 0, count: g)
               continue
             }
             let t = reverse ? lengths[bb] - 1 - s : s
@@ -311,7 +313,7 @@ public struct LSTM: Parameterized, Sendable {
     }
     weightIH.data.withUnsafeBufferPointer { wih in
       if reverse {
-        let dxs = FloatBuffer(count: rows * inputSize)
+        let dxs = FloatBuffer(count: rows * inputSize, zeroed: false)   // written by the GEMM (beta 0)
         sgemm(transA: false, transB: false, m: rows, n: inputSize, k: g, alpha: 1,
               a: dG, lda: g, b: wih.baseAddress!, ldb: inputSize, beta: 0, c: dxs.pointer, ldc: inputSize)
         dInput.data.withUnsafeMutableBufferPointer { pdx in
