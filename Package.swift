@@ -19,7 +19,9 @@ let package = Package(
 
     .target(name: "EarshotAudio", dependencies: ["CSndFile", "CSoxr"]),
     .target(name: "EarshotFeatures", dependencies: ["CFFTW"]),
-    .target(name: "EarshotNeural", dependencies: ["CBLAS"]),
+    // Vectorised float kernels, one build per instruction set, picked at run time.
+    .target(name: "CEarshotKernels"),
+    .target(name: "EarshotNeural", dependencies: ["CBLAS", "CEarshotKernels"]),
     .target(
       name: "Earshot",
       dependencies: ["EarshotAudio", "EarshotFeatures", "EarshotNeural"],

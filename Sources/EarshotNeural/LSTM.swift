@@ -21,8 +21,9 @@ final class FloatBuffer {
 /// i, f, o = sigmoid(.), g = tanh(.)
 /// c = f * c' + i * g,   h = o * tanh(c)
 /// ```
-/// The input projection of every frame of the batch is one GEMM; only `h' W_hh^T` runs frame
-/// by frame, as one (batch, hidden) x (hidden, 4 hidden) GEMM per step.
+/// The input projection of every frame of the batch is one GEMM (BLAS); only `h' W_hh^T` runs
+/// frame by frame, as one (batch, hidden) x (hidden, 4 hidden) product per step with W_hh
+/// packed once per call (``Kernels``).
 /// A reverse LSTM (`reverse = true`) starts at each sequence's own last frame, as PyTorch does
 /// with packed sequences. Matches `torch.nn.LSTM` on a `PackedSequence` within 1e-5.
 public struct LSTM: Parameterized, Sendable {
@@ -112,32 +113,20 @@ public struct LSTM: Parameterized, Sendable {
           sgemm(transA: false, transB: true, m: rows, n: g, k: inputSize, alpha: 1,
                 a: xs, lda: inputSize, b: wih.baseAddress!, ldb: inputSize,
                 beta: 1, c: gates, ldc: g)
+          let kernels = Kernels.best
+          let recurrent = PackedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g, kernels: kernels)
           for s in 0..<steps {
             let gs = gates + s * b * g
-            if s > 0 && b == 1 {
-              // One sequence: g_s += W_hh h_{s-1} as a GEMV (GEMM would repack W_hh every step).
-              sgemv(trans: false, rows: g, cols: h, alpha: 1, a: whh.baseAddress!, lda: h,
-                    x: hidden + (s - 1) * h, beta: 1, y: gs)
-            } else if s > 0 {
-              // G_s += H_{s-1} W_hh^T for the whole batch, in column blocks small enough for
-              // OpenBLAS's unpacked small-matrix kernel (packing W_hh each step costs more
-              // than the product).
-              let block = recurrentBlock
-              var j = 0
-              while j < g {
-                let n = min(block, g - j)
-                sgemm(transA: false, transB: true, m: b, n: n, k: h, alpha: 1,
-                      a: hidden + (s - 1) * b * h, lda: h, b: whh.baseAddress! + j * h, ldb: h,
-                      beta: 1, c: gs + j, ldc: g)
-                j += n
-              }
+            if s > 0 {
+              // G_s += H_{s-1} W_hh^T, W_hh packed once above.
+              recurrent.multiply(hidden + (s - 1) * b * h, ldx: h, rows: b, into: gs, ldy: g, reverse: s & 1 == 1)
             }
             for bb in 0..<b where s < x.lengths[bb] {
               let r = s * b + bb
-              lstmCell(gs + bb * g, hiddenSize: h,
-                       cellPrevious: s > 0 ? UnsafePointer(cells + (r - b) * h) : nil,
-                       cell: cells + r * h, tanhCell: tanhCells + r * h, hidden: hidden + r * h,
-                       keepGates: true)
+              kernels.lstmCellForward(gs + bb * g, hiddenSize: h,
+                                      cellPrevious: s > 0 ? UnsafePointer(cells + (r - b) * h) : nil,
+                                      cell: cells + r * h, tanhCell: tanhCells + r * h, hidden: hidden + r * h,
+                                      keepGates: true)
             }
             // Finished sequences keep h = 0 in the step buffer (it was zero-initialised).
           }
@@ -176,17 +165,20 @@ public struct LSTM: Parameterized, Sendable {
     let b = x.batchSize, h = hiddenSize, g = 4 * hiddenSize, n = inputSize
     let steps = x.maxLength, lengths = x.lengths
     guard steps > 0 && b > 0 else { return }
-    let chunk = max(1, min(steps, inferenceChunkRows / b))   // steps per input projection
+    let chunkRows = b < 4 ? inferenceChunkRowsSmallBatch : inferenceChunkRows
+    let chunk = max(1, min(steps, chunkRows / b))            // steps per input projection
     let gateBuffer = FloatBuffer(count: chunk * b * g, zeroed: false)
     let stepInput = reverse ? FloatBuffer(count: chunk * b * n) : nil
     let state = FloatBuffer(count: 2 * b * h)                // h (b, H), then c (b, H)
     let hState = state.pointer, cState = state.pointer + b * h
     let gates = gateBuffer.pointer
+    let kernels = Kernels.best
     x.data.data.withUnsafeBufferPointer { px in
       weightIH.data.withUnsafeBufferPointer { wih in
         weightHH.data.withUnsafeBufferPointer { whh in
           biasIH.data.withUnsafeBufferPointer { bih in
             biasHH.data.withUnsafeBufferPointer { bhh in
+              let recurrent = PackedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g, kernels: kernels)
               for j in 0..<g { gates[j] = bih[j] + bhh[j] }
               var s0 = 0
               while s0 < steps {
@@ -210,11 +202,14 @@ public struct LSTM: Parameterized, Sendable {
                       a: xs, lda: n, b: wih.baseAddress!, ldb: n, beta: 1, c: gates, ldc: g)
                 for s in s0..<(s0 + count) {
                   let gs = gates + (s - s0) * b * g
-                  if s > 0 { recurrentProduct(gs, hidden: hState, weightHH: whh.baseAddress!, batch: b) }
+                  // G_s += H_{s-1} W_hh^T; the panels alternate direction so that the ones
+                  // used last (still in cache) come first.
+                  if s > 0 { recurrent.multiply(hState, ldx: h, rows: b, into: gs, ldy: g, reverse: s & 1 == 1) }
                   for bb in 0..<b where s < lengths[bb] {
                     let hh = hState + bb * h
-                    lstmCell(gs + bb * g, hiddenSize: h, cellPrevious: s > 0 ? UnsafePointer(cState + bb * h) : nil,
-                             cell: cState + bb * h, tanhCell: nil, hidden: hh, keepGates: false)
+                    kernels.lstmCellForward(gs + bb * g, hiddenSize: h,
+                                            cellPrevious: s > 0 ? UnsafePointer(cState + bb * h) : nil,
+                                            cell: cState + bb * h, tanhCell: nil, hidden: hh, keepGates: false)
                     let t = reverse ? lengths[bb] - 1 - s : s
                     (output + (t * b + bb) * outputStride).update(from: hh, count: h)
                   }
@@ -226,27 +221,6 @@ public struct LSTM: Parameterized, Sendable {
             }
           }
         }
-      }
-    }
-  }
-
-  /// G_s += H_{s-1} W_hh^T for a batch of `batch` rows (G_s row stride 4H, H_{s-1} stride H).
-  @inline(__always)
-  func recurrentProduct(_ gs: UnsafeMutablePointer<Float>, hidden: UnsafePointer<Float>,
-                        weightHH whh: UnsafePointer<Float>, batch b: Int) {
-    let h = hiddenSize, g = 4 * hiddenSize
-    if b == 1 {
-      // One sequence: a GEMV (GEMM would repack W_hh every step).
-      sgemv(trans: false, rows: g, cols: h, alpha: 1, a: whh, lda: h, x: hidden, beta: 1, y: gs)
-    } else {
-      // In column blocks small enough for OpenBLAS's unpacked small-matrix kernel (packing
-      // W_hh each step costs more than the product).
-      var j = 0
-      while j < g {
-        let n = min(recurrentBlock, g - j)
-        sgemm(transA: false, transB: true, m: b, n: n, k: h, alpha: 1,
-              a: hidden, lda: h, b: whh + j * h, ldb: h, beta: 1, c: gs + j, ldc: g)
-        j += n
       }
     }
   }
@@ -264,12 +238,16 @@ public struct LSTM: Parameterized, Sendable {
     precondition(gradient.rows == rows && gradient.cols == h,
       "LSTM.backward: gradient is \(gradient.shapeDescription), output was \(rows)x\(h)")
     let lengths = cache.lengths
-    let dGates = FloatBuffer(count: rows * g)
+    // Every row of dG is written below: the gate gradients of real frames, zero for padding.
+    let dGates = FloatBuffer(count: rows * g, zeroed: false)
     let dhNext = FloatBuffer(count: b * h)
     let dcNext = FloatBuffer(count: b * h)
     var dInput = Matrix(rows: rows, cols: inputSize)
     gradient.data.withUnsafeBufferPointer { pdo in
       weightHH.data.withUnsafeBufferPointer { whh in
+        let kernels = Kernels.best
+        // W_hh (4H, H) as B of dh' = dG W_hh
+        let recurrent = PackedMatrix(whh.baseAddress!, ldb: h, transposed: false, k: g, n: h, kernels: kernels)
         let gates = cache.gates.pointer, cells = cache.cells.pointer
         let tanhCells = cache.tanhCells.pointer
         let dG = dGates.pointer
@@ -279,6 +257,7 @@ public struct LSTM: Parameterized, Sendable {
             guard s < lengths[bb] else {
               // Not started yet (in backward order): no gradient flows, and none leaves.
               (dcNext.pointer + bb * h).update(repeating: 0, count: h)
+              dgRow.update(repeating: 0, count: g)
               continue
             }
             let t = reverse ? lengths[bb] - 1 - s : s
@@ -287,51 +266,14 @@ public struct LSTM: Parameterized, Sendable {
             let tc = tanhCells + (s * b + bb) * h
             let dhn = dhNext.pointer + bb * h
             let dcn = dcNext.pointer + bb * h
-            let cp: UnsafeMutablePointer<Float>? = s > 0 ? cells + ((s - 1) * b + bb) * h : nil
-            // The loop below, 8 lanes at a time (same arithmetic per element).
-            var j0 = 0
-            while j0 + 8 <= h {
-              let j = j0
-              let i = load8(row + j), f = load8(row + h + j), gg = load8(row + 2 * h + j)
-              let o = load8(row + 3 * h + j), t = load8(tc + j)
-              let dhj = load8(dOut + j) + load8(dhn + j)
-              let dc = load8(dcn + j) + dhj * o * (1 - t * t)
-              var cPrev = SIMD8<Float>.zero
-              if let cp { cPrev = load8(cp + j) }
-              store8(dc * gg * i * (1 - i), dgRow + j)
-              store8(dc * cPrev * f * (1 - f), dgRow + h + j)
-              store8(dc * i * (1 - gg * gg), dgRow + 2 * h + j)
-              store8(dhj * t * o * (1 - o), dgRow + 3 * h + j)
-              store8(dc * f, dcn + j)
-              j0 += 8
-            }
-            for j in j0..<h {
-              let i = row[j], f = row[h + j], gg = row[2 * h + j], o = row[3 * h + j]
-              let dhj = dOut[j] + dhn[j]
-              // forward was h = o * tanh(c), c = f * c' + i * g
-              let dc = dcn[j] + dhj * o * (1 - tc[j] * tc[j])
-              let cPrev = cp?[j] ?? 0
-              dgRow[j] = dc * gg * i * (1 - i)
-              dgRow[h + j] = dc * cPrev * f * (1 - f)
-              dgRow[2 * h + j] = dc * i * (1 - gg * gg)
-              dgRow[3 * h + j] = dhj * tc[j] * o * (1 - o)
-              dcn[j] = dc * f                      // c = f * c' + ..., so dc' += dc * f
-            }
+            let cp: UnsafePointer<Float>? = s > 0 ? UnsafePointer(cells + ((s - 1) * b + bb) * h) : nil
+            kernels.lstmCellBackward(gates: row, tanhCell: tc, cellPrevious: cp, outputGradient: dOut,
+                                     hiddenGradient: dhn, cellGradient: dcn, gateGradient: dgRow, hiddenSize: h)
           }
-          if s > 0 && b == 1 {
-            sgemv(trans: true, rows: g, cols: h, alpha: 1, a: whh.baseAddress!, lda: h,
-                  x: dG + s * g, beta: 0, y: dhNext.pointer)
-          } else if s > 0 {
-            // dh' = dG_s W_hh for the whole batch (rows not yet started are zero in dG_s),
-            // in column blocks as in forward.
-            var j = 0
-            while j < h {
-              let n = min(recurrentBlock, h - j)
-              sgemm(transA: false, transB: false, m: b, n: n, k: g, alpha: 1,
-                    a: dG + s * b * g, lda: g, b: whh.baseAddress! + j, ldb: h,
-                    beta: 0, c: dhNext.pointer + j, ldc: h)
-              j += n
-            }
+          if s > 0 {
+            // dh' = dG_s W_hh (rows not yet started are zero in dG_s)
+            dhNext.pointer.update(repeating: 0, count: b * h)
+            recurrent.multiply(dG + s * b * g, ldx: g, rows: b, into: dhNext.pointer, ldy: h, reverse: s & 1 == 1)
           }
         }
       }
@@ -371,7 +313,7 @@ public struct LSTM: Parameterized, Sendable {
     }
     weightIH.data.withUnsafeBufferPointer { wih in
       if reverse {
-        let dxs = FloatBuffer(count: rows * inputSize)
+        let dxs = FloatBuffer(count: rows * inputSize, zeroed: false)   // written by the GEMM (beta 0)
         sgemm(transA: false, transB: false, m: rows, n: inputSize, k: g, alpha: 1,
               a: dG, lda: g, b: wih.baseAddress!, ldb: inputSize, beta: 0, c: dxs.pointer, ldc: inputSize)
         dInput.data.withUnsafeMutableBufferPointer { pdx in
@@ -392,14 +334,14 @@ public struct LSTM: Parameterized, Sendable {
   }
 }
 
-/// Output columns per recurrent GEMM call. Measured on the bench model (batch 16, hidden
-/// 256, OpenBLAS 0.3.21): 32 columns per call is 12% faster overall than one call, because
-/// OpenBLAS then skips repacking the whole weight matrix every step.
-let recurrentBlock = 32
-
 /// Rows (steps x batch) per input-projection GEMM in inference: large enough for an efficient
 /// GEMM, small enough that the gate buffer (rows x 4H floats) stays in L2/L3.
 let inferenceChunkRows = 256
+
+/// Rows per input-projection GEMM below batch 4. OpenBLAS repacks W_ih (up to 2 MB) for every
+/// GEMM, which a 256-row GEMM does not amortise; at batch 1 x 1000 frames on the bench model,
+/// 1024 rows measured 3-4% faster overall (4 of 4 interleaved runs; no gain at batch 16).
+let inferenceChunkRowsSmallBatch = 1024
 
 /// Calls `body(step, sequence, frame)` for every real frame of a reverse-ordered batch, where
 /// step `s` of sequence `b` is frame `lengths[b] - 1 - s`.

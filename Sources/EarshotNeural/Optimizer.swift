@@ -74,16 +74,13 @@ public struct Adam: Sendable {
         firstMoments[k].withUnsafeMutableBufferPointer { m in
           secondMoments[k].withUnsafeMutableBufferPointer { v in
             model[keyPath: p.path].data.withUnsafeMutableBufferPointer { w in
-              for i in 0..<w.count {
-                var gi = gp[i]
-                if wd != 0 {
-                  if o.decoupledWeightDecay { w[i] *= decay } else { gi += wd * w[i] }
-                }
-                m[i] += (gi - m[i]) * (1 - b1)          // torch: exp_avg.lerp_(grad, 1 - beta1)
-                v[i] = v[i] * b2 + (1 - b2) * gi * gi
-                let denom = v[i].squareRoot() / bias2Sqrt + eps
-                w[i] -= stepSize * (m[i] / denom)
-              }
+              // g = grad (+ wd p);  m += (g - m)(1 - b1) (torch: exp_avg.lerp_(grad, 1 - beta1));
+              // v = b2 v + (1 - b2) g^2;  p -= stepSize m / (sqrt(v) / bias2Sqrt + eps)
+              guard let wp = w.baseAddress else { return }
+              Kernels.best.adamUpdate(wp, firstMoments: m.baseAddress!, secondMoments: v.baseAddress!,
+                                      gradient: gp.baseAddress!, count: w.count, beta1: b1, beta2: b2,
+                                      stepSize: stepSize, bias2Sqrt: bias2Sqrt, epsilon: eps,
+                                      weightDecay: wd, decoupled: o.decoupledWeightDecay, decay: decay)
             }
           }
         }

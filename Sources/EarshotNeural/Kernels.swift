@@ -1,0 +1,118 @@
+// The only file that imports CEarshotKernels: the vectorised C kernels, one build per
+// instruction set (portable, AVX2 + FMA, AVX-512), picked once at run time.
+import CEarshotKernels
+
+/// One set of C kernels, all compiled for one instruction set.
+struct Kernels: @unchecked Sendable {  // a pointer to a static, immutable table
+  let table: UnsafePointer<ek_kernels>
+
+  /// The fastest set this CPU supports (`EARSHOT_KERNELS=portable|avx2` caps it).
+  static let best = Kernels(level: Int(ek_best_level()))
+  /// Baseline vectors (SSE2 / NEON): the reference the faster sets are tested against.
+  static let portable = Kernels(level: EK_LEVEL_PORTABLE)
+  /// Every distinct set this CPU can run, portable first.
+  static var available: [Kernels] {
+    var all: [Kernels] = []
+    for level in EK_LEVEL_PORTABLE...EK_LEVEL_AVX512 {
+      let k = Kernels(level: level)
+      if !all.contains(where: { $0.level == k.level }) { all.append(k) }
+    }
+    return all
+  }
+
+  /// The set for `level` (0 portable, 1 AVX2, 2 AVX-512), lowered to what the CPU supports.
+  init(level: Int) { table = ek_kernels_for(Int32(level)) }
+
+  /// The instruction-set level actually used.
+  var level: Int { Int(table.pointee.level) }
+  var name: String { ["portable", "avx2", "avx512"][level] }
+
+  /// One LSTM cell for one sequence and step, in one pass over the gate row.
+  ///
+  /// `row` holds the pre-activations [i f g o] (4 h floats); then `c = f * c' + i * g`
+  /// (`c = i * g` when `cellPrevious` is nil), `h = o * tanh(c)`. `cellPrevious` may equal
+  /// `cell`. With `keepGates`, the activated gates go back into `row` and tanh(c) into
+  /// `tanhCell` (what backward needs). sigmoid and tanh are within 5e-7 and 1e-6 of exact.
+  @inline(__always)
+  func lstmCellForward(
+    _ row: UnsafeMutablePointer<Float>, hiddenSize h: Int, cellPrevious cp: UnsafePointer<Float>?,
+    cell c: UnsafeMutablePointer<Float>, tanhCell tc: UnsafeMutablePointer<Float>?,
+    hidden hh: UnsafeMutablePointer<Float>, keepGates: Bool
+  ) {
+    table.pointee.lstm_cell_forward(row, h, cp, c, tc, hh, keepGates ? 1 : 0)
+  }
+
+  /// Backward of one cell: from the activated gates (4h) and tanh(c) kept by forward, the
+  /// output gradient and dh, dc from the next step; writes dGates (4h) and dc * f into dcNext.
+  @inline(__always)
+  func lstmCellBackward(
+    gates: UnsafePointer<Float>, tanhCell: UnsafePointer<Float>, cellPrevious: UnsafePointer<Float>?,
+    outputGradient: UnsafePointer<Float>, hiddenGradient: UnsafePointer<Float>,
+    cellGradient: UnsafeMutablePointer<Float>, gateGradient: UnsafeMutablePointer<Float>, hiddenSize: Int
+  ) {
+    table.pointee.lstm_cell_backward(gates, tanhCell, cellPrevious, outputGradient, hiddenGradient,
+                                     cellGradient, gateGradient, hiddenSize)
+  }
+
+  /// Floats of a packed (k, n) matrix.
+  func packedCount(k: Int, n: Int) -> Int { ek_packed_count(table, k, n) }
+
+  /// Packs B (k, n) for ``packedProduct``: B[kk, j] is `b[kk * ldb + j]`, or `b[j * ldb + kk]`
+  /// when `transposed`.
+  func pack(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n: Int,
+            into packed: UnsafeMutablePointer<Float>) {
+    table.pointee.pack(b, ldb, transposed ? 1 : 0, k, n, packed)
+  }
+
+  /// y (rows, n) += x (rows, k) B, with B packed by ``pack``. Each element of y gets one sum in
+  /// k order, whatever `reverse` (which only changes the order the column panels are visited).
+  @inline(__always)
+  func packedProduct(_ x: UnsafePointer<Float>, ldx: Int, rows: Int, k: Int,
+                     packed: UnsafePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
+                     reverse: Bool = false) {
+    table.pointee.packed_product(x, ldx, rows, k, packed, n, y, ldy, reverse ? 1 : 0)
+  }
+}
+
+extension Kernels {
+  /// One Adam / AdamW step over `count` parameters (see ``Adam``): updates `w`, the first
+  /// moments `m` and the second moments `v` in place from `gradient`, in Optimizer.swift's
+  /// operation order without fused multiply-adds, so every kernel set gives the same bits.
+  @inline(__always)
+  func adamUpdate(
+    _ w: UnsafeMutablePointer<Float>, firstMoments m: UnsafeMutablePointer<Float>,
+    secondMoments v: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>, count: Int,
+    beta1: Float, beta2: Float, stepSize: Float, bias2Sqrt: Float, epsilon: Float,
+    weightDecay: Float, decoupled: Bool, decay: Float
+  ) {
+    table.pointee.adam_update(w, m, v, gradient, count, beta1, beta2, stepSize, bias2Sqrt, epsilon,
+                              weightDecay, decoupled ? 1 : 0, decay)
+  }
+}
+
+/// A packed copy of a weight matrix for ``Kernels/packedProduct``, 64-byte aligned.
+final class PackedMatrix {
+  let kernels: Kernels
+  let k: Int
+  let n: Int
+  let pointer: UnsafeMutablePointer<Float>
+
+  /// Packs B (k, n): B[kk, j] = `b[kk * ldb + j]`, or `b[j * ldb + kk]` when `transposed`.
+  init(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n: Int, kernels: Kernels = .best) {
+    self.kernels = kernels
+    self.k = k
+    self.n = n
+    let count = max(kernels.packedCount(k: k, n: n), 1)
+    pointer = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+      .bindMemory(to: Float.self, capacity: count)
+    kernels.pack(b, ldb: ldb, transposed: transposed, k: k, n: n, into: pointer)
+  }
+  deinit { pointer.deallocate() }
+
+  /// y (rows, n) += x (rows, k) B.
+  @inline(__always)
+  func multiply(_ x: UnsafePointer<Float>, ldx: Int, rows: Int, into y: UnsafeMutablePointer<Float>,
+                ldy: Int, reverse: Bool = false) {
+    kernels.packedProduct(x, ldx: ldx, rows: rows, k: k, packed: pointer, n: n, y: y, ldy: ldy, reverse: reverse)
+  }
+}
