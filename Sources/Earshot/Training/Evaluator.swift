@@ -42,7 +42,7 @@ public struct TranscriptionEvaluator: Sendable {
     }
     let logProbs = model.network.logProbabilities(features: features)
     let decoder = CTCDecoder(blank: model.network.architecture.blank)
-    let labels = beamWidth == 1 ? decoder.greedy(logProbs).tokens
+    let labels = try beamWidth == 1 ? decoder.greedy(logProbs).tokens
       : decoder.beamSearch(logProbs, beamWidth: beamWidth).first?.tokens ?? []
     return text(of: labels)
   }
