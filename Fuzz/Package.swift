@@ -7,7 +7,15 @@ let package = Package(
   name: "EarshotFuzz",
   dependencies: [.package(name: "Earshot", path: "..")],
   targets: [
-    .executableTarget(name: "FuzzSafeTensors", dependencies: [.product(name: "Earshot", package: "Earshot")]),
-    .executableTarget(name: "FuzzAudio", dependencies: [.product(name: "Earshot", package: "Earshot")]),
+    // Reading typed values from the fuzzer's bytes, and the hand-over to libFuzzer's driver.
+    .target(name: "FuzzSupport"),
+    .executableTarget(
+      name: "FuzzSafeTensors", dependencies: [.product(name: "Earshot", package: "Earshot"), "FuzzSupport"]),
+    .executableTarget(
+      name: "FuzzAudio", dependencies: [.product(name: "Earshot", package: "Earshot"), "FuzzSupport"]),
+    .executableTarget(
+      name: "FuzzFeatures", dependencies: [.product(name: "Earshot", package: "Earshot"), "FuzzSupport"]),
+    .executableTarget(
+      name: "FuzzCTCDecoding", dependencies: [.product(name: "Earshot", package: "Earshot"), "FuzzSupport"]),
   ]
 )

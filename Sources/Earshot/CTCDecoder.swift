@@ -17,7 +17,8 @@ public struct AlignedToken: Equatable, Sendable {
   public var startFrame: Int
   /// One past the last frame the token is emitted on.
   public var endFrame: Int
-  /// Mean posterior probability of the token over its frames, 0...1.
+  /// Mean posterior probability of the token over its frames, 0...1 (when the rows are
+  /// normalised log-probabilities).
   public var confidence: Double
 }
 
@@ -77,18 +78,38 @@ public struct Vocabulary: Sendable {
 /// Basic usage:
 /// ```swift
 /// let decoder = CTCDecoder(blank: 0)
-/// let best = decoder.beamSearch(logProbs, beamWidth: 8).first!
-/// let timed = decoder.align(best.tokens, logProbs)
+/// let best = try decoder.beamSearch(logProbs, beamWidth: 8).first!
+/// let timed = try decoder.align(best.tokens, logProbs)
 /// ```
+///
+/// Every method takes (frames, tokens) natural-log scores: 0 frames is fine, `-inf`
+/// (probability 0) is fine and rows need not be normalised (then scores and confidences are
+/// not probabilities), but there must be at least one token, `blank` must be one of them and
+/// no score may be NaN or `+inf`: those throw `PipelineError.invalidDecoderInput`.
 public struct CTCDecoder: Sendable {
   /// The blank token id.
   public var blank: Int
 
   public init(blank: Int = 0) { self.blank = blank }
 
+  /// Throws unless `logProbs` has a column for `blank` and no NaN or `+inf`.
+  func check(_ logProbs: Matrix) throws(PipelineError) {
+    guard (0..<logProbs.cols).contains(blank) else {
+      throw .invalidDecoderInput(
+        name: "blank", value: "\(blank)", expected: "a token of the \(logProbs.shapeDescription) log-probabilities (0..<\(logProbs.cols))")
+    }
+    if let bad = logProbs.data.firstIndex(where: { $0.isNaN || $0 == .infinity }) {
+      throw .invalidDecoderInput(
+        name: "logProbs[\(bad / logProbs.cols), \(bad % logProbs.cols)]", value: "\(logProbs.data[bad])",
+        expected: "a log-probability, finite or -inf")
+    }
+  }
+
   /// Best path: the most likely token per frame, repeats collapsed, blanks dropped.
   /// - Parameter logProbs: (frames, tokens) natural-log probabilities.
-  public func greedy(_ logProbs: Matrix) -> CTCHypothesis {
+  /// - Throws: `PipelineError.invalidDecoderInput` for input the type's summary rules out.
+  public func greedy(_ logProbs: Matrix) throws(PipelineError) -> CTCHypothesis {
+    try check(logProbs)
     var tokens: [Int] = []
     var score = 0.0
     var previous = blank
@@ -110,12 +131,18 @@ public struct CTCDecoder: Sendable {
   ///   - beamWidth: prefixes kept per frame, >= 1.
   ///   - tokensPerFrame: only the most likely this many tokens of each frame extend prefixes
   ///     (per-frame pruning); nil tries all.
-  ///   - nBest: hypotheses returned, best first.
+  ///   - nBest: hypotheses returned at most, best first, >= 1.
   ///   - vocabulary: restricts output to its words; nil allows any sequence.
+  /// - Throws: `PipelineError.invalidDecoderInput` for an option out of range or input the
+  ///   type's summary rules out.
   public func beamSearch(
     _ logProbs: Matrix, beamWidth: Int = 8, tokensPerFrame: Int? = nil, nBest: Int = 1, vocabulary: Vocabulary? = nil
-  ) -> [CTCHypothesis] {
-    precondition(beamWidth >= 1, "beamWidth \(beamWidth) < 1")
+  ) throws(PipelineError) -> [CTCHypothesis] {
+    for (name, value) in [("beamWidth", beamWidth), ("tokensPerFrame", tokensPerFrame ?? 1), ("nBest", nBest)]
+    where value < 1 {
+      throw .invalidDecoderInput(name: name, value: "\(value)", expected: ">= 1")
+    }
+    try check(logProbs)
     struct Key: Hashable {
       var tokens: [Int]
       var node: Int
@@ -172,8 +199,16 @@ public struct CTCDecoder: Sendable {
 
   /// Forced alignment (Viterbi over the CTC topology): where each token of `tokens` is
   /// emitted, and its mean posterior over those frames. Returns nil when `tokens` cannot fit
-  /// in the frames (a repeat needs a blank between).
-  public func align(_ tokens: [Int], _ logProbs: Matrix) -> [AlignedToken]? {
+  /// in the frames (a repeat needs a blank between) or every path through them has
+  /// probability 0.
+  /// - Throws: `PipelineError.invalidDecoderInput` when a token is the blank or out of range,
+  ///   or for input the type's summary rules out.
+  public func align(_ tokens: [Int], _ logProbs: Matrix) throws(PipelineError) -> [AlignedToken]? {
+    try check(logProbs)
+    if let i = tokens.firstIndex(where: { !(0..<logProbs.cols).contains($0) || $0 == blank }) {
+      throw .invalidDecoderInput(
+        name: "tokens[\(i)]", value: "\(tokens[i])", expected: "a non-blank token in 0..<\(logProbs.cols), blank \(blank)")
+    }
     let frames = logProbs.rows
     if tokens.isEmpty { return [] }
     // Extended sequence: blank, t1, blank, t2, ..., blank.

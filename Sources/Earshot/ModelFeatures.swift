@@ -8,6 +8,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case inputMismatch(what: String, found: Int, expected: Int)
   /// Neither a file nor a shipped model has this name.
   case unknownModel(name: String, available: [String])
+  /// A CTC decoder option or its log-probabilities are out of range.
+  case invalidDecoderInput(name: String, value: String, expected: String)
 
   public var description: String {
     switch self {
@@ -18,6 +20,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
     case .unknownModel(let name, let available):
       let list = available.isEmpty ? "none are built in" : "built in: \(available.joined(separator: ", "))"
       return "\(name): no such model file or shipped model (\(list))"
+    case .invalidDecoderInput(let name, let value, let expected):
+      return "CTC decoding: \(name) = \(value) is invalid; expected \(expected)"
     }
   }
 }

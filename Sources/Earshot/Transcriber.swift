@@ -228,14 +228,14 @@ public final class Transcriber: Sendable {
     let logProbs = model.network.logProbabilities(features: Matrix(features))
     let tokens: [Int]
     if options.beamWidth <= 1 && vocabulary == nil {
-      tokens = decoder.greedy(logProbs).tokens
+      tokens = try decoder.greedy(logProbs).tokens
     } else {
-      tokens = decoder.beamSearch(
+      tokens = try decoder.beamSearch(
         logProbs, beamWidth: max(options.beamWidth, 1), tokensPerFrame: options.tokensPerFrame, nBest: 1,
         vocabulary: vocabulary
       ).first?.tokens ?? []
     }
-    guard let aligned = decoder.align(tokens, logProbs) else { return [] }
+    guard let aligned = try decoder.align(tokens, logProbs) else { return [] }
     // Group tokens into words: (text, first frame, one past the last frame, confidence).
     var spans: [(word: String, start: Int, end: Int, confidence: Double)] = []
     switch model.unit {

@@ -16,6 +16,13 @@ import Foundation
 /// match librosa 0.11 within 1e-4 of the maximum; `logmel` and `mfcc` within 1e-3
 /// absolute; `fbank` matches kaldi-native-fbank 1.23 within 1e-3.
 public final class FeatureExtractor: @unchecked Sendable {
+  /// Largest `fftSize`, `windowLength`, `hopLength` and Kaldi frame length or shift accepted,
+  /// in samples: 2^20, about 65 s at 16 kHz. Larger values are rejected before anything is
+  /// allocated.
+  public static let maximumLength = 1 << 20
+  /// Most mel bands accepted (`mel.melBands`, `fbank.melBands`).
+  public static let maximumMelBands = 4096
+
   /// The options this extractor was built with.
   public let options: FeatureOptions
   /// Columns of the frame-local output (`makeStream()`), before `finalize`.
@@ -41,6 +48,10 @@ public final class FeatureExtractor: @unchecked Sendable {
   private let baseBins: Int
 
   /// Validates `options` and precomputes everything.
+  ///
+  /// For finite samples the features are finite (the log kinds floor at `log.floor`, or
+  /// FLT_EPSILON for `fbank`) unless an intermediate overflows Float: samples far outside
+  /// [-1, 1], `power` above 2 or a Kaldi `inputScale` above 32768 can reach it.
   /// - Throws: `FeatureError.invalidOption` naming the option, its value and the allowed range.
   public init(options: FeatureOptions) throws(FeatureError) {
     self.options = options
@@ -50,18 +61,25 @@ public final class FeatureExtractor: @unchecked Sendable {
     }
     if options.kind == .fbank {
       let k = options.fbank
-      let length = Int(Float(rate) * k.frameLengthMilliseconds / 1000)
-      let shift = Int(Float(rate) * k.frameShiftMilliseconds / 1000)
-      guard length >= 2 else {
-        throw .invalidOption(
-          name: "frameLengthMilliseconds", value: "\(k.frameLengthMilliseconds)", expected: "a frame of >= 2 samples")
+      // Samples, checked in Float before the conversion to Int (which traps on NaN or overflow).
+      func samples(_ milliseconds: Float, name: String, atLeast minimum: Int) throws(FeatureError) -> Int {
+        let count = Float(rate) * milliseconds / 1000
+        guard count >= Float(minimum) && count < Float(Self.maximumLength + 1) else {
+          throw .invalidOption(
+            name: name, value: "\(milliseconds)", expected: "\(minimum)...\(Self.maximumLength) samples at \(rate) Hz")
+        }
+        return Int(count)
       }
-      guard shift >= 1 else {
-        throw .invalidOption(
-          name: "frameShiftMilliseconds", value: "\(k.frameShiftMilliseconds)", expected: "a shift of >= 1 sample")
-      }
+      let length = try samples(k.frameLengthMilliseconds, name: "frameLengthMilliseconds", atLeast: 2)
+      let shift = try samples(k.frameShiftMilliseconds, name: "frameShiftMilliseconds", atLeast: 1)
       guard (0...1).contains(k.preemphasis) else {
         throw .invalidOption(name: "preemphasis", value: "\(k.preemphasis)", expected: "0...1")
+      }
+      for (name, value) in [("dither", k.dither), ("energyFloor", k.energyFloor)] where !(value >= 0 && value.isFinite) {
+        throw .invalidOption(name: name, value: "\(value)", expected: "finite and >= 0 (0 disables it)")
+      }
+      guard k.inputScale.isFinite else {
+        throw .invalidOption(name: "inputScale", value: "\(k.inputScale)", expected: "a finite factor (32768: int16 units)")
       }
       var padded = length
       if k.roundToPowerOfTwo {
@@ -83,13 +101,15 @@ public final class FeatureExtractor: @unchecked Sendable {
       let s = options.spectrogram
       let windowLength = s.resolvedWindowLength
       let hop = s.resolvedHopLength
-      guard s.fftSize >= 2 && s.fftSize <= 1 << 20 else {
-        throw .invalidOption(name: "fftSize", value: "\(s.fftSize)", expected: "2...1048576 samples")
+      guard s.fftSize >= 2 && s.fftSize <= Self.maximumLength else {
+        throw .invalidOption(name: "fftSize", value: "\(s.fftSize)", expected: "2...\(Self.maximumLength) samples")
       }
       guard windowLength >= 1 && windowLength <= s.fftSize else {
         throw .invalidOption(name: "windowLength", value: "\(windowLength)", expected: "1...fftSize (\(s.fftSize))")
       }
-      guard hop >= 1 else { throw .invalidOption(name: "hopLength", value: "\(hop)", expected: ">= 1") }
+      guard hop >= 1 && hop <= Self.maximumLength else {
+        throw .invalidOption(name: "hopLength", value: "\(hop)", expected: "1...\(Self.maximumLength) samples")
+      }
       guard s.power > 0 && s.power.isFinite else {
         throw .invalidOption(name: "power", value: "\(s.power)", expected: "> 0 (1 magnitude, 2 power)")
       }
@@ -127,7 +147,7 @@ public final class FeatureExtractor: @unchecked Sendable {
           guard count >= 1 && count <= bank.bands else {
             throw .invalidOption(name: "mfccCount", value: "\(count)", expected: "1...melBands (\(bank.bands))")
           }
-          guard options.mfcc.lifter >= 0 else {
+          guard options.mfcc.lifter >= 0 && options.mfcc.lifter.isFinite else {
             throw .invalidOption(name: "lifter", value: "\(options.mfcc.lifter)", expected: ">= 0 (0 disables it)")
           }
           dct = Self.dctMatrix(count: count, size: bank.bands, lifter: Double(options.mfcc.lifter))
@@ -140,11 +160,13 @@ public final class FeatureExtractor: @unchecked Sendable {
         preconditionFailure("handled above")
       }
       if options.kind == .logmel || options.kind == .mfcc {
-        guard options.log.floor > 0 else {
-          throw .invalidOption(name: "log.floor", value: "\(options.log.floor)", expected: "> 0")
+        guard options.log.floor.isNormal && options.log.floor > 0 else {
+          throw .invalidOption(
+            name: "log.floor", value: "\(options.log.floor)",
+            expected: "a positive normal Float (\(Float.leastNormalMagnitude)...\(Float.greatestFiniteMagnitude))")
         }
-        guard options.log.reference > 0 else {
-          throw .invalidOption(name: "log.reference", value: "\(options.log.reference)", expected: "> 0")
+        guard options.log.reference > 0 && options.log.reference.isFinite else {
+          throw .invalidOption(name: "log.reference", value: "\(options.log.reference)", expected: "finite and > 0")
         }
         if let top = options.log.topDecibels, !(top >= 0) {
           throw .invalidOption(name: "log.topDecibels", value: "\(top)", expected: ">= 0, or nil for no clamp")

@@ -24,12 +24,12 @@ public enum PadMode: String, Codable, Sendable, CaseIterable {
 
 /// Short-time Fourier transform framing. Defaults are librosa's `stft` defaults.
 public struct SpectrogramOptions: Equatable, Codable, Sendable {
-  /// FFT length in samples (librosa `n_fft`), >= 2; any size, not only powers of two.
+  /// FFT length in samples (librosa `n_fft`), 2...2^20; any size, not only powers of two.
   public var fftSize = 2048
   /// Window length in samples (librosa `win_length`), 1...fftSize; nil: `fftSize`. A shorter
   /// window is zero-padded on both sides to `fftSize`, centred, as librosa does.
   public var windowLength: Int? = nil
-  /// Samples between frame starts (librosa `hop_length`), >= 1; nil: `windowLength / 4`.
+  /// Samples between frame starts (librosa `hop_length`), 1...2^20; nil: `windowLength / 4`.
   public var hopLength: Int? = nil
   /// Window shape.
   public var window: WindowKind = .hann
@@ -68,7 +68,7 @@ public enum MelNormalization: String, Codable, Sendable, CaseIterable {
 
 /// A mel filterbank. Defaults are `librosa.filters.mel`'s.
 public struct MelOptions: Equatable, Codable, Sendable {
-  /// Number of mel bands (librosa `n_mels`), >= 1.
+  /// Number of mel bands (librosa `n_mels`), 1...4096.
   public var melBands = 128
   /// Lowest edge in Hz (librosa `fmin`), >= 0.
   public var minFrequency: Float = 0
@@ -95,9 +95,9 @@ public enum LogCompression: String, Codable, Sendable, CaseIterable {
 public struct LogOptions: Equatable, Codable, Sendable {
   /// dB or natural log.
   public var compression: LogCompression = .decibels
-  /// Smallest energy before the log (librosa `amin`), > 0.
+  /// Smallest energy before the log (librosa `amin`), a positive normal Float (>= 1.2e-38).
   public var floor: Float = 1e-10
-  /// Energy that maps to 0 dB (librosa `ref`), > 0; decibels only.
+  /// Energy that maps to 0 dB (librosa `ref`), finite and > 0; decibels only.
   public var reference: Float = 1
   /// Clamp to this many dB below the utterance's maximum (librosa `top_db`); nil: no clamp.
   /// Decibels only; needs the whole utterance.
@@ -111,7 +111,7 @@ public struct MFCCOptions: Equatable, Codable, Sendable {
   /// Coefficients kept (librosa `n_mfcc`), 1...melBands.
   public var mfccCount = 20
   /// Sinusoidal liftering `1 + (L/2) sin(pi k / L)` for k = 1...mfccCount (librosa `lifter`);
-  /// 0 disables it.
+  /// finite, >= 0; 0 disables it.
   public var lifter: Float = 0
 
   public init() {}
@@ -120,9 +120,9 @@ public struct MFCCOptions: Equatable, Codable, Sendable {
 /// Kaldi filterbank framing and processing. Defaults are kaldi-native-fbank's `FbankOptions`
 /// except `dither`, which is 0 here so that results are deterministic.
 public struct KaldiFbankOptions: Equatable, Codable, Sendable {
-  /// Frame length in milliseconds.
+  /// Frame length in milliseconds: 2...2^20 samples at the sample rate.
   public var frameLengthMilliseconds: Float = 25
-  /// Frame shift in milliseconds.
+  /// Frame shift in milliseconds: 1...2^20 samples at the sample rate.
   public var frameShiftMilliseconds: Float = 10
   /// Pre-emphasis coefficient, 0...1: `x[i] -= c * x[i - 1]`.
   public var preemphasis: Float = 0.97
@@ -133,7 +133,7 @@ public struct KaldiFbankOptions: Equatable, Codable, Sendable {
   /// Only frames that fit wholly in the signal (true), or `round(n / shift)` frames with the
   /// ends mirrored (false).
   public var snipEdges = true
-  /// Number of triangular mel bins.
+  /// Number of triangular mel bins, 3...4096.
   public var melBands = 23
   /// Lowest bin edge in Hz.
   public var lowFrequency: Float = 20
@@ -141,7 +141,7 @@ public struct KaldiFbankOptions: Equatable, Codable, Sendable {
   public var highFrequency: Float = 0
   /// Append log frame energy as column 0.
   public var useEnergy = false
-  /// Lower bound for the energy (not its log); 0 disables it.
+  /// Lower bound for the energy (not its log), finite, >= 0; 0 disables it.
   public var energyFloor: Float = 0
   /// Energy measured before pre-emphasis and windowing (Kaldi's `raw_energy`).
   public var rawEnergy = true
@@ -151,10 +151,10 @@ public struct KaldiFbankOptions: Equatable, Codable, Sendable {
   public var useLog = true
   /// Pad the frame to a power of two before the FFT.
   public var roundToPowerOfTwo = true
-  /// Gaussian dither amplitude (int16 units); 0 disables it.
+  /// Gaussian dither amplitude (int16 units), finite, >= 0; 0 disables it.
   public var dither: Float = 0
   /// Samples are multiplied by this first: Kaldi works in int16 units, so 32768 turns
-  /// [-1, 1] samples into what `compute-fbank-feats` sees.
+  /// [-1, 1] samples into what `compute-fbank-feats` sees. Finite.
   public var inputScale: Float = 32768
 
   public init() {}

@@ -21,10 +21,12 @@ struct Framing {
   /// Frames for a signal of n samples.
   var frameCount: (Int) -> Int
 
-  /// Maps a sample index outside [0, n) into it, or nil for zero.
+  /// Maps a sample index outside [0, n) into it, or nil for zero (always, when n is 0).
   @inline(__always)
   func sourceIndex(_ index: Int, count n: Int) -> Int? {
     if index >= 0 && index < n { return index }
+    // Nothing to mirror in an empty signal: zeros, whatever the mode.
+    if n == 0 { return nil }
     switch edge {
     case .zero: return nil
     case .reflect:
@@ -34,9 +36,12 @@ struct Framing {
       if i < 0 { i += period }
       return i < n ? i : period - i
     case .symmetric:
-      var i = index
-      while i < 0 || i >= n { i = i < 0 ? -i - 1 : 2 * n - 1 - i }
-      return i
+      // Mirrored with the edge repeated: period 2n, and the second half runs backwards. (A
+      // loop that reflected until inside took O(|index| / n) steps: hours for a 1-sample
+      // signal and a 2^20-sample frame.)
+      var i = index % (2 * n)
+      if i < 0 { i += 2 * n }
+      return i < n ? i : 2 * n - 1 - i
     }
   }
 }

@@ -21,8 +21,8 @@ public struct MelFilterbank: Equatable, Sendable {
   public init(sampleRate: Int, fftSize: Int, options: MelOptions) throws(FeatureError) {
     let nyquist = Float(sampleRate) / 2
     let maxFrequency = options.maxFrequency ?? nyquist
-    guard options.melBands >= 1 else {
-      throw .invalidOption(name: "melBands", value: "\(options.melBands)", expected: ">= 1")
+    guard options.melBands >= 1 && options.melBands <= FeatureExtractor.maximumMelBands else {
+      throw .invalidOption(name: "melBands", value: "\(options.melBands)", expected: "1...\(FeatureExtractor.maximumMelBands)")
     }
     guard options.minFrequency >= 0, options.minFrequency < maxFrequency else {
       throw .invalidOption(
@@ -45,16 +45,16 @@ public struct MelFilterbank: Equatable, Sendable {
     for m in 0..<options.melBands {
       let lower = edges[m], center = edges[m + 1], upper = edges[m + 2]
       let scale = options.normalization == .slaney ? 2 / (upper - lower) : 1
-      var row = [Float](repeating: 0, count: bins)
-      for k in 0..<bins {
+      // Only bins strictly inside (lower, upper) can be non-zero: visit those (with a bin of
+      // margin) instead of all `bins`, which cost bands x bins (minutes for 2^20-point FFTs).
+      let candidates = Self.bins(from: lower, to: upper, frequencies: fftFrequencies)
+      var row = [Float](repeating: 0, count: candidates.count)
+      for k in candidates {
         let rising = (fftFrequencies[k] - lower) / (center - lower)
         let falling = (upper - fftFrequencies[k]) / (upper - center)
-        row[k] = Float(max(0, min(rising, falling)) * scale)
+        row[k - candidates.lowerBound] = Float(max(0, min(rising, falling)) * scale)
       }
-      let first = row.firstIndex { $0 != 0 } ?? 0
-      let last = row.lastIndex { $0 != 0 } ?? -1
-      start.append(first)
-      weights.append(last >= first ? Array(row[first...last]) : [])
+      Self.appendNonZero(row, offset: candidates.lowerBound, start: &start, weights: &weights)
     }
     self.spectrumBins = bins
     self.start = start
@@ -67,8 +67,9 @@ public struct MelFilterbank: Equatable, Sendable {
   init(kaldiSampleRate sampleRate: Int, paddedLength: Int, options: KaldiFbankOptions) throws(FeatureError) {
     let nyquist = Float(sampleRate) / 2
     let high = options.highFrequency > 0 ? options.highFrequency : nyquist + options.highFrequency
-    guard options.melBands >= 3 else {
-      throw .invalidOption(name: "melBands", value: "\(options.melBands)", expected: ">= 3 for a Kaldi filterbank")
+    guard options.melBands >= 3 && options.melBands <= FeatureExtractor.maximumMelBands else {
+      throw .invalidOption(
+        name: "melBands", value: "\(options.melBands)", expected: "3...\(FeatureExtractor.maximumMelBands) for a Kaldi filterbank")
     }
     guard options.lowFrequency >= 0, options.lowFrequency < high, high <= nyquist else {
       throw .invalidOption(
@@ -81,28 +82,53 @@ public struct MelFilterbank: Equatable, Sendable {
     let lowMel = mel(Double(options.lowFrequency))
     let highMel = mel(Double(high))
     let delta = (highMel - lowMel) / Double(options.melBands + 1)
+    // Bin k's frequency, and the inverse of `mel`, to find each triangle's bins.
+    let fftFrequencies = (0..<fftBins).map { binWidth * Double($0) }
+    func hz(_ m: Double) -> Double { 700 * (exp(m / 1127) - 1) }
     var start: [Int] = []
     var weights: [[Float]] = []
     for b in 0..<options.melBands {
       let left = lowMel + Double(b) * delta
       let center = left + delta
       let right = center + delta
-      var row = [Float](repeating: 0, count: fftBins + 1)
-      for k in 0..<fftBins {
-        let m = mel(binWidth * Double(k))
+      let candidates = Self.bins(from: hz(left), to: hz(right), frequencies: fftFrequencies)
+      var row = [Float](repeating: 0, count: candidates.count)
+      for k in candidates {
+        let m = mel(fftFrequencies[k])
         if m > left && m < right {
-          row[k] = Float(m <= center ? (m - left) / (center - left) : (right - m) / (right - center))
+          row[k - candidates.lowerBound] = Float(m <= center ? (m - left) / (center - left) : (right - m) / (right - center))
         }
       }
-      let first = row.firstIndex { $0 != 0 } ?? 0
-      let last = row.lastIndex { $0 != 0 } ?? -1
-      start.append(first)
-      weights.append(last >= first ? Array(row[first...last]) : [])
+      Self.appendNonZero(row, offset: candidates.lowerBound, start: &start, weights: &weights)
     }
     self.spectrumBins = fftBins + 1
     self.start = start
     self.weights = weights
     (flatWeights, offsets) = Self.pack(weights)
+  }
+
+  /// The indices of `frequencies` (ascending) in `low...high`, widened by one on each side
+  /// against rounding, clipped to the array; empty if `high < low`.
+  private static func bins(from low: Double, to high: Double, frequencies: [Double]) -> Range<Int> {
+    func firstIndex(notBelow value: Double) -> Int {
+      var low = 0, high = frequencies.count
+      while low < high {
+        let middle = (low + high) / 2
+        if frequencies[middle] < value { low = middle + 1 } else { high = middle }
+      }
+      return low
+    }
+    let first = max(firstIndex(notBelow: low) - 1, 0)
+    let end = min(firstIndex(notBelow: high) + 2, frequencies.count)
+    return first..<max(first, end)
+  }
+
+  /// Appends the non-zero stretch of `row` (whose element 0 is bin `offset`) as one band.
+  private static func appendNonZero(_ row: [Float], offset: Int, start: inout [Int], weights: inout [[Float]]) {
+    let first = row.firstIndex { $0 != 0 } ?? 0
+    let last = row.lastIndex { $0 != 0 } ?? -1
+    start.append(last >= first ? offset + first : 0)
+    weights.append(last >= first ? Array(row[first...last]) : [])
   }
 
   private static func pack(_ weights: [[Float]]) -> ([Float], [Int]) {

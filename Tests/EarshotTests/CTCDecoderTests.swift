@@ -45,30 +45,30 @@ func bruteForce(_ m: Matrix) -> [[Int]: Double] {
 
 @Suite("CTC decoding")
 struct CTCDecoderTests {
-  @Test func greedyCollapsesRepeatsAndDropsBlanks() {
+  @Test func greedyCollapsesRepeatsAndDropsBlanks() throws {
     // Best path 1 1 0 1 2 2 0 -> tokens 1 1 2: the blank separates the two 1s.
     let path = [1, 1, 0, 1, 2, 2, 0]
     var m = Matrix(rows: path.count, cols: 3, repeating: log(0.1))
     for (t, k) in path.enumerated() { m[t, k] = log(0.8) }
-    let h = CTCDecoder(blank: 0).greedy(m)
+    let h = try CTCDecoder(blank: 0).greedy(m)
     #expect(h.tokens == [1, 1, 2])
     #expect(abs(h.logProbability - 7 * log(0.8)) < 1e-5)
   }
 
-  @Test func greedyRespectsANonZeroBlank() {
+  @Test func greedyRespectsANonZeroBlank() throws {
     let path = [2, 0, 0, 2, 1, 2]
     var m = Matrix(rows: path.count, cols: 3, repeating: log(0.1))
     for (t, k) in path.enumerated() { m[t, k] = log(0.8) }
-    #expect(CTCDecoder(blank: 2).greedy(m).tokens == [0, 1])
+    #expect(try CTCDecoder(blank: 2).greedy(m).tokens == [0, 1])
   }
 
   /// With a beam wide enough to keep every prefix, prefix beam search is exact: its n-best
   /// list and probabilities equal the brute-force sums over all alignments.
   @Test(arguments: [(4, 3, 1 as UInt64), (5, 3, 2), (5, 4, 3), (3, 5, 4)])
-  func wideBeamEqualsBruteForce(_ frames: Int, _ tokens: Int, _ seed: UInt64) {
+  func wideBeamEqualsBruteForce(_ frames: Int, _ tokens: Int, _ seed: UInt64) throws {
     let m = randomLogProbs(frames: frames, tokens: tokens, seed: seed)
     let exact = bruteForce(m).sorted { $0.value > $1.value }
-    let got = CTCDecoder().beamSearch(m, beamWidth: 1_000, nBest: 5)
+    let got = try CTCDecoder().beamSearch(m, beamWidth: 1_000, nBest: 5)
     #expect(got.count == 5)
     for (h, e) in zip(got, exact.prefix(5)) {
       #expect(h.tokens == e.key)
@@ -76,49 +76,83 @@ struct CTCDecoderTests {
     }
   }
 
-  @Test func narrowBeamFindsTheBestOnPeakedPosteriors() {
+  @Test func narrowBeamFindsTheBestOnPeakedPosteriors() throws {
     let m = randomLogProbs(frames: 8, tokens: 4, seed: 9, sharpness: 6)
     let exact = bruteForce(m).max { $0.value < $1.value }!.key
-    let got = CTCDecoder().beamSearch(m, beamWidth: 4, tokensPerFrame: 2).first!
+    let got = try CTCDecoder().beamSearch(m, beamWidth: 4, tokensPerFrame: 2).first!
     #expect(got.tokens == exact)
   }
 
-  @Test func wordVocabularyKeepsOnlyAllowedTokens() {
+  @Test func wordVocabularyKeepsOnlyAllowedTokens() throws {
     let m = randomLogProbs(frames: 10, tokens: 5, seed: 11, sharpness: 4)
     let vocabulary = Vocabulary(words: [[1], [3]])
-    for h in CTCDecoder().beamSearch(m, beamWidth: 16, nBest: 5, vocabulary: vocabulary) {
+    for h in try CTCDecoder().beamSearch(m, beamWidth: 16, nBest: 5, vocabulary: vocabulary) {
       #expect(h.tokens.allSatisfy { $0 == 1 || $0 == 3 }, "\(h.tokens)")
     }
   }
 
-  @Test func characterVocabularySpellsOnlyWholeWords() {
+  @Test func characterVocabularySpellsOnlyWholeWords() throws {
     // blank 0, a 1, b 2, space 3; words "ab" and "ba". Posteriors favour "a a".
     let words = [[1, 2], [2, 1]]
     var m = Matrix(rows: 8, cols: 4, repeating: log(0.05))
     for (t, k) in [1, 0, 1, 0, 3, 2, 1, 0].enumerated() { m[t, k] = log(0.85) }
-    let best = CTCDecoder().beamSearch(m, beamWidth: 32, vocabulary: Vocabulary(words: words, separator: 3)).first!
+    let best = try CTCDecoder().beamSearch(m, beamWidth: 32, vocabulary: Vocabulary(words: words, separator: 3)).first!
     // Split into words at the separator; every word must be in the list.
     let spelled = best.tokens.split(separator: 3).map(Array.init)
     #expect(!spelled.isEmpty)
     #expect(spelled.allSatisfy { words.contains($0) }, "\(best.tokens)")
-    #expect(CTCDecoder().beamSearch(m, beamWidth: 32).first!.tokens == [1, 1, 3, 2, 1])
+    #expect(try CTCDecoder().beamSearch(m, beamWidth: 32).first!.tokens == [1, 1, 3, 2, 1])
   }
 
-  @Test func alignmentPlacesTokensWhereTheyAreSpoken() {
+  @Test func alignmentPlacesTokensWhereTheyAreSpoken() throws {
     // Frames: blank blank 1 1 1 blank 2 2 blank blank.
     let path = [0, 0, 1, 1, 1, 0, 2, 2, 0, 0]
     var m = Matrix(rows: path.count, cols: 3, repeating: log(0.05))
     for (t, k) in path.enumerated() { m[t, k] = log(0.9) }
-    let aligned = CTCDecoder().align([1, 2], m)!
+    let aligned = try CTCDecoder().align([1, 2], m)!
     #expect(aligned.map(\.token) == [1, 2])
     #expect(aligned.map(\.startFrame) == [2, 6])
     #expect(aligned.map(\.endFrame) == [5, 8])
     #expect(aligned.allSatisfy { abs($0.confidence - 0.9) < 1e-6 })
   }
 
-  @Test func alignmentOfRepeatsNeedsABlank() {
+  @Test func alignmentOfRepeatsNeedsABlank() throws {
     let m = randomLogProbs(frames: 2, tokens: 3, seed: 5)
-    #expect(CTCDecoder().align([1, 1], m) == nil)
-    #expect(CTCDecoder().align([1, 1], randomLogProbs(frames: 3, tokens: 3, seed: 5))?.count == 2)
+    #expect(try CTCDecoder().align([1, 1], m) == nil)
+    #expect(try CTCDecoder().align([1, 1], randomLogProbs(frames: 3, tokens: 3, seed: 5))?.count == 2)
+  }
+
+  @Test func invalidInputThrowsInsteadOfTrapping() throws {
+    let m = randomLogProbs(frames: 4, tokens: 3, seed: 7)
+    // Each used to trap: index out of range, `1..<0`, the beamWidth precondition.
+    #expect(throws: PipelineError.self) { try CTCDecoder(blank: 3).greedy(m) }
+    #expect(throws: PipelineError.self) { try CTCDecoder(blank: -1).beamSearch(m) }
+    #expect(throws: PipelineError.self) { try CTCDecoder().greedy(Matrix(rows: 2, cols: 0)) }
+    #expect(throws: PipelineError.self) { try CTCDecoder().beamSearch(m, beamWidth: 0) }
+    #expect(throws: PipelineError.self) { try CTCDecoder().beamSearch(m, tokensPerFrame: 0) }
+    #expect(throws: PipelineError.self) { try CTCDecoder().beamSearch(m, nBest: 0) }
+    #expect(throws: PipelineError.self) { try CTCDecoder().align([1, 3], m) }
+    #expect(throws: PipelineError.self) { try CTCDecoder().align([0], m) }
+  }
+
+  @Test func nanAndPositiveInfinityAreRejectedNegativeInfinityIsNot() throws {
+    var m = randomLogProbs(frames: 4, tokens: 3, seed: 8)
+    m[2, 1] = .nan
+    #expect(throws: PipelineError.invalidDecoderInput(name: "logProbs[2, 1]", value: "nan", expected: "a log-probability, finite or -inf")) {
+      try CTCDecoder().beamSearch(m)
+    }
+    m[2, 1] = .infinity
+    #expect(throws: PipelineError.self) { try CTCDecoder().align([1], m) }
+    m[2, 1] = -.infinity
+    #expect(try CTCDecoder().greedy(m).logProbability.isFinite)
+    #expect(try CTCDecoder().beamSearch(m, nBest: 3).allSatisfy { $0.logProbability.isFinite })
+  }
+
+  @Test func noFramesDecodeToNothing() throws {
+    let m = Matrix(rows: 0, cols: 3)
+    #expect(try CTCDecoder().greedy(m).tokens == [])
+    #expect(try CTCDecoder().beamSearch(m, nBest: 3).map(\.tokens) == [[]])
+    #expect(try CTCDecoder().align([], m) == [])
+    #expect(try CTCDecoder().align([1], m) == nil)
   }
 }

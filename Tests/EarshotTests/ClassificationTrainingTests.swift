@@ -279,4 +279,53 @@ enum ToneClasses {
     #expect(r.status == 1)
     #expect(r.stderr.contains("only 1 label (only); a classifier needs at least 2"), "\(r.stderr)")
   }
+
+  /// A folder of files (each path relative to a fresh temporary folder, contents irrelevant).
+  static func tree(_ files: [String]) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("label-tree-\(UUID().uuidString)")
+    for file in files {
+      let url = dir.appendingPathComponent(file)
+      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try Data("not audio".utf8).write(to: url)
+    }
+    return dir
+  }
+
+  /// `--train /` used to list every folder under the root for clips (and, with two of them
+  /// holding audio, train on them); it stops at the first sub-folder without audio.
+  @Test func rootIsNotALabelTree() throws {
+    let error = #expect(throws: TrainingError.self) { try ClassificationDataset.load("/") }
+    guard case .notLabelFolders(let path, let found)? = error else {
+      Issue.record("expected notLabelFolders, got \(String(describing: error))")
+      return
+    }
+    #expect(path == "/")
+    #expect(found.hasPrefix("its sub-folder ") && found.hasSuffix("/ holds no audio files"), "\(found)")
+  }
+
+  @Test func looseClipsAreNotALabelTree() throws {
+    let dir = try Self.tree(["a.wav", "b.wav", "notes.txt"])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect(throws: TrainingError.notLabelFolders(path: dir.path, found: "it holds audio files itself (a.wav)")) {
+      try ClassificationDataset.load(dir.path)
+    }
+  }
+
+  @Test func aSubFolderWithoutClipsIsNamed() throws {
+    let dir = try Self.tree(["dog/1-1-A.wav", "cat/1-2-A.wav", "meta/esc10.csv", "LICENSE"])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect(throws: TrainingError.notLabelFolders(path: dir.path, found: "its sub-folder meta/ holds no audio files")) {
+      try ClassificationDataset.load(dir.path)
+    }
+    try FileManager.default.removeItem(at: dir.appendingPathComponent("meta"))
+    #expect(try ClassificationDataset.load(dir.path).map(\.label) == ["cat", "dog"])
+  }
+
+  @Test func cliRefusesTheRootAtOnce() throws {
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("root-run-\(UUID().uuidString)")
+    let r = try CLI.run(["train", "--task", "classify", "--train", "/", "--output", out.path])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("/: not a classification folder: its sub-folder "), "\(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: out.path))
+  }
 }

@@ -1,4 +1,5 @@
 import Earshot
+import FuzzSupport
 import Foundation
 
 /// Any bytes as an audio file: decode, downmix, resample to 16 kHz, log-mel. Must throw or
@@ -20,16 +21,7 @@ public func fuzzAudio(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
   return 0
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-  _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-  _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
-
-/// SwiftPM links an executable's entry point as `FuzzAudio_main`; built with -parse-as-library
-/// there is no Swift main, so this one hands over to libFuzzer's driver.
 @_cdecl("FuzzAudio_main")
 public func fuzzerMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-  var count = argc
-  var arguments = argv
-  return LLVMFuzzerRunDriver(&count, &arguments, fuzzAudio)
+  runLibFuzzer(argc, argv, fuzzAudio)
 }

@@ -196,7 +196,8 @@ public final class CTCTrainer {
       let part = Array(order[start..<min(start + 32, order.count)])
       let lp = network.logProbabilities(SequenceBatch(sequences: part.map { validation[$0].features }))
       for (b, i) in part.enumerated() {
-        let text = tokenizer.decode(decoder.greedy(lp.sequence(b)).tokens)
+        // A diverged network (NaN scores) decodes to nothing, scored as all deletions.
+        let text = tokenizer.decode((try? decoder.greedy(lp.sequence(b)))?.tokens ?? [])
         let e = validation[i].entry
         report.add(reference: e.text, hypothesis: text, speaker: e.speaker, audio: e.audio)
       }

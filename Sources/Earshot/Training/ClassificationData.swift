@@ -27,7 +27,8 @@ public struct ClassificationEntry: Equatable, Codable, Sendable {
 /// let (train, valid) = ClassificationSplit.byFold(esc, validFold: 4)
 /// let commands = try ClassificationDataset.load("commands.jsonl")          // {"audio":..., "label":...}
 /// ```
-/// A folder holds one sub-folder per label, `DIR/{label}/*.wav|ogg|flac|...`; a folder name
+/// A folder holds one sub-folder per label, `DIR/{label}/*.wav|ogg|flac|...`, each with audio
+/// files directly in it, and no audio files of its own (other files are ignored); a folder name
 /// wrapped in underscores names its label without them (`_unknown_` is `unknown`, as in Speech
 /// Commands). A manifest has one JSON object per line: `{"audio": PATH, "label": "yes",
 /// "speaker": "0a7c2a8d", "fold": 1}` (speaker and fold optional); relative audio paths are
@@ -125,14 +126,21 @@ public enum ClassificationDataset {
     } catch {
       throw .cannotReadManifest(path: path, reason: (error as NSError).localizedDescription)
     }
+    func isAudio(_ file: String) -> Bool { audioFileExtensions.contains(URL(fileURLWithPath: file).pathExtension.lowercased()) }
+    // Checked as the folders are listed, so that a wrong folder (`/`, a folder of clips) fails
+    // at its first non-label entry instead of after listing (and decoding) all it holds.
+    if let loose = labels.first(where: isAudio) {
+      throw .notLabelFolders(path: path, found: "it holds audio files itself (\(loose))")
+    }
     let base = URL(fileURLWithPath: path)
     var entries: [ClassificationEntry] = []
     for name in labels where !name.hasPrefix(".") {
       let dir = base.appendingPathComponent(name)
       var isDirectory: ObjCBool = false
       guard fm.fileExists(atPath: dir.path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
-      let files = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
-      for file in files where audioFileExtensions.contains(URL(fileURLWithPath: file).pathExtension.lowercased()) {
+      let files = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).sorted().filter(isAudio)
+      guard !files.isEmpty else { throw .notLabelFolders(path: path, found: "its sub-folder \(name)/ holds no audio files") }
+      for file in files {
         entries.append(ClassificationEntry(audio: dir.appendingPathComponent(file).path, label: label(ofFolder: name),
                                            speaker: speaker(ofFileName: file), fold: fold(ofFileName: file)))
       }

@@ -11,6 +11,8 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
   case badManifestLine(path: String, line: Int, reason: String)
   /// A manifest (or the clips left after loading) holds nothing to train or evaluate on.
   case emptyDataset(path: String, reason: String)
+  /// A folder given as a classification set is not one sub-folder of clips per label.
+  case notLabelFolders(path: String, found: String)
   /// A clip cannot be decoded or featurised.
   case badClip(path: String, reason: String)
   /// A transcript uses a word or character the model has no token for.
@@ -29,6 +31,9 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
     case let .cannotReadManifest(path, reason): return "\(path): cannot read the manifest: \(reason)"
     case let .badManifestLine(path, line, reason): return "\(path):\(line): \(reason)"
     case let .emptyDataset(path, reason): return "\(path): nothing to use: \(reason)"
+    case let .notLabelFolders(path, found):
+      return "\(path): not a classification folder: \(found); expected one sub-folder of audio files per label "
+        + "(\(path)/{label}/*.wav), or a .jsonl manifest"
     case let .badClip(path, reason): return "\(path): \(reason)"
     case let .unknownToken(path, token, known):
       let list = known.count > 40 ? known.prefix(40).joined(separator: " ") + " ..." : known.joined(separator: " ")
