@@ -143,58 +143,61 @@ public struct CTCDecoder: Sendable {
       throw .invalidDecoderInput(name: name, value: "\(value)", expected: ">= 1")
     }
     try check(logProbs)
-    struct Key: Hashable {
-      var tokens: [Int]
-      var node: Int
-    }
-    struct Score {
-      var blank = -Double.infinity
-      var nonBlank = -Double.infinity
-      var total: Double { logAdd(blank, nonBlank) }
-    }
-    var beam: [Key: Score] = [Key(tokens: [], node: 0): Score(blank: 0, nonBlank: -.infinity)]
     let vocabularySize = logProbs.cols
     let keep = min(tokensPerFrame ?? vocabularySize, vocabularySize)
+    var tree = PrefixTree(width: vocabularySize)
+    var beam = [BeamEntry(prefix: 0, blank: 0, nonBlank: -.infinity)]
+    var next: [BeamEntry] = []
+    // Where a prefix (a node id, or a not yet created child) sits in `next`.
+    var slot: [Int: Int] = [:]
+    var candidates = Array(0..<vocabularySize)
+    var row = [Double](repeating: 0, count: vocabularySize)
     for t in 0..<logProbs.rows {
-      var candidates = Array(0..<vocabularySize)
+      for k in 0..<vocabularySize { row[k] = Double(logProbs[t, k]) }
       if keep < vocabularySize {
-        candidates.sort { logProbs[t, $0] > logProbs[t, $1] }
-        candidates = Array(candidates.prefix(keep))
+        candidates = topIndices(row, count: keep)
         if !candidates.contains(blank) { candidates.append(blank) }
       }
-      var next: [Key: Score] = [:]
-      for (key, score) in beam {
-        let last = key.tokens.last
+      next.removeAll(keepingCapacity: true)
+      slot.removeAll(keepingCapacity: true)
+      func add(_ key: Int, word: Int32, blank: Double = -.infinity, nonBlank: Double = -.infinity) {
+        if let i = slot[key] {
+          next[i].blank = logAdd(next[i].blank, blank)
+          next[i].nonBlank = logAdd(next[i].nonBlank, nonBlank)
+        } else {
+          slot[key] = next.count
+          next.append(BeamEntry(prefix: key, blank: blank, nonBlank: nonBlank, word: word))
+        }
+      }
+      for entry in beam {
+        let total = entry.total
+        let last = tree.token[entry.prefix]
+        let word = tree.word[entry.prefix]
         for c in candidates {
-          let p = Double(logProbs[t, c])
+          let p = row[c]
           if c == blank {
-            next[key, default: Score()].blank = logAdd(next[key, default: Score()].blank, score.total + p)
+            add(entry.prefix, word: word, blank: total + p)
             continue
           }
           if c == last {
             // Repeat without a blank between collapses into the same prefix.
-            next[key, default: Score()].nonBlank = logAdd(next[key, default: Score()].nonBlank, score.nonBlank + p)
+            add(entry.prefix, word: word, nonBlank: entry.nonBlank + p)
           }
-          var node = key.node
+          var node = word
           if let vocabulary {
-            guard let advanced = vocabulary.advance(node, c) else { continue }
-            node = advanced
+            guard let advanced = vocabulary.advance(Int(node), c) else { continue }
+            node = Int32(advanced)
           }
-          let extended = Key(tokens: key.tokens + [c], node: node)
           // After the same token, only paths that ended in a blank start a new token.
-          let from = c == last ? score.blank : score.total
-          next[extended, default: Score()].nonBlank = logAdd(next[extended, default: Score()].nonBlank, from + p)
+          let from = c == last ? entry.blank : total
+          add(tree.child(entry.prefix, c) ?? tree.pendingKey(entry.prefix, c), word: node, nonBlank: from + p)
         }
       }
-      beam = Dictionary(
-        uniqueKeysWithValues: next.sorted { $0.value.total > $1.value.total }.prefix(beamWidth).map { ($0.key, $0.value) })
+      beam = best(next, count: beamWidth)
+      for i in beam.indices where beam[i].prefix < 0 { beam[i].prefix = tree.create(beam[i].prefix, word: beam[i].word) }
     }
-    return beam
-      .filter { vocabulary?.canEnd(at: $0.key.node) ?? true }
-      .map { CTCHypothesis(tokens: $0.key.tokens, logProbability: $0.value.total) }
-      .sorted { $0.logProbability > $1.logProbability }
-      .prefix(nBest)
-      .map { $0 }
+    return best(beam.filter { vocabulary?.canEnd(at: Int($0.word)) ?? true }, count: nBest)
+      .map { CTCHypothesis(tokens: tree.tokens($0.prefix), logProbability: $0.total) }
   }
 
   /// Forced alignment (Viterbi over the CTC topology): where each token of `tokens` is
@@ -265,6 +268,78 @@ public struct CTCDecoder: Sendable {
     }
     return aligned
   }
+}
+
+/// A prefix of a beam search, with the log-probabilities of its alignments that end in a
+/// blank and in its last token.
+private struct BeamEntry {
+  /// Node id in the `PrefixTree`, or a `pendingKey` for a child not yet created.
+  var prefix: Int
+  var blank: Double
+  var nonBlank: Double
+  /// Vocabulary trie node the prefix ends at (0 without a vocabulary).
+  var word: Int32 = 0
+  var total: Double { logAdd(blank, nonBlank) }
+}
+
+/// The prefixes of a beam search as a tree (node 0 is the empty prefix), so that a prefix is
+/// one integer: extending and merging prefixes never copies or hashes token arrays. Only
+/// prefixes that survive pruning become nodes, at most the beam width per frame.
+private struct PrefixTree {
+  let width: Int
+  var parent: [Int] = [-1]
+  var token: [Int] = [-1]
+  var word: [Int32] = [0]
+  /// `parent * width + token` -> child node.
+  var children: [Int: Int] = [:]
+
+  init(width: Int) { self.width = width }
+
+  func child(_ node: Int, _ token: Int) -> Int? { children[node * width + token] }
+
+  /// A negative key naming the child `token` of `node` before it exists.
+  func pendingKey(_ node: Int, _ token: Int) -> Int { -(node * width + token) - 1 }
+
+  /// Creates the child a `pendingKey` names and returns its node id.
+  mutating func create(_ pendingKey: Int, word: Int32) -> Int {
+    let code = -pendingKey - 1
+    let id = parent.count
+    parent.append(code / width)
+    token.append(code % width)
+    self.word.append(word)
+    children[code] = id
+    return id
+  }
+
+  /// The token ids from the root to `node`.
+  func tokens(_ node: Int) -> [Int] {
+    var result: [Int] = []
+    var n = node
+    while n > 0 {
+      result.append(token[n])
+      n = parent[n]
+    }
+    return result.reversed()
+  }
+}
+
+/// The `count` entries with the highest totals, best first (ties keep their order).
+private func best(_ entries: [BeamEntry], count: Int) -> [BeamEntry] {
+  topIndices(entries.map(\.total), count: count).map { entries[$0] }
+}
+
+/// Indices of the `count` largest values, largest first.
+private func topIndices(_ values: [Double], count: Int) -> [Int] {
+  var kept: [Int] = []
+  kept.reserveCapacity(count + 1)
+  for (k, v) in values.enumerated() {
+    if kept.count == count, !(v > values[kept[count - 1]]) { continue }
+    var i = kept.count
+    while i > 0 && values[kept[i - 1]] < v { i -= 1 }
+    kept.insert(k, at: i)
+    if kept.count > count { kept.removeLast() }
+  }
+  return kept
 }
 
 /// `log(exp(a) + exp(b))` without overflow.
