@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""More synthetic voices for the `digits` model: Flite and Festival, beside espeak-ng.
+
+    /work/venv/bin/python scripts/data/digits_voices.py --out /work/data/digits-voices [--seed 1]
+
+espeak-ng (used by digits.py) is a formant synthesizer: every espeak voice shares one
+vocal tract model. Flite and Festival voices are made from recordings of real speakers
+(diphone, unit-selection and statistical voices), so they add speaker variety that espeak
+cannot. A "session" is one voice at one speed (duration stretch 0.8-1.3) and one pitch
+(sox `pitch`, -300..+500 cents) saying the eleven words (zero, oh, one..nine) one at a
+time, plus phone-number strings said as one utterance.
+
+Voices and splits (disjoint by recorded speaker, so validation voices are unseen):
+  train  flite kal, kal16, rms; festival kal_diphone, ked_diphone (all male speakers)
+  valid  flite awb (Scottish male), flite slt and festival cmu_us_slt_arctic_hts (one
+         female speaker, two synthesizers): a voice and a gender the train voices lack,
+         which is what tells whether pitch and frequency-warp augmentation generalise.
+
+Outputs in --out (outside the repository): train.jsonl (isolated words and strings),
+valid-voices.jsonl (isolated), valid-voices-strings.jsonl, stats.json, wav/. Rows have the
+digits.py layout ({"audio", "text", "speaker", "source"}); audio is 8 kHz 16-bit with
+the same padding, gain and noise as digits.py's espeak clips. Deterministic given --seed
+and the synthesizer versions. Needs flite, festival, festvox-kallpc16k, festvox-kdlpc16k,
+festvox-us-slt-hts and sox (Debian), and the digits.py venv.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import digits as D  # noqa: E402  (trim, fade, finish, digit_string, write_wav)
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+import soxr  # noqa: E402
+
+TRAIN_VOICES = ["flite:kal", "flite:kal16", "flite:rms", "festival:kal_diphone", "festival:ked_diphone"]
+VALID_VOICES = ["flite:awb", "flite:slt", "festival:cmu_us_slt_arctic_hts"]
+PACKAGES = "flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox"
+
+
+def synthesize(voice: str, text: str, stretch: float, cents: int) -> np.ndarray:
+    """Speak `text` with `voice` ("flite:NAME" or "festival:NAME"); 8 kHz float32."""
+    engine, name = voice.split(":")
+    with tempfile.TemporaryDirectory() as d:
+        raw, wav = os.path.join(d, "raw.wav"), os.path.join(d, "x.wav")
+        if engine == "flite":
+            cmd = ["flite", "-voice", name, "--setf", f"duration_stretch={stretch:.3f}", "-t", text, "-o", raw]
+            subprocess.run(cmd, check=True, capture_output=True)
+        else:
+            script = os.path.join(d, "say.scm")
+            escaped = text.replace('"', "")
+            Path(script).write_text(
+                f"(voice_{name})\n(Parameter.set 'Duration_Stretch {stretch:.3f})\n"
+                f"(utt.save.wave (utt.synth (Utterance Text \"{escaped}\")) \"{raw}\" 'riff)\n")
+            subprocess.run(["festival", "-b", script], check=True, capture_output=True)
+        subprocess.run(["sox", raw, "-c", "1", wav, "pitch", str(cents)], check=True, capture_output=True)
+        x, sr = sf.read(wav, dtype="float32")
+    assert len(x) > 0, f"{voice} produced no audio for {text!r}"
+    return soxr.resample(x, sr, D.SAMPLE_RATE, quality="HQ").astype(np.float32)
+
+
+def pad(rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
+    return np.zeros(int(rng.uniform(lo, hi) * D.SAMPLE_RATE), np.float32)
+
+
+def session_task(task):
+    """One session: eleven isolated words and `strings` phone strings; returns manifest rows."""
+    seed, voice, split, index, strings, outdir = task
+    rng = np.random.default_rng(seed)
+    stretch = float(rng.uniform(0.8, 1.3))
+    cents = int(rng.integers(-300, 501))
+    speaker = f"{voice}:s{stretch:.2f}:p{cents}"
+    rows = []
+    for word in D.SPOKEN:
+        x = D.trim(synthesize(voice, word, stretch, cents))
+        y = D.finish(rng, np.concatenate([pad(rng, 0.05, 0.3), D.fade(x), pad(rng, 0.05, 0.3)]), D.active_rms(x))
+        path = Path(outdir) / f"{word}.wav"
+        D.write_wav(path, y)
+        rows.append(("isolated", str(path), "zero" if word == "oh" else word, speaker, len(y)))
+    for i in range(strings):
+        digits, groups = D.digit_string(rng)
+        words = [("oh" if d == 0 and rng.random() < 0.4 else D.WORDS[d]) for d in digits]
+        spoken = " ".join(w + ("," if k + 1 in groups else "") for k, w in enumerate(words))
+        x = D.trim(synthesize(voice, spoken, stretch, cents))
+        y = D.finish(rng, np.concatenate([pad(rng, 0.1, 0.4), D.fade(x), pad(rng, 0.1, 0.4)]), D.active_rms(x))
+        path = Path(outdir) / f"string{i:02d}.wav"
+        D.write_wav(path, y)
+        rows.append(("string", str(path), " ".join(D.WORDS[d] for d in digits), speaker, len(y)))
+    return split, voice, rows
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", default="/work/data/digits-voices", help="output folder, outside the repo")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--train-sessions", type=int, default=24, help="sessions per train voice")
+    p.add_argument("--valid-sessions", type=int, default=4, help="sessions per validation voice")
+    p.add_argument("--strings", type=int, default=2, help="phone strings per session")
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args()
+
+    t0 = time.time()
+    out = Path(args.out).resolve()
+    repo = Path(__file__).resolve().parents[2]
+    if out == repo or repo in out.parents:
+        sys.exit(f"--out {out} is inside the repository {repo}; write data outside it")
+    for tool in ("flite", "festival", "sox"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found; install: apt-get install -y {PACKAGES}")
+    wav_root = out / "wav"
+    if wav_root.exists():
+        shutil.rmtree(wav_root)
+    wav_root.mkdir(parents=True)
+
+    tasks = []
+    for split, voices, count in (("train", TRAIN_VOICES, args.train_sessions), ("valid", VALID_VOICES, args.valid_sessions)):
+        for v, voice in enumerate(voices):
+            for i in range(count):
+                outdir = wav_root / split / voice.replace(":", "-") / f"{i:03d}"
+                tasks.append(((args.seed, split == "valid", v, i), voice, split, i, args.strings, str(outdir)))
+    with multiprocessing.Pool(args.workers) as pool:
+        results = pool.map(session_task, tasks, chunksize=1)
+
+    manifests = {"train": [], "valid-voices": [], "valid-voices-strings": []}
+    seconds: dict[str, float] = {}
+    for split, voice, rows in results:
+        for kind, audio, text, speaker, n in rows:
+            name = "train" if split == "train" else ("valid-voices" if kind == "isolated" else "valid-voices-strings")
+            source = voice.split(":")[0]
+            manifests[name].append({"audio": audio, "text": text, "speaker": speaker, "source": source})
+            seconds[name] = seconds.get(name, 0.0) + n / D.SAMPLE_RATE
+    for name, rows in manifests.items():
+        with open(out / f"{name}.jsonl", "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+    stats = {"seed": args.seed, "train_voices": TRAIN_VOICES, "valid_voices": VALID_VOICES,
+             "clips": {k: len(v) for k, v in manifests.items()},
+             "seconds": {k: round(v, 1) for k, v in seconds.items()},
+             "elapsed_s": round(time.time() - t0, 1)}
+    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    print(json.dumps(stats))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
