@@ -3,6 +3,13 @@
 other words, as one-second 16 kHz clips in Speech Commands' shape.
 
     python3 scripts/data/commands_espeak.py --out WORK/commands-data/espeak [--sessions 80] [--seed 1]
+    python3 scripts/data/commands_espeak.py --out WORK/commands-data/voices --voices all [--sessions 80]
+
+With --voices (a comma-separated list of digits_voices.py's "flite:NAME"/"festival:NAME"
+voices, or `all`), Flite and Festival voices made from recorded speakers say the words
+instead, each session at a random duration stretch (0.8-1.3) and pitch shift (-300..+500
+cents); the manifest is then `voices.jsonl` and speaker ids `voices-<n>`. Needs flite,
+festival and the festvox voices listed in digits_voices.py.
 
 Writes WAVs and `espeak.jsonl` (lines {"audio", "label", "speaker"}) in --out, outside the
 repository (refused inside it). A "session" is one espeak-ng voice (accent + variant) at one
@@ -83,28 +90,43 @@ def main() -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--sessions", type=int, default=80)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--voices", help="Flite/Festival voices instead of espeak-ng: a comma list or `all`")
     args = ap.parse_args()
+    voices = None
+    if args.voices:
+        import digits_voices
+        voices = digits_voices.ALL_VOICES if args.voices == "all" else args.voices.split(",")
+        unknown = set(voices) - set(digits_voices.ALL_VOICES)
+        if unknown:
+            sys.exit(f"--voices: unknown {sorted(unknown)}; choose from {digits_voices.ALL_VOICES}")
     repo = Path(__file__).resolve().parents[2]
     out = args.out.resolve()
     if out == repo or repo in out.parents:
         sys.exit(f"--out {out} is inside the repository; write data elsewhere")
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
+    prefix = "voices" if voices else "espeak"
     lines = []
     for s in range(args.sessions):
-        base = BASES[int(rng.integers(len(BASES)))]
-        variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
-        voice = base + ("+" + variant if variant else "")
-        speed, pitch = int(rng.integers(120, 201)), int(rng.integers(25, 76))
+        if voices:
+            voice = voices[s % len(voices)]
+            speed, pitch = round(float(rng.uniform(0.8, 1.3)), 3), int(rng.integers(-300, 501))
+            say = lambda word: digits_voices.synthesize(voice, word, speed, pitch, rate=RATE)  # noqa: E731
+        else:
+            base = BASES[int(rng.integers(len(BASES)))]
+            variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
+            voice = base + ("+" + variant if variant else "")
+            speed, pitch = int(rng.integers(120, 201)), int(rng.integers(25, 76))
+            say = lambda word: espeak(voice, speed, pitch, word)  # noqa: E731
         words = [(w, w) for w in COMMANDS] + [(w, "unknown") for w in rng.choice(OTHER, 3, replace=False)]
         for word, label in words:
             path = out / f"{label}-{word}-{s:03d}.wav"
-            sf.write(str(path), one_second(rng, trim(espeak(voice, speed, pitch, word))), RATE, subtype="PCM_16")
-            lines.append(json.dumps({"audio": str(path), "label": label, "speaker": f"espeak-{s}",
+            sf.write(str(path), one_second(rng, trim(say(word))), RATE, subtype="PCM_16")
+            lines.append(json.dumps({"audio": str(path), "label": label, "speaker": f"{prefix}-{s}",
                                      "voice": voice, "speed": speed, "pitch": pitch}))
         print(f"\rsession {s + 1}/{args.sessions}", end="", file=sys.stderr)
     print(file=sys.stderr)
-    (out / "espeak.jsonl").write_text("\n".join(lines) + "\n")
+    (out / f"{prefix}.jsonl").write_text("\n".join(lines) + "\n")
     print(f"wrote {len(lines)} clips to {out}")
     return 0
 

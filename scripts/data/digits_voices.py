@@ -48,8 +48,14 @@ VALID_VOICES = ["flite:awb", "flite:slt", "festival:cmu_us_slt_arctic_hts"]
 PACKAGES = "flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox"
 
 
-def synthesize(voice: str, text: str, stretch: float, cents: int) -> np.ndarray:
-    """Speak `text` with `voice` ("flite:NAME" or "festival:NAME"); 8 kHz float32."""
+ALL_VOICES = TRAIN_VOICES + VALID_VOICES
+
+
+def synthesize(voice: str, text: str, stretch: float, cents: int, rate: int = D.SAMPLE_RATE) -> np.ndarray:
+    """Speak `text` with `voice` ("flite:NAME" or "festival:NAME") at `rate` Hz, float32 mono.
+
+    stretch: duration factor (> 1 is slower); cents: pitch shift (sox `pitch`, tempo kept).
+    """
     engine, name = voice.split(":")
     with tempfile.TemporaryDirectory() as d:
         raw, wav = os.path.join(d, "raw.wav"), os.path.join(d, "x.wav")
@@ -66,7 +72,7 @@ def synthesize(voice: str, text: str, stretch: float, cents: int) -> np.ndarray:
         subprocess.run(["sox", raw, "-c", "1", wav, "pitch", str(cents)], check=True, capture_output=True)
         x, sr = sf.read(wav, dtype="float32")
     assert len(x) > 0, f"{voice} produced no audio for {text!r}"
-    return soxr.resample(x, sr, D.SAMPLE_RATE, quality="HQ").astype(np.float32)
+    return soxr.resample(x, sr, rate, quality="HQ").astype(np.float32)
 
 
 def pad(rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
