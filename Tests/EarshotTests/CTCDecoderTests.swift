@@ -43,6 +43,33 @@ func bruteForce(_ m: Matrix) -> [[Int]: Double] {
   return totals
 }
 
+/// Prefix beam search written the plain way (blank 0): prefixes are token arrays in a
+/// dictionary, probabilities kept as plain numbers in Double.
+func plainPrefixSearch(_ m: Matrix, beam: Int, perFrame: Int) -> [(tokens: [Int], logProbability: Double)] {
+  var prefixes: [[Int]: (blank: Double, nonBlank: Double)] = [[]: (1, 0)]
+  for t in 0..<m.rows {
+    let p = (0..<m.cols).map { exp(Double(m[t, $0])) }
+    var allowed = Array((0..<m.cols).sorted { p[$0] > p[$1] }.prefix(perFrame))
+    if !allowed.contains(0) { allowed.append(0) }
+    var next: [[Int]: (blank: Double, nonBlank: Double)] = [:]
+    for (prefix, s) in prefixes {
+      for k in allowed {
+        if k == 0 {
+          next[prefix, default: (0, 0)].blank += (s.blank + s.nonBlank) * p[0]
+        } else if k == prefix.last {
+          next[prefix, default: (0, 0)].nonBlank += s.nonBlank * p[k]
+          next[prefix + [k], default: (0, 0)].nonBlank += s.blank * p[k]
+        } else {
+          next[prefix + [k], default: (0, 0)].nonBlank += (s.blank + s.nonBlank) * p[k]
+        }
+      }
+    }
+    prefixes = Dictionary(uniqueKeysWithValues: next.sorted { $0.value.blank + $0.value.nonBlank > $1.value.blank + $1.value.nonBlank }.prefix(beam).map { ($0.key, $0.value) })
+  }
+  return prefixes.map { (tokens: $0.key, logProbability: log($0.value.blank + $0.value.nonBlank)) }
+    .sorted { $0.logProbability > $1.logProbability }
+}
+
 @Suite("CTC decoding")
 struct CTCDecoderTests {
   @Test func greedyCollapsesRepeatsAndDropsBlanks() throws {
@@ -81,6 +108,17 @@ struct CTCDecoderTests {
     let exact = bruteForce(m).max { $0.value < $1.value }!.key
     let got = try CTCDecoder().beamSearch(m, beamWidth: 4, tokensPerFrame: 2).first!
     #expect(got.tokens == exact)
+  }
+
+  /// On long inputs, where pruning drops most prefixes and survivors are extended frame after
+  /// frame, the decoder keeps the same prefixes as a plain dictionary-of-token-arrays search.
+  @Test(arguments: [(40, 6, 4, 3, 21 as UInt64), (60, 11, 8, 8, 22), (30, 4, 2, 4, 23)])
+  func prunedBeamMatchesAPlainPrefixSearch(_ frames: Int, _ tokens: Int, _ beam: Int, _ perFrame: Int, _ seed: UInt64) throws {
+    let m = randomLogProbs(frames: frames, tokens: tokens, seed: seed, sharpness: 3)
+    let got = try CTCDecoder().beamSearch(m, beamWidth: beam, tokensPerFrame: perFrame, nBest: beam)
+    let want = plainPrefixSearch(m, beam: beam, perFrame: perFrame)
+    #expect(got.map(\.tokens) == want.map(\.tokens))
+    for (g, w) in zip(got, want) { #expect(abs(g.logProbability - w.logProbability) < 1e-9) }
   }
 
   @Test func wordVocabularyKeepsOnlyAllowedTokens() throws {
