@@ -53,6 +53,34 @@ static inline __attribute__((always_inline)) VF N(ln)(VF x) {
   return e * 0.693145751953125f + (2.0f * s * series + e * 1.428606765330187e-6f);
 }
 
+// r[i][j] -> r[j][i] for an 8x8 block (unpack, shuffle, then swap the 128-bit halves).
+static inline __attribute__((always_inline)) void N(transpose8)(ek_v8f *r) {
+  ek_v8f t0 = __builtin_shufflevector(r[0], r[1], 0, 8, 1, 9, 4, 12, 5, 13);
+  ek_v8f t1 = __builtin_shufflevector(r[0], r[1], 2, 10, 3, 11, 6, 14, 7, 15);
+  ek_v8f t2 = __builtin_shufflevector(r[2], r[3], 0, 8, 1, 9, 4, 12, 5, 13);
+  ek_v8f t3 = __builtin_shufflevector(r[2], r[3], 2, 10, 3, 11, 6, 14, 7, 15);
+  ek_v8f t4 = __builtin_shufflevector(r[4], r[5], 0, 8, 1, 9, 4, 12, 5, 13);
+  ek_v8f t5 = __builtin_shufflevector(r[4], r[5], 2, 10, 3, 11, 6, 14, 7, 15);
+  ek_v8f t6 = __builtin_shufflevector(r[6], r[7], 0, 8, 1, 9, 4, 12, 5, 13);
+  ek_v8f t7 = __builtin_shufflevector(r[6], r[7], 2, 10, 3, 11, 6, 14, 7, 15);
+  ek_v8f s0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+  ek_v8f s1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+  ek_v8f s2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+  ek_v8f s3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+  ek_v8f s4 = __builtin_shufflevector(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+  ek_v8f s5 = __builtin_shufflevector(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+  ek_v8f s6 = __builtin_shufflevector(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+  ek_v8f s7 = __builtin_shufflevector(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+  r[0] = __builtin_shufflevector(s0, s4, 0, 1, 2, 3, 8, 9, 10, 11);
+  r[1] = __builtin_shufflevector(s1, s5, 0, 1, 2, 3, 8, 9, 10, 11);
+  r[2] = __builtin_shufflevector(s2, s6, 0, 1, 2, 3, 8, 9, 10, 11);
+  r[3] = __builtin_shufflevector(s3, s7, 0, 1, 2, 3, 8, 9, 10, 11);
+  r[4] = __builtin_shufflevector(s0, s4, 4, 5, 6, 7, 12, 13, 14, 15);
+  r[5] = __builtin_shufflevector(s1, s5, 4, 5, 6, 7, 12, 13, 14, 15);
+  r[6] = __builtin_shufflevector(s2, s6, 4, 5, 6, 7, 12, 13, 14, 15);
+  r[7] = __builtin_shufflevector(s3, s7, 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
 static void N(window_frames)(const float *x, long hop, long count, const float *window, long n,
                              double *out, long ldout) {
   for (long f = 0; f < count; f++) {
@@ -64,18 +92,38 @@ static void N(window_frames)(const float *x, long hop, long count, const float *
 
 static void N(power_block)(const double *z, long ldz, long bins, long count, int magnitude,
                            float *spectrum) {
-  for (long f = 0; f < count; f++) {
-    const double *row = z + f * ldz;
-    if (magnitude) {
-      for (long k = 0; k < bins; k++) {
-        double re = row[2 * k], im = row[2 * k + 1];
-        spectrum[k * B + f] = (float)__builtin_sqrt(re * re + im * im);
+  // Eight frames by eight bins at a time: each frame's eight values in one vector, then an
+  // 8x8 transpose so that each bin's eight frames go out in one store. Frames past `count`
+  // are computed from whatever their rows hold and never read.
+  long frames = (count + 7) / 8 * 8;
+  long k = 0;
+  for (; k + 8 <= bins; k += 8) {
+    for (long f0 = 0; f0 < frames; f0 += 8) {
+      ek_v8f r[8];
+      for (int j = 0; j < 8; j++) {
+        const double *row = z + (f0 + j) * ldz + 2 * k;
+        ek_v8d a, b;
+        memcpy(&a, row, sizeof a);
+        memcpy(&b, row + 8, sizeof b);
+        a = a * a;
+        b = b * b;
+        ek_v8d re = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+        ek_v8d im = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+        ek_v8d p = re + im;
+        if (magnitude) {
+          for (int i = 0; i < 8; i++) p[i] = __builtin_sqrt(p[i]);
+        }
+        r[j] = __builtin_convertvector(p, ek_v8f);
       }
-    } else {
-      for (long k = 0; k < bins; k++) {
-        double re = row[2 * k], im = row[2 * k + 1];
-        spectrum[k * B + f] = (float)(re * re + im * im);
-      }
+      N(transpose8)(r);
+      for (int i = 0; i < 8; i++) memcpy(spectrum + (k + i) * B + f0, &r[i], sizeof r[i]);
+    }
+  }
+  for (; k < bins; k++) {
+    for (long f = 0; f < count; f++) {
+      double re = z[f * ldz + 2 * k], im = z[f * ldz + 2 * k + 1];
+      double p = re * re + im * im;
+      spectrum[k * B + f] = (float)(magnitude ? __builtin_sqrt(p) : p);
     }
   }
 }

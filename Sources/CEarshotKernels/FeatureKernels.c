@@ -8,6 +8,10 @@
 // No fused multiply-adds anywhere here: every level must round as the scalar code does.
 #pragma clang fp contract(off)
 
+// Eight-lane float and double vectors, whatever the level (the compiler splits them as needed).
+typedef float ek_v8f __attribute__((vector_size(32)));
+typedef double ek_v8d __attribute__((vector_size(64)));
+
 #define EK_W 4
 #define EK_SUFFIX portable
 #define EK_LEVEL EK_LEVEL_PORTABLE

@@ -56,7 +56,13 @@ public final class FeatureExtractor: @unchecked Sendable {
   /// FLT_EPSILON for `fbank`) unless an intermediate overflows Float: samples far outside
   /// [-1, 1], `power` above 2 or a Kaldi `inputScale` above 32768 can reach it.
   /// - Throws: `FeatureError.invalidOption` naming the option, its value and the allowed range.
-  public init(options: FeatureOptions) throws(FeatureError) {
+  public convenience init(options: FeatureOptions) throws(FeatureError) {
+    try self.init(options: options, kernels: .best)
+  }
+
+  /// `kernels`: the instruction set of the mel kinds' block path; nil processes every frame
+  /// alone through the scalar Swift code (the reference the tests hold the kernels to).
+  init(options: FeatureOptions, kernels: FeatureKernels?) throws(FeatureError) {
     self.options = options
     let rate = options.sampleRate
     guard rate >= 1_000 && rate <= 768_000 else {
@@ -163,10 +169,10 @@ public final class FeatureExtractor: @unchecked Sendable {
       case .fbank:
         preconditionFailure("handled above")
       }
-      switch (options.kind, s.power) {
-      case (.mel, 1), (.mel, 2): blockPath = (.best, .copy)
-      case (.logmel, 1), (.logmel, 2), (.mfcc, 1), (.mfcc, 2):
-        blockPath = (.best, options.log.compression == .natural ? .naturalLog : .scaledLog)
+      switch (options.kind, s.power, kernels) {
+      case (.mel, 1, let k?), (.mel, 2, let k?): blockPath = (k, .copy)
+      case (.logmel, 1, let k?), (.logmel, 2, let k?), (.mfcc, 1, let k?), (.mfcc, 2, let k?):
+        blockPath = (k, options.log.compression == .natural ? .naturalLog : .scaledLog)
       default: blockPath = nil
       }
       if options.kind == .logmel || options.kind == .mfcc {
