@@ -123,11 +123,32 @@ public final class AudioFile {
       throw .truncated(path: info.path, expectedFrames: info.frames, readFrames: framesRead)
     }
     if Int(got) < wanted { buffer.removeLast((wanted - Int(got)) * channels) }
-    if let bad = buffer.firstIndex(where: { !$0.isFinite }) {
+    if let bad = Self.firstNonFinite(buffer) {
       throw .nonFiniteSample(path: info.path, frame: framesRead + bad / channels)
     }
     framesRead += Int(got)
     return buffer
+  }
+
+  /// The index of the first NaN or infinity in `samples`, or nil. Sixteen lanes at a time:
+  /// `x * 0` is 0 for every finite x and NaN otherwise, so a sum of them flags a block.
+  static func firstNonFinite(_ samples: [Float]) -> Int? {
+    let clean: Bool = samples.withUnsafeBufferPointer { v in
+      var sum = SIMD16<Float>()
+      var i = 0
+      let raw = UnsafeRawPointer(v.baseAddress)
+      while i + 16 <= v.count {
+        sum += raw!.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * 0
+        i += 16
+      }
+      var tail: Float = 0
+      while i < v.count {
+        tail += v[i] * 0
+        i += 1
+      }
+      return sum.sum() + tail == 0
+    }
+    return clean ? nil : samples.firstIndex { !$0.isFinite }
   }
 
   /// Reads the rest of the file, downmixed to mono.

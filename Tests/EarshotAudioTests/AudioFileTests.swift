@@ -1,4 +1,4 @@
-import EarshotAudio
+@testable import EarshotAudio
 import Foundation
 import Testing
 
@@ -75,6 +75,22 @@ struct AudioFileTests {
     #expect(streamed.count == 16_000)
     #expect(streamed.count == whole.count)
     #expect(zip(streamed, whole).map { abs($0 - $1) }.max()! <= 1e-6)
+  }
+
+  /// The vectorised scan finds the first NaN or infinity wherever it is, lanes and tail alike.
+  @Test func firstNonFiniteFindsEveryPosition() {
+    for count in [0, 1, 15, 16, 17, 100] {
+      let clean = (0..<count).map { Float($0) * 1e30 - 3e31 }
+      #expect(AudioFile.firstNonFinite(clean) == nil, "clean, \(count) samples")
+      for position in 0..<count {
+        for bad in [Float.nan, .infinity, -.infinity] {
+          var samples = clean
+          samples[position] = bad
+          if position + 1 < count { samples[count - 1] = .nan }
+          #expect(AudioFile.firstNonFinite(samples) == position, "\(bad) at \(position) of \(count)")
+        }
+      }
+    }
   }
 
   @Test func writeRejectsBadRates() {
