@@ -149,19 +149,37 @@ static void N(mel_block)(const float *spectrum, long bands, const long *start, c
   }
 }
 
+// Band m's B lanes through `mode`, into dst[0 ..< B].
+static inline __attribute__((always_inline)) void N(mel_lanes)(const float *src, int mode, float floor,
+                                                               float scale, float offset, float *dst) {
+  for (long lane = 0; lane < B; lane += W) {
+    VF v = N(fload)(src + lane);
+    if (mode != 0) {
+      VF fl = N(fsplat)(floor);
+      v = N(ln)(N(fselect)(v < fl, fl, v));
+      if (mode == 2) v = scale * v - offset;
+    }
+    N(fstore)(v, dst + lane);
+  }
+}
+
 static void N(mel_rows)(const float *mel, long bands, long count, int mode, float floor, float scale,
                         float offset, float *out, long ldout) {
-  float lanes[B];
-  for (long m = 0; m < bands; m++) {
-    for (long lane = 0; lane < B; lane += W) {
-      VF v = N(fload)(mel + m * B + lane);
-      if (mode != 0) {
-        VF fl = N(fsplat)(floor);
-        v = N(ln)(N(fselect)(v < fl, fl, v));
-        if (mode == 2) v = scale * v - offset;
-      }
-      N(fstore)(v, lanes + lane);
+  // Eight bands at a time: their lanes through `mode`, then 8x8 transposes so that each
+  // frame's eight bands go out in one store.
+  float lanes[8 * B];
+  long m = 0;
+  for (; m + 8 <= bands; m += 8) {
+    for (int j = 0; j < 8; j++) N(mel_lanes)(mel + (m + j) * B, mode, floor, scale, offset, lanes + j * B);
+    for (long f0 = 0; f0 < count; f0 += 8) {
+      ek_v8f r[8];
+      for (int j = 0; j < 8; j++) memcpy(&r[j], lanes + j * B + f0, sizeof r[j]);
+      N(transpose8)(r);
+      for (long i = 0; i < 8 && f0 + i < count; i++) memcpy(out + (f0 + i) * ldout + m, &r[i], sizeof r[i]);
     }
+  }
+  for (; m < bands; m++) {
+    N(mel_lanes)(mel + m * B, mode, floor, scale, offset, lanes);
     for (long f = 0; f < count; f++) out[f * ldout + m] = lanes[f];
   }
 }
