@@ -18,7 +18,7 @@ let package = Package(
     .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
     .target(name: "EarshotAudio", dependencies: ["CSndFile", "CSoxr"]),
-    .target(name: "EarshotFeatures", dependencies: ["CFFTW"]),
+    .target(name: "EarshotFeatures", dependencies: ["CFFTW", "CEarshotKernels"]),
     // Vectorised float kernels, one build per instruction set, picked at run time.
     .target(name: "CEarshotKernels"),
     .target(name: "EarshotNeural", dependencies: ["CBLAS", "CEarshotKernels"]),

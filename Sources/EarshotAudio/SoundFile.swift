@@ -38,6 +38,10 @@ public final class AudioFile {
   private var handle: OpaquePointer?
   private var framesRead = 0
   private var interleaved: [Float] = []
+  /// 16-bit PCM: read as integers and scaled here (the same bits as libsndfile's float read,
+  /// which multiplies by 1/32768, without its extra copy; integers need no finiteness check).
+  private let pcm16: Bool
+  private var shorts: [Int16] = []
 
   /// Opens `path` for reading and validates its header.
   /// - Throws: `AudioError` naming the file and the reason (libsndfile's message included).
@@ -80,6 +84,7 @@ public final class AudioFile {
     }
     self.handle = handle
     self.info = info
+    pcm16 = Int32(sfInfo.format) & Int32(SF_FORMAT_SUBMASK) == Int32(SF_FORMAT_PCM_16)
   }
 
   deinit { if let handle { sf_close(handle) } }
@@ -115,7 +120,20 @@ public final class AudioFile {
     guard wanted > 0 else { return nil }
     let channels = info.channels
     var buffer = [Float](repeating: 0, count: wanted * channels)
-    let got = buffer.withUnsafeMutableBufferPointer { sf_readf_float(handle, $0.baseAddress, sf_count_t(wanted)) }
+    let got: sf_count_t
+    if pcm16 {
+      if shorts.count < wanted * channels { shorts = [Int16](repeating: 0, count: wanted * channels) }
+      got = shorts.withUnsafeMutableBufferPointer { sf_readf_short(handle, $0.baseAddress, sf_count_t(wanted)) }
+      if got > 0 {
+        shorts.withUnsafeBufferPointer { s in
+          buffer.withUnsafeMutableBufferPointer { b in
+            for i in 0..<(Int(got) * channels) { b[i] = Float(s[i]) * (1 / 32_768) }
+          }
+        }
+      }
+    } else {
+      got = buffer.withUnsafeMutableBufferPointer { sf_readf_float(handle, $0.baseAddress, sf_count_t(wanted)) }
+    }
     if got < 0 || sf_error(handle) != 0 && got == 0 {
       throw .readFailed(path: info.path, reason: String(cString: sf_strerror(handle)))
     }
@@ -123,11 +141,32 @@ public final class AudioFile {
       throw .truncated(path: info.path, expectedFrames: info.frames, readFrames: framesRead)
     }
     if Int(got) < wanted { buffer.removeLast((wanted - Int(got)) * channels) }
-    if let bad = buffer.firstIndex(where: { !$0.isFinite }) {
+    if !pcm16, let bad = Self.firstNonFinite(buffer) {
       throw .nonFiniteSample(path: info.path, frame: framesRead + bad / channels)
     }
     framesRead += Int(got)
     return buffer
+  }
+
+  /// The index of the first NaN or infinity in `samples`, or nil. Sixteen lanes at a time:
+  /// `x * 0` is 0 for every finite x and NaN otherwise, so a sum of them flags a block.
+  static func firstNonFinite(_ samples: [Float]) -> Int? {
+    let clean: Bool = samples.withUnsafeBufferPointer { v in
+      var sum = SIMD16<Float>()
+      var i = 0
+      let raw = UnsafeRawPointer(v.baseAddress)
+      while i + 16 <= v.count {
+        sum += raw!.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * 0
+        i += 16
+      }
+      var tail: Float = 0
+      while i < v.count {
+        tail += v[i] * 0
+        i += 1
+      }
+      return sum.sum() + tail == 0
+    }
+    return clean ? nil : samples.firstIndex { !$0.isFinite }
   }
 
   /// Reads the rest of the file, downmixed to mono.

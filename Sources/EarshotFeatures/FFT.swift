@@ -58,6 +58,47 @@ final class RealFFT: @unchecked Sendable {
 
   func makeBuffers() -> Buffers { Buffers(size: size) }
 
+  /// Scratch for `count` transforms at once: inputs `inputStride` doubles apart, outputs
+  /// `outputStride` doubles apart, both strides multiples of 8 doubles (64 bytes) so that every
+  /// frame keeps the alignment the plan was made for.
+  final class BlockBuffers {
+    /// `count` inputs of `size` real samples, frame f at `input + f * inputStride`.
+    let input: UnsafeMutablePointer<Double>
+    /// `count` outputs of `size / 2 + 1` complex values (re, im), frame f at
+    /// `output + f * outputStride`.
+    let output: UnsafeMutablePointer<Double>
+    let inputStride: Int
+    let outputStride: Int
+    let count: Int
+
+    init(size: Int, count: Int) {
+      self.count = count
+      inputStride = (size + 7) / 8 * 8
+      outputStride = (2 * (size / 2 + 1) + 7) / 8 * 8
+      input = fftw_alloc_real(inputStride * count)!
+      input.initialize(repeating: 0, count: inputStride * count)
+      output = fftw_alloc_real(outputStride * count)!
+      output.initialize(repeating: 0, count: outputStride * count)
+    }
+    deinit {
+      fftw_free(input)
+      fftw_free(output)
+    }
+  }
+
+  func makeBlockBuffers(count: Int) -> BlockBuffers { BlockBuffers(size: size, count: count) }
+
+  /// Transforms the first `count` inputs of `buffers` into their outputs (the plan run on each
+  /// frame's own arrays: same transform, same bits as `spectrum`).
+  func transform(_ buffers: BlockBuffers, count: Int) {
+    precondition(count <= buffers.count, "\(count) transforms, buffers hold \(buffers.count)")
+    buffers.output.withMemoryRebound(to: fftw_complex.self, capacity: buffers.outputStride / 2 * buffers.count) { out in
+      for f in 0..<count {
+        fftw_execute_dft_r2c(plan, buffers.input + f * buffers.inputStride, out + f * (buffers.outputStride / 2))
+      }
+    }
+  }
+
   /// Transforms `buffers.input` and writes `|X_k|^power` for k in 0...size/2 to `spectrum`.
   func spectrum(_ buffers: Buffers, power: Float, into spectrum: UnsafeMutablePointer<Float>) {
     fftw_execute_dft_r2c(plan, buffers.input, buffers.output)

@@ -46,6 +46,9 @@ public final class FeatureExtractor: @unchecked Sendable {
   /// (mfccCount, melBands) orthonormal DCT-II rows, lifter applied.
   private let dct: [Double]
   private let baseBins: Int
+  /// For mel, logmel and MFCC at power 1 or 2: the frame-parallel C kernels and what
+  /// `melRows` does to each band. Nil for the other kinds, which go frame by frame.
+  private let blockPath: (kernels: FeatureKernels, mode: FeatureKernels.RowMode)?
 
   /// Validates `options` and precomputes everything.
   ///
@@ -53,7 +56,13 @@ public final class FeatureExtractor: @unchecked Sendable {
   /// FLT_EPSILON for `fbank`) unless an intermediate overflows Float: samples far outside
   /// [-1, 1], `power` above 2 or a Kaldi `inputScale` above 32768 can reach it.
   /// - Throws: `FeatureError.invalidOption` naming the option, its value and the allowed range.
-  public init(options: FeatureOptions) throws(FeatureError) {
+  public convenience init(options: FeatureOptions) throws(FeatureError) {
+    try self.init(options: options, kernels: .best)
+  }
+
+  /// `kernels`: the instruction set of the mel kinds' block path; nil processes every frame
+  /// alone through the scalar Swift code (the reference the tests hold the kernels to).
+  init(options: FeatureOptions, kernels: FeatureKernels?) throws(FeatureError) {
     self.options = options
     let rate = options.sampleRate
     guard rate >= 1_000 && rate <= 768_000 else {
@@ -97,6 +106,7 @@ public final class FeatureExtractor: @unchecked Sendable {
       frameBins = baseBins
       dct = []
       hopLength = shift
+      blockPath = nil
     } else {
       let s = options.spectrogram
       let windowLength = s.resolvedWindowLength
@@ -159,6 +169,12 @@ public final class FeatureExtractor: @unchecked Sendable {
       case .fbank:
         preconditionFailure("handled above")
       }
+      switch (options.kind, s.power, kernels) {
+      case (.mel, 1, let k?), (.mel, 2, let k?): blockPath = (k, .copy)
+      case (.logmel, 1, let k?), (.logmel, 2, let k?), (.mfcc, 1, let k?), (.mfcc, 2, let k?):
+        blockPath = (k, options.log.compression == .natural ? .naturalLog : .scaledLog)
+      default: blockPath = nil
+      }
       if options.kind == .logmel || options.kind == .mfcc {
         guard options.log.floor.isNormal && options.log.floor > 0 else {
           throw .invalidOption(
@@ -207,16 +223,21 @@ public final class FeatureExtractor: @unchecked Sendable {
     frames.values.withUnsafeMutableBufferPointer { out in
       samples.withUnsafeBufferPointer { x in
         var frame = [Float](repeating: 0, count: framing.frameLength)
-        for f in 0..<count {
+        var f = 0
+        while f < count {
           let start = framing.firstStart + f * framing.hop
           let target = out.baseAddress! + f * frameBins
           if start >= 0 && start + framing.frameLength <= x.count {
-            processFrame(UnsafeBufferPointer(rebasing: x[start..<(start + framing.frameLength)]), scratch: scratch, into: target)
+            // Every frame from here to the last one that fits: read in place.
+            let run = min((x.count - framing.frameLength - start) / framing.hop + 1, count - f)
+            processFrames(x.baseAddress! + start, count: run, scratch: scratch, into: target)
+            f += run
           } else {
             for j in 0..<framing.frameLength {
               frame[j] = framing.sourceIndex(start + j, count: x.count).map { x[$0] } ?? 0
             }
-            frame.withUnsafeBufferPointer { processFrame($0, scratch: scratch, into: target) }
+            frame.withUnsafeBufferPointer { processFrames($0.baseAddress!, count: 1, scratch: scratch, into: target) }
+            f += 1
           }
         }
       }
@@ -266,14 +287,80 @@ public final class FeatureExtractor: @unchecked Sendable {
     let fft: RealFFT.Buffers
     var spectrum: [Float]
     var frame: [Float]
+    /// The block path's transforms, (bins, frameBlock) spectra and (bands, frameBlock) mel
+    /// values; empty without it.
+    let fftBlock: RealFFT.BlockBuffers?
+    var spectrumBlock: [Float]
+    var melBlock: [Float]
     init(_ extractor: FeatureExtractor) {
       fft = extractor.fft.makeBuffers()
       spectrum = [Float](repeating: 0, count: extractor.fft.bins)
       frame = [Float](repeating: 0, count: extractor.framing.frameLength)
+      let block = FeatureKernels.frameBlock
+      let blocked = extractor.blockPath != nil
+      fftBlock = blocked ? extractor.fft.makeBlockBuffers(count: block) : nil
+      spectrumBlock = [Float](repeating: 0, count: blocked ? extractor.fft.bins * block : 0)
+      melBlock = [Float](repeating: 0, count: blocked ? extractor.frameBins * block : 0)
     }
   }
 
   func makeScratch() -> Scratch { Scratch(self) }
+
+  /// `count` frames of raw samples, frame f at `first + f * hopLength` (`framing.frameLength`
+  /// samples each) -> `count` rows of `frameBins` frame-local values at `out`.
+  ///
+  /// The mel kinds go `frameBlock` frames at a time through the C kernels: window, FFT, power
+  /// and filterbank frame-parallel, then log and the transpose to rows. The same operations in
+  /// the same order as `processFrame`, so the same bits.
+  func processFrames(_ first: UnsafePointer<Float>, count: Int, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
+    guard let (kernels, mode) = blockPath.map({ ($0.kernels, $0.mode) }), let buffers = scratch.fftBlock,
+      let bank = filterbank
+    else {
+      for f in 0..<count {
+        processFrame(
+          UnsafeBufferPointer(start: first + f * hopLength, count: framing.frameLength), scratch: scratch,
+          into: out + f * frameBins)
+      }
+      return
+    }
+    let log = options.log
+    let scale = Float(10 / M_LN10)
+    let offset = mode == .scaledLog ? 10 * log10f(max(log.floor, log.reference)) : 0
+    let magnitude = options.spectrogram.power == 1
+    let n = fft.size
+    let bins = fft.bins
+    let bands = bank.bands
+    window.withUnsafeBufferPointer { w in
+      bank.start.withUnsafeBufferPointer { start in
+        bank.offsets.withUnsafeBufferPointer { offsets in
+          bank.flatWeights.withUnsafeBufferPointer { weights in
+            scratch.spectrumBlock.withUnsafeMutableBufferPointer { spectrum in
+              scratch.melBlock.withUnsafeMutableBufferPointer { mel in
+                var done = 0
+                while done < count {
+                  let m = min(FeatureKernels.frameBlock, count - done)
+                  kernels.windowFrames(
+                    first + done * hopLength, hop: hopLength, count: m, window: w.baseAddress!, length: n,
+                    into: buffers.input, stride: buffers.inputStride)
+                  fft.transform(buffers, count: m)
+                  kernels.powerBlock(
+                    buffers.output, stride: buffers.outputStride, bins: bins, count: m, magnitude: magnitude,
+                    into: spectrum.baseAddress!)
+                  kernels.melBlock(
+                    spectrum.baseAddress!, bands: bands, start: start.baseAddress!, offsets: offsets.baseAddress!,
+                    weights: weights.baseAddress!, into: mel.baseAddress!)
+                  kernels.melRows(
+                    mel.baseAddress!, bands: bands, count: m, mode: mode, floor: log.floor, scale: scale,
+                    offset: offset, into: out + done * frameBins, stride: frameBins)
+                  done += m
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
 
   /// One frame of raw samples -> `frameBins` frame-local values at `out`.
   func processFrame(_ samples: UnsafeBufferPointer<Float>, scratch: Scratch, into out: UnsafeMutablePointer<Float>) {
@@ -433,7 +520,7 @@ public final class FeatureStream {
   /// reserve its capacity from `FeatureExtractor.frameCount(forSamples:)` to avoid regrowth.
   public func feed(_ block: [Float], appendingTo features: inout FeatureMatrix) {
     precondition(features.bins == extractor.frameBins, "bins \(features.bins) != \(extractor.frameBins)")
-    framer.feed(block) { frame in emit(frame, into: &features.values) }
+    framer.feed(block) { first, count in emit(first, count: count, into: &features.values) }
     features.frames = features.values.count / features.bins
   }
 
@@ -447,16 +534,17 @@ public final class FeatureStream {
   /// Appends the final frames to `features`.
   public func finish(appendingTo features: inout FeatureMatrix) {
     precondition(features.bins == extractor.frameBins, "bins \(features.bins) != \(extractor.frameBins)")
-    framer.finish { frame in emit(frame, into: &features.values) }
+    framer.finish { first, count in emit(first, count: count, into: &features.values) }
     features.frames = features.values.count / features.bins
   }
 
-  private func emit(_ frame: UnsafeBufferPointer<Float>, into out: inout [Float]) {
+  /// Appends the rows of `count` frames, frame f at `first + f * hopLength`.
+  private func emit(_ first: UnsafePointer<Float>, count: Int, into out: inout [Float]) {
     let bins = extractor.frameBins
     let base = out.count
-    out.append(contentsOf: repeatElement(0, count: bins))
+    out.append(contentsOf: repeatElement(0, count: bins * count))
     out.withUnsafeMutableBufferPointer { o in
-      extractor.processFrame(frame, scratch: scratch, into: o.baseAddress! + base)
+      extractor.processFrames(first, count: count, scratch: scratch, into: o.baseAddress! + base)
     }
   }
 }

@@ -60,9 +60,11 @@ struct Framer {
 
   init(framing: Framing) { self.framing = framing }
 
-  /// Adds samples; calls `body(frame)` with each frame that lies wholly inside what has been
-  /// seen (or needs only left-edge mirroring of the retained head).
-  mutating func feed(_ samples: [Float], body: (UnsafeBufferPointer<Float>) -> Void) {
+  /// Adds samples; calls `body(first, count)` for the frames that lie wholly inside what has
+  /// been seen (or need only left-edge mirroring of the retained head): `count` frames, frame f
+  /// at `first + f * hop`. Frames inside the buffer come as one run read in place; a mirrored
+  /// or padded frame comes alone, from a copy.
+  mutating func feed(_ samples: [Float], body: (UnsafePointer<Float>, Int) -> Void) {
     if head.count < framing.frameLength {
       head += samples.prefix(framing.frameLength - head.count)
     }
@@ -75,21 +77,29 @@ struct Framer {
       let end = start + framing.frameLength
       guard end <= totalSamples else { break }
       if start < 0 && framing.edge != .zero && totalSamples < framing.frameLength + 1 { break }
-      fill(&frame, start: start, signalLength: nil)
-      frame.withUnsafeBufferPointer(body)
-      nextFrame += 1
+      if start >= bufferStart {
+        // This frame and every later one that ends by `totalSamples` (the buffer's end).
+        let run = (totalSamples - end) / framing.hop + 1
+        buffer.withUnsafeBufferPointer { body($0.baseAddress! + (start - bufferStart), run) }
+        nextFrame += run
+      } else {
+        fill(&frame, start: start, signalLength: nil)
+        frame.withUnsafeBufferPointer { body($0.baseAddress!, 1) }
+        nextFrame += 1
+      }
     }
     trim()
   }
 
-  /// Emits the remaining frames, mirroring or zero-padding past the end.
-  mutating func finish(body: (UnsafeBufferPointer<Float>) -> Void) {
+  /// Emits the remaining frames, mirroring or zero-padding past the end, one at a time
+  /// (`body(frame, 1)`).
+  mutating func finish(body: (UnsafePointer<Float>, Int) -> Void) {
     let count = framing.frameCount(totalSamples)
     var frame = [Float](repeating: 0, count: framing.frameLength)
     while nextFrame < count {
       let start = framing.firstStart + nextFrame * framing.hop
       fill(&frame, start: start, signalLength: totalSamples)
-      frame.withUnsafeBufferPointer(body)
+      frame.withUnsafeBufferPointer { body($0.baseAddress!, 1) }
       nextFrame += 1
     }
   }

@@ -10,8 +10,8 @@ public struct MelFilterbank: Equatable, Sendable {
   /// Non-zero weights of each band.
   public let weights: [[Float]]
   /// All bands' weights in one array: band m is `flatWeights[offsets[m] ..< offsets[m + 1]]`.
-  private let flatWeights: [Float]
-  private let offsets: [Int]
+  let flatWeights: [Float]
+  let offsets: [Int]
 
   /// Number of bands.
   public var bands: Int { start.count }

@@ -262,39 +262,51 @@ public final class NumpyStreamWriter {
       throw .io(path: path, reason: "cannot write: \(error.localizedDescription)")
     }
     rows += matrix.frames
-    if let m = matrix.values.max(), m > maximum { maximum = m }
+    matrix.values.withUnsafeBufferPointer { v in
+      var i = 0
+      while i < v.count {
+        // The part of `v` in the current chunk of the file's values.
+        let chunk = (valuesWritten + i) / Self.chunkValues
+        let end = min(v.count, (chunk + 1) * Self.chunkValues - valuesWritten)
+        let (low, high) = minimumAndMaximum(UnsafeBufferPointer(rebasing: v[i..<end]))
+        if chunk == chunkMinimum.count { chunkMinimum.append(low) } else { chunkMinimum[chunk] = min(chunkMinimum[chunk], low) }
+        if high > maximum { maximum = high }
+        i = end
+      }
+    }
+    valuesWritten += matrix.values.count
   }
 
   /// Largest value appended so far (-infinity before any).
   public private(set) var maximum = -Float.infinity
 
-  /// Raises every value below `floor` to it, in place, reading and writing the data in
-  /// blocks (librosa's `top_db` clamp after the fact). Call before `finish()`.
+  /// Values per chunk of the data whose minimum `append` records (16 KiB), so that `clamp`
+  /// rewrites only the chunks that hold a value below its floor.
+  static let chunkValues = 4096
+  /// The smallest value of each chunk of `chunkValues` values written so far.
+  private var chunkMinimum: [Float] = []
+  private var valuesWritten = 0
+
+  /// Raises every value below `floor` to it, in place (librosa's `top_db` clamp after the
+  /// fact): reads and rewrites only the 16 KiB chunks whose minimum is below `floor`. Call
+  /// before `finish()`.
   public func clamp(below floor: Float) throws(ArrayFileError) {
-    do {
-      try handle.synchronize()
-      guard let reader = FileHandle(forUpdatingAtPath: temporary) else {
-        throw ArrayFileError.io(path: path, reason: "cannot reopen \(temporary)")
+    let fd = handle.fileDescriptor
+    var buffer = [Float](repeating: 0, count: Self.chunkValues)
+    for chunk in chunkMinimum.indices where chunkMinimum[chunk] < floor {
+      let first = chunk * Self.chunkValues
+      let count = min(Self.chunkValues, valuesWritten - first)
+      let offset = off_t(headerLength + first * 4)
+      let failure: String? = buffer.withUnsafeMutableBytes { raw in
+        let bytes = count * 4
+        guard pread(fd, raw.baseAddress, bytes, offset) == bytes else { return "cannot read back: \(String(cString: strerror(errno)))" }
+        let values = raw.bindMemory(to: Float.self)
+        for i in 0..<count where values[i] < floor { values[i] = floor }
+        guard pwrite(fd, raw.baseAddress, bytes, offset) == bytes else { return "cannot write: \(String(cString: strerror(errno)))" }
+        return nil
       }
-      defer { try? reader.close() }
-      let blockBytes = 1 << 20
-      var offset = UInt64(headerLength)
-      let end = UInt64(headerLength + rows * columns * 4)
-      while offset < end {
-        try reader.seek(toOffset: offset)
-        guard var block = try reader.read(upToCount: min(blockBytes, Int(end - offset))), !block.isEmpty else { break }
-        block.withUnsafeMutableBytes { raw in
-          let values = raw.bindMemory(to: Float.self)
-          for i in 0..<values.count where values[i] < floor { values[i] = floor }
-        }
-        try reader.seek(toOffset: offset)
-        try reader.write(contentsOf: block)
-        offset += UInt64(block.count)
-      }
-    } catch let error as ArrayFileError {
-      throw error
-    } catch {
-      throw .io(path: path, reason: "cannot clamp: \(error.localizedDescription)")
+      if let failure { throw .io(path: path, reason: "clamping below \(floor): \(failure)") }
+      chunkMinimum[chunk] = floor
     }
   }
 
@@ -333,12 +345,35 @@ public final class NumpyStreamWriter {
   }
 }
 
-/// Creates (or truncates) `temporary` for writing with open(2), so that no helper file of
-/// Foundation's own is made beside it; `path` names the final file in errors.
+/// Creates (or truncates) `temporary` for reading and writing with open(2), so that no helper
+/// file of Foundation's own is made beside it; `path` names the final file in errors.
 func createFile(_ temporary: String, for path: String) throws(ArrayFileError) -> FileHandle {
-  let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+  let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC, 0o644)
   guard fd >= 0 else {
     throw .io(path: path, reason: "cannot create \(temporary): \(String(cString: strerror(errno)))")
   }
   return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+}
+
+/// The smallest and largest of `values` (+infinity, -infinity when empty), sixteen lanes at a
+/// time. NaN is not expected (the features of finite audio are finite).
+func minimumAndMaximum(_ values: UnsafeBufferPointer<Float>) -> (Float, Float) {
+  var low = SIMD16<Float>(repeating: .infinity)
+  var high = SIMD16<Float>(repeating: -.infinity)
+  var i = 0
+  let raw = UnsafeRawPointer(values.baseAddress)
+  while i + 16 <= values.count {
+    let v = raw!.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+    // Compare and select (pointwiseMin/Max's NaN rules make them 20x slower here).
+    low = low.replacing(with: v, where: v .< low)
+    high = high.replacing(with: v, where: v .> high)
+    i += 16
+  }
+  var lo = low.min(), hi = high.max()
+  while i < values.count {
+    lo = min(lo, values[i])
+    hi = max(hi, values[i])
+    i += 1
+  }
+  return (lo, hi)
 }

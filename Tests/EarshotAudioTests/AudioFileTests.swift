@@ -1,4 +1,4 @@
-import EarshotAudio
+@testable import EarshotAudio
 import Foundation
 import Testing
 
@@ -42,6 +42,38 @@ struct AudioFileTests {
     #expect(worst <= 1.0 / 32768 + 1e-7, "PCM16 quantisation error \(worst)")
   }
 
+  /// 16-bit PCM is read as integers and scaled by 1/32768 (libsndfile's float read does the
+  /// same): every code comes back exactly, in WAV (little-endian) and AIFF (big-endian).
+  @Test(arguments: ["wav", "aiff"])
+  func everyPCM16CodeReadsExactly(_ container: String) throws {
+    let dir = temporaryDirectory()
+    let path = dir.appendingPathComponent("codes.\(container)").path
+    let codes = (Int(Int16.min)...Int(Int16.max)).map { Int16($0) }
+    var bytes = Data()
+    for c in codes {
+      let raw = container == "wav" ? UInt16(bitPattern: c).littleEndian : UInt16(bitPattern: c).bigEndian
+      withUnsafeBytes(of: raw) { bytes.append(contentsOf: $0) }
+    }
+    if container == "wav" {
+      try wavBytes(sampleRate: 16_000, channels: 1, data: [UInt8](bytes)).write(to: URL(fileURLWithPath: path))
+    } else {
+      // FORM/AIFF with COMM (1 channel, frames, 16 bits, 16 kHz as 80-bit extended) and SSND.
+      var d = Data()
+      func be32(_ v: UInt32) { withUnsafeBytes(of: v.bigEndian) { d.append(contentsOf: $0) } }
+      func be16(_ v: UInt16) { withUnsafeBytes(of: v.bigEndian) { d.append(contentsOf: $0) } }
+      d.append(contentsOf: Array("FORM".utf8)); be32(UInt32(4 + 26 + 16 + bytes.count))
+      d.append(contentsOf: Array("AIFF".utf8))
+      d.append(contentsOf: Array("COMM".utf8)); be32(18); be16(1); be32(UInt32(codes.count)); be16(16)
+      d.append(contentsOf: [0x40, 0x0C, 0xFA, 0, 0, 0, 0, 0, 0, 0])  // 16000 as IEEE 754 extended
+      d.append(contentsOf: Array("SSND".utf8)); be32(UInt32(8 + bytes.count)); be32(0); be32(0)
+      d.append(bytes)
+      try d.write(to: URL(fileURLWithPath: path))
+    }
+    let audio = try AudioFile.loadMono(path: path)
+    #expect(audio.sampleRate == 16_000)
+    #expect(audio.samples == codes.map { Float($0) / 32_768 }, "\(container): samples differ from code / 32768")
+  }
+
   @Test func stereoIsAveragedToMono() throws {
     let path = temporaryDirectory().appendingPathComponent("stereo.wav").path
     // L = 0.5, R = -0.25 -> mono 0.125, exactly representable.
@@ -75,6 +107,22 @@ struct AudioFileTests {
     #expect(streamed.count == 16_000)
     #expect(streamed.count == whole.count)
     #expect(zip(streamed, whole).map { abs($0 - $1) }.max()! <= 1e-6)
+  }
+
+  /// The vectorised scan finds the first NaN or infinity wherever it is, lanes and tail alike.
+  @Test func firstNonFiniteFindsEveryPosition() {
+    for count in [0, 1, 15, 16, 17, 100] {
+      let clean = (0..<count).map { Float($0) * 1e30 - 3e31 }
+      #expect(AudioFile.firstNonFinite(clean) == nil, "clean, \(count) samples")
+      for position in 0..<count {
+        for bad in [Float.nan, .infinity, -.infinity] {
+          var samples = clean
+          samples[position] = bad
+          if position + 1 < count { samples[count - 1] = .nan }
+          #expect(AudioFile.firstNonFinite(samples) == position, "\(bad) at \(position) of \(count)")
+        }
+      }
+    }
   }
 
   @Test func writeRejectsBadRates() {

@@ -68,6 +68,29 @@ struct NumpyStreamWriterTests {
     #expect(back.values == [1, 2, 3, 4, 5, 6, 7, 8, 9])
   }
 
+  /// The top-dB clamp after the fact rewrites only chunks holding a value below the floor; the
+  /// file must read back as if every value had been clamped.
+  @Test func clampEqualsClampingEveryValue() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("clamp-\(UUID().uuidString).npy").path
+    let columns = 7
+    let writer = try NumpyStreamWriter(path: path, columns: columns, expectedRows: 10)
+    var rng = SystemRandomNumberGenerator()
+    var all: [Float] = []
+    // Blocks of odd sizes that straddle the 4096-value chunks; one long stretch stays above the floor.
+    for (index, rows) in [1, 600, 333, 2_000, 5, 1_200].enumerated() {
+      let values = (0..<(rows * columns)).map { _ in index == 3 ? Float.random(in: -40...0, using: &rng) : Float.random(in: -100...0, using: &rng) }
+      all += values
+      try writer.append(FeatureMatrix(frames: rows, bins: columns, values: values))
+    }
+    #expect(writer.maximum == all.max()!)
+    try writer.clamp(below: -50)
+    try writer.finish()
+    let back = try NumpyArray(contentsOf: path)
+    #expect(back.shape == [all.count / columns, columns])
+    #expect(back.values == all.map { max($0, -50) })
+    try? FileManager.default.removeItem(atPath: path)
+  }
+
   @Test func abortLeavesNothing() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("abort-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -418,6 +418,24 @@ def cmd_run(args) -> int:
                              "rss": r["peak_rss_kb"], "key": "earshot-lib"})
                 rows.append({"tool": "earshot library", "what": "loadMono + compute", "t": r["load_compute"],
                              "rss": r["peak_rss_kb"], "key": "earshot-lib"})
+            # Optional baseline build (another checkout's binaries), timed the same way.
+            if args.baseline_earshot:
+                base_dir = tmp / f"baseline-{workload}"
+                cli = [str(Path(args.baseline_earshot).resolve()), "features", str(audio), *flags,
+                       "--output", str(base_dir), "--threads", "1"]
+                p = time_process(cli, args.runs, env, tmp)
+                outputs["baseline-cli"] = np.load(base_dir / f"{audio.stem}.npy")
+                rows.append({"tool": "baseline features", "what": "process: read+compute+.npy", "t": p,
+                             "rss": p["peak_rss_kb"], "key": "baseline-cli"})
+            if args.baseline_library_bench:
+                save = tmp / f"baseline-lib-{workload}.npy"
+                r = run_child([str(Path(args.baseline_library_bench).resolve()), str(audio), *flags,
+                               "--runs", str(args.runs), "--save", str(save)], env, tmp)
+                outputs["baseline-lib"] = np.load(save)
+                rows.append({"tool": "baseline library", "what": "FeatureExtractor + call", "t": r["compute"],
+                             "rss": r["peak_rss_kb"], "key": "baseline-lib"})
+                rows.append({"tool": "baseline library", "what": "loadMono + compute", "t": r["load_compute"],
+                             "rss": r["peak_rss_kb"], "key": "baseline-lib"})
             if c_exe and workload == "logmel":
                 c_out = tmp / "c-logmel.npy"
                 p = time_process([str(c_exe), str(audio), str(c_out)], args.runs, env, tmp)
@@ -495,6 +513,8 @@ def main() -> int:
     r.add_argument("--seconds", type=float, default=600)
     r.add_argument("--workloads", default=",".join(WORKLOADS))
     r.add_argument("--no-c-baseline", dest="c_baseline", action="store_false")
+    r.add_argument("--baseline-earshot", help="another earshot binary (e.g. a build of main) to time beside this one")
+    r.add_argument("--baseline-library-bench", help="another earshot-features-bench binary to time beside this one")
     r.add_argument("--keep", action="store_true", help="keep the temporary folder (file and outputs)")
     g = sub.add_parser("generate", help="write the test file")
     g.add_argument("output")

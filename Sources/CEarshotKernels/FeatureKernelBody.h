@@ -1,0 +1,217 @@
+// The feature kernels, written once over a vector of EK_W floats and included once per
+// instruction set by FeatureKernels.c (which defines EK_W and EK_SUFFIX and wraps the include
+// in a target attribute). No include guard on purpose. Contraction is off in the including
+// file, so every level rounds exactly as the scalar Swift code it replaces.
+
+#define EK_CAT2(a, b) a##_##b
+#define EK_CAT(a, b) EK_CAT2(a, b)
+#define N(name) EK_CAT(name, EK_SUFFIX)
+
+typedef float N(fvf) __attribute__((vector_size(EK_W * 4)));
+typedef int N(fvi) __attribute__((vector_size(EK_W * 4)));
+#define VF N(fvf)
+#define VI N(fvi)
+#define W EK_W
+#define B EK_FRAME_BLOCK
+
+static inline __attribute__((always_inline)) VF N(fload)(const float *p) {
+  VF v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline __attribute__((always_inline)) void N(fstore)(VF v, float *p) { memcpy(p, &v, sizeof v); }
+
+static inline __attribute__((always_inline)) VF N(fsplat)(float x) {
+  VF v;
+  for (int i = 0; i < W; i++) v[i] = x;
+  return v;
+}
+
+static inline __attribute__((always_inline)) VF N(fselect)(VI m, VF a, VF b) {
+  return (VF)(((VI)a & m) | ((VI)b & ~m));
+}
+
+// ln x for positive normal x: x = m 2^e, m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s),
+// s = (m - 1) / (m + 1), odd series to s^11. Operation for operation FastLog.swift's logVector.
+static inline __attribute__((always_inline)) VF N(ln)(VF x) {
+  VI bits = (VI)x;
+  VI exponent = ((bits >> 23) & 0xFF) - 127;
+  VF mantissa = (VF)((bits & 0x007FFFFF) | 0x3F800000);
+  VI big = mantissa > N(fsplat)(1.4142135f);
+  mantissa = N(fselect)(big, mantissa * 0.5f, mantissa);
+  exponent = exponent - big;  // big lanes are -1: exponent + 1
+  VF s = (mantissa - 1.0f) / (mantissa + 1.0f);
+  VF s2 = s * s;
+  VF series = N(fsplat)(1.0f / 11);
+  series = series * s2 + 1.0f / 9;
+  series = series * s2 + 1.0f / 7;
+  series = series * s2 + 1.0f / 5;
+  series = series * s2 + 1.0f / 3;
+  series = series * s2 + 1.0f;
+  VF e = __builtin_convertvector(exponent, VF);
+  return e * 0.693145751953125f + (2.0f * s * series + e * 1.428606765330187e-6f);
+}
+
+// r[i][j] -> r[j][i] for an 8x8 block (unpack, shuffle, then swap the 128-bit halves).
+static inline __attribute__((always_inline)) void N(transpose8)(ek_v8f *r) {
+  ek_v8f t0 = __builtin_shufflevector(r[0], r[1], 0, 8, 1, 9, 4, 12, 5, 13);
+  ek_v8f t1 = __builtin_shufflevector(r[0], r[1], 2, 10, 3, 11, 6, 14, 7, 15);
+  ek_v8f t2 = __builtin_shufflevector(r[2], r[3], 0, 8, 1, 9, 4, 12, 5, 13);
+  ek_v8f t3 = __builtin_shufflevector(r[2], r[3], 2, 10, 3, 11, 6, 14, 7, 15);
+  ek_v8f t4 = __builtin_shufflevector(r[4], r[5], 0, 8, 1, 9, 4, 12, 5, 13);
+  ek_v8f t5 = __builtin_shufflevector(r[4], r[5], 2, 10, 3, 11, 6, 14, 7, 15);
+  ek_v8f t6 = __builtin_shufflevector(r[6], r[7], 0, 8, 1, 9, 4, 12, 5, 13);
+  ek_v8f t7 = __builtin_shufflevector(r[6], r[7], 2, 10, 3, 11, 6, 14, 7, 15);
+  ek_v8f s0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+  ek_v8f s1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+  ek_v8f s2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+  ek_v8f s3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+  ek_v8f s4 = __builtin_shufflevector(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+  ek_v8f s5 = __builtin_shufflevector(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+  ek_v8f s6 = __builtin_shufflevector(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+  ek_v8f s7 = __builtin_shufflevector(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+  r[0] = __builtin_shufflevector(s0, s4, 0, 1, 2, 3, 8, 9, 10, 11);
+  r[1] = __builtin_shufflevector(s1, s5, 0, 1, 2, 3, 8, 9, 10, 11);
+  r[2] = __builtin_shufflevector(s2, s6, 0, 1, 2, 3, 8, 9, 10, 11);
+  r[3] = __builtin_shufflevector(s3, s7, 0, 1, 2, 3, 8, 9, 10, 11);
+  r[4] = __builtin_shufflevector(s0, s4, 4, 5, 6, 7, 12, 13, 14, 15);
+  r[5] = __builtin_shufflevector(s1, s5, 4, 5, 6, 7, 12, 13, 14, 15);
+  r[6] = __builtin_shufflevector(s2, s6, 4, 5, 6, 7, 12, 13, 14, 15);
+  r[7] = __builtin_shufflevector(s3, s7, 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
+static void N(window_frames)(const float *x, long hop, long count, const float *window, long n,
+                             double *out, long ldout) {
+  for (long f = 0; f < count; f++) {
+    const float *src = x + f * hop;
+    double *dst = out + f * ldout;
+    for (long i = 0; i < n; i++) dst[i] = (double)(src[i] * window[i]);
+  }
+}
+
+static void N(power_block)(const double *z, long ldz, long bins, long count, int magnitude,
+                           float *spectrum) {
+  // Eight frames by eight bins at a time: each frame's eight values in one vector, then an
+  // 8x8 transpose so that each bin's eight frames go out in one store. Frames past `count`
+  // are computed from whatever their rows hold and never read.
+  long frames = (count + 7) / 8 * 8;
+  long k = 0;
+  for (; k + 8 <= bins; k += 8) {
+    for (long f0 = 0; f0 < frames; f0 += 8) {
+      ek_v8f r[8];
+      for (int j = 0; j < 8; j++) {
+        const double *row = z + (f0 + j) * ldz + 2 * k;
+        ek_v8d a, b;
+        memcpy(&a, row, sizeof a);
+        memcpy(&b, row + 8, sizeof b);
+        a = a * a;
+        b = b * b;
+        ek_v8d re = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+        ek_v8d im = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+        ek_v8d p = re + im;
+        if (magnitude) {
+          for (int i = 0; i < 8; i++) p[i] = __builtin_sqrt(p[i]);
+        }
+        r[j] = __builtin_convertvector(p, ek_v8f);
+      }
+      N(transpose8)(r);
+      for (int i = 0; i < 8; i++) memcpy(spectrum + (k + i) * B + f0, &r[i], sizeof r[i]);
+    }
+  }
+  for (; k < bins; k++) {
+    for (long f = 0; f < count; f++) {
+      double re = z[f * ldz + 2 * k], im = z[f * ldz + 2 * k + 1];
+      double p = re * re + im * im;
+      spectrum[k * B + f] = (float)(magnitude ? __builtin_sqrt(p) : p);
+    }
+  }
+}
+
+static void N(mel_block)(const float *spectrum, long bands, const long *start, const long *offsets,
+                         const float *weights, float *mel) {
+  for (long m = 0; m < bands; m++) {
+    const float *w = weights + offsets[m];
+    long n = offsets[m + 1] - offsets[m];
+    const float *s = spectrum + start[m] * B;
+    for (long lane = 0; lane < B; lane += W) {
+      VF a = N(fsplat)(0), b = a, c = a, d = a;
+      long j = 0;
+      for (; j + 4 <= n; j += 4) {
+        a = a + w[j] * N(fload)(s + j * B + lane);
+        b = b + w[j + 1] * N(fload)(s + (j + 1) * B + lane);
+        c = c + w[j + 2] * N(fload)(s + (j + 2) * B + lane);
+        d = d + w[j + 3] * N(fload)(s + (j + 3) * B + lane);
+      }
+      for (; j < n; j++) a = a + w[j] * N(fload)(s + j * B + lane);
+      N(fstore)((a + b) + (c + d), mel + m * B + lane);
+    }
+  }
+}
+
+// Band m's B lanes through `mode`, into dst[0 ..< B].
+static inline __attribute__((always_inline)) void N(mel_lanes)(const float *src, int mode, float floor,
+                                                               float scale, float offset, float *dst) {
+  for (long lane = 0; lane < B; lane += W) {
+    VF v = N(fload)(src + lane);
+    if (mode != 0) {
+      VF fl = N(fsplat)(floor);
+      v = N(ln)(N(fselect)(v < fl, fl, v));
+      if (mode == 2) v = scale * v - offset;
+    }
+    N(fstore)(v, dst + lane);
+  }
+}
+
+static void N(mel_rows)(const float *mel, long bands, long count, int mode, float floor, float scale,
+                        float offset, float *out, long ldout) {
+  // Eight bands at a time: their lanes through `mode`, then 8x8 transposes so that each
+  // frame's eight bands go out in one store.
+  float lanes[8 * B];
+  long m = 0;
+  for (; m + 8 <= bands; m += 8) {
+    for (int j = 0; j < 8; j++) N(mel_lanes)(mel + (m + j) * B, mode, floor, scale, offset, lanes + j * B);
+    for (long f0 = 0; f0 < count; f0 += 8) {
+      ek_v8f r[8];
+      for (int j = 0; j < 8; j++) memcpy(&r[j], lanes + j * B + f0, sizeof r[j]);
+      N(transpose8)(r);
+      for (long i = 0; i < 8 && f0 + i < count; i++) memcpy(out + (f0 + i) * ldout + m, &r[i], sizeof r[i]);
+    }
+  }
+  for (; m < bands; m++) {
+    N(mel_lanes)(mel + m * B, mode, floor, scale, offset, lanes);
+    for (long f = 0; f < count; f++) out[f * ldout + m] = lanes[f];
+  }
+}
+
+static void N(log_floor)(float *values, long count, float floor) {
+  VF fl = N(fsplat)(floor);
+  long i = 0;
+  for (; i + W <= count; i += W) {
+    VF v = N(fload)(values + i);
+    N(fstore)(N(ln)(N(fselect)(v < fl, fl, v)), values + i);
+  }
+  if (i < count) {
+    float tmp[W];
+    for (long j = 0; j < W; j++) tmp[j] = i + j < count ? (values[i + j] < floor ? floor : values[i + j]) : 1.0f;
+    N(fstore)(N(ln)(N(fload)(tmp)), tmp);
+    for (long j = 0; i + j < count; j++) values[i + j] = tmp[j];
+  }
+}
+
+static const ek_feature_kernels N(feature_kernels) = {
+  .level = EK_LEVEL,
+  .window_frames = N(window_frames),
+  .power_block = N(power_block),
+  .mel_block = N(mel_block),
+  .mel_rows = N(mel_rows),
+  .log_floor = N(log_floor),
+};
+
+#undef B
+#undef VF
+#undef VI
+#undef W
+#undef N
+#undef EK_CAT
+#undef EK_CAT2
