@@ -141,6 +141,29 @@ public enum CMVN {
     }
   }
 
+  /// `(x - mean) / max(std, 1e-10)` with one mean and population std over every bin and
+  /// frame; mean only when `normalizeVariance` is false.
+  public static func level(_ x: inout FeatureMatrix, normalizeVariance: Bool) {
+    guard x.frames > 0 && x.bins > 0 else { return }
+    var sum = 0.0, squares = 0.0
+    for t in 0..<x.frames {
+      for b in 0..<x.bins {
+        let v = Double(x[t, b])
+        sum += v
+        squares += v * v
+      }
+    }
+    let count = Double(x.frames * x.bins)
+    let mean = sum / count
+    let std = max(sqrt(max(squares / count - mean * mean, 0)), Double(minimumStandardDeviation))
+    for t in 0..<x.frames {
+      for b in 0..<x.bins {
+        let centered = Double(x[t, b]) - mean
+        x[t, b] = Float(normalizeVariance ? centered / std : centered)
+      }
+    }
+  }
+
   /// Kaldi's `apply-cmvn-sliding --center=true --cmn-window=window`: frame t is normalised by
   /// the statistics of `window` frames around it, the window shifted (not shrunk) at the
   /// ends, and shrunk only when the utterance is shorter than the window.

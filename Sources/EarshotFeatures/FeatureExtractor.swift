@@ -278,6 +278,7 @@ public final class FeatureExtractor: @unchecked Sendable {
     case .none: break
     case .utterance: CMVN.utterance(&m, normalizeVariance: options.cmvn.normalizeVariance)
     case .sliding: m = CMVN.sliding(m, window: options.cmvn.windowFrames, normalizeVariance: options.cmvn.normalizeVariance)
+    case .level: CMVN.level(&m, normalizeVariance: options.cmvn.normalizeVariance)
     }
     return m
   }

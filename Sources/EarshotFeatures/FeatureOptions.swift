@@ -178,6 +178,10 @@ public enum CMVNMode: String, Codable, Sendable, CaseIterable {
   case utterance
   /// Over a sliding window of `windowFrames` (Kaldi's `apply-cmvn-sliding --center=true`).
   case sliding
+  /// One mean and deviation over every bin and frame of the utterance: removes the
+  /// recording level but keeps the spectral shape, which per-bin normalisation flattens
+  /// (for steady sounds such as rain or engines, the shape is most of what there is).
+  case level
 }
 
 /// Normalisation per feature dimension. Defaults: off.

@@ -78,7 +78,7 @@ struct Features: ParsableCommand {
   var deltas = 0
   @Option(help: "Delta window in frames (odd, >= 3).")
   var deltaWidth = 9
-  @Option(help: "Normalisation: none, utterance or sliding (Kaldi, centred window).")
+  @Option(help: "Normalisation: none, utterance (per bin), sliding (per bin, Kaldi's centred window) or level (one mean and deviation over all bins: keeps the spectral shape).")
   var cmvn: CMVNMode = .none
   @Option(help: "Sliding CMVN window in frames.")
   var cmvnWindow = 300

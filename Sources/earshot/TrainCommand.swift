@@ -107,6 +107,8 @@ struct Train: ParsableCommand {
   @Option(help: "classify: analysis window, milliseconds. (default: 25)") var windowMs: Double?
   @Option(help: "classify: frame shift, milliseconds. (default: 10)") var hopMs: Double?
   @Option(help: "classify: speed factors, comma-separated. (default: 0.9,1,1.1)") var speeds: String?
+  @Option(help: "classify: feature normalisation per clip: utterance (each band on its own) or level (all bands together, keeping the spectral shape: for steady sounds). (default: utterance)")
+  var cmvn: CMVNMode?
 
   /// The options that only `--task classify` takes, by flag name, when given.
   private var classifyOnly: [String] {
@@ -125,6 +127,7 @@ struct Train: ParsableCommand {
     if windowMs != nil { given.append("--window-ms") }
     if hopMs != nil { given.append("--hop-ms") }
     if speeds != nil { given.append("--speeds") }
+    if cmvn != nil { given.append("--cmvn") }
     return given
   }
 
@@ -178,7 +181,7 @@ struct Train: ParsableCommand {
                                          tokens != nil ? "--tokens" : nil, sampleRate != nil ? "--sample-rate" : nil,
                                          melBands != nil ? "--mel-bands" : nil, windowMs != nil ? "--window-ms" : nil,
                                          hopMs != nil ? "--hop-ms" : nil, pooling != nil ? "--pooling" : nil,
-                                         labels != nil ? "--labels" : nil].compactMap({ $0 }).first {
+                                         labels != nil ? "--labels" : nil, cmvn != nil ? "--cmvn" : nil].compactMap({ $0 }).first {
       throw ValidationError("\(clash) is taken from the --init model; leave it out")
     }
     if let maxMinutes, !(maxMinutes > 0) { throw ValidationError("--max-minutes must be > 0 (got \(maxMinutes))") }
@@ -311,6 +314,12 @@ extension Train {
         ?? (sampleRate == nil ? options.features.spectrogram.hopLength : rate / 100)
       f.cmvn.mode = .utterance
       options.features = f
+    }
+    if let cmvn {
+      guard cmvn == .utterance || cmvn == .level else {
+        throw ValidationError("--cmvn must be utterance or level for training (got \(cmvn.rawValue))")
+      }
+      options.features.cmvn.mode = cmvn
     }
     if let speeds { options.augmentation.speeds = speeds.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) } }
     try applyAugmentationFlags(to: &options.augmentation)

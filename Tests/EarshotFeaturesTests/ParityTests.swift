@@ -98,6 +98,25 @@ struct ParityTests {
     }
     expectClose(x.values, try f.expected, rtolOfMax: f.rtolOfMax, atol: f.atol, f.name)
   }
+
+  /// Level normalisation is per-utterance CMVN of all values as one column (so it rests on
+  /// the fixture-checked `CMVN.utterance`), and it keeps the differences between bins.
+  @Test(arguments: try FeatureFixture.all("cmvn").filter { $0.string("mode") != "sliding" })
+  func levelIsUtteranceCMVNOfAllValues(_ f: FeatureFixture) throws {
+    let input = try f.load(f.inputPath!).featureMatrix()!
+    for variance in [false, true] {
+      var level = input
+      CMVN.level(&level, normalizeVariance: variance)
+      var column = FeatureMatrix(frames: input.frames * input.bins, bins: 1, values: input.values)
+      CMVN.utterance(&column, normalizeVariance: variance)
+      let worst = zip(level.values, column.values).map { abs($0 - $1) }.max() ?? 0
+      #expect(worst == 0, "\(f.name): level differs from the flattened utterance CMVN by \(worst)")
+      let scale = variance ? Double(level[0, 1] - level[0, 0]) / Double(input[0, 1] - input[0, 0]) : 1
+      for t in [0, input.frames / 2, input.frames - 1] {
+        #expect(abs(Double(level[t, 1] - level[t, 0]) - scale * Double(input[t, 1] - input[t, 0])) < 1e-4, "\(f.name) frame \(t)")
+      }
+    }
+  }
 }
 
 @Suite("Decoding and resampling against librosa")
