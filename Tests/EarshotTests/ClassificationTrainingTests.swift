@@ -266,6 +266,24 @@ enum ToneClasses {
     let fields = r.text.split(separator: "\n").first?.split(separator: "\t").map(String.init) ?? []
     #expect(fields.count >= 2 && fields[1] == "yes", "\(r.text)")
   }
+
+  /// The shipped `sounds` model hears the project's own sox clock ticks (a 44.1 kHz FLAC),
+  /// for the whole clip and in every window of a timeline.
+  @Test func shippedSoundsModelHearsTheClock() throws {
+    guard ModelCatalog.names.contains("sounds") else {
+      print("skipped: no shipped sounds model")
+      return
+    }
+    let sample = CLI.repository.appendingPathComponent("samples/clock-tick.flac").path
+    let whole = try CLI.run(["classify", "--model", "sounds", sample])
+    #expect(whole.status == 0, "\(whole.stderr)")
+    let fields = whole.text.split(separator: "\n").first?.split(separator: "\t").map(String.init) ?? []
+    #expect(fields.count >= 2 && fields[1] == "clock_tick", "\(whole.text)")
+    // "samples/clock-tick.flac<TAB>start<TAB>end<TAB>label<TAB>probability" per window.
+    let timeline = try CLI.run(["classify", "--model", "sounds", "--window", "2", "--hop", "1", sample])
+    let labels = timeline.text.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+    #expect(labels.count == 4 && labels.allSatisfy { $0.count >= 4 && $0[3] == "clock_tick" }, "\(timeline.text)")
+  }
 }
 
 @Suite struct ClassificationDataGuardTests {

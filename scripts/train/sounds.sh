@@ -6,8 +6,8 @@
 #
 # Step 1 trains on folds 1-3 and validates on fold 4 (clips of one source recording share a
 # fold, so nothing leaks) and prints the per-class report. Step 2 trains on folds 1-4 with the
-# same settings for EPOCHS epochs (no validation left; step 1 peaked at epoch 29 of 40) and
-# installs the last epoch as Sources/Earshot/Models/sounds.safetensors. STEP=valid or STEP=final runs one step only.
+# same settings and schedule (EPOCHS, 40: step 1 held 74-80% over epochs 29-40) and installs
+# the last epoch as Sources/Earshot/Models/sounds.safetensors. STEP=valid or STEP=final runs one step only.
 # Needs ../shared/data/esc10. Everything else goes to WORK_DIR, outside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,7 +15,7 @@ WORK=${1:-../earshot-work}
 DATA=${DATA:-../shared/data}
 SEED=${SEED:-1}
 VALID_EPOCHS=${VALID_EPOCHS:-40}   # step 1: settings
-EPOCHS=${EPOCHS:-30}               # step 2: the shipped model
+EPOCHS=${EPOCHS:-40}               # step 2: the shipped model
 THREADS=${THREADS:-1}
 STEP=${STEP:-all}
 mkdir -p "$WORK"
@@ -27,7 +27,7 @@ fi
 
 SETTINGS=(--sample-rate 16000 --mel-bands 64 --window-ms 40 --hop-ms 20
   --hidden 128 --layers 2 --dropout 0.1 --pooling attention --batch-size 16 --learning-rate 0.003
-  --mixup 0.5 --time-shift 1.0 --label-smoothing 0.1 --balance weighted-loss
+  --mixup 0.5 --time-shift 1.0 --label-smoothing 0.1 --balance weighted-loss --cmvn level
   --seed "$SEED" --threads "$THREADS")
 
 if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
