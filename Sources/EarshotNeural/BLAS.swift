@@ -15,6 +15,18 @@ public enum Neural {
 
   /// The number of threads BLAS currently uses.
   public static var threads: Int { Int(openblas_get_num_threads()) }
+
+  /// Runs `body` with single-threaded BLAS, then restores the thread count.
+  ///
+  /// For small products next to work that runs on its own threads: an OpenBLAS worker that
+  /// has just run a job spins for a while before it sleeps, taking a core from that work.
+  static func singleThreaded<R>(_ body: () -> R) -> R {
+    let threads = threads
+    guard threads > 1 else { return body() }
+    setThreads(1)
+    defer { setThreads(threads) }
+    return body()
+  }
 }
 
 /// Single-precision GEMM on raw row-major buffers:

@@ -203,7 +203,9 @@ public struct SequenceModel: Parameterized, Sendable {
     precondition(batch.features == architecture.inputSize,
       "SequenceModel: input has \(batch.features) features, the model expects \(architecture.inputSize)")
     let h = lstm(batch)
-    return SequenceBatch(data: logSoftmax(fc(h.data)), lengths: batch.lengths)
+    // The output layer is a small product: on one BLAS thread it leaves OpenBLAS's pool
+    // asleep, which the two LSTM directions of the next call (one thread each) need.
+    return SequenceBatch(data: logSoftmax(Neural.singleThreaded { fc(h.data) }), lengths: batch.lengths)
   }
 
   /// Training forward pass; the cache feeds ``backward(_:cache:into:)``.
