@@ -58,7 +58,7 @@ struct Classify: ParsableCommand {
     }
     let batch = try AudioBatch(inputs)
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
-    Neural.setThreads(workers > 1 && batch.count > 1 ? 1 : workers)
+    useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
     let window = window, hop = hop ?? window
     let failures = batch.run(threads: workers) { i -> [Classification] in
       if let window, let hop { return try classifier.timeline(path: batch.paths[i], window: window, hop: hop) }

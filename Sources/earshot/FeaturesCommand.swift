@@ -153,7 +153,7 @@ struct Features: ParsableCommand {
 
   func run() throws {
     // Features never touch BLAS; one OpenBLAS thread keeps its idle workers from spinning.
-    Neural.setThreads(1)
+    useBLASThreads(1)
     let batch = try AudioBatch(inputs)
     let toStdout = output == "-"
     InterruptCleanup.install(outputFolder: toStdout ? nil : output)

@@ -28,7 +28,7 @@ struct Logits: ParsableCommand {
   }
 
   func run() throws {
-    if let threads { Neural.setThreads(threads) }
+    useBLASThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
     do {
       let network = try SequenceModel(contentsOf: model)
       let input: Matrix

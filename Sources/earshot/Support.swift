@@ -2,6 +2,14 @@ import ArgumentParser
 import Earshot
 import Foundation
 
+/// Sets the BLAS threads; at one, also stops the workers OpenBLAS started at load, which
+/// would spin for about 0.1 s of CPU (see `Neural.stopIdleThreads`). Call before other
+/// threads use BLAS.
+func useBLASThreads(_ count: Int) {
+  Neural.setThreads(count)
+  if count == 1 { Neural.stopIdleThreads() }
+}
+
 /// Writes one line to stderr.
 func printError(_ message: String) {
   FileHandle.standardError.write(Data((message + "\n").utf8))

@@ -75,7 +75,7 @@ struct Transcribe: ParsableCommand {
     InterruptCleanup.install(outputFolder: output)
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     // Files run in parallel; each network call then uses one BLAS thread.
-    Neural.setThreads(workers > 1 && batch.count > 1 ? 1 : workers)
+    useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
     let failures = batch.run(threads: workers) { i in
       try transcriber.transcribe(path: batch.paths[i])
     } emit: { i, transcript in
