@@ -1,17 +1,12 @@
 // The feature kernels, written once over a vector of EK_W floats and included once per
-// instruction set by FeatureKernels.c (which defines EK_W and EK_SUFFIX and wraps the include
-// in a target attribute). No include guard on purpose. Contraction is off in the including
+// instruction set by FeatureKernels.c through InstantiateLevels.h (which defines EK_W, N
+// and W and sets the target). No include guard on purpose. Contraction is off in the including
 // file, so every level rounds exactly as the scalar Swift code it replaces.
-
-#define EK_CAT2(a, b) a##_##b
-#define EK_CAT(a, b) EK_CAT2(a, b)
-#define N(name) EK_CAT(name, EK_SUFFIX)
 
 typedef float N(fvf) __attribute__((vector_size(EK_W * 4)));
 typedef int N(fvi) __attribute__((vector_size(EK_W * 4)));
 #define VF N(fvf)
 #define VI N(fvi)
-#define W EK_W
 #define B EK_FRAME_BLOCK
 
 static inline __attribute__((always_inline)) VF N(fload)(const float *p) {
@@ -211,7 +206,3 @@ static const ek_feature_kernels N(feature_kernels) = {
 #undef B
 #undef VF
 #undef VI
-#undef W
-#undef N
-#undef EK_CAT
-#undef EK_CAT2

@@ -1,16 +1,11 @@
 // The kernels, written once over a vector of EK_W floats and included once per instruction
-// set by Kernels.c, which defines EK_W, EK_SUFFIX and wraps the include in a target
-// attribute. No include guard on purpose.
-
-#define EK_CAT2(a, b) a##_##b
-#define EK_CAT(a, b) EK_CAT2(a, b)
-#define N(name) EK_CAT(name, EK_SUFFIX)
+// set by Kernels.c through InstantiateLevels.h, which defines EK_W, N and W and sets the
+// target. No include guard on purpose.
 
 typedef float N(vf) __attribute__((vector_size(EK_W * 4)));
 typedef int N(vi) __attribute__((vector_size(EK_W * 4)));
 #define VF N(vf)
 #define VI N(vi)
-#define W EK_W
 
 static inline __attribute__((always_inline)) VF N(load)(const float *p) {
   VF v;
@@ -286,7 +281,3 @@ static const ek_kernels N(kernels) = {
 #undef PW
 #undef VF
 #undef VI
-#undef W
-#undef N
-#undef EK_CAT
-#undef EK_CAT2

@@ -10,36 +10,11 @@
 
 #define EK_VPP 8  // vectors per packed panel
 
-// Portable: 4-lane vectors (SSE2 on x86-64, NEON on aarch64), no FMA.
-#define EK_W 4
-#define EK_SUFFIX portable
-#define EK_LEVEL EK_LEVEL_PORTABLE
-#include "KernelBody.h"
-#undef EK_W
-#undef EK_SUFFIX
-#undef EK_LEVEL
+#define EK_BODY "KernelBody.h"
+#include "InstantiateLevels.h"
+#undef EK_BODY
 
 #if defined(__x86_64__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#define EK_W 8
-#define EK_SUFFIX avx2
-#define EK_LEVEL EK_LEVEL_AVX2
-#include "KernelBody.h"
-#undef EK_W
-#undef EK_SUFFIX
-#undef EK_LEVEL
-#pragma clang attribute pop
-
-#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx2,fma"))), apply_to = function)
-#define EK_W 16
-#define EK_SUFFIX avx512
-#define EK_LEVEL EK_LEVEL_AVX512
-#include "KernelBody.h"
-#undef EK_W
-#undef EK_SUFFIX
-#undef EK_LEVEL
-#pragma clang attribute pop
-
 // What the CPU and the OS (saved register state, XCR0) support.
 static int ek_cpu_level(void) {
   unsigned a, b, c, d;
