@@ -52,12 +52,14 @@ struct Train: ParsableCommand {
       or --valid gives a separate set. Classes are balanced by a weighted loss (default) or by
       sampling (--balance); optional --label-smoothing, --mixup, --time-shift, and the same
       speed/gain/noise/SpecAugment augmentation. Features: log-mel at --sample-rate with
-      --mel-bands, --window-ms and --hop-ms, normalised per clip. best.safetensors is the epoch
-      with the highest validation accuracy.
+      --mel-bands, --window-ms and --hop-ms, normalised per clip: each band on its own (speech:
+      removes the microphone's colouring) or, with --cmvn level, all bands together (steady
+      sounds: keeps the spectral shape). best.safetensors is the epoch with the highest
+      validation accuracy.
 
       Examples:
         earshot train --task classify --train ../shared/data/esc10 --valid-fold 4 \\
-            --output runs/sounds --mel-bands 64 --window-ms 40 --hop-ms 20 --mixup 0.5
+            --output runs/sounds --mel-bands 64 --window-ms 40 --hop-ms 20 --mixup 0.5 --cmvn level
         earshot train --task classify --train commands.jsonl --valid-speakers 0.2 \\
             --labels yes,no,up,down,left,right,on,off,stop,go,unknown,silence --output runs/commands
         earshot evaluate --model runs/sounds/best.safetensors --confusion-png c.png esc10-fold5/
