@@ -138,6 +138,9 @@ struct Train: ParsableCommand {
     if task == "ctc", let first = classifyOnly.first { throw ValidationError("\(first) applies to --task classify only") }
     if task == "classify" {
       if tokens != nil { throw ValidationError("--tokens applies to --task ctc only") }
+      if let cmvn, cmvn != .utterance && cmvn != .level {
+        throw ValidationError("--cmvn must be utterance or level for training (got \(cmvn.rawValue))")
+      }
       let splits = [validFold != nil, validSpeakers != nil, valid != nil].filter { $0 }.count
       if splits > 1 { throw ValidationError("give at most one of --valid, --valid-fold and --valid-speakers") }
       if let validSpeakers, !(validSpeakers > 0 && validSpeakers < 1) {
@@ -317,12 +320,7 @@ extension Train {
       f.cmvn.mode = .utterance
       options.features = f
     }
-    if let cmvn {
-      guard cmvn == .utterance || cmvn == .level else {
-        throw ValidationError("--cmvn must be utterance or level for training (got \(cmvn.rawValue))")
-      }
-      options.features.cmvn.mode = cmvn
-    }
+    if let cmvn { options.features.cmvn.mode = cmvn }
     if let speeds { options.augmentation.speeds = speeds.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) } }
     try applyAugmentationFlags(to: &options.augmentation)
     if let initial {

@@ -241,15 +241,19 @@ enum ToneClasses {
     let run = dir.appendingPathComponent("run").path
     let t = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-fold", "2", "--extra-train", extra,
                          "--output", run, "--sample-rate", "8000", "--mel-bands", "16", "--hidden", "8", "--layers", "1",
-                         "--batch-size", "8", "--epochs", "1", "--threads", "2"])
+                         "--batch-size", "8", "--epochs", "1", "--threads", "2", "--cmvn", "level"])
     #expect(t.status == 0, "\(t.stderr)")
     #expect(t.stderr.contains("loaded 40 training and 20 validation clips"), "\(t.stderr)")
+    #expect(try ClassificationModel(named: run + "/best.safetensors").features.cmvn.mode == .level)
+    let sliding = try CLI.run(["train", "--task", "classify", "--train", data, "--output", run + "-x", "--cmvn", "sliding"])
+    #expect(sliding.status == 64 && sliding.stderr.contains("--cmvn must be utterance or level"), "\(sliding.stderr)")
     let tuned = dir.appendingPathComponent("tuned").path
     let f = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-fold", "2", "--init", run + "/best.safetensors",
                          "--output", tuned, "--epochs", "1", "--threads", "2"])
     #expect(f.status == 0, "\(f.stderr)")
     let model = try ClassificationModel(named: tuned + "/best.safetensors")
     #expect(model.network.architecture.hiddenSize == 8 && model.features.mel.melBands == 16)
+    #expect(model.features.cmvn.mode == .level)
     #expect(model.network.metadata[ModelMetadataKey.provenance]?.contains("initial_model") == true)
   }
 
