@@ -194,6 +194,21 @@ static void N(log_floor)(float *values, long count, float floor) {
   }
 }
 
+static void N(dct_rows)(const float *x, long frames, long size, const float *basis, long stride,
+                        long count, float *y) {
+  for (long f = 0; f < frames; f++) {
+    const float *row = x + f * size;
+    float *out = y + f * count;
+    for (long c0 = 0; c0 < count; c0 += W) {
+      VF sum = {0};  /* every lane +0, as the scalar sums start */
+      for (long j = 0; j < size; j++) sum = sum + N(fload)(basis + j * stride + c0) * row[j];
+      float lanes[W];
+      N(fstore)(sum, lanes);
+      for (long c = 0; c < W && c0 + c < count; c++) out[c0 + c] = lanes[c];
+    }
+  }
+}
+
 static const ek_feature_kernels N(feature_kernels) = {
   .level = EK_LEVEL,
   .window_frames = N(window_frames),
@@ -201,6 +216,7 @@ static const ek_feature_kernels N(feature_kernels) = {
   .mel_block = N(mel_block),
   .mel_rows = N(mel_rows),
   .log_floor = N(log_floor),
+  .dct_rows = N(dct_rows),
 };
 
 #undef B

@@ -77,6 +77,16 @@ struct FeatureKernels: @unchecked Sendable {  // a pointer to a static, immutabl
     table.pointee.mel_rows(mel, bands, count, mode.rawValue, floor, scale, offset, out, ldout)
   }
 
+  /// `y[f * count + c] = sum_j basis[j * stride + c] * x[f * size + j]`, summed in order of j
+  /// with a separate multiply and add; `stride` is a multiple of 16, the basis zero past `count`.
+  @inline(__always)
+  func dctRows(
+    _ x: UnsafePointer<Float>, frames: Int, size: Int, basis: UnsafePointer<Float>, stride: Int, count: Int,
+    into y: UnsafeMutablePointer<Float>
+  ) {
+    table.pointee.dct_rows(x, frames, size, basis, stride, count, y)
+  }
+
   /// `ln(max(x, floor))` for `count` values in place; the same bits as `logInPlace`.
   @inline(__always)
   func logFloor(_ values: UnsafeMutablePointer<Float>, count: Int, floor: Float) {

@@ -43,6 +43,12 @@ typedef struct ek_feature_kernels {
 
   /// Natural log of max(x, floor) for `count` values, in place: logInPlace of FastLog.swift.
   void (*log_floor)(float *values, long count, float floor);
+
+  /// A dense product per row, for the MFCC's DCT: y[f * count + c] = sum over j < size, in
+  /// order of j, of basis[j * stride + c] * x[f * size + j], for f < frames and c < count.
+  /// `stride` >= count is a multiple of 16 and the basis is zero past `count` in each row.
+  void (*dct_rows)(const float *x, long frames, long size, const float *basis, long stride,
+                   long count, float *y);
 } ek_feature_kernels;
 
 /// The feature kernels of `level` (EK_LEVEL_*), lowered to what the CPU supports; pass
