@@ -271,7 +271,7 @@ enum ToneClasses {
     #expect(fields.count >= 2 && fields[1] == "yes", "\(r.text)")
   }
 
-  /// The shipped `sounds` model hears the project's own sox tick-tock (a 44.1 kHz FLAC) as a
+  /// The shipped `sounds` model hears the project's own sox clock ticks (a 44.1 kHz FLAC) as a
   /// clock, for the whole clip and in every window of a timeline.
   @Test func shippedSoundsModelHearsTheClock() throws {
     guard ModelCatalog.names.contains("sounds") else {
