@@ -43,8 +43,9 @@ public final class FeatureExtractor: @unchecked Sendable {
   private let window: [Float]
   private let fft: RealFFT
   private let filterbank: MelFilterbank?
-  /// (mfccCount, melBands) orthonormal DCT-II rows, lifter applied.
-  private let dct: [Double]
+  /// The orthonormal DCT-II (lifter applied) as Float, transposed, (melBands, dctStride):
+  /// row j holds band j's weight in each of the mfccCount coefficients, then zeros.
+  private let dctBasis: [Float]
   private let baseBins: Int
   /// For mel, logmel and MFCC at power 1 or 2: the frame-parallel C kernels and what
   /// `melRows` does to each band. Nil for the other kinds, which go frame by frame.
@@ -104,7 +105,7 @@ public final class FeatureExtractor: @unchecked Sendable {
       filterbank = try MelFilterbank(kaldiSampleRate: rate, paddedLength: padded, options: k)
       baseBins = k.melBands + (k.useEnergy ? 1 : 0)
       frameBins = baseBins
-      dct = []
+      dctBasis = []
       hopLength = shift
       blockPath = nil
     } else {
@@ -145,7 +146,7 @@ public final class FeatureExtractor: @unchecked Sendable {
       switch options.kind {
       case .stft, .power:
         filterbank = nil
-        dct = []
+        dctBasis = []
         baseBins = fftSize / 2 + 1
         frameBins = baseBins
       case .mel, .logmel, .mfcc:
@@ -160,10 +161,10 @@ public final class FeatureExtractor: @unchecked Sendable {
           guard options.mfcc.lifter >= 0 && options.mfcc.lifter.isFinite else {
             throw .invalidOption(name: "lifter", value: "\(options.mfcc.lifter)", expected: ">= 0 (0 disables it)")
           }
-          dct = Self.dctMatrix(count: count, size: bank.bands, lifter: Double(options.mfcc.lifter))
+          dctBasis = Self.dctBasis(count: count, size: bank.bands, lifter: Double(options.mfcc.lifter))
           baseBins = count
         } else {
-          dct = []
+          dctBasis = []
           baseBins = bank.bands
         }
       case .fbank:
@@ -446,20 +447,20 @@ public final class FeatureExtractor: @unchecked Sendable {
     }
   }
 
+  /// Lanes of the DCT's coefficient blocks; `dctBasis` rows are padded to a multiple of it.
+  private static let dctLanes = 16
+
   private func applyDCT(_ m: FeatureMatrix) -> FeatureMatrix {
     let count = baseBins
     let size = m.bins
     var out = FeatureMatrix(frames: m.frames, bins: count)
-    // Bands outside, coefficients inside (the DCT stored transposed, its rows padded with zeros
-    // to whole 16-lane vectors): each block of 16 coefficients sums in registers, in band
-    // order, with a separate multiply and add as before, so the bits are unchanged. Float is
-    // enough: the lifter-22 fixture measured 4.3e-4 of its 1e-3 budget (the Double FFT is
+    // Bands outside, coefficients inside: each block of 16 coefficients sums in registers, in
+    // band order, with a separate multiply and add, so every path gives the same bits. Float
+    // is enough: the lifter-22 fixture measured 4.3e-4 of its 1e-3 budget (the Double FFT is
     // what it needed; a Double DCT gave 4.0e-4 at twice the cost).
-    let lanes = 16
-    let stride = (count + lanes - 1) / lanes * lanes
-    var transposed = [Float](repeating: 0, count: stride * size)
-    for c in 0..<count { for j in 0..<size { transposed[j * stride + c] = Float(dct[c * size + j]) } }
-    transposed.withUnsafeBytes { d in
+    let lanes = Self.dctLanes
+    let stride = dctBasis.count / size
+    dctBasis.withUnsafeBytes { d in
       m.values.withUnsafeBufferPointer { x in
         out.values.withUnsafeMutableBufferPointer { y in
           if let kernels = blockPath?.kernels, m.frames > 0 {
@@ -487,14 +488,17 @@ public final class FeatureExtractor: @unchecked Sendable {
   }
 
   /// Orthonormal DCT-II rows `sqrt(2/N) s_k cos(pi k (2n + 1) / 2N)` (s_0 = 1/sqrt 2), each
-  /// scaled by the lifter `1 + (L/2) sin(pi (k + 1) / L)` when L > 0, as `librosa.feature.mfcc`.
-  static func dctMatrix(count: Int, size: Int, lifter: Double) -> [Double] {
-    var d = [Double](repeating: 0, count: count * size)
+  /// scaled by the lifter `1 + (L/2) sin(pi (k + 1) / L)` when L > 0, as `librosa.feature.mfcc`;
+  /// computed in Double, rounded to Float and stored transposed: (size, stride), where stride
+  /// is `count` rounded up to a multiple of `dctLanes` and the padding is zero.
+  static func dctBasis(count: Int, size: Int, lifter: Double) -> [Float] {
+    let stride = (count + dctLanes - 1) / dctLanes * dctLanes
+    var d = [Float](repeating: 0, count: size * stride)
     for k in 0..<count {
       let scale = sqrt(2 / Double(size)) * (k == 0 ? 1 / sqrt(2) : 1)
       let lift = lifter > 0 ? 1 + lifter / 2 * sin(Double.pi * Double(k + 1) / lifter) : 1
       for n in 0..<size {
-        d[k * size + n] = scale * lift * cos(Double.pi * Double(k) * Double(2 * n + 1) / Double(2 * size))
+        d[n * stride + k] = Float(scale * lift * cos(Double.pi * Double(k) * Double(2 * n + 1) / Double(2 * size)))
       }
     }
     return d
