@@ -125,18 +125,10 @@ public enum CMVN {
   /// `normalizeVariance` is false.
   public static func utterance(_ x: inout FeatureMatrix, normalizeVariance: Bool) {
     guard x.frames > 0 else { return }
-    for b in 0..<x.bins {
-      var sum = 0.0, squares = 0.0
-      for t in 0..<x.frames {
-        let v = Double(x[t, b])
-        sum += v
-        squares += v * v
-      }
-      let mean = sum / Double(x.frames)
-      let std = max(sqrt(max(squares / Double(x.frames) - mean * mean, 0)), Double(minimumStandardDeviation))
-      for t in 0..<x.frames {
-        let centered = Double(x[t, b]) - mean
-        x[t, b] = Float(normalizeVariance ? centered / std : centered)
+    let frames = x.frames, bins = x.bins
+    x.values.withUnsafeMutableBufferPointer { v in
+      for b in 0..<bins {
+        normalize(v, count: frames, at: { $0 * bins + b }, normalizeVariance: normalizeVariance)
       }
     }
   }
@@ -144,23 +136,30 @@ public enum CMVN {
   /// `(x - mean) / max(std, 1e-10)` with one mean and population std over every bin and
   /// frame; mean only when `normalizeVariance` is false.
   public static func level(_ x: inout FeatureMatrix, normalizeVariance: Bool) {
-    guard x.frames > 0 && x.bins > 0 else { return }
-    var sum = 0.0, squares = 0.0
-    for t in 0..<x.frames {
-      for b in 0..<x.bins {
-        let v = Double(x[t, b])
-        sum += v
-        squares += v * v
-      }
+    let count = x.values.count
+    guard count > 0 else { return }
+    x.values.withUnsafeMutableBufferPointer { v in
+      normalize(v, count: count, at: { $0 }, normalizeVariance: normalizeVariance)
     }
-    let count = Double(x.frames * x.bins)
-    let mean = sum / count
-    let std = max(sqrt(max(squares / count - mean * mean, 0)), Double(minimumStandardDeviation))
-    for t in 0..<x.frames {
-      for b in 0..<x.bins {
-        let centered = Double(x[t, b]) - mean
-        x[t, b] = Float(normalizeVariance ? centered / std : centered)
-      }
+  }
+
+  /// Normalises the `count` values at indices `at(0..<count)` of `v` by their own mean and
+  /// floored population std, both summed in Double in index order.
+  @inline(__always)
+  private static func normalize(
+    _ v: UnsafeMutableBufferPointer<Float>, count: Int, at index: (Int) -> Int, normalizeVariance: Bool
+  ) {
+    var sum = 0.0, squares = 0.0
+    for i in 0..<count {
+      let value = Double(v[index(i)])
+      sum += value
+      squares += value * value
+    }
+    let mean = sum / Double(count)
+    let std = max(sqrt(max(squares / Double(count) - mean * mean, 0)), Double(minimumStandardDeviation))
+    for i in 0..<count {
+      let centered = Double(v[index(i)]) - mean
+      v[index(i)] = Float(normalizeVariance ? centered / std : centered)
     }
   }
 
