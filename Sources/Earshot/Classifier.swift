@@ -1,45 +1,151 @@
 import Foundation
 
-/// A classifier with its front end and label names.
+/// A classifier with its front end and label names: one network, or an ensemble of several
+/// networks (each with its own front end) whose class probabilities are averaged.
+///
+/// An ensemble is written as one file (see ``save(to:provenance:)``) and loads by name or
+/// path like a single model; `earshot ensemble` makes one from trained models.
 public struct ClassificationModel: Sendable {
-  /// The network.
-  public var network: SequenceClassifier
-  /// The features it was trained on.
-  public var features: FeatureOptions
-  /// One name per output.
+  /// One network with the features it was trained on.
+  public struct Member: Sendable {
+    /// The network.
+    public var network: SequenceClassifier
+    /// Its front end.
+    public var features: FeatureOptions
+
+    public init(network: SequenceClassifier, features: FeatureOptions) {
+      self.network = network
+      self.features = features
+    }
+  }
+
+  /// The networks: one for a plain model; for an ensemble, all of them (the probabilities
+  /// they give are averaged, each member weighing the same).
+  public var members: [Member]
+  /// One name per output, shared by every member.
   public var labels: [String]
   /// Where it was loaded from.
   public var source: String
 
+  /// The first member's network (the only one of a plain model).
+  public var network: SequenceClassifier {
+    get { members[0].network }
+    set { members[0].network = newValue }
+  }
+  /// The first member's front end. Every member resamples audio to the same rate,
+  /// `features.sampleRate`.
+  public var features: FeatureOptions {
+    get { members[0].features }
+    set { members[0].features = newValue }
+  }
+  /// Whether the model averages more than one network.
+  public var isEnsemble: Bool { members.count > 1 }
+
   public init(network: SequenceClassifier, features: FeatureOptions, labels: [String], source: String = "memory") {
-    self.network = network
-    self.features = features
+    members = [Member(network: network, features: features)]
     self.labels = labels
     self.source = source
   }
 
-  /// Loads a classifier by shipped name (`commands`, `sounds`) or path.
-  public init(named nameOrPath: String) throws {
-    let path = try ModelCatalog.path(for: nameOrPath)
-    let network = try SequenceClassifier(contentsOf: path)
-    let features = try FeatureOptions(metadata: network.metadata, path: path)
-    guard let text = network.metadata[ModelMetadataKey.labels],
-      let labels = try? JSONDecoder().decode([String].self, from: Data(text.utf8))
-    else { throw PipelineError.noFeatureOptions(path: path, reason: "no 'labels' JSON array") }
-    guard labels.count == network.architecture.outputSize else {
-      throw PipelineError.inputMismatch(what: "\(path): labels", found: labels.count, expected: network.architecture.outputSize)
+  /// An ensemble (or, with one member, a plain model).
+  /// - Throws: `PipelineError.badEnsemble` when there are no members, a member's outputs
+  ///   are not one per label, or the members resample to different rates.
+  public init(members: [Member], labels: [String], source: String = "memory") throws(PipelineError) {
+    guard let first = members.first else { throw .badEnsemble(path: source, reason: "no members") }
+    for (k, m) in members.enumerated() {
+      guard m.network.architecture.outputSize == labels.count else {
+        throw .badEnsemble(path: source, reason: "member \(k) has \(m.network.architecture.outputSize) outputs for \(labels.count) labels")
+      }
+      guard m.features.sampleRate == first.features.sampleRate else {
+        throw .badEnsemble(path: source, reason: "member \(k) works at \(m.features.sampleRate) Hz, member 0 at "
+          + "\(first.features.sampleRate) Hz; members must share a sample rate")
+      }
     }
-    self.init(network: network, features: features, labels: labels, source: nameOrPath == path ? path : "builtin:\(nameOrPath)")
+    self.members = members
+    self.labels = labels
+    self.source = source
   }
 
-  /// Writes the network with `features` and `labels` in its metadata.
-  public func save(to path: String, provenance: String? = nil) throws {
-    var network = network
-    network.metadata[ModelMetadataKey.features] = features.json
-    network.metadata[ModelMetadataKey.labels] = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
-    if let provenance { network.metadata[ModelMetadataKey.provenance] = provenance }
-    try network.save(to: path)
+  /// Loads a classifier or an ensemble of classifiers by shipped name (`commands`,
+  /// `sounds`) or path.
+  /// - Throws: `ModelError` for a malformed file, `PipelineError` for missing or
+  ///   inconsistent metadata.
+  public init(named nameOrPath: String) throws {
+    let path = try ModelCatalog.path(for: nameOrPath)
+    let file = try SafeTensors(contentsOf: path)
+    let source = nameOrPath == path ? path : "builtin:\(nameOrPath)"
+    guard let labelText = file.metadata[ModelMetadataKey.labels],
+      let labels = try? JSONDecoder().decode([String].self, from: Data(labelText.utf8))
+    else { throw PipelineError.noFeatureOptions(path: path, reason: "no 'labels' JSON array") }
+    guard let countText = file.metadata[ModelFile.ensembleKey] else {
+      let network = try SequenceClassifier(file: file, path: path)
+      guard labels.count == network.architecture.outputSize else {
+        throw PipelineError.inputMismatch(what: "\(path): labels", found: labels.count, expected: network.architecture.outputSize)
+      }
+      let features = try FeatureOptions(metadata: network.metadata, path: path)
+      self.init(network: network, features: features, labels: labels, source: source)
+      return
+    }
+    guard let count = Int(countText), count >= 1 else {
+      throw PipelineError.badEnsemble(path: path, reason: "'\(ModelFile.ensembleKey)' is '\(countText)', expected a member count >= 1")
+    }
+    var members: [Member] = []
+    var claimed = 0
+    for k in 0..<count {
+      let key = Self.memberKey(k)
+      guard let text = file.metadata[key],
+        let metadata = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+      else { throw PipelineError.badEnsemble(path: path, reason: "no metadata object '\(key)' for member \(k) of \(count)") }
+      let prefix = key + "."
+      var tensors: [String: Tensor] = [:]
+      for (name, tensor) in file.tensors where name.hasPrefix(prefix) { tensors[String(name.dropFirst(prefix.count))] = tensor }
+      claimed += tensors.count
+      let name = "\(path) (member \(k))"
+      let network = try SequenceClassifier(file: SafeTensors(tensors: tensors, metadata: metadata), path: name)
+      members.append(Member(network: network, features: try FeatureOptions(metadata: metadata, path: name)))
+    }
+    if claimed != file.tensors.count {
+      let stray = file.tensors.keys.sorted().first { name in !(0..<count).contains { name.hasPrefix(Self.memberKey($0) + ".") } }
+      throw ModelError.unexpectedTensor(path: path, tensor: stray ?? "?")
+    }
+    try self.init(members: members, labels: labels, source: source)
   }
+
+  /// Writes the model with `features` and `labels` in its metadata. A plain model is a
+  /// PyTorch-named file (`lstm.*`, `fc.*`); an ensemble holds member k's tensors under
+  /// `member{k}.` and its metadata as a JSON object under the key `member{k}`, with the
+  /// member count under `ensemble` and the labels and `provenance` at the top.
+  public func save(to path: String, provenance: String? = nil) throws {
+    let labelText = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
+    func file(of member: Member) -> SafeTensors {
+      var network = member.network
+      network.metadata[ModelMetadataKey.features] = member.features.json
+      network.metadata[ModelMetadataKey.labels] = labelText
+      return network.file()
+    }
+    guard isEnsemble else {
+      var single = file(of: members[0])
+      if let provenance { single.metadata[ModelMetadataKey.provenance] = provenance }
+      try single.write(to: path)
+      return
+    }
+    var tensors: [String: Tensor] = [:]
+    var metadata: [String: String] = [
+      ModelFile.ensembleKey: String(members.count), ModelFile.versionKey: ModelFile.version,
+      ModelMetadataKey.labels: labelText,
+    ]
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    for (k, member) in members.enumerated() {
+      let one = file(of: member)
+      for (name, tensor) in one.tensors { tensors[Self.memberKey(k) + "." + name] = tensor }
+      metadata[Self.memberKey(k)] = String(decoding: try encoder.encode(one.metadata), as: UTF8.self)
+    }
+    if let provenance { metadata[ModelMetadataKey.provenance] = provenance }
+    try SafeTensors(tensors: tensors, metadata: metadata).write(to: path)
+  }
+
+  private static func memberKey(_ k: Int) -> String { "member\(k)" }
 }
 
 /// The labels of one clip or window, most probable first.
@@ -74,11 +180,12 @@ public struct Classification: Equatable, Sendable {
 public final class Classifier: Sendable {
   /// The model.
   public let model: ClassificationModel
-  private let extractor: FeatureExtractor
+  /// One per member, in order.
+  private let extractors: [FeatureExtractor]
 
   public init(model: ClassificationModel) throws {
     self.model = model
-    extractor = try FeatureExtractor(options: model.features)
+    extractors = try model.members.map { try FeatureExtractor(options: $0.features) }
   }
 
   /// Classifies a whole file (any format, rate and channel count).
@@ -87,18 +194,29 @@ public final class Classifier: Sendable {
     return try classify(samples: audio.samples, offsetSeconds: 0)
   }
 
-  /// Classifies samples at the model's rate.
+  /// Classifies samples at the model's rate. An ensemble's probabilities are the mean of its
+  /// members'; members with the same front end share one feature computation.
   public func classify(samples: [Float], offsetSeconds: Double = 0) throws -> Classification {
     let rate = Double(model.features.sampleRate)
-    var padded = samples
-    // A clip shorter than one frame is zero-padded to one frame.
-    let minimum = model.features.kind == .fbank
-      ? Int(Float(model.features.sampleRate) * model.features.fbank.frameLengthMilliseconds / 1000)
-      : model.features.spectrogram.fftSize
-    if padded.count < minimum { padded += [Float](repeating: 0, count: minimum - padded.count) }
-    let features = try extractor(padded)
-    let logProbs = model.network.logProbabilities(features: Matrix(features))
-    let ranked = zip(model.labels, logProbs).map { (label: $0, probability: exp(Double($1))) }
+    var sums = [Double](repeating: 0, count: model.labels.count)
+    var computed: [(options: FeatureOptions, features: Matrix)] = []
+    for (member, extractor) in zip(model.members, extractors) {
+      let features: Matrix
+      if let done = computed.first(where: { $0.options == member.features }) {
+        features = done.features
+      } else {
+        // A clip shorter than one frame is zero-padded to one frame.
+        let minimum = member.features.kind == .fbank
+          ? Int(Float(member.features.sampleRate) * member.features.fbank.frameLengthMilliseconds / 1000)
+          : member.features.spectrogram.fftSize
+        let padded = samples.count < minimum ? samples + [Float](repeating: 0, count: minimum - samples.count) : samples
+        features = Matrix(try extractor(padded))
+        computed.append((member.features, features))
+      }
+      for (i, logProb) in member.network.logProbabilities(features: features).enumerated() { sums[i] += exp(Double(logProb)) }
+    }
+    let count = Double(model.members.count)
+    let ranked = zip(model.labels, sums).map { (label: $0, probability: $1 / count) }
       .sorted { $0.probability > $1.probability }
     return Classification(start: offsetSeconds, end: offsetSeconds + Double(samples.count) / rate, ranked: ranked)
   }

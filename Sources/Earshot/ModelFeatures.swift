@@ -10,6 +10,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case unknownModel(name: String, available: [String])
   /// A CTC decoder option or its log-probabilities are out of range.
   case invalidDecoderInput(name: String, value: String, expected: String)
+  /// An ensemble's members do not fit together, or its file is inconsistent.
+  case badEnsemble(path: String, reason: String)
 
   public var description: String {
     switch self {
@@ -22,6 +24,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(name): no such model file or shipped model (\(list))"
     case .invalidDecoderInput(let name, let value, let expected):
       return "CTC decoding: \(name) = \(value) is invalid; expected \(expected)"
+    case .badEnsemble(let path, let reason):
+      return "\(path): not a usable ensemble: \(reason)"
     }
   }
 }

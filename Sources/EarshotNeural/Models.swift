@@ -76,6 +76,10 @@ public enum ModelFile {
   public static let versionKey = "format_version"
   /// The format version this code writes and reads.
   public static let version = "1"
+  /// Metadata key of an ensemble file (several networks whose outputs are averaged): the
+  /// member count. Member k's tensors are named `member{k}.` + its own names, and its own
+  /// metadata is the JSON object under `member{k}`. Read by `ClassificationModel`.
+  public static let ensembleKey = "ensemble"
   /// Keys for the caller's own metadata, by convention: "features" (the FeatureOptions JSON),
   /// "tokens" (CTC output symbols) or "labels" (classifier labels), "provenance".
   public static let conventionalKeys = ["features", "tokens", "labels", "provenance"]
@@ -86,6 +90,10 @@ public enum ModelFile {
   {
     if let v = file.metadata[versionKey], v != version {
       throw .badMetadata(path: path, key: versionKey, reason: "version \(v), this reader understands \(version)")
+    }
+    if let members = file.metadata[ensembleKey] {
+      throw .badMetadata(path: path, key: ensembleKey, reason: "this file is an ensemble of \(members) networks, "
+        + "not one; load it with ClassificationModel(named:) (earshot classify/evaluate --model)")
     }
     guard let json = file.metadata[architectureKey] else {
       throw .badMetadata(path: path, key: architectureKey,
@@ -175,7 +183,11 @@ public struct SequenceModel: Parameterized, Sendable {
 
   /// Loads a model file written by ``save(to:)`` or `scripts/torch_export.py`.
   public init(contentsOf path: String) throws(ModelError) {
-    let file = try SafeTensors(contentsOf: path)
+    try self.init(file: try SafeTensors(contentsOf: path), path: path)
+  }
+
+  /// A model from an already-read file; `path` names it in errors.
+  public init(file: SafeTensors, path: String) throws(ModelError) {
     let a = try ModelFile.architecture(of: file, path: path, kind: .ctc)
     self.init(zerosWith: a)
     try ModelFile.load(&self, from: file, path: path)
@@ -184,7 +196,12 @@ public struct SequenceModel: Parameterized, Sendable {
 
   /// Writes the parameters (F32) and `metadata` plus `architecture` and `format_version`.
   public func save(to path: String) throws(ModelError) {
-    try ModelFile.file(self, architecture: architecture, metadata: metadata).write(to: path)
+    try file().write(to: path)
+  }
+
+  /// The parameters and `metadata` (plus `architecture` and `format_version`) as a file value.
+  public func file() -> SafeTensors {
+    ModelFile.file(self, architecture: architecture, metadata: metadata)
   }
 
   public var namedParameters: [NamedParameter<SequenceModel>] {
@@ -279,7 +296,12 @@ public struct SequenceClassifier: Parameterized, Sendable {
 
   /// Loads a classifier file.
   public init(contentsOf path: String) throws(ModelError) {
-    let file = try SafeTensors(contentsOf: path)
+    try self.init(file: try SafeTensors(contentsOf: path), path: path)
+  }
+
+  /// A classifier from an already-read file (or one member of an ensemble file); `path`
+  /// names it in errors.
+  public init(file: SafeTensors, path: String) throws(ModelError) {
     let a = try ModelFile.architecture(of: file, path: path, kind: .classifier)
     self.init(zerosWith: a)
     try ModelFile.load(&self, from: file, path: path)
@@ -288,7 +310,12 @@ public struct SequenceClassifier: Parameterized, Sendable {
 
   /// Writes the parameters and metadata.
   public func save(to path: String) throws(ModelError) {
-    try ModelFile.file(self, architecture: architecture, metadata: metadata).write(to: path)
+    try file().write(to: path)
+  }
+
+  /// The parameters and `metadata` (plus `architecture` and `format_version`) as a file value.
+  public func file() -> SafeTensors {
+    ModelFile.file(self, architecture: architecture, metadata: metadata)
   }
 
   public var namedParameters: [NamedParameter<SequenceClassifier>] {

@@ -16,5 +16,5 @@ struct EarshotCLI: ParsableCommand {
         earshot features corpus/ --kind fbank --format kaldi-ark --output feats/
       """,
     version: "0.1.0",
-    subcommands: [Transcribe.self, Classify.self, Info.self, Features.self, Logits.self, Train.self, Evaluate.self])
+    subcommands: [Transcribe.self, Classify.self, Info.self, Features.self, Logits.self, Train.self, Evaluate.self, Ensemble.self])
 }

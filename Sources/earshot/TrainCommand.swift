@@ -336,6 +336,10 @@ extension Train {
   func runClassify() throws {
     do {
       let initial = try initialModel.map { try ClassificationModel(named: $0) }
+      if let initial, initial.isEnsemble {
+        throw ValidationError("--init \(initialModel!): an ensemble of \(initial.members.count) networks cannot seed "
+          + "training; start from one of the models it was made from")
+      }
       let options = try classificationOptions(initial: initial)
       let all = try ClassificationDataset.load(train)
       var training = all

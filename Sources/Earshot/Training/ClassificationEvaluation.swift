@@ -194,11 +194,14 @@ public struct ClassificationEvaluator: Sendable {
     return (report, failures)
   }
 
-  /// Whether the model file at `nameOrPath` (a path or shipped name) is a classifier.
+  /// Whether the model file at `nameOrPath` (a path or shipped name) is a classifier or an
+  /// ensemble of classifiers.
   public static func isClassifier(_ nameOrPath: String) -> Bool {
     guard let path = try? ModelCatalog.path(for: nameOrPath),
-      let file = try? SafeTensors(contentsOf: path),
-      let json = file.metadata[ModelFile.architectureKey],
+      let file = try? SafeTensors(contentsOf: path)
+    else { return false }
+    if file.metadata[ModelFile.ensembleKey] != nil { return true }
+    guard let json = file.metadata[ModelFile.architectureKey],
       let a = try? JSONDecoder().decode(ModelArchitecture.self, from: Data(json.utf8))
     else { return false }
     return a.kind == .classifier
