@@ -101,6 +101,8 @@ struct Train: ParsableCommand {
   @Option(help: "classify: largest random circular time shift, seconds. (default: 0)") var timeShift: Float?
   @Option(help: "classify: validate on this fold (ESC: first character of the file name), train on the rest.") var validFold: Int?
   @Option(help: "classify: validate on this fraction of the speakers, train on the rest.") var validSpeakers: Double?
+  @Option(help: "classify: seed of the --valid-speakers hash, so runs with different --seed values can share one split. (default: --seed)")
+  var splitSeed: UInt64?
   @Option(help: "classify: more training clips (manifest or folder), added after the validation split and never validated on, e.g. synthetic speech.")
   var extraTrain: String?
   @Option(help: "classify: output labels in order, comma-separated. (default: the training labels, sorted)") var labels: String?
@@ -122,6 +124,7 @@ struct Train: ParsableCommand {
     if timeShift != nil { given.append("--time-shift") }
     if validFold != nil { given.append("--valid-fold") }
     if validSpeakers != nil { given.append("--valid-speakers") }
+    if splitSeed != nil { given.append("--split-seed") }
     if labels != nil { given.append("--labels") }
     if extraTrain != nil { given.append("--extra-train") }
     if sampleRate != nil { given.append("--sample-rate") }
@@ -143,6 +146,7 @@ struct Train: ParsableCommand {
       }
       let splits = [validFold != nil, validSpeakers != nil, valid != nil].filter { $0 }.count
       if splits > 1 { throw ValidationError("give at most one of --valid, --valid-fold and --valid-speakers") }
+      if splitSeed != nil && validSpeakers == nil { throw ValidationError("--split-seed applies with --valid-speakers only") }
       if let validSpeakers, !(validSpeakers > 0 && validSpeakers < 1) {
         throw ValidationError("--valid-speakers must be in (0, 1) (got \(validSpeakers))")
       }
@@ -349,8 +353,9 @@ extension Train {
         (training, validation) = ClassificationSplit.byFold(all, validFold: validFold)
         split = "fold \(validFold) of \(train)"
       } else if let validSpeakers {
-        (training, validation) = ClassificationSplit.bySpeaker(all, fraction: validSpeakers, seed: options.seed)
-        split = String(format: "%.0f%% of the speakers of \(train) (hash, seed \(options.seed))", 100 * validSpeakers)
+        let hashSeed = splitSeed ?? options.seed
+        (training, validation) = ClassificationSplit.bySpeaker(all, fraction: validSpeakers, seed: hashSeed)
+        split = String(format: "%.0f%% of the speakers of \(train) (hash, seed \(hashSeed))", 100 * validSpeakers)
       } else if let valid {
         validation = try ClassificationDataset.load(valid)
         split = valid

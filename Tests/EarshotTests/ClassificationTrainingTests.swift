@@ -247,6 +247,8 @@ enum ToneClasses {
     #expect(try ClassificationModel(named: run + "/best.safetensors").features.cmvn.mode == .level)
     let sliding = try CLI.run(["train", "--task", "classify", "--train", data, "--output", run + "-x", "--cmvn", "sliding"])
     #expect(sliding.status == 64 && sliding.stderr.contains("--cmvn must be utterance or level"), "\(sliding.stderr)")
+    let unsplit = try CLI.run(["train", "--task", "classify", "--train", data, "--output", run + "-y", "--split-seed", "2"])
+    #expect(unsplit.status == 64 && unsplit.stderr.contains("--split-seed applies with --valid-speakers only"), "\(unsplit.stderr)")
     let tuned = dir.appendingPathComponent("tuned").path
     let f = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-fold", "2", "--init", run + "/best.safetensors",
                          "--output", tuned, "--epochs", "1", "--threads", "2"])
