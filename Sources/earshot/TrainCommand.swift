@@ -55,7 +55,9 @@ struct Train: ParsableCommand {
       --mel-bands, --window-ms and --hop-ms, normalised per clip: each band on its own (speech:
       removes the microphone's colouring) or, with --cmvn level, all bands together (steady
       sounds: keeps the spectral shape). best.safetensors is the epoch with the highest
-      validation accuracy.
+      validation accuracy. With --valid-fold or --valid-speakers the held-out clips are also
+      written to --output as validation.jsonl, a manifest for `earshot evaluate`; runs that
+      share a split (--split-seed) can be combined with `earshot ensemble` and scored on it.
 
       Examples:
         earshot train --task classify --train ../shared/data/esc10 --valid-fold 4 \\
@@ -366,6 +368,19 @@ extension Train {
       }
       if let v = validation, v.isEmpty {
         throw TrainingError.emptyDataset(path: train, reason: "the validation split (\(split)) holds no clips")
+      }
+      if let validation, valid == nil {
+        // The held-out clips as a manifest, so `earshot evaluate` (say, of an ensemble of
+        // several runs on one split) can score exactly them.
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var lines = Data()
+        for e in validation {
+          lines.append(try encoder.encode(e))
+          lines.append(0x0A)
+        }
+        try writeAtomically(lines, to: URL(fileURLWithPath: output).appendingPathComponent("validation.jsonl").path)
       }
       let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
       let trainer = try ClassificationTrainer(options: options, training: training, validation: validation, threads: threadCount)

@@ -244,6 +244,10 @@ enum ToneClasses {
                          "--batch-size", "8", "--epochs", "1", "--threads", "2", "--cmvn", "level"])
     #expect(t.status == 0, "\(t.stderr)")
     #expect(t.stderr.contains("loaded 40 training and 20 validation clips"), "\(t.stderr)")
+    // The held-out clips, as a manifest: exactly fold 2's 20 clips, none of the extra ones.
+    let held = try ClassificationDataset.load(run + "/validation.jsonl")
+    #expect(held.count == 20 && held.allSatisfy { $0.fold == 2 && !$0.audio.hasPrefix(extra) })
+    #expect(Set(held.map(\.audio)).count == 20)
     #expect(try ClassificationModel(named: run + "/best.safetensors").features.cmvn.mode == .level)
     let sliding = try CLI.run(["train", "--task", "classify", "--train", data, "--output", run + "-x", "--cmvn", "sliding"])
     #expect(sliding.status == 64 && sliding.stderr.contains("--cmvn must be utterance or level"), "\(sliding.stderr)")
