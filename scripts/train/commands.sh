@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Recipe for the shipped `commands` model: data, training, evaluation, install.
+# Recipe for the shipped `commands` model, an ensemble of four classifiers: data, training,
+# evaluation, install.
 #
 #   scripts/train/commands.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
 #
-# Needs ../shared/data (Speech Commands, ESC-10 for background noise) and sox (Debian).
+# Needs ../shared/data (Speech Commands, ESC-10 for background noise), sox, espeak-ng, flite,
+# festival and the festvox voices (Debian; see scripts/data/commands_espeak.py), and a Python
+# with numpy, scipy, soundfile and soxr (PYTHON, default python3) for the synthetic clips.
 # Everything it writes goes to WORK_DIR, outside the repository, except the final model,
 # copied to Sources/Earshot/Models/commands.safetensors. Resumable: rerun after an
-# interruption and training continues from its last checkpoint.
+# interruption and each run continues from its last checkpoint.
 #
 # Data: the ten commands as they are, _unknown_ -> unknown, _silence_ (1 s background-noise
 # clips) -> silence, plus 72 synthetic low-level noise clips (white/pink/brown, -60 to -30 dBFS)
-# as more silence. Validation: 20% of the speakers, chosen by a seeded hash of the speaker id
-# (the part before _nohash_), so no validation speaker is trained on. Background noise for
-# mixing comes from ESC-10's noise-like classes, never from the validation clips.
+# as more silence. Background noise for mixing comes from ESC-10's noise-like classes.
+#
+# Members (same network and schedule, different views of the data):
+#   band    per-band normalisation (each mel band on its own)
+#   level   level normalisation (--cmvn level: one mean and deviation for all bands)
+#   espeak  per band, plus 1,040 espeak-ng clips in training and --frequency-warp 0.1
+#   voices  per band, plus 1,560 Flite/Festival clips in training and --frequency-warp 0.1
+# Step 1 (STEP=valid) trains them on 80% of the speakers (20% held out by a seeded hash of
+# the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed 1) and scores
+# the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
+# every speaker with the same settings and installs the ensemble of their last epochs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK=${1:-../earshot-work}
@@ -20,6 +31,8 @@ DATA=${DATA:-../shared/data}
 SEED=${SEED:-1}
 EPOCHS=${EPOCHS:-20}
 THREADS=${THREADS:-1}
+STEP=${STEP:-all}
+PYTHON=${PYTHON:-python3}
 SC="$(cd "$DATA/speech-commands" && pwd)"
 ESC="$(cd "$DATA/esc10" && pwd)"
 OUT="$WORK/commands-data"
@@ -57,16 +70,53 @@ if [ -z "${EARSHOT:-}" ]; then   # EARSHOT=path/to/earshot skips the build
   swift build -c release --product earshot
   EARSHOT=.build/release/earshot
 fi
+[ -f "$WORK/commands-espeak/espeak.jsonl" ] || "$PYTHON" scripts/data/commands_espeak.py --out "$WORK/commands-espeak" --sessions 80 --seed 1
+[ -f "$WORK/commands-voices/voices.jsonl" ] || "$PYTHON" scripts/data/commands_espeak.py --out "$WORK/commands-voices" --voices all --sessions 120 --seed 1
 [ -n "${PREPARE_ONLY:-}" ] && exit 0
-RESUME=()
-[ -f "$WORK/commands-run/checkpoint.safetensors" ] && RESUME=(--resume)
-time "$EARSHOT" train --task classify --train "$OUT/train.jsonl" --valid-speakers 0.2 \
-  --labels yes,no,up,down,left,right,on,off,stop,go,unknown,silence \
-  --sample-rate 16000 --mel-bands 40 --window-ms 25 --hop-ms 10 \
-  --hidden 128 --layers 2 --dropout 0.1 --batch-size 32 --learning-rate 0.003 --pooling attention --balance weighted-loss --label-smoothing 0.05 \
-  --time-shift 0.1 --mixup 0.2 --noise "$OUT/noise" \
-  --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS" \
-  --output "$WORK/commands-run" "${RESUME[@]}"
 
-cp "$WORK/commands-run/best.safetensors" Sources/Earshot/Models/commands.safetensors
-echo "installed Sources/Earshot/Models/commands.safetensors"
+COMMON=(--task classify --train "$OUT/train.jsonl"
+  --labels yes,no,up,down,left,right,on,off,stop,go,unknown,silence
+  --sample-rate 16000 --mel-bands 40 --window-ms 25 --hop-ms 10
+  --hidden 128 --layers 2 --dropout 0.1 --batch-size 32 --learning-rate 0.003 --pooling attention
+  --balance weighted-loss --label-smoothing 0.05 --time-shift 0.1 --mixup 0.2 --noise "$OUT/noise"
+  --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS")
+MEMBERS=(band level espeak voices)
+member_options() {
+  case "$1" in
+    band) ;;
+    level) echo --cmvn level ;;
+    espeak) echo --extra-train "$WORK/commands-espeak/espeak.jsonl" --frequency-warp 0.1 ;;
+    voices) echo --extra-train "$WORK/commands-voices/voices.jsonl" --frequency-warp 0.1 ;;
+  esac
+}
+train_member() {   # $1: run folder, $2: member, rest: split options
+  local dir=$1 member=$2; shift 2
+  local resume=()
+  [ -f "$dir/done" ] && return 0
+  [ -f "$dir/checkpoint.safetensors" ] && resume=(--resume)
+  # shellcheck disable=SC2046
+  time "$EARSHOT" train "${COMMON[@]}" $(member_options "$member") "$@" --output "$dir" "${resume[@]}"
+  touch "$dir/done"
+}
+
+if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
+  for m in "${MEMBERS[@]}"; do train_member "$WORK/commands-valid-$m" "$m" --valid-speakers 0.2 --split-seed "$SEED"; done
+  # shellcheck disable=SC2046
+  "$EARSHOT" ensemble $(for m in "${MEMBERS[@]}"; do echo "$WORK/commands-valid-$m/last.safetensors"; done) \
+    --output "$WORK/commands-valid.safetensors"
+  for m in "${MEMBERS[@]}"; do
+    echo "== $m (last epoch)"
+    "$EARSHOT" evaluate --model "$WORK/commands-valid-$m/last.safetensors" "$WORK/commands-valid-band/validation.jsonl" | head -2
+  done
+  echo "== ensemble of the four"
+  "$EARSHOT" evaluate --model "$WORK/commands-valid.safetensors" "$WORK/commands-valid-band/validation.jsonl"
+fi
+
+if [ "$STEP" = all ] || [ "$STEP" = final ]; then
+  for m in "${MEMBERS[@]}"; do train_member "$WORK/commands-final-$m" "$m"; done
+  # shellcheck disable=SC2046
+  "$EARSHOT" ensemble $(for m in "${MEMBERS[@]}"; do echo "$WORK/commands-final-$m/last.safetensors"; done) \
+    --provenance "scripts/train/commands.sh: members ${MEMBERS[*]} on every speaker, $EPOCHS epochs, seed $SEED, last epochs" \
+    --output Sources/Earshot/Models/commands.safetensors
+  echo "installed Sources/Earshot/Models/commands.safetensors"
+fi
