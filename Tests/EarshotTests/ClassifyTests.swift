@@ -2,17 +2,22 @@ import Earshot
 import Foundation
 import Testing
 
-/// A small seeded random classifier: labels mean nothing, every stage runs for real.
-func fixtureClassificationModel(pooling: Pooling = .mean) throws -> (ClassificationModel, String) {
+/// A seeded random three-label classifier network of the given shape.
+func tinyClassifierNetwork(inputs: Int, hidden: Int, layers: Int, pooling: Pooling, seed: UInt64) -> SequenceClassifier {
   var architecture = ModelArchitecture()
   architecture.kind = .classifier
-  architecture.inputSize = 13
-  architecture.hiddenSize = 8
-  architecture.numLayers = 1
+  architecture.inputSize = inputs
+  architecture.hiddenSize = hidden
+  architecture.numLayers = layers
   architecture.outputSize = 3
   architecture.pooling = pooling
-  var generator = SeededGenerator(seed: 7)
-  let network = SequenceClassifier(architecture: architecture, generator: &generator)
+  var generator = SeededGenerator(seed: seed)
+  return SequenceClassifier(architecture: architecture, generator: &generator)
+}
+
+/// A small seeded random classifier: labels mean nothing, every stage runs for real.
+func fixtureClassificationModel(pooling: Pooling = .mean) throws -> (ClassificationModel, String) {
+  let network = tinyClassifierNetwork(inputs: 13, hidden: 8, layers: 1, pooling: pooling, seed: 7)
   var features = FeatureOptions(kind: .mfcc, sampleRate: 16_000)
   features.spectrogram.fftSize = 512
   features.spectrogram.hopLength = 160

@@ -5,15 +5,7 @@ import Testing
 /// A second small classifier unlike `fixtureClassificationModel`'s: max pooling, 20 log-mel
 /// bands normalised by level, another seed. Same labels and sample rate.
 func otherClassificationModel() -> ClassificationModel {
-  var architecture = ModelArchitecture()
-  architecture.kind = .classifier
-  architecture.inputSize = 20
-  architecture.hiddenSize = 6
-  architecture.numLayers = 2
-  architecture.outputSize = 3
-  architecture.pooling = .max
-  var generator = SeededGenerator(seed: 11)
-  let network = SequenceClassifier(architecture: architecture, generator: &generator)
+  let network = tinyClassifierNetwork(inputs: 20, hidden: 6, layers: 2, pooling: .max, seed: 11)
   var features = FeatureOptions(kind: .logmel, sampleRate: 16_000)
   features.spectrogram.fftSize = 400
   features.spectrogram.hopLength = 160
