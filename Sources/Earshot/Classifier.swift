@@ -13,6 +13,7 @@ public struct ClassificationModel: Sendable {
     /// Its front end.
     public var features: FeatureOptions
 
+    /// A member: `network` reads features made by `features`.
     public init(network: SequenceClassifier, features: FeatureOptions) {
       self.network = network
       self.features = features
@@ -20,20 +21,21 @@ public struct ClassificationModel: Sendable {
   }
 
   /// The networks: one for a plain model; for an ensemble, all of them (the probabilities
-  /// they give are averaged, each member weighing the same).
-  public var members: [Member]
+  /// they give are averaged, each member weighing the same). Never empty.
+  public private(set) var members: [Member]
   /// One name per output, shared by every member.
   public var labels: [String]
   /// Where it was loaded from.
   public var source: String
 
-  /// The first member's network (the only one of a plain model).
+  /// The first member's network (the only one of a plain model); setting it replaces member 0
+  /// only.
   public var network: SequenceClassifier {
     get { members[0].network }
     set { members[0].network = newValue }
   }
-  /// The first member's front end. Every member resamples audio to the same rate,
-  /// `features.sampleRate`.
+  /// The first member's front end; setting it changes member 0 only. Every member works at
+  /// the same rate, `features.sampleRate` (``Classifier`` checks).
   public var features: FeatureOptions {
     get { members[0].features }
     set { members[0].features = newValue }
@@ -41,6 +43,7 @@ public struct ClassificationModel: Sendable {
   /// Whether the model averages more than one network.
   public var isEnsemble: Bool { members.count > 1 }
 
+  /// A plain model: one network, its front end and one label per output.
   public init(network: SequenceClassifier, features: FeatureOptions, labels: [String], source: String = "memory") {
     members = [Member(network: network, features: features)]
     self.labels = labels
@@ -51,19 +54,25 @@ public struct ClassificationModel: Sendable {
   /// - Throws: `PipelineError.badEnsemble` when there are no members, a member's outputs
   ///   are not one per label, or the members resample to different rates.
   public init(members: [Member], labels: [String], source: String = "memory") throws(PipelineError) {
+    try Self.check(members, labels: labels, source: source)
+    self.members = members
+    self.labels = labels
+    self.source = source
+  }
+
+  /// Throws unless there is a member, each has one output per label, and all share a rate.
+  static func check(_ members: [Member], labels: [String], source: String) throws(PipelineError) {
     guard let first = members.first else { throw .badEnsemble(path: source, reason: "no members") }
     for (k, m) in members.enumerated() {
       guard m.network.architecture.outputSize == labels.count else {
-        throw .badEnsemble(path: source, reason: "member \(k) has \(m.network.architecture.outputSize) outputs for \(labels.count) labels")
+        throw .badEnsemble(path: source, reason: "member \(k) has \(m.network.architecture.outputSize) outputs for "
+          + "\(labels.count) labels (\(labels.joined(separator: ",")))")
       }
       guard m.features.sampleRate == first.features.sampleRate else {
         throw .badEnsemble(path: source, reason: "member \(k) works at \(m.features.sampleRate) Hz, member 0 at "
           + "\(first.features.sampleRate) Hz; members must share a sample rate")
       }
     }
-    self.members = members
-    self.labels = labels
-    self.source = source
   }
 
   /// Loads a classifier or an ensemble of classifiers by shipped name (`commands`,
@@ -74,11 +83,16 @@ public struct ClassificationModel: Sendable {
     let path = try ModelCatalog.path(for: nameOrPath)
     let file = try SafeTensors(contentsOf: path)
     let source = nameOrPath == path ? path : "builtin:\(nameOrPath)"
-    guard let labelText = file.metadata[ModelMetadataKey.labels],
-      let labels = try? JSONDecoder().decode([String].self, from: Data(labelText.utf8))
-    else { throw PipelineError.noFeatureOptions(path: path, reason: "no 'labels' JSON array") }
+    func labels() throws(PipelineError) -> [String] {
+      guard let text = file.metadata[ModelMetadataKey.labels],
+        let labels = try? JSONDecoder().decode([String].self, from: Data(text.utf8))
+      else { throw .noFeatureOptions(path: path, reason: "no 'labels' JSON array") }
+      return labels
+    }
     guard let countText = file.metadata[ModelFile.ensembleKey] else {
+      // A plain model: the network first, so a CTC model is named as one.
       let network = try SequenceClassifier(file: file, path: path)
+      let labels = try labels()
       guard labels.count == network.architecture.outputSize else {
         throw PipelineError.inputMismatch(what: "\(path): labels", found: labels.count, expected: network.architecture.outputSize)
       }
@@ -86,16 +100,22 @@ public struct ClassificationModel: Sendable {
       self.init(network: network, features: features, labels: labels, source: source)
       return
     }
+    if let v = file.metadata[ModelFile.versionKey], v != ModelFile.version {
+      throw ModelError.badMetadata(path: path, key: ModelFile.versionKey, reason: "version \(v), this reader understands \(ModelFile.version)")
+    }
     guard let count = Int(countText), count >= 1 else {
       throw PipelineError.badEnsemble(path: path, reason: "'\(ModelFile.ensembleKey)' is '\(countText)', expected a member count >= 1")
     }
+    let labels = try labels()
     var members: [Member] = []
     var claimed = 0
     for k in 0..<count {
       let key = Self.memberKey(k)
       guard let text = file.metadata[key],
         let metadata = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))
-      else { throw PipelineError.badEnsemble(path: path, reason: "no metadata object '\(key)' for member \(k) of \(count)") }
+      else {
+        throw PipelineError.badEnsemble(path: path, reason: "metadata '\(key)' for member \(k) of \(count) is missing or not a JSON object of strings")
+      }
       let prefix = key + "."
       var tensors: [String: Tensor] = [:]
       for (name, tensor) in file.tensors where name.hasPrefix(prefix) { tensors[String(name.dropFirst(prefix.count))] = tensor }
@@ -115,6 +135,8 @@ public struct ClassificationModel: Sendable {
   /// PyTorch-named file (`lstm.*`, `fc.*`); an ensemble holds member k's tensors under
   /// `member{k}.` and its metadata as a JSON object under the key `member{k}`, with the
   /// member count under `ensemble` and the labels and `provenance` at the top.
+  /// - Throws: `ModelError.cannotAccess` when the file cannot be written (written atomically:
+  ///   nothing half-written is left at `path`).
   public func save(to path: String, provenance: String? = nil) throws {
     let labelText = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
     func file(of member: Member) -> SafeTensors {
@@ -183,7 +205,11 @@ public final class Classifier: Sendable {
   /// One per member, in order.
   private let extractors: [FeatureExtractor]
 
+  /// Prepares one feature extractor per member.
+  /// - Throws: `PipelineError.badEnsemble` when the members do not fit the labels or each
+  ///   other, `FeatureError` for a front end that cannot be built.
   public init(model: ClassificationModel) throws {
+    try ClassificationModel.check(model.members, labels: model.labels, source: model.source)
     self.model = model
     extractors = try model.members.map { try FeatureExtractor(options: $0.features) }
   }

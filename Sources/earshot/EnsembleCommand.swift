@@ -27,8 +27,9 @@ struct Ensemble: ParsableCommand {
 
   func validate() throws {
     guard models.count >= 2 else { throw ValidationError("give at least two models to combine (got \(models.count))") }
-    let resolved = models.map { (try? ModelCatalog.path(for: $0)) ?? $0 }
-    if resolved.contains(output) { throw ValidationError("--output \(output) is one of the inputs; write the ensemble elsewhere") }
+    let target = URL(fileURLWithPath: output).standardizedFileURL.path
+    let inputs = models.map { URL(fileURLWithPath: (try? ModelCatalog.path(for: $0)) ?? $0).standardizedFileURL.path }
+    if inputs.contains(target) { throw ValidationError("--output \(output) is one of the inputs; write the ensemble elsewhere") }
   }
 
   func run() throws {
@@ -37,12 +38,10 @@ struct Ensemble: ParsableCommand {
       var labels: [String]? = nil
       var first = ""
       for name in models {
-        guard ClassificationEvaluator.isClassifier(name) else {
-          throw ValidationError("\(name): not a classifier (ensembles combine classifiers, e.g. from `earshot train --task classify`)")
-        }
+        // A CTC model, a missing or a malformed file each fail here with their own reason.
         let model = try ClassificationModel(named: name)
         if let labels, model.labels != labels {
-          throw ValidationError("\(name): labels \(model.labels.joined(separator: ",")) differ from \(first)'s "
+          throw PipelineError.badEnsemble(path: name, reason: "labels \(model.labels.joined(separator: ",")) differ from \(first)'s "
             + "\(labels.joined(separator: ",")); members must share labels in the same order (train with --labels)")
         }
         if labels == nil { labels = model.labels; first = name }
@@ -55,9 +54,6 @@ struct Ensemble: ParsableCommand {
       let text = String(decoding: try encoder.encode(["ensemble": note]), as: UTF8.self)
       try ensemble.save(to: output, provenance: text)
       printError("wrote \(output): \(members.count) networks, labels \(labels!.joined(separator: " "))")
-    } catch let error as ValidationError {
-      printError("error: \(error.message)")
-      throw ExitCode.validationFailure
     } catch {
       printError("error: \(error)")
       throw ExitCode.failure

@@ -369,6 +369,8 @@ extension Train {
       if let v = validation, v.isEmpty {
         throw TrainingError.emptyDataset(path: train, reason: "the validation split (\(split)) holds no clips")
       }
+      let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+      let trainer = try ClassificationTrainer(options: options, training: training, validation: validation, threads: threadCount)
       if let validation, valid == nil {
         // The held-out clips as a manifest, so `earshot evaluate` (say, of an ensemble of
         // several runs on one split) can score exactly them.
@@ -382,8 +384,6 @@ extension Train {
         }
         try writeAtomically(lines, to: URL(fileURLWithPath: output).appendingPathComponent("validation.jsonl").path)
       }
-      let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
-      let trainer = try ClassificationTrainer(options: options, training: training, validation: validation, threads: threadCount)
       trainer.provenance["train"] = train
       trainer.provenance["validation"] = split
       for line in trainer.skipped.prefix(10) { printError("skipped: \(line)") }

@@ -263,6 +263,30 @@ enum ToneClasses {
     #expect(model.network.metadata[ModelMetadataKey.provenance]?.contains("initial_model") == true)
   }
 
+  /// --split-seed fixes the held-out speakers whatever --seed is; without it the split
+  /// follows --seed, as before. validation.jsonl lists the held-out clips.
+  @Test func splitSeedKeepsTheValidationSpeakers() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let data = try ToneClasses.write(to: dir.appendingPathComponent("data"), folds: [1, 2], perFold: 10, seed: 8)
+    func heldOut(_ name: String, _ extra: [String]) throws -> [String] {
+      let run = dir.appendingPathComponent(name).path
+      let t = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-speakers", "0.5", "--output", run,
+                           "--sample-rate", "8000", "--mel-bands", "16", "--hidden", "4", "--layers", "1",
+                           "--batch-size", "8", "--epochs", "1", "--threads", "1"] + extra)
+      #expect(t.status == 0, "\(t.stderr)")
+      return try ClassificationDataset.load(run + "/validation.jsonl").map(\.audio).sorted()
+    }
+    let a = try heldOut("a", ["--seed", "1", "--split-seed", "7"])
+    let b = try heldOut("b", ["--seed", "2", "--split-seed", "7"])
+    let c = try heldOut("c", ["--seed", "2"])
+    #expect(!a.isEmpty && a.count < 40)
+    #expect(a == b)
+    #expect(c != a)
+    let speakers = Set(try ClassificationDataset.load(data).map(\.audio))
+    #expect(Set(a).isSubset(of: speakers))
+  }
+
   /// The shipped `commands` model hears the project's own espeak-ng "yes".
   @Test func shippedCommandsModelHearsYes() throws {
     guard ModelCatalog.names.contains("commands") else {

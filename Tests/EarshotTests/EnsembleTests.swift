@@ -50,13 +50,37 @@ struct EnsembleTests {
 
   @Test func membersMustFitTogether() throws {
     let (a, _) = try fixtureClassificationModel()
-    var fewer = otherClassificationModel()
-    fewer.labels = ["yes", "no"]
-    #expect(throws: PipelineError.self) { try ClassificationModel(members: a.members + fewer.members, labels: ["yes", "no"]) }
+    // Member 1 has two outputs where member 0 has three (one per label).
+    var architecture = otherClassificationModel().network.architecture
+    architecture.outputSize = 2
+    var generator = SeededGenerator(seed: 3)
+    let two = ClassificationModel.Member(network: SequenceClassifier(architecture: architecture, generator: &generator),
+                                         features: otherClassificationModel().features)
+    #expect(throws: PipelineError.badEnsemble(path: "memory", reason: "member 1 has 2 outputs for 3 labels (yes,no,up)")) {
+      try ClassificationModel(members: a.members + [two], labels: a.labels)
+    }
     var slower = otherClassificationModel()
     slower.features.sampleRate = 8_000
-    #expect(throws: PipelineError.self) { try ClassificationModel(members: a.members + slower.members, labels: a.labels) }
-    #expect(throws: PipelineError.self) { try ClassificationModel(members: [], labels: a.labels) }
+    #expect {
+      try ClassificationModel(members: a.members + slower.members, labels: a.labels)
+    } throws: { error in "\(error)".contains("member 1 works at 8000 Hz, member 0 at 16000 Hz") }
+    #expect(throws: PipelineError.badEnsemble(path: "memory", reason: "no members")) {
+      try ClassificationModel(members: [], labels: a.labels)
+    }
+    // A plain model whose labels were changed after the fact is refused, not trapped on.
+    var relabelled = a
+    relabelled.labels = ["yes", "no"]
+    #expect(throws: PipelineError.self) { try Classifier(model: relabelled) }
+  }
+
+  /// A plain model keeps the PyTorch-named layout: no ensemble keys, no member prefixes.
+  @Test func plainModelFileIsUnchanged() throws {
+    let (_, path) = try fixtureClassificationModel(pooling: .attention)
+    let file = try SafeTensors(contentsOf: path)
+    #expect(file.metadata[ModelFile.ensembleKey] == nil && file.metadata["member0"] == nil)
+    #expect(file.metadata[ModelFile.architectureKey] != nil)
+    #expect(file.tensors.keys.allSatisfy { $0.hasPrefix("lstm.") || $0.hasPrefix("fc.") || $0.hasPrefix("attention.") })
+    #expect(try !ClassificationModel(named: path).isEnsemble)
   }
 
   @Test func malformedEnsembleFilesAreRefused() throws {
@@ -82,7 +106,7 @@ struct EnsembleTests {
     try missing.write(to: missingPath)
     #expect {
       _ = try ClassificationModel(named: missingPath)
-    } throws: { error in "\(error)".contains("no metadata object 'member2'") }
+    } throws: { error in "\(error)".contains("metadata 'member2' for member 2 of 3 is missing") }
   }
 
   @Test func cliCombinesClassifiesAndRefuses() throws {
@@ -105,12 +129,15 @@ struct EnsembleTests {
 
     let one = try CLI.run(["ensemble", aPath, "--output", out])
     #expect(one.status == 64 && one.stderr.contains("at least two"), "\(one.stderr)")
+    let ctc = CLI.repository.appendingPathComponent("Tests/Fixtures/logits/model.safetensors").path
+    let wrongKind = try CLI.run(["ensemble", aPath, ctc, "--output", dir.appendingPathComponent("y.safetensors").path])
+    #expect(wrongKind.status == 1 && wrongKind.stderr.contains("kind is ctc, expected classifier"), "\(wrongKind.stderr)")
     var relabelled = b
     relabelled.labels = ["up", "no", "yes"]
     let otherPath = dir.appendingPathComponent("relabelled.safetensors").path
     try relabelled.save(to: otherPath)
     let mismatch = try CLI.run(["ensemble", aPath, otherPath, "--output", dir.appendingPathComponent("x.safetensors").path])
-    #expect(mismatch.status == 64 && mismatch.stderr.contains("same order"), "\(mismatch.stderr)")
+    #expect(mismatch.status == 1 && mismatch.stderr.contains("same order"), "\(mismatch.stderr)")
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.safetensors").path))
     let seed = try CLI.run(["train", "--task", "classify", "--train", dir.path, "--init", out,
                             "--output", dir.appendingPathComponent("run").path])

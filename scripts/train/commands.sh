@@ -21,7 +21,7 @@
 #   espeak  per band, plus 1,040 espeak-ng clips in training and --frequency-warp 0.1
 #   voices  per band, plus 1,560 Flite/Festival clips in training and --frequency-warp 0.1
 # Step 1 (STEP=valid) trains them on 80% of the speakers (20% held out by a seeded hash of
-# the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed 1) and scores
+# the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
 # the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
 # every speaker with the same settings and installs the ensemble of their last epochs.
 set -euo pipefail
@@ -33,6 +33,7 @@ EPOCHS=${EPOCHS:-20}
 THREADS=${THREADS:-1}
 STEP=${STEP:-all}
 PYTHON=${PYTHON:-python3}
+case "$STEP" in all|valid|final) ;; *) echo "STEP must be all, valid or final (got $STEP)" >&2; exit 64 ;; esac
 SC="$(cd "$DATA/speech-commands" && pwd)"
 ESC="$(cd "$DATA/esc10" && pwd)"
 OUT="$WORK/commands-data"
@@ -81,32 +82,29 @@ COMMON=(--task classify --train "$OUT/train.jsonl"
   --balance weighted-loss --label-smoothing 0.05 --time-shift 0.1 --mixup 0.2 --noise "$OUT/noise"
   --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS")
 MEMBERS=(band level espeak voices)
-member_options() {
-  case "$1" in
-    band) ;;
-    level) echo --cmvn level ;;
-    espeak) echo --extra-train "$WORK/commands-espeak/espeak.jsonl" --frequency-warp 0.1 ;;
-    voices) echo --extra-train "$WORK/commands-voices/voices.jsonl" --frequency-warp 0.1 ;;
-  esac
-}
 train_member() {   # $1: run folder, $2: member, rest: split options
   local dir=$1 member=$2; shift 2
-  local resume=()
-  [ -f "$dir/done" ] && return 0
+  local own=() resume=()
+  case "$member" in
+    band) ;;
+    level) own=(--cmvn level) ;;
+    espeak) own=(--extra-train "$WORK/commands-espeak/espeak.jsonl" --frequency-warp 0.1) ;;
+    voices) own=(--extra-train "$WORK/commands-voices/voices.jsonl" --frequency-warp 0.1) ;;
+  esac
+  [ -f "$dir/done" ] && return 0   # finished earlier (delete the folder to retrain)
   [ -f "$dir/checkpoint.safetensors" ] && resume=(--resume)
-  # shellcheck disable=SC2046
-  time "$EARSHOT" train "${COMMON[@]}" $(member_options "$member") "$@" --output "$dir" "${resume[@]}"
+  time "$EARSHOT" train "${COMMON[@]}" "${own[@]}" "$@" --output "$dir" "${resume[@]}"
   touch "$dir/done"
 }
+lasts() { for m in "${MEMBERS[@]}"; do printf '%s\n' "$WORK/commands-$1-$m/last.safetensors"; done; }
 
 if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
   for m in "${MEMBERS[@]}"; do train_member "$WORK/commands-valid-$m" "$m" --valid-speakers 0.2 --split-seed "$SEED"; done
-  # shellcheck disable=SC2046
-  "$EARSHOT" ensemble $(for m in "${MEMBERS[@]}"; do echo "$WORK/commands-valid-$m/last.safetensors"; done) \
-    --output "$WORK/commands-valid.safetensors"
+  mapfile -t models < <(lasts valid)
+  "$EARSHOT" ensemble "${models[@]}" --output "$WORK/commands-valid.safetensors"
   for m in "${MEMBERS[@]}"; do
     echo "== $m (last epoch)"
-    "$EARSHOT" evaluate --model "$WORK/commands-valid-$m/last.safetensors" "$WORK/commands-valid-band/validation.jsonl" | head -2
+    "$EARSHOT" evaluate --model "$WORK/commands-valid-$m/last.safetensors" "$WORK/commands-valid-band/validation.jsonl" | sed -n 1,2p
   done
   echo "== ensemble of the four"
   "$EARSHOT" evaluate --model "$WORK/commands-valid.safetensors" "$WORK/commands-valid-band/validation.jsonl"
@@ -114,8 +112,8 @@ fi
 
 if [ "$STEP" = all ] || [ "$STEP" = final ]; then
   for m in "${MEMBERS[@]}"; do train_member "$WORK/commands-final-$m" "$m"; done
-  # shellcheck disable=SC2046
-  "$EARSHOT" ensemble $(for m in "${MEMBERS[@]}"; do echo "$WORK/commands-final-$m/last.safetensors"; done) \
+  mapfile -t models < <(lasts final)
+  "$EARSHOT" ensemble "${models[@]}" \
     --provenance "scripts/train/commands.sh: members ${MEMBERS[*]} on every speaker, $EPOCHS epochs, seed $SEED, last epochs" \
     --output Sources/Earshot/Models/commands.safetensors
   echo "installed Sources/Earshot/Models/commands.safetensors"
