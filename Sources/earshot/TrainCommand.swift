@@ -23,7 +23,9 @@ struct Train: ParsableCommand {
       bands with per-utterance normalisation). Each step augments: speed 0.9/1.0/1.1, gain
       +-6 dB, background noise from --noise at 5-30 dB SNR (half the utterances), SpecAugment
       time and frequency masks; --frequency-warp and --silence add vocal tract length
-      perturbation and digital-silence padding. Adam with linear warm-up (5% of steps) and cosine decay,
+      perturbation and digital-silence padding. --connected-strings N adds N utterances built
+      at the start from clips of one speaker joined with short pauses (digit strings from
+      isolated digits); every draw is seeded, and validation clips are never used. Adam with linear warm-up (5% of steps) and cosine decay,
       gradients clipped to norm 5, dropout between layers.
 
       Written to --output: checkpoint.safetensors (every epoch and every --checkpoint-every
@@ -86,6 +88,13 @@ struct Train: ParsableCommand {
   var frequencyWarp: Float?
   @Option(help: "Probability of padding an utterance with 0-0.5 s of digital silence on each side. (default: 0)")
   var silence: Float?
+  @Option(help: ArgumentHelp(
+    "ctc: build this many connected strings when training starts: each joins 2 to --connected-max-clips training clips of one speaker (the manifest's \"speaker\", or FSDD's) with pauses, and is transcribed as their texts in order. (default: 0)",
+    valueName: "n"))
+  var connectedStrings: Int?
+  @Option(help: "ctc: most clips in one connected string, 2-50. (default: 10)") var connectedMaxClips: Int?
+  @Option(help: "ctc: longest pause between the clips of a connected string, seconds (each clip is first trimmed of its own silence). (default: 0.4)")
+  var connectedMaxPause: Float?
   @Option(help: "Also write a checkpoint every this many steps. (default: 200)") var checkpointEvery: Int?
   @Option(help: "Threads for features and BLAS. (default: all cores)") var threads: Int?
   @Flag(help: "Continue the run in --output from its checkpoint.") var resume = false
@@ -143,6 +152,9 @@ struct Train: ParsableCommand {
     if task == "ctc", let first = classifyOnly.first { throw ValidationError("\(first) applies to --task classify only") }
     if task == "classify" {
       if tokens != nil { throw ValidationError("--tokens applies to --task ctc only") }
+      if connectedStrings != nil || connectedMaxClips != nil || connectedMaxPause != nil {
+        throw ValidationError("--connected-strings, --connected-max-clips and --connected-max-pause apply to --task ctc only")
+      }
       if let cmvn, cmvn != .utterance && cmvn != .level {
         throw ValidationError("--cmvn must be utterance or level for training (got \(cmvn.rawValue))")
       }
@@ -207,6 +219,13 @@ struct Train: ParsableCommand {
       throw ValidationError("--frequency-warp must be in [0, 0.3] (got \(frequencyWarp))")
     }
     if let silence, !(silence >= 0 && silence <= 1) { throw ValidationError("--silence must be in [0, 1] (got \(silence))") }
+    if let connectedStrings, connectedStrings < 0 { throw ValidationError("--connected-strings must be >= 0 (got \(connectedStrings))") }
+    if let connectedMaxClips, !(2...50).contains(connectedMaxClips) {
+      throw ValidationError("--connected-max-clips must be in 2...50 (got \(connectedMaxClips))")
+    }
+    if let connectedMaxPause, !(connectedMaxPause >= 0 && connectedMaxPause <= 5) {
+      throw ValidationError("--connected-max-pause must be in [0, 5] seconds (got \(connectedMaxPause))")
+    }
     if noAugmentation && (frequencyWarp ?? 0 > 0 || silence ?? 0 > 0) {
       throw ValidationError("--frequency-warp or --silence and --no-augmentation contradict each other")
     }
@@ -227,6 +246,9 @@ struct Train: ParsableCommand {
       if let seed { options.seed = seed }
       if let checkpointEvery { options.checkpointInterval = checkpointEvery }
       try applyAugmentationFlags(to: &options.augmentation)
+      if let connectedStrings { options.augmentation.connectedStrings = connectedStrings }
+      if let connectedMaxClips { options.augmentation.maximumConnectedPieces = connectedMaxClips }
+      if let connectedMaxPause { options.augmentation.connectedPauseSeconds = connectedMaxPause }
       let initial = try initialModel.map { try TranscriptionModel(named: $0) }
       if let initial {
         options.features = initial.features
@@ -245,8 +267,9 @@ struct Train: ParsableCommand {
       if let valid { trainer.provenance["valid"] = valid }
       for line in trainer.skipped.prefix(10) { printError("skipped: \(line)") }
       if trainer.skipped.count > 10 { printError("skipped \(trainer.skipped.count - 10) more") }
-      printError(String(format: "loaded %d training and %d validation clips in %.1f s; tokens: ",
-                        trainer.trainingCount, trainer.validationCount, trainer.loadSeconds)
+      let built = trainer.connectedCount > 0 ? " (\(trainer.connectedCount) of them connected strings)" : ""
+      printError(String(format: "loaded %d training%@ and %d validation clips in %.1f s; tokens: ",
+                        trainer.trainingCount, built, trainer.validationCount, trainer.loadSeconds)
                  + trainer.tokenizer.tokens.joined(separator: " "))
       let summary = try trainer.train(output: output, resume: resume, maxMinutes: maxMinutes,
                                       initialNetwork: initial?.network,

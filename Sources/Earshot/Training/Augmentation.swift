@@ -34,6 +34,16 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
   public var silenceProbability: Float = 0
   /// Longest silence added on one side, in seconds; default 0.5.
   public var maximumSilenceSeconds: Float = 0.5
+  /// CTC training only: connected strings built once at the start from the training clips,
+  /// each 2...`maximumConnectedPieces` clips of one speaker joined with pauses (see
+  /// ``connectedPauseSeconds``) and transcribed as their texts in order; they are added to the
+  /// training set and augmented like any clip. Default 0 (none).
+  public var connectedStrings = 0
+  /// Most clips in one connected string, 2...50; default 10.
+  public var maximumConnectedPieces = 10
+  /// Longest pause between the clips of a connected string, in seconds (drawn uniformly from
+  /// 0; each clip is first trimmed of its own leading and trailing silence); default 0.4.
+  public var connectedPauseSeconds: Float = 0.4
   public init() {}
 
   public init(from decoder: any Decoder) throws {
@@ -55,6 +65,9 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
     try read(.maximumFrequencyWarp, &maximumFrequencyWarp)
     try read(.silenceProbability, &silenceProbability)
     try read(.maximumSilenceSeconds, &maximumSilenceSeconds)
+    try read(.connectedStrings, &connectedStrings)
+    try read(.maximumConnectedPieces, &maximumConnectedPieces)
+    try read(.connectedPauseSeconds, &connectedPauseSeconds)
   }
 
   /// No augmentation at all.
@@ -97,6 +110,15 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
     }
     guard maximumSilenceSeconds >= 0 && maximumSilenceSeconds <= 10 else {
       throw .invalidOption(name: "maximumSilenceSeconds", value: "\(maximumSilenceSeconds)", expected: "0...10 seconds")
+    }
+    guard connectedStrings >= 0 && connectedStrings <= 1_000_000 else {
+      throw .invalidOption(name: "connectedStrings", value: "\(connectedStrings)", expected: "0...1000000")
+    }
+    guard (2...50).contains(maximumConnectedPieces) else {
+      throw .invalidOption(name: "maximumConnectedPieces", value: "\(maximumConnectedPieces)", expected: "2...50")
+    }
+    guard connectedPauseSeconds >= 0 && connectedPauseSeconds <= 5 else {
+      throw .invalidOption(name: "connectedPauseSeconds", value: "\(connectedPauseSeconds)", expected: "0...5 seconds")
     }
   }
 }

@@ -25,8 +25,10 @@ public final class CTCTrainer {
   public let options: CTCTrainingOptions
   /// The tokens, derived from the training texts (sorted, blank first).
   public let tokenizer: Tokenizer
-  /// Training clips kept after loading.
+  /// Training utterances: clips kept after loading, plus the connected strings built from them.
   public var trainingCount: Int { clips.count }
+  /// Connected strings built from the training clips (``AugmentationOptions/connectedStrings``).
+  public private(set) var connectedCount = 0
   /// Validation clips kept after loading.
   public var validationCount: Int { validation.count }
   /// Clips (and noise files) left out, one line each: path and why.
@@ -100,6 +102,30 @@ public final class CTCTrainer {
     }
     guard !clips.isEmpty else {
       throw TrainingError.emptyDataset(path: "training set", reason: "every clip was skipped; first: \(skipped.first ?? "")")
+    }
+    if augmentation.connectedStrings > 0 {
+      // From each clip at the speed closest to 1; the strings get their own speed variants.
+      let plain = speeds.indices.min { abs(speeds[$0] - 1) < abs(speeds[$1] - 1) }!
+      let pieces = clips.map {
+        ConnectedStrings.Piece(samples: $0.audio.samples[plain], text: $0.entry.text, speaker: $0.entry.speaker)
+      }
+      let built = ConnectedStrings.build(
+        pieces, count: augmentation.connectedStrings, maximumPieces: augmentation.maximumConnectedPieces,
+        maximumPauseSeconds: augmentation.connectedPauseSeconds, sampleRate: rate, seed: options.seed)
+      let first = clips.count
+      clips += try loadEach(built.count, threads: threads, skipped: &skipped) { i in
+        let b = built[i]
+        let entry = ManifestEntry(audio: "connected string \(i + 1) (clips \(b.pieces.map { String($0 + 1) }.joined(separator: ",")))",
+                                  text: b.text, speaker: b.speaker)
+        let labels = try tokenizer.encode(b.text, path: entry.audio)
+        let shortest = extractor.frameCount(forSamples: Int(Double(b.samples.count) / Double(fastest)))
+        guard shortest >= Tokenizer.minimumFrames(labels) + 1 else {
+          throw TrainingError.badClip(path: entry.audio, reason: "\(shortest) frames cannot hold its \(labels.count) tokens")
+        }
+        let audio = try SpeedVariants(b.samples, sampleRate: rate, augmentation: augmentation, extractor: extractor)
+        return Clip(entry: entry, labels: labels, audio: audio, frames: extractor.frameCount(forSamples: b.samples.count))
+      }
+      connectedCount = clips.count - first
     }
     if let validation {
       self.validation = try loadEach(validation.count, threads: threads, skipped: &skipped) { i in

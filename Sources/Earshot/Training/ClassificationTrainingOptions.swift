@@ -87,6 +87,9 @@ public struct ClassificationTrainingOptions: TrainingRunOptions {
       .invalidOption(name: name, value: "\(value)", expected: expected)
     }
     try validateShared()
+    guard augmentation.connectedStrings == 0 else {
+      throw bad("augmentation.connectedStrings", augmentation.connectedStrings, "0: connected strings are for CTC training")
+    }
     guard labelSmoothing >= 0 && labelSmoothing < 1 else { throw bad("labelSmoothing", labelSmoothing, "[0, 1)") }
     guard mixupProbability >= 0 && mixupProbability <= 1 else { throw bad("mixupProbability", mixupProbability, "[0, 1]") }
     guard mixupAlpha > 0 && mixupAlpha.isFinite else { throw bad("mixupAlpha", mixupAlpha, "> 0") }
