@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Recipe for the shipped `commands` model, an ensemble of four classifiers: data, training,
+# Recipe for the shipped `commands` model, an ensemble of six classifiers: data, training,
 # evaluation, install.
 #
 #   scripts/train/commands.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
@@ -20,6 +20,7 @@
 #   level   level normalisation (--cmvn level: one mean and deviation for all bands)
 #   espeak  per band, plus 1,040 espeak-ng clips in training and --frequency-warp 0.1
 #   voices  per band, plus 1,560 Flite/Festival clips in training and --frequency-warp 0.1
+#   level-espeak, level-voices   the same two with level normalisation
 # Step 1 (STEP=valid) trains them on 80% of the speakers (20% held out by a seeded hash of
 # the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
 # the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
@@ -81,7 +82,7 @@ COMMON=(--task classify --train "$OUT/train.jsonl"
   --hidden 128 --layers 2 --dropout 0.1 --batch-size 32 --learning-rate 0.003 --pooling attention
   --balance weighted-loss --label-smoothing 0.05 --time-shift 0.1 --mixup 0.2 --noise "$OUT/noise"
   --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS")
-MEMBERS=(band level espeak voices)
+MEMBERS=(band level espeak voices level-espeak level-voices)
 train_member() {   # $1: run folder, $2: member, rest: split options
   local dir=$1 member=$2; shift 2
   local own=() resume=()
@@ -90,6 +91,9 @@ train_member() {   # $1: run folder, $2: member, rest: split options
     level) own=(--cmvn level) ;;
     espeak) own=(--extra-train "$WORK/commands-espeak/espeak.jsonl" --frequency-warp 0.1) ;;
     voices) own=(--extra-train "$WORK/commands-voices/voices.jsonl" --frequency-warp 0.1) ;;
+    level-espeak) own=(--cmvn level --extra-train "$WORK/commands-espeak/espeak.jsonl" --frequency-warp 0.1) ;;
+    level-voices) own=(--cmvn level --extra-train "$WORK/commands-voices/voices.jsonl" --frequency-warp 0.1) ;;
+    *) echo "unknown member $member" >&2; exit 1 ;;
   esac
   [ -f "$dir/done" ] && return 0   # finished earlier (delete the folder to retrain)
   [ -f "$dir/checkpoint.safetensors" ] && resume=(--resume)
@@ -106,7 +110,7 @@ if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
     echo "== $m (last epoch)"
     "$EARSHOT" evaluate --model "$WORK/commands-valid-$m/last.safetensors" "$WORK/commands-valid-band/validation.jsonl" | sed -n 1,2p
   done
-  echo "== ensemble of the four"
+  echo "== ensemble of the six"
   "$EARSHOT" evaluate --model "$WORK/commands-valid.safetensors" "$WORK/commands-valid-band/validation.jsonl"
 fi
 
