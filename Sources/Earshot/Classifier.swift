@@ -100,9 +100,7 @@ public struct ClassificationModel: Sendable {
       self.init(network: network, features: features, labels: labels, source: source)
       return
     }
-    if let v = file.metadata[ModelFile.versionKey], v != ModelFile.version {
-      throw ModelError.badMetadata(path: path, key: ModelFile.versionKey, reason: "version \(v), this reader understands \(ModelFile.version)")
-    }
+    try ModelFile.checkVersion(of: file, path: path)
     guard let count = Int(countText), count >= 1 else {
       throw PipelineError.badEnsemble(path: path, reason: "'\(ModelFile.ensembleKey)' is '\(countText)', expected a member count >= 1")
     }

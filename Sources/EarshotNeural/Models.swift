@@ -84,13 +84,18 @@ public enum ModelFile {
   /// "tokens" (CTC output symbols) or "labels" (classifier labels), "provenance".
   public static let conventionalKeys = ["features", "tokens", "labels", "provenance"]
 
+  /// Throws unless `file`'s `format_version` (when present) is the one this code reads.
+  public static func checkVersion(of file: SafeTensors, path: String) throws(ModelError) {
+    if let v = file.metadata[versionKey], v != version {
+      throw .badMetadata(path: path, key: versionKey, reason: "version \(v), this reader understands \(version)")
+    }
+  }
+
   /// Reads `path` and returns its architecture, checking kind and version.
   static func architecture(of file: SafeTensors, path: String, kind: ModelArchitecture.Kind)
     throws(ModelError) -> ModelArchitecture
   {
-    if let v = file.metadata[versionKey], v != version {
-      throw .badMetadata(path: path, key: versionKey, reason: "version \(v), this reader understands \(version)")
-    }
+    try checkVersion(of: file, path: path)
     if let members = file.metadata[ensembleKey] {
       throw .badMetadata(path: path, key: ensembleKey, reason: "this file is an ensemble of \(members) networks, "
         + "not one; load it with ClassificationModel(named:) (earshot classify/evaluate --model)")

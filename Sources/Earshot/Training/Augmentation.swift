@@ -87,39 +87,27 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
 
   /// Checks the ranges.
   public func validate() throws(TrainingError) {
+    // `name` must lie in `range`; the error says `expected` (the range, with its unit).
+    func within<T: Comparable>(_ name: String, _ value: T, _ range: ClosedRange<T>, _ expected: String) throws(TrainingError) {
+      guard range.contains(value) else { throw .invalidOption(name: name, value: "\(value)", expected: expected) }
+    }
     guard !speeds.isEmpty, speeds.allSatisfy({ $0 >= 0.5 && $0 <= 2 }) else {
       throw .invalidOption(name: "speeds", value: "\(speeds)", expected: "one or more factors in 0.5...2")
     }
-    guard gainDecibels >= 0 && gainDecibels <= 40 else {
-      throw .invalidOption(name: "gainDecibels", value: "\(gainDecibels)", expected: "0...40")
-    }
-    guard (0...1).contains(noiseProbability) else {
-      throw .invalidOption(name: "noiseProbability", value: "\(noiseProbability)", expected: "0...1")
-    }
+    try within("gainDecibels", gainDecibels, 0...40, "0...40")
+    try within("noiseProbability", noiseProbability, 0...1, "0...1")
     guard minimumSNR <= maximumSNR else {
       throw .invalidOption(name: "minimumSNR", value: "\(minimumSNR)", expected: "<= maximumSNR (\(maximumSNR))")
     }
     guard timeMasks >= 0, frequencyMasks >= 0, maximumTimeMaskFrames >= 0, maximumFrequencyMaskBins >= 0 else {
       throw .invalidOption(name: "masks", value: "\(timeMasks), \(frequencyMasks)", expected: ">= 0")
     }
-    guard maximumFrequencyWarp >= 0 && maximumFrequencyWarp <= 0.3 else {
-      throw .invalidOption(name: "maximumFrequencyWarp", value: "\(maximumFrequencyWarp)", expected: "0...0.3")
-    }
-    guard (0...1).contains(silenceProbability) else {
-      throw .invalidOption(name: "silenceProbability", value: "\(silenceProbability)", expected: "0...1")
-    }
-    guard maximumSilenceSeconds >= 0 && maximumSilenceSeconds <= 10 else {
-      throw .invalidOption(name: "maximumSilenceSeconds", value: "\(maximumSilenceSeconds)", expected: "0...10 seconds")
-    }
-    guard connectedStrings >= 0 && connectedStrings <= 1_000_000 else {
-      throw .invalidOption(name: "connectedStrings", value: "\(connectedStrings)", expected: "0...1000000")
-    }
-    guard (2...50).contains(maximumConnectedPieces) else {
-      throw .invalidOption(name: "maximumConnectedPieces", value: "\(maximumConnectedPieces)", expected: "2...50")
-    }
-    guard connectedPauseSeconds >= 0 && connectedPauseSeconds <= 5 else {
-      throw .invalidOption(name: "connectedPauseSeconds", value: "\(connectedPauseSeconds)", expected: "0...5 seconds")
-    }
+    try within("maximumFrequencyWarp", maximumFrequencyWarp, 0...0.3, "0...0.3")
+    try within("silenceProbability", silenceProbability, 0...1, "0...1")
+    try within("maximumSilenceSeconds", maximumSilenceSeconds, 0...10, "0...10 seconds")
+    try within("connectedStrings", connectedStrings, 0...1_000_000, "0...1000000")
+    try within("maximumConnectedPieces", maximumConnectedPieces, 2...50, "2...50")
+    try within("connectedPauseSeconds", connectedPauseSeconds, 0...5, "0...5 seconds")
   }
 }
 

@@ -83,6 +83,17 @@ public final class CTCTrainer {
     let extractor = self.extractor
     let tokenizer = self.tokenizer
     let fastest = speeds.max() ?? 1
+    // A training utterance (a clip or a connected string) with its speed variants, unless
+    // even the fastest is too short for its tokens.
+    func clip(_ entry: ManifestEntry, _ labels: [Int], _ samples: [Float]) throws -> Clip {
+      let shortest = extractor.frameCount(forSamples: Int(Double(samples.count) / Double(fastest)))
+      guard shortest >= Tokenizer.minimumFrames(labels) + 1 else {
+        throw TrainingError.badClip(path: entry.audio, reason:
+          "\(shortest) frames at speed \(fastest) cannot hold the \(labels.count) tokens of \"\(entry.text)\"")
+      }
+      let audio = try SpeedVariants(samples, sampleRate: rate, augmentation: augmentation, extractor: extractor)
+      return Clip(entry: entry, labels: labels, audio: audio, frames: extractor.frameCount(forSamples: samples.count))
+    }
     // Decode, resample and perturb every clip once, in parallel.
     // An unknown token is a data or configuration error, not a bad clip: it stops loading.
     clips = try loadEach(training.count, threads: threads, skipped: &skipped,
@@ -91,14 +102,7 @@ public final class CTCTrainer {
       let labels = try tokenizer.encode(entry.text, path: entry.audio)
       let samples = try AudioFile.loadMono(path: entry.audio, sampleRate: rate).samples
       guard !samples.isEmpty else { throw TrainingError.badClip(path: entry.audio, reason: "0 samples") }
-      let audio = try SpeedVariants(samples, sampleRate: rate, augmentation: augmentation, extractor: extractor)
-      let frames = extractor.frameCount(forSamples: samples.count)
-      let shortest = extractor.frameCount(forSamples: Int(Double(samples.count) / Double(fastest)))
-      guard shortest >= Tokenizer.minimumFrames(labels) + 1 else {
-        throw TrainingError.badClip(path: entry.audio, reason:
-          "\(shortest) frames at speed \(fastest) cannot hold the \(labels.count) tokens of \"\(entry.text)\"")
-      }
-      return Clip(entry: entry, labels: labels, audio: audio, frames: frames)
+      return try clip(entry, labels, samples)
     }
     guard !clips.isEmpty else {
       throw TrainingError.emptyDataset(path: "training set", reason: "every clip was skipped; first: \(skipped.first ?? "")")
@@ -115,15 +119,9 @@ public final class CTCTrainer {
       let first = clips.count
       clips += try loadEach(built.count, threads: threads, skipped: &skipped) { i in
         let b = built[i]
-        let entry = ManifestEntry(audio: "connected string \(i + 1) (clips \(b.pieces.map { String($0 + 1) }.joined(separator: ",")))",
-                                  text: b.text, speaker: b.speaker)
-        let labels = try tokenizer.encode(b.text, path: entry.audio)
-        let shortest = extractor.frameCount(forSamples: Int(Double(b.samples.count) / Double(fastest)))
-        guard shortest >= Tokenizer.minimumFrames(labels) + 1 else {
-          throw TrainingError.badClip(path: entry.audio, reason: "\(shortest) frames cannot hold its \(labels.count) tokens")
-        }
-        let audio = try SpeedVariants(b.samples, sampleRate: rate, augmentation: augmentation, extractor: extractor)
-        return Clip(entry: entry, labels: labels, audio: audio, frames: extractor.frameCount(forSamples: b.samples.count))
+        let name = "connected string \(i + 1) (clips \(b.pieces.map { String($0 + 1) }.joined(separator: ",")))"
+        return try clip(ManifestEntry(audio: name, text: b.text, speaker: b.speaker),
+                        try tokenizer.encode(b.text, path: name), b.samples)
       }
       connectedCount = clips.count - first
     }
