@@ -90,7 +90,7 @@ public final class ClassificationTrainer {
     let extractor = self.extractor
     let rate = options.features.sampleRate
     let augmentation = options.augmentation
-    let minimum = Self.minimumSamples(extractor)
+    let minimum = extractor.windowSamples
     clips = try loadEach(training.count, threads: threads, skipped: &skipped) { i in
       let e = training[i]
       let samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
@@ -123,12 +123,6 @@ public final class ClassificationTrainer {
       noise = try Augmentation.loadNoise(folder: folder, sampleRate: rate, threads: threads, skipped: &skipped)
     }
     loadSeconds = Date().timeIntervalSince(start)
-  }
-
-  /// Samples of one analysis window (shorter clips are padded to it).
-  static func minimumSamples(_ extractor: FeatureExtractor) -> Int {
-    let o = extractor.options
-    return o.kind == .fbank ? Int(Float(o.sampleRate) * o.fbank.frameLengthMilliseconds / 1000) : o.spectrogram.fftSize
   }
 
   // MARK: - Batches and features
