@@ -32,6 +32,8 @@ struct Evaluate: ParsableCommand {
 
   @Option(help: "Model file (.safetensors) or shipped model name.") var model: String
   @Option(help: "Prefix beam width (1 = greedy best path).") var beam = 1
+  @Option(help: "CTC only: only produce these words (comma-separated), as `earshot transcribe --vocabulary` does.")
+  var vocabulary: String?
   @Option(help: "Report format: text or json.") var format: EvaluationFormat = .text
   @Option(help: "Threads (utterances in parallel). (default: all cores)") var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
@@ -42,6 +44,9 @@ struct Evaluate: ParsableCommand {
   func validate() throws {
     guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
+    if let vocabulary, vocabulary.split(separator: ",").isEmpty {
+      throw ValidationError("--vocabulary needs at least one word")
+    }
   }
 
   func run() throws {
@@ -57,6 +62,9 @@ struct Evaluate: ParsableCommand {
       var evaluator = TranscriptionEvaluator(model: loaded, beamWidth: beam,
                                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       speech.apply(to: &evaluator.transcription)
+      evaluator.transcription.vocabulary = vocabulary.map {
+        $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+      }
       result = try evaluator.evaluate(entries)
     } catch {
       printError("error: \(error)")
@@ -73,6 +81,10 @@ struct Evaluate: ParsableCommand {
 
 extension Evaluate {
   func runClassifier() throws {
+    if vocabulary != nil {
+      printError("error: --vocabulary applies to CTC models; \(model) is a classifier")
+      throw ExitCode.validationFailure
+    }
     let result: (report: ClassificationReport, failures: [String])
     do {
       let loaded = try ClassificationModel(named: model)
