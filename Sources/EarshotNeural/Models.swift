@@ -68,6 +68,47 @@ public struct ModelArchitecture: Equatable, Codable, Sendable {
   }
 }
 
+/// A network stored as one safetensors model file (``SequenceModel``, ``SequenceClassifier``):
+/// its parameters under their PyTorch names, plus `metadata`, `architecture` and
+/// `format_version`. Loading checks the file's kind, sizes and tensors against `Self`.
+public protocol StoredModel: Parameterized {
+  /// The architecture kind files of this type hold.
+  static var kind: ModelArchitecture.Kind { get }
+  /// Sizes, kind and pooling.
+  var architecture: ModelArchitecture { get }
+  /// Free-form metadata saved with the model (the architecture and version keys are managed
+  /// by ``ModelFile`` and overwritten on save).
+  var metadata: [String: String] { get set }
+  /// The network with all parameters zero.
+  init(zerosWith architecture: ModelArchitecture)
+}
+
+extension StoredModel {
+  /// Loads a model file written by ``save(to:)`` or `scripts/torch_export.py`.
+  public init(contentsOf path: String) throws(ModelError) {
+    try self.init(file: try SafeTensors(contentsOf: path), path: path)
+  }
+
+  /// A model from an already-read file (or one member of an ensemble file); `path` names it
+  /// in errors.
+  public init(file: SafeTensors, path: String) throws(ModelError) {
+    let a = try ModelFile.architecture(of: file, path: path, kind: Self.kind)
+    self.init(zerosWith: a)
+    try ModelFile.load(&self, from: file, path: path)
+    metadata = file.metadata
+  }
+
+  /// Writes the parameters (F32) and `metadata` plus `architecture` and `format_version`.
+  public func save(to path: String) throws(ModelError) {
+    try file().write(to: path)
+  }
+
+  /// The parameters and `metadata` (plus `architecture` and `format_version`) as a file value.
+  public func file() -> SafeTensors {
+    ModelFile.file(self, architecture: architecture, metadata: metadata)
+  }
+}
+
 /// Metadata keys and the shared load/save code of model files.
 public enum ModelFile {
   /// Metadata key of the ``ModelArchitecture`` JSON.
@@ -156,7 +197,8 @@ public enum ModelFile {
 /// Parameter names are those of a PyTorch module with attributes `lstm = nn.LSTM(...,
 /// bidirectional=True)` and `fc = nn.Linear(2 * hidden, outputs)`; see
 /// `scripts/torch_export.py`.
-public struct SequenceModel: Parameterized, Sendable {
+public struct SequenceModel: StoredModel, Sendable {
+  public static let kind = ModelArchitecture.Kind.ctc
   /// Sizes and kind (`.ctc`).
   public let architecture: ModelArchitecture
   /// The encoder.
@@ -184,29 +226,6 @@ public struct SequenceModel: Parameterized, Sendable {
     self.architecture = a
     lstm = BiLSTM(inputSize: a.inputSize, hiddenSize: a.hiddenSize, numLayers: a.numLayers, dropout: a.dropout)
     fc = Linear(inputSize: 2 * a.hiddenSize, outputSize: a.outputSize)
-  }
-
-  /// Loads a model file written by ``save(to:)`` or `scripts/torch_export.py`.
-  public init(contentsOf path: String) throws(ModelError) {
-    try self.init(file: try SafeTensors(contentsOf: path), path: path)
-  }
-
-  /// A model from an already-read file; `path` names it in errors.
-  public init(file: SafeTensors, path: String) throws(ModelError) {
-    let a = try ModelFile.architecture(of: file, path: path, kind: .ctc)
-    self.init(zerosWith: a)
-    try ModelFile.load(&self, from: file, path: path)
-    metadata = file.metadata
-  }
-
-  /// Writes the parameters (F32) and `metadata` plus `architecture` and `format_version`.
-  public func save(to path: String) throws(ModelError) {
-    try file().write(to: path)
-  }
-
-  /// The parameters and `metadata` (plus `architecture` and `format_version`) as a file value.
-  public func file() -> SafeTensors {
-    ModelFile.file(self, architecture: architecture, metadata: metadata)
   }
 
   public var namedParameters: [NamedParameter<SequenceModel>] {
@@ -264,7 +283,8 @@ public struct SequenceModelCache {
 /// let model = try SequenceClassifier(contentsOf: "commands.safetensors")
 /// let scores = model.logProbabilities(features: logMel)   // outputSize log-probabilities
 /// ```
-public struct SequenceClassifier: Parameterized, Sendable {
+public struct SequenceClassifier: StoredModel, Sendable {
+  public static let kind = ModelArchitecture.Kind.classifier
   /// Sizes, kind (`.classifier`) and pooling.
   public let architecture: ModelArchitecture
   /// The encoder (the same type as ``SequenceModel/lstm``).
@@ -297,30 +317,6 @@ public struct SequenceClassifier: Parameterized, Sendable {
     lstm = BiLSTM(inputSize: a.inputSize, hiddenSize: a.hiddenSize, numLayers: a.numLayers, dropout: a.dropout)
     attention = Linear(inputSize: 2 * a.hiddenSize, outputSize: 1)
     fc = Linear(inputSize: 2 * a.hiddenSize, outputSize: a.outputSize)
-  }
-
-  /// Loads a classifier file.
-  public init(contentsOf path: String) throws(ModelError) {
-    try self.init(file: try SafeTensors(contentsOf: path), path: path)
-  }
-
-  /// A classifier from an already-read file (or one member of an ensemble file); `path`
-  /// names it in errors.
-  public init(file: SafeTensors, path: String) throws(ModelError) {
-    let a = try ModelFile.architecture(of: file, path: path, kind: .classifier)
-    self.init(zerosWith: a)
-    try ModelFile.load(&self, from: file, path: path)
-    metadata = file.metadata
-  }
-
-  /// Writes the parameters and metadata.
-  public func save(to path: String) throws(ModelError) {
-    try file().write(to: path)
-  }
-
-  /// The parameters and `metadata` (plus `architecture` and `format_version`) as a file value.
-  public func file() -> SafeTensors {
-    ModelFile.file(self, architecture: architecture, metadata: metadata)
   }
 
   public var namedParameters: [NamedParameter<SequenceClassifier>] {
