@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Recipe for the shipped `commands` model, an ensemble of six classifiers: data, training,
+# Recipe for the shipped `commands` model, an ensemble of eight classifiers: data, training,
 # evaluation, install.
 #
 #   scripts/train/commands.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
@@ -15,12 +15,14 @@
 # clips) -> silence, plus 72 synthetic low-level noise clips (white/pink/brown, -60 to -30 dBFS)
 # as more silence. Background noise for mixing comes from ESC-10's noise-like classes.
 #
-# Members (same network and schedule, different views of the data):
+# Members (same network size and schedule, different views of the data); 40 mel bands and
+# attention pooling unless the name starts with m64 (64 bands, max pooling):
 #   band    per-band normalisation (each mel band on its own)
 #   level   level normalisation (--cmvn level: one mean and deviation for all bands)
 #   espeak  per band, plus 1,040 espeak-ng clips in training and --frequency-warp 0.1
 #   voices  per band, plus 1,560 Flite/Festival clips in training and --frequency-warp 0.1
 #   level-espeak, level-voices   the same two with level normalisation
+#   m64-level-voices, m64-level-espeak   those two with 64 bands and max pooling
 # Step 1 (STEP=valid) trains them on 80% of the speakers (20% held out by a seeded hash of
 # the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
 # the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
@@ -78,21 +80,26 @@ fi
 
 COMMON=(--task classify --train "$OUT/train.jsonl"
   --labels yes,no,up,down,left,right,on,off,stop,go,unknown,silence
-  --sample-rate 16000 --mel-bands 40 --window-ms 25 --hop-ms 10
-  --hidden 128 --layers 2 --dropout 0.1 --batch-size 32 --learning-rate 0.003 --pooling attention
+  --sample-rate 16000 --window-ms 25 --hop-ms 10
+  --hidden 128 --layers 2 --dropout 0.1 --batch-size 32 --learning-rate 0.003
   --balance weighted-loss --label-smoothing 0.05 --time-shift 0.1 --mixup 0.2 --noise "$OUT/noise"
   --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS")
-MEMBERS=(band level espeak voices level-espeak level-voices)
+MEMBERS=(band level espeak voices level-espeak level-voices m64-level-voices m64-level-espeak)
 train_member() {   # $1: run folder, $2: member, rest: split options
   local dir=$1 member=$2; shift 2
   local own=() resume=()
+  local m40=(--mel-bands 40 --pooling attention) m64=(--mel-bands 64 --pooling max)
+  local espeak=(--extra-train "$WORK/commands-espeak/espeak.jsonl" --frequency-warp 0.1)
+  local voices=(--extra-train "$WORK/commands-voices/voices.jsonl" --frequency-warp 0.1)
   case "$member" in
-    band) ;;
-    level) own=(--cmvn level) ;;
-    espeak) own=(--extra-train "$WORK/commands-espeak/espeak.jsonl" --frequency-warp 0.1) ;;
-    voices) own=(--extra-train "$WORK/commands-voices/voices.jsonl" --frequency-warp 0.1) ;;
-    level-espeak) own=(--cmvn level --extra-train "$WORK/commands-espeak/espeak.jsonl" --frequency-warp 0.1) ;;
-    level-voices) own=(--cmvn level --extra-train "$WORK/commands-voices/voices.jsonl" --frequency-warp 0.1) ;;
+    band) own=("${m40[@]}") ;;
+    level) own=("${m40[@]}" --cmvn level) ;;
+    espeak) own=("${m40[@]}" "${espeak[@]}") ;;
+    voices) own=("${m40[@]}" "${voices[@]}") ;;
+    level-espeak) own=("${m40[@]}" --cmvn level "${espeak[@]}") ;;
+    level-voices) own=("${m40[@]}" --cmvn level "${voices[@]}") ;;
+    m64-level-voices) own=("${m64[@]}" --cmvn level "${voices[@]}") ;;
+    m64-level-espeak) own=("${m64[@]}" --cmvn level "${espeak[@]}") ;;
     *) echo "unknown member $member" >&2; exit 1 ;;
   esac
   [ -f "$dir/done" ] && return 0   # finished earlier (delete the folder to retrain)
@@ -110,7 +117,7 @@ if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
     echo "== $m (last epoch)"
     "$EARSHOT" evaluate --model "$WORK/commands-valid-$m/last.safetensors" "$WORK/commands-valid-band/validation.jsonl" | sed -n 1,2p
   done
-  echo "== ensemble of the six"
+  echo "== ensemble of the ${#MEMBERS[@]}"
   "$EARSHOT" evaluate --model "$WORK/commands-valid.safetensors" "$WORK/commands-valid-band/validation.jsonl"
 fi
 
