@@ -230,7 +230,7 @@ public final class Classifier: Sendable {
         features = done.features
       } else {
         // A clip shorter than one frame is zero-padded to one frame.
-        let minimum = extractor.windowSamples
+        let minimum = extractor.windowLength
         let padded = samples.count < minimum ? samples + [Float](repeating: 0, count: minimum - samples.count) : samples
         features = Matrix(try extractor(padded))
         computed.append((member.features, features))
@@ -280,14 +280,5 @@ public final class Classifier: Sendable {
       }
     }
     return results
-  }
-}
-
-extension FeatureExtractor {
-  /// Samples of one analysis window: a classifier pads shorter clips to it, in training and
-  /// in use.
-  var windowSamples: Int {
-    let o = options
-    return o.kind == .fbank ? Int(Float(o.sampleRate) * o.fbank.frameLengthMilliseconds / 1000) : o.spectrogram.fftSize
   }
 }

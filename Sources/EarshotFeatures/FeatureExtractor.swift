@@ -31,6 +31,8 @@ public final class FeatureExtractor: @unchecked Sendable {
   public let outputBins: Int
   /// Samples between frames.
   public let hopLength: Int
+  /// Samples of one analysis window: `fftSize`, or Kaldi's frame length for `fbank`.
+  public var windowLength: Int { framing.frameLength }
   /// True when `finalize` needs the whole utterance (top-dB clamp, deltas, CMVN), so that
   /// streamed frames must be collected before it runs.
   public let needsWholeUtterance: Bool

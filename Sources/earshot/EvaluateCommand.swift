@@ -44,9 +44,7 @@ struct Evaluate: ParsableCommand {
   func validate() throws {
     guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
-    if let vocabulary, vocabulary.split(separator: ",").isEmpty {
-      throw ValidationError("--vocabulary needs at least one word")
-    }
+    _ = try vocabularyWords(vocabulary)
   }
 
   func run() throws {
@@ -62,9 +60,7 @@ struct Evaluate: ParsableCommand {
       var evaluator = TranscriptionEvaluator(model: loaded, beamWidth: beam,
                                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       speech.apply(to: &evaluator.transcription)
-      evaluator.transcription.vocabulary = vocabulary.map {
-        $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-      }
+      evaluator.transcription.vocabulary = try vocabularyWords(vocabulary)
       result = try evaluator.evaluate(entries)
     } catch {
       printError("error: \(error)")

@@ -11,6 +11,15 @@ func useBLASThreads(_ count: Int) {
 }
 
 /// Writes one line to stderr.
+/// The words of a `--vocabulary a,b,c` option (trimmed), nil when it is not given.
+/// - Throws: `ValidationError` when the list has no word.
+func vocabularyWords(_ option: String?) throws -> [String]? {
+  guard let option else { return nil }
+  let words = option.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+  guard !words.isEmpty else { throw ValidationError("--vocabulary needs at least one word") }
+  return words
+}
+
 func printError(_ message: String) {
   FileHandle.standardError.write(Data((message + "\n").utf8))
 }

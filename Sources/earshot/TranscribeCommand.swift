@@ -48,9 +48,7 @@ struct Transcribe: ParsableCommand {
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
     guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
-    if let vocabulary, vocabulary.split(separator: ",").isEmpty {
-      throw ValidationError("--vocabulary needs at least one word")
-    }
+    _ = try vocabularyWords(vocabulary)
   }
 
   func run() throws {
@@ -59,7 +57,7 @@ struct Transcribe: ParsableCommand {
       var options = TranscriptionOptions()
       options.beamWidth = beam
       speech.apply(to: &options)
-      options.vocabulary = vocabulary.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+      options.vocabulary = try vocabularyWords(vocabulary)
       transcriber = try Transcriber(model: TranscriptionModel(named: model), options: options)
     } catch {
       printError("error: \(error)")

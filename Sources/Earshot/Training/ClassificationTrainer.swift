@@ -90,7 +90,7 @@ public final class ClassificationTrainer {
     let extractor = self.extractor
     let rate = options.features.sampleRate
     let augmentation = options.augmentation
-    let minimum = extractor.windowSamples
+    let minimum = extractor.windowLength  // shorter clips are padded to one window
     clips = try loadEach(training.count, threads: threads, skipped: &skipped) { i in
       let e = training[i]
       let samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
