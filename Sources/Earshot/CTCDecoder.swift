@@ -200,6 +200,45 @@ public struct CTCDecoder: Sendable {
       .map { CTCHypothesis(tokens: tree.tokens($0.prefix), logProbability: $0.total) }
   }
 
+  /// The CTC log-likelihood of `tokens`: the log of the summed probability of every
+  /// alignment that collapses to them (the forward algorithm, in Double); `-inf` when none
+  /// fits in the frames. This is how an ensemble scores a hypothesis with each member's own
+  /// frames, whatever frame each member puts its spikes on.
+  /// - Throws: `PipelineError.invalidDecoderInput` when a token is the blank or out of range,
+  ///   or for input the type's summary rules out.
+  public func logLikelihood(_ tokens: [Int], _ logProbs: Matrix) throws(PipelineError) -> Double {
+    try check(logProbs)
+    try checkTokens(tokens, logProbs)
+    let frames = logProbs.rows
+    guard frames > 0 else { return tokens.isEmpty ? 0 : -.infinity }
+    // Extended sequence: blank, t1, blank, t2, ..., blank.
+    let states = 2 * tokens.count + 1
+    func label(_ s: Int) -> Int { s % 2 == 0 ? blank : tokens[s / 2] }
+    var alpha = [Double](repeating: -.infinity, count: states)
+    var next = alpha
+    alpha[0] = Double(logProbs[0, blank])
+    if states > 1 { alpha[1] = Double(logProbs[0, tokens[0]]) }
+    for t in 1..<frames {
+      // A state is reachable by frame t only if at most 2t + 1 states precede it.
+      for s in 0..<min(states, 2 * t + 2) {
+        var sum = alpha[s]
+        if s >= 1 { sum = logAdd(sum, alpha[s - 1]) }
+        if s >= 2 && s % 2 == 1 && label(s) != label(s - 2) { sum = logAdd(sum, alpha[s - 2]) }
+        next[s] = sum == -.infinity ? -.infinity : sum + Double(logProbs[t, label(s)])
+      }
+      swap(&alpha, &next)
+    }
+    return states > 1 ? logAdd(alpha[states - 1], alpha[states - 2]) : alpha[0]
+  }
+
+  /// Throws unless every token is a non-blank column of `logProbs`.
+  private func checkTokens(_ tokens: [Int], _ logProbs: Matrix) throws(PipelineError) {
+    if let i = tokens.firstIndex(where: { !(0..<logProbs.cols).contains($0) || $0 == blank }) {
+      throw .invalidDecoderInput(
+        name: "tokens[\(i)]", value: "\(tokens[i])", expected: "a non-blank token in 0..<\(logProbs.cols), blank \(blank)")
+    }
+  }
+
   /// Forced alignment (Viterbi over the CTC topology): where each token of `tokens` is
   /// emitted, and its mean posterior over those frames. Returns nil when `tokens` cannot fit
   /// in the frames (a repeat needs a blank between) or every path through them has
@@ -208,10 +247,7 @@ public struct CTCDecoder: Sendable {
   ///   or for input the type's summary rules out.
   public func align(_ tokens: [Int], _ logProbs: Matrix) throws(PipelineError) -> [AlignedToken]? {
     try check(logProbs)
-    if let i = tokens.firstIndex(where: { !(0..<logProbs.cols).contains($0) || $0 == blank }) {
-      throw .invalidDecoderInput(
-        name: "tokens[\(i)]", value: "\(tokens[i])", expected: "a non-blank token in 0..<\(logProbs.cols), blank \(blank)")
-    }
+    try checkTokens(tokens, logProbs)
     let frames = logProbs.rows
     if tokens.isEmpty { return [] }
     // Extended sequence: blank, t1, blank, t2, ..., blank.

@@ -89,7 +89,7 @@ public struct ClassificationModel: Sendable {
       else { throw .noFeatureOptions(path: path, reason: "no 'labels' JSON array") }
       return labels
     }
-    guard let countText = file.metadata[ModelFile.ensembleKey] else {
+    guard let memberFiles = try EnsembleFile.members(of: file, path: path) else {
       // A plain model: the network first, so a CTC model is named as one.
       let network = try SequenceClassifier(file: file, path: path)
       let labels = try labels()
@@ -100,31 +100,9 @@ public struct ClassificationModel: Sendable {
       self.init(network: network, features: features, labels: labels, source: source)
       return
     }
-    try ModelFile.checkVersion(of: file, path: path)
-    guard let count = Int(countText), count >= 1 else {
-      throw PipelineError.badEnsemble(path: path, reason: "'\(ModelFile.ensembleKey)' is '\(countText)', expected a member count >= 1")
-    }
     let labels = try labels()
-    var members: [Member] = []
-    var claimed = 0
-    for k in 0..<count {
-      let key = Self.memberKey(k)
-      guard let text = file.metadata[key],
-        let metadata = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))
-      else {
-        throw PipelineError.badEnsemble(path: path, reason: "metadata '\(key)' for member \(k) of \(count) is missing or not a JSON object of strings")
-      }
-      let prefix = key + "."
-      var tensors: [String: Tensor] = [:]
-      for (name, tensor) in file.tensors where name.hasPrefix(prefix) { tensors[String(name.dropFirst(prefix.count))] = tensor }
-      claimed += tensors.count
-      let name = "\(path) (member \(k))"
-      let network = try SequenceClassifier(file: SafeTensors(tensors: tensors, metadata: metadata), path: name)
-      members.append(Member(network: network, features: try FeatureOptions(metadata: metadata, path: name)))
-    }
-    if claimed != file.tensors.count {
-      let stray = file.tensors.keys.sorted().first { name in !(0..<count).contains { name.hasPrefix(Self.memberKey($0) + ".") } }
-      throw ModelError.unexpectedTensor(path: path, tensor: stray ?? "?")
+    let members = try memberFiles.map { m in
+      Member(network: try SequenceClassifier(file: m.file, path: m.name), features: try FeatureOptions(metadata: m.file.metadata, path: m.name))
     }
     try self.init(members: members, labels: labels, source: source)
   }
@@ -149,23 +127,10 @@ public struct ClassificationModel: Sendable {
       try single.write(to: path)
       return
     }
-    var tensors: [String: Tensor] = [:]
-    var metadata: [String: String] = [
-      ModelFile.ensembleKey: String(members.count), ModelFile.versionKey: ModelFile.version,
-      ModelMetadataKey.labels: labelText,
-    ]
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    for (k, member) in members.enumerated() {
-      let one = file(of: member)
-      for (name, tensor) in one.tensors { tensors[Self.memberKey(k) + "." + name] = tensor }
-      metadata[Self.memberKey(k)] = String(decoding: try encoder.encode(one.metadata), as: UTF8.self)
-    }
+    var metadata = [ModelMetadataKey.labels: labelText]
     if let provenance { metadata[ModelMetadataKey.provenance] = provenance }
-    try SafeTensors(tensors: tensors, metadata: metadata).write(to: path)
+    try EnsembleFile.file(members: members.map(file(of:)), metadata: metadata).write(to: path)
   }
-
-  private static func memberKey(_ k: Int) -> String { "member\(k)" }
 }
 
 /// The labels of one clip or window, most probable first.

@@ -23,51 +23,145 @@ public enum ModelMetadataKey {
 }
 
 /// A CTC model with everything needed to turn audio into text: the network, its front end
-/// and its tokens.
+/// and its tokens; or an ensemble of such networks that share the tokens.
+///
+/// An ensemble's networks (each with its own front end) are not averaged frame by frame
+/// (each network places its spikes on slightly different frames): ``Transcriber`` decodes
+/// each one and keeps, of all their best hypotheses, the one with the highest summed CTC
+/// log-likelihood over the members. It is written as one file (see
+/// ``save(to:provenance:)``), loads by name or path like a single model, and
+/// `earshot ensemble` makes one from trained models.
 public struct TranscriptionModel: Sendable {
-  /// The network.
-  public var network: SequenceModel
-  /// The features it was trained on (its sample rate is the one audio is resampled to).
-  public var features: FeatureOptions
-  /// One string per output; `tokens[network.architecture.blank]` is the blank.
+  /// One network with the features it was trained on.
+  public struct Member: Sendable {
+    /// The network.
+    public var network: SequenceModel
+    /// Its front end.
+    public var features: FeatureOptions
+
+    /// A member: `network` reads features made by `features`.
+    public init(network: SequenceModel, features: FeatureOptions) {
+      self.network = network
+      self.features = features
+    }
+  }
+
+  /// The networks: one for a plain model; for an ensemble, all of them. Never empty.
+  public private(set) var members: [Member]
+  /// One string per output, shared by every member; `tokens[network.architecture.blank]` is
+  /// the blank.
   public var tokens: [String]
   /// How tokens spell text.
   public var unit: TokenUnit
   /// Where it was loaded from (a path or `builtin:NAME`).
   public var source: String
 
+  /// The first member's network (the only one of a plain model); setting it replaces member 0
+  /// only.
+  public var network: SequenceModel {
+    get { members[0].network }
+    set { members[0].network = newValue }
+  }
+  /// The first member's front end (its sample rate is the one audio is resampled to; every
+  /// member shares it); setting it changes member 0 only.
+  public var features: FeatureOptions {
+    get { members[0].features }
+    set { members[0].features = newValue }
+  }
+  /// Whether the model combines more than one network.
+  public var isEnsemble: Bool { members.count > 1 }
+
   public init(network: SequenceModel, features: FeatureOptions, tokens: [String], unit: TokenUnit, source: String = "memory") {
-    self.network = network
-    self.features = features
+    members = [Member(network: network, features: features)]
     self.tokens = tokens
     self.unit = unit
     self.source = source
   }
 
-  /// Loads a model by shipped name (`digits`) or path.
-  /// - Throws: `ModelError` for a malformed file, `PipelineError` for missing metadata.
-  public init(named nameOrPath: String) throws {
-    let path = try ModelCatalog.path(for: nameOrPath)
-    let network = try SequenceModel(contentsOf: path)
-    let features = try FeatureOptions(metadata: network.metadata, path: path)
-    guard let tokenText = network.metadata[ModelMetadataKey.tokens],
-      let tokens = try? JSONDecoder().decode([String].self, from: Data(tokenText.utf8))
-    else { throw PipelineError.noFeatureOptions(path: path, reason: "no 'tokens' JSON array") }
-    guard tokens.count == network.architecture.outputSize else {
-      throw PipelineError.inputMismatch(what: "\(path): tokens", found: tokens.count, expected: network.architecture.outputSize)
-    }
-    let unit = network.metadata[ModelMetadataKey.tokenUnit].flatMap(TokenUnit.init(rawValue:)) ?? .word
-    self.init(network: network, features: features, tokens: tokens, unit: unit, source: nameOrPath == path ? path : "builtin:\(nameOrPath)")
+  /// An ensemble (or, with one member, a plain model).
+  /// - Throws: `PipelineError.badEnsemble` when there are no members, a member's outputs
+  ///   are not one per token, the members' blanks differ, or they resample to different rates.
+  public init(members: [Member], tokens: [String], unit: TokenUnit, source: String = "memory") throws(PipelineError) {
+    try Self.check(members, tokens: tokens, source: source)
+    self.members = members
+    self.tokens = tokens
+    self.unit = unit
+    self.source = source
   }
 
-  /// Writes the network with `features`, `tokens` and `token_unit` in its metadata.
+  /// Throws unless there is a member, each has one output per token and the same blank, and
+  /// all share a rate.
+  static func check(_ members: [Member], tokens: [String], source: String) throws(PipelineError) {
+    guard let first = members.first else { throw .badEnsemble(path: source, reason: "no members") }
+    for (k, m) in members.enumerated() {
+      let a = m.network.architecture
+      guard a.outputSize == tokens.count else {
+        throw .badEnsemble(path: source, reason: "member \(k) has \(a.outputSize) outputs for \(tokens.count) tokens "
+          + "(\(tokens.joined(separator: ",")))")
+      }
+      guard a.blank == first.network.architecture.blank else {
+        throw .badEnsemble(path: source, reason: "member \(k)'s blank is output \(a.blank), member 0's is output "
+          + "\(first.network.architecture.blank); members must share tokens in the same order")
+      }
+      guard m.features.sampleRate == first.features.sampleRate else {
+        throw .badEnsemble(path: source, reason: "member \(k) works at \(m.features.sampleRate) Hz, member 0 at "
+          + "\(first.features.sampleRate) Hz; members must share a sample rate")
+      }
+    }
+  }
+
+  /// Loads a model or an ensemble by shipped name (`digits`) or path.
+  /// - Throws: `ModelError` for a malformed file, `PipelineError` for missing or
+  ///   inconsistent metadata.
+  public init(named nameOrPath: String) throws {
+    let path = try ModelCatalog.path(for: nameOrPath)
+    let file = try SafeTensors(contentsOf: path)
+    let source = nameOrPath == path ? path : "builtin:\(nameOrPath)"
+    let memberFiles = try EnsembleFile.members(of: file, path: path) ?? [(file, path)]
+    // The network first, so a classifier is named as one.
+    let members = try memberFiles.map { m in
+      Member(network: try SequenceModel(file: m.file, path: m.name), features: try FeatureOptions(metadata: m.file.metadata, path: m.name))
+    }
+    // Tokens sit at the top of an ensemble file, in the network's metadata of a plain one.
+    guard let tokenText = file.metadata[ModelMetadataKey.tokens],
+      let tokens = try? JSONDecoder().decode([String].self, from: Data(tokenText.utf8))
+    else { throw PipelineError.noFeatureOptions(path: path, reason: "no 'tokens' JSON array") }
+    let unit = file.metadata[ModelMetadataKey.tokenUnit].flatMap(TokenUnit.init(rawValue:)) ?? .word
+    if file.metadata[ModelFile.ensembleKey] == nil {
+      guard tokens.count == members[0].network.architecture.outputSize else {
+        throw PipelineError.inputMismatch(what: "\(path): tokens", found: tokens.count, expected: members[0].network.architecture.outputSize)
+      }
+    }
+    try self.init(members: members, tokens: tokens, unit: unit, source: source)
+  }
+
+  /// Writes the model with `features`, `tokens` and `token_unit` in its metadata: a plain
+  /// model as a PyTorch-named file (`lstm.*`, `fc.*`), an ensemble in the layout
+  /// `ClassificationModel` uses (member k's tensors under `member{k}.`, its metadata under
+  /// `member{k}`, the count under `ensemble`, tokens and provenance at the top).
+  /// - Throws: `ModelError.cannotAccess` when the file cannot be written (written atomically:
+  ///   nothing half-written is left at `path`).
   public func save(to path: String, provenance: String? = nil) throws {
-    var network = network
-    network.metadata[ModelMetadataKey.features] = features.json
-    network.metadata[ModelMetadataKey.tokens] = String(decoding: try JSONEncoder().encode(tokens), as: UTF8.self)
-    network.metadata[ModelMetadataKey.tokenUnit] = unit.rawValue
-    if let provenance { network.metadata[ModelMetadataKey.provenance] = provenance }
-    try network.save(to: path)
+    let shared = [
+      ModelMetadataKey.tokens: String(decoding: try JSONEncoder().encode(tokens), as: UTF8.self),
+      ModelMetadataKey.tokenUnit: unit.rawValue,
+    ]
+    // Each member keeps its own provenance; the given one goes on top.
+    func file(of member: Member) -> SafeTensors {
+      var network = member.network
+      network.metadata[ModelMetadataKey.features] = member.features.json
+      network.metadata.merge(shared) { _, new in new }
+      return network.file()
+    }
+    guard isEnsemble else {
+      var single = file(of: members[0])
+      if let provenance { single.metadata[ModelMetadataKey.provenance] = provenance }
+      try single.write(to: path)
+      return
+    }
+    var top = shared
+    if let provenance { top[ModelMetadataKey.provenance] = provenance }
+    try EnsembleFile.file(members: members.map(file(of:)), metadata: top).write(to: path)
   }
 }
 

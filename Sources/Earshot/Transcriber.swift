@@ -78,6 +78,9 @@ public struct Transcript: Equatable, Sendable {
 /// for w in transcript.words { print(w.word, w.start, w.end, w.confidence) }
 /// ```
 ///
+/// An ensemble model decodes each member and keeps the pooled hypothesis with the highest
+/// summed CTC log-likelihood (``TranscriptionModel``).
+///
 /// Any format, rate and channel count is read, downmixed and resampled to the model's rate.
 /// Audio longer than `maxSegmentSeconds` is streamed and cut at its quietest point near each
 /// segment's end (energy-based pause detection), so memory stays bounded for hours of audio.
@@ -86,14 +89,19 @@ public final class Transcriber: Sendable {
   public let model: TranscriptionModel
   /// Decoding settings.
   public let options: TranscriptionOptions
-  private let extractor: FeatureExtractor
+  /// One per member, in order.
+  private let extractors: [FeatureExtractor]
   private let decoder: CTCDecoder
   private let vocabulary: Vocabulary?
 
+  /// Prepares one feature extractor per member and the vocabulary, if any.
+  /// - Throws: `PipelineError.badEnsemble` when an ensemble's members do not fit the tokens
+  ///   or each other, `FeatureError` for a front end that cannot be built.
   public init(model: TranscriptionModel, options: TranscriptionOptions = TranscriptionOptions()) throws {
+    try TranscriptionModel.check(model.members, tokens: model.tokens, source: model.source)
     self.model = model
     self.options = options
-    extractor = try FeatureExtractor(options: model.features)
+    extractors = try model.members.map { try FeatureExtractor(options: $0.features) }
     decoder = CTCDecoder(blank: model.network.architecture.blank)
     if let words = options.vocabulary {
       switch model.unit {
@@ -219,23 +227,27 @@ public final class Transcriber: Sendable {
   }
 
   /// Word hypotheses for `samples` decoded as one utterance, times offset to the file.
+  /// Times come from member 0's frames; an ensemble's confidences are the mean of its
+  /// members' (each aligned on its own frames).
   func decodeWhole(_ samples: [Float], offsetSeconds: Double) throws -> [TranscribedWord] {
-    let hop = Double(extractor.hopLength) / Double(model.features.sampleRate)
+    let hopLength = extractors[0].hopLength
+    let hop = Double(hopLength) / Double(model.features.sampleRate)
     // Pieces shorter than one analysis window hold no speech.
-    guard samples.count >= extractor.hopLength else { return [] }
-    let features = try extractor(samples)
-    guard features.frames > 0 else { return [] }
-    let logProbs = model.network.logProbabilities(features: Matrix(features))
-    let tokens: [Int]
-    if options.beamWidth <= 1 && vocabulary == nil {
-      tokens = try decoder.greedy(logProbs).tokens
-    } else {
-      tokens = try decoder.beamSearch(
-        logProbs, beamWidth: max(options.beamWidth, 1), tokensPerFrame: options.tokensPerFrame, nBest: 1,
-        vocabulary: vocabulary
-      ).first?.tokens ?? []
+    guard samples.count >= hopLength else { return [] }
+    let logProbs = try memberLogProbabilities(samples)
+    guard logProbs[0].rows > 0 else { return [] }
+    let tokens = try bestTokens(logProbs)
+    guard var aligned = try decoder.align(tokens, logProbs[0]) else { return [] }
+    if logProbs.count > 1 {
+      var sums = aligned.map(\.confidence)
+      var count = 1.0
+      for lp in logProbs.dropFirst() {
+        guard let other = try decoder.align(tokens, lp) else { continue }
+        for i in sums.indices { sums[i] += other[i].confidence }
+        count += 1
+      }
+      for i in aligned.indices { aligned[i].confidence = sums[i] / count }
     }
-    guard let aligned = try decoder.align(tokens, logProbs) else { return [] }
     // Group tokens into words: (text, first frame, one past the last frame, confidence).
     var spans: [(word: String, start: Int, end: Int, confidence: Double)] = []
     switch model.unit {
@@ -255,12 +267,57 @@ public final class Transcriber: Sendable {
       }
       close()
     }
-    spans = Self.widen(spans, energy: Self.frameEnergy(samples, hop: extractor.hopLength, frames: features.frames))
+    spans = Self.widen(spans, energy: Self.frameEnergy(samples, hop: hopLength, frames: logProbs[0].rows))
     // Frame t is centred at t * hop (or starts there, uncentred): frames [s, e) span s * hop
     // to e * hop, clamped to the piece (centred frames overhang its end).
     let pieceEnd = offsetSeconds + Double(samples.count) / Double(model.features.sampleRate)
     func time(_ frame: Int) -> Double { min(offsetSeconds + Double(frame) * hop, pieceEnd) }
     return spans.map { TranscribedWord(word: $0.word, start: time($0.start), end: time($0.end), confidence: $0.confidence) }
+  }
+
+  /// Each member's (frames, tokens) log-probabilities for `samples`; members with the same
+  /// front end share one feature computation.
+  func memberLogProbabilities(_ samples: [Float]) throws -> [Matrix] {
+    var computed: [(options: FeatureOptions, features: Matrix)] = []
+    return try zip(model.members, extractors).map { member, extractor in
+      let features: Matrix
+      if let done = computed.first(where: { $0.options == member.features }) {
+        features = done.features
+      } else {
+        features = Matrix(try extractor(samples))
+        computed.append((member.features, features))
+      }
+      return features.rows > 0 ? member.network.logProbabilities(features: features) : Matrix(rows: 0, cols: model.tokens.count)
+    }
+  }
+
+  /// The best token sequence: of one network, its best path or beam search result; of an
+  /// ensemble, every member's `beamWidth` best hypotheses (its best path when greedy)
+  /// pooled, and the one with the highest sum of the members' CTC log-likelihoods kept.
+  func bestTokens(_ logProbs: [Matrix]) throws -> [Int] {
+    let greedy = options.beamWidth <= 1 && vocabulary == nil
+    func hypotheses(_ lp: Matrix, count: Int) throws -> [[Int]] {
+      if greedy { return [try decoder.greedy(lp).tokens] }
+      return try decoder.beamSearch(
+        lp, beamWidth: max(options.beamWidth, 1), tokensPerFrame: options.tokensPerFrame, nBest: count, vocabulary: vocabulary
+      ).map(\.tokens)
+    }
+    guard logProbs.count > 1 else { return try hypotheses(logProbs[0], count: 1).first ?? [] }
+    var candidates: [[Int]] = []
+    for lp in logProbs {
+      for h in try hypotheses(lp, count: max(options.beamWidth, 1)) where !candidates.contains(h) { candidates.append(h) }
+    }
+    guard var best = candidates.first else { return [] }
+    var bestScore = -Double.infinity
+    for c in candidates {
+      var score = 0.0
+      for lp in logProbs { score += try decoder.logLikelihood(c, lp) }
+      if score > bestScore {
+        best = c
+        bestScore = score
+      }
+    }
+    return best
   }
 
   /// Log energy (dB) of the `hop` samples around each frame centre.

@@ -117,9 +117,10 @@ public enum ModelFile {
   public static let versionKey = "format_version"
   /// The format version this code writes and reads.
   public static let version = "1"
-  /// Metadata key of an ensemble file (several networks whose outputs are averaged): the
+  /// Metadata key of an ensemble file (several networks whose outputs are combined): the
   /// member count. Member k's tensors are named `member{k}.` + its own names, and its own
-  /// metadata is the JSON object under `member{k}`. Read by `ClassificationModel`.
+  /// metadata is the JSON object under `member{k}`. Read by `ClassificationModel` and
+  /// `TranscriptionModel`.
   public static let ensembleKey = "ensemble"
   /// Keys for the caller's own metadata, by convention: "features" (the FeatureOptions JSON),
   /// "tokens" (CTC output symbols) or "labels" (classifier labels), "provenance".
@@ -139,7 +140,8 @@ public enum ModelFile {
     try checkVersion(of: file, path: path)
     if let members = file.metadata[ensembleKey] {
       throw .badMetadata(path: path, key: ensembleKey, reason: "this file is an ensemble of \(members) networks, "
-        + "not one; load it with ClassificationModel(named:) (earshot classify/evaluate --model)")
+        + "not one; load it with ClassificationModel(named:) or TranscriptionModel(named:) (earshot classify, "
+        + "transcribe or evaluate --model)")
     }
     guard let json = file.metadata[architectureKey] else {
       throw .badMetadata(path: path, key: architectureKey,

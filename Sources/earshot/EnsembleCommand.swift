@@ -4,26 +4,36 @@ import Foundation
 
 struct Ensemble: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Combine classifiers trained for the same labels into one model that averages their probabilities.",
+    abstract: "Combine models trained for the same labels or tokens into one model.",
     discussion: """
+      Classifiers: the ensemble averages their class probabilities. They must have the same
+      labels in the same order.
+
+      CTC models (transcription): each network is decoded on its own, and of all their best
+      hypotheses (--beam of each) the ensemble keeps the one with the highest summed CTC
+      log-likelihood; times come from the first model. Networks place their spikes on
+      different frames, so their frames are never averaged. They must have the same tokens in
+      the same order (scripts/train/keep_tokens.py cuts a model's extra tokens).
+
       Each model keeps its own front end (say, one normalised per band and one by level), so
-      models trained with different settings or seeds can be combined; they must have the
-      same labels in the same order and the same sample rate. An input that is itself an
-      ensemble adds all of its members. The output loads like any model (`earshot classify
-      --model OUT`, `earshot evaluate --model OUT ...`); its cost is the sum of its members'.
+      models trained with different settings or seeds can be combined; all must share a
+      sample rate. An input that is itself an ensemble adds all of its members. The output
+      loads like any model (`earshot classify`, `transcribe` or `evaluate --model OUT`); its
+      cost is the sum of its members'.
 
-      Validation accuracy of an ensemble is not the mean of its members': check it with
-      `earshot evaluate` on held-out clips before shipping one.
+      An ensemble is not always better than its best member: check it with `earshot
+      evaluate` on held-out clips before shipping one.
 
-      Example (three runs of `earshot train --task classify`):
+      Examples (runs of `earshot train`):
         earshot ensemble runs/a/last.safetensors runs/b/last.safetensors runs/c/last.safetensors \\
           --output commands-ensemble.safetensors
+        earshot ensemble digits runs/digits-2/best.safetensors --output digits-pair.safetensors
       """)
 
   @Option(help: "Where to write the ensemble (.safetensors); written atomically.") var output: String
   @Option(help: "Free-form provenance text stored in the file (say, the recipe); default: the input paths.")
   var provenance: String?
-  @Argument(help: "Classifier files or shipped names, at least two.") var models: [String]
+  @Argument(help: "Model files or shipped names, at least two, all classifiers or all CTC models.") var models: [String]
 
   func validate() throws {
     guard models.count >= 2 else { throw ValidationError("give at least two models to combine (got \(models.count))") }
@@ -34,29 +44,57 @@ struct Ensemble: ParsableCommand {
 
   func run() throws {
     do {
-      var members: [ClassificationModel.Member] = []
-      var labels: [String]? = nil
-      var first = ""
-      for name in models {
-        // A CTC model, a missing or a malformed file each fail here with their own reason.
-        let model = try ClassificationModel(named: name)
-        if let labels, model.labels != labels {
-          throw PipelineError.badEnsemble(path: name, reason: "labels \(model.labels.joined(separator: ",")) differ from \(first)'s "
-            + "\(labels.joined(separator: ",")); members must share labels in the same order (train with --labels)")
-        }
-        if labels == nil { labels = model.labels; first = name }
-        members += model.members
-      }
-      let ensemble = try ClassificationModel(members: members, labels: labels!, source: output)
-      let note = provenance ?? "ensemble of " + models.joined(separator: ", ")
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys]
-      let text = String(decoding: try encoder.encode(["ensemble": note]), as: UTF8.self)
-      try ensemble.save(to: output, provenance: text)
-      printError("wrote \(output): \(members.count) networks, labels \(labels!.joined(separator: " "))")
+      let count = try ClassificationEvaluator.isClassifier(models[0]) ? combineClassifiers() : combineTranscriptionModels()
+      printError(count)
     } catch {
       printError("error: \(error)")
       throw ExitCode.failure
     }
+  }
+
+  /// The provenance stored in the file.
+  var note: String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try! encoder.encode(["ensemble": provenance ?? "ensemble of " + models.joined(separator: ", ")]), as: UTF8.self)
+  }
+
+  /// Writes the classifier ensemble; returns the line that reports it.
+  func combineClassifiers() throws -> String {
+    var members: [ClassificationModel.Member] = []
+    var labels: [String]? = nil
+    var first = ""
+    for name in models {
+      // A CTC model, a missing or a malformed file each fail here with their own reason.
+      let model = try ClassificationModel(named: name)
+      if let labels, model.labels != labels {
+        throw PipelineError.badEnsemble(path: name, reason: "labels \(model.labels.joined(separator: ",")) differ from \(first)'s "
+          + "\(labels.joined(separator: ",")); members must share labels in the same order (train with --labels)")
+      }
+      if labels == nil { labels = model.labels; first = name }
+      members += model.members
+    }
+    try ClassificationModel(members: members, labels: labels!, source: output).save(to: output, provenance: note)
+    return "wrote \(output): \(members.count) networks, labels \(labels!.joined(separator: " "))"
+  }
+
+  /// Writes the CTC ensemble; returns the line that reports it.
+  func combineTranscriptionModels() throws -> String {
+    var members: [TranscriptionModel.Member] = []
+    var shared: (tokens: [String], unit: TokenUnit, name: String)? = nil
+    for name in models {
+      // A classifier, a missing or a malformed file each fail here with their own reason.
+      let model = try TranscriptionModel(named: name)
+      if let shared, model.tokens != shared.tokens || model.unit != shared.unit {
+        throw PipelineError.badEnsemble(path: name, reason: "tokens \(model.tokens.joined(separator: ",")) (\(model.unit.rawValue)) "
+          + "differ from \(shared.name)'s \(shared.tokens.joined(separator: ",")) (\(shared.unit.rawValue)); members must share "
+          + "tokens in the same order (scripts/train/keep_tokens.py cuts a model down to some of its tokens)")
+      }
+      if shared == nil { shared = (model.tokens, model.unit, name) }
+      members += model.members
+    }
+    try TranscriptionModel(members: members, tokens: shared!.tokens, unit: shared!.unit, source: output)
+      .save(to: output, provenance: note)
+    return "wrote \(output): \(members.count) networks, tokens \(shared!.tokens.joined(separator: " "))"
   }
 }

@@ -250,6 +250,10 @@ struct Train: ParsableCommand {
       if let connectedMaxClips { options.augmentation.maximumConnectedPieces = connectedMaxClips }
       if let connectedMaxPause { options.augmentation.connectedPauseSeconds = connectedMaxPause }
       let initial = try initialModel.map { try TranscriptionModel(named: $0) }
+      if let initial, initial.isEnsemble {
+        throw ValidationError("--init \(initialModel!): an ensemble of \(initial.members.count) networks cannot seed "
+          + "training; start from one of the models it was made from")
+      }
       if let initial {
         options.features = initial.features
         options.hiddenSize = initial.network.architecture.hiddenSize

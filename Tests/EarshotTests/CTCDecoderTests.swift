@@ -193,4 +193,39 @@ struct CTCDecoderTests {
     #expect(try CTCDecoder().align([], m) == [])
     #expect(try CTCDecoder().align([1], m) == nil)
   }
+
+  /// The forward algorithm's likelihood of every label sequence equals the sum over its
+  /// enumerated alignments, and a sequence that cannot fit in the frames scores -inf.
+  @Test(arguments: [(4, 3, 31 as UInt64), (5, 3, 32), (5, 4, 33), (3, 5, 34), (1, 3, 35)])
+  func logLikelihoodEqualsTheSumOverAlignments(frames: Int, tokens: Int, seed: UInt64) throws {
+    let m = randomLogProbs(frames: frames, tokens: tokens, seed: seed)
+    let exact = bruteForce(m)
+    #expect(exact.count >= tokens)
+    for (labels, probability) in exact {
+      let found = try CTCDecoder().logLikelihood(labels, m)
+      #expect(abs(found - log(probability)) < 1e-9 * max(1, abs(log(probability))), "\(labels): \(found) vs \(log(probability))")
+    }
+    // More labels than frames never fit; nor do k repeats of one token in fewer than 2k - 1
+    // frames (a blank must separate them).
+    #expect(try CTCDecoder().logLikelihood([Int](repeating: 1, count: frames + 1), m) == -.infinity)
+    #expect(try CTCDecoder().logLikelihood([Int](repeating: 1, count: (frames + 1) / 2 + 1), m) == -.infinity)
+    #expect(try CTCDecoder().logLikelihood([], Matrix(rows: 0, cols: 3)) == 0)
+    #expect(try CTCDecoder().logLikelihood([2], Matrix(rows: 0, cols: 3)) == -.infinity)
+    #expect(throws: PipelineError.self) { try CTCDecoder().logLikelihood([0], m) }
+    #expect(throws: PipelineError.self) { try CTCDecoder().logLikelihood([tokens], m) }
+  }
+
+  /// With a blank other than 0, the likelihood is that of the same model with outputs
+  /// reordered so the blank comes first.
+  @Test func logLikelihoodRespectsANonZeroBlank() throws {
+    let m = randomLogProbs(frames: 5, tokens: 3, seed: 36)
+    // Column order 2, 0, 1: the blank (column 2) moves to 0, tokens 0 and 1 to 1 and 2.
+    var moved = Matrix(rows: m.rows, cols: 3)
+    for t in 0..<m.rows { for (to, from) in [2, 0, 1].enumerated() { moved[t, to] = m[t, from] } }
+    for labels in [[0], [1, 0], [0, 0, 1], [1, 1]] {
+      let found = try CTCDecoder(blank: 2).logLikelihood(labels, m)
+      let expected = try CTCDecoder(blank: 0).logLikelihood(labels.map { $0 + 1 }, moved)
+      #expect(abs(found - expected) < 1e-12, "\(labels)")
+    }
+  }
 }

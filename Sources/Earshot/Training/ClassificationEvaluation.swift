@@ -200,10 +200,6 @@ public struct ClassificationEvaluator: Sendable {
     guard let path = try? ModelCatalog.path(for: nameOrPath),
       let file = try? SafeTensors(contentsOf: path)
     else { return false }
-    if file.metadata[ModelFile.ensembleKey] != nil { return true }
-    guard let json = file.metadata[ModelFile.architectureKey],
-      let a = try? JSONDecoder().decode(ModelArchitecture.self, from: Data(json.utf8))
-    else { return false }
-    return a.kind == .classifier
+    return EnsembleFile.kind(of: file) == .classifier
   }
 }

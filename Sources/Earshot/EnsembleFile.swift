@@ -1,0 +1,74 @@
+import Foundation
+
+/// The layout of an ensemble file, shared by ``ClassificationModel`` and
+/// ``TranscriptionModel``: member k's tensors are named `member{k}.` + its own names, its own
+/// metadata (architecture, features, tokens or labels) is a JSON object of strings under the
+/// key `member{k}`, and the member count is under `ensemble` (`ModelFile.ensembleKey`), with
+/// the shared tokens or labels and the provenance at the top.
+enum EnsembleFile {
+  static func memberKey(_ k: Int) -> String { "member\(k)" }
+
+  /// The members of an ensemble file, each as a plain model file named for errors
+  /// (`PATH (member k)`); nil for a plain model file.
+  /// - Throws: `PipelineError.badEnsemble` for a bad count or member metadata,
+  ///   `ModelError.unexpectedTensor` for a tensor no member claims, `ModelError` for a
+  ///   format version this code does not read.
+  static func members(of file: SafeTensors, path: String) throws -> [(file: SafeTensors, name: String)]? {
+    guard let countText = file.metadata[ModelFile.ensembleKey] else { return nil }
+    try ModelFile.checkVersion(of: file, path: path)
+    guard let count = Int(countText), count >= 1 else {
+      throw PipelineError.badEnsemble(path: path, reason: "'\(ModelFile.ensembleKey)' is '\(countText)', expected a member count >= 1")
+    }
+    var members: [(file: SafeTensors, name: String)] = []
+    var claimed = 0
+    for k in 0..<count {
+      let key = memberKey(k)
+      guard let text = file.metadata[key],
+        let metadata = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+      else {
+        throw PipelineError.badEnsemble(path: path, reason: "metadata '\(key)' for member \(k) of \(count) is missing or not a JSON object of strings")
+      }
+      let prefix = key + "."
+      var tensors: [String: Tensor] = [:]
+      for (name, tensor) in file.tensors where name.hasPrefix(prefix) { tensors[String(name.dropFirst(prefix.count))] = tensor }
+      claimed += tensors.count
+      members.append((SafeTensors(tensors: tensors, metadata: metadata), "\(path) (member \(k))"))
+    }
+    if claimed != file.tensors.count {
+      let stray = file.tensors.keys.sorted().first { name in !(0..<count).contains { name.hasPrefix(memberKey($0) + ".") } }
+      throw ModelError.unexpectedTensor(path: path, tensor: stray ?? "?")
+    }
+    return members
+  }
+
+  /// One ensemble file holding `members` (plain model files), with `metadata` at the top.
+  static func file(members: [SafeTensors], metadata: [String: String]) throws -> SafeTensors {
+    var tensors: [String: Tensor] = [:]
+    var top = metadata
+    top[ModelFile.ensembleKey] = String(members.count)
+    top[ModelFile.versionKey] = ModelFile.version
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    for (k, member) in members.enumerated() {
+      for (name, tensor) in member.tensors { tensors[memberKey(k) + "." + name] = tensor }
+      top[memberKey(k)] = String(decoding: try encoder.encode(member.metadata), as: UTF8.self)
+    }
+    return SafeTensors(tensors: tensors, metadata: top)
+  }
+
+  /// What the networks of a plain or ensemble file are (an ensemble's: member 0's); nil when
+  /// the file does not say.
+  static func kind(of file: SafeTensors) -> ModelArchitecture.Kind? {
+    var metadata = file.metadata
+    if file.metadata[ModelFile.ensembleKey] != nil {
+      guard let text = file.metadata[memberKey(0)],
+        let member = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+      else { return nil }
+      metadata = member
+    }
+    guard let json = metadata[ModelFile.architectureKey],
+      let a = try? JSONDecoder().decode(ModelArchitecture.self, from: Data(json.utf8))
+    else { return nil }
+    return a.kind
+  }
+}
