@@ -31,7 +31,7 @@ struct Ensemble: ParsableCommand {
       """)
 
   @Option(help: "Where to write the ensemble (.safetensors); written atomically.") var output: String
-  @Option(help: "Free-form provenance text stored in the file (say, the recipe); default: the input paths.")
+  @Option(help: "Provenance stored in the file (say, the recipe): a JSON object as it is, other text as {\"ensemble\": TEXT}; default: the input paths.")
   var provenance: String?
   @Argument(help: "Model files or shipped names, at least two, all classifiers or all CTC models.") var models: [String]
 
@@ -52,8 +52,10 @@ struct Ensemble: ParsableCommand {
     }
   }
 
-  /// The provenance stored in the file.
+  /// The provenance stored in the file: --provenance as it is when it is a JSON object, else
+  /// {"ensemble": TEXT}.
   var note: String {
+    if let provenance, (try? JSONSerialization.jsonObject(with: Data(provenance.utf8))) is [String: Any] { return provenance }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     return String(decoding: try! encoder.encode(["ensemble": provenance ?? "ensemble of " + models.joined(separator: ", ")]), as: UTF8.self)

@@ -102,6 +102,10 @@ struct Train: ParsableCommand {
     "Fine-tune: start from this model's weights (a shipped name such as digits, or a path); its features, sizes and tokens or labels are used.",
     valueName: "model"))
   var initialModel: String?
+  @Option(help: ArgumentHelp(
+    "With --init of an ensemble (the shipped digits and commands models are ensembles): which of its networks to start from, 0-based.",
+    valueName: "k"))
+  var initMember: Int?
   @Option(help: "Stop cleanly, after a checkpoint, after this many minutes of training.") var maxMinutes: Double?
 
   // --task classify only.
@@ -197,6 +201,8 @@ struct Train: ParsableCommand {
     if let clip, !(clip > 0) { throw ValidationError("--clip must be > 0 (got \(clip))") }
     if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be >= 1 (got \(checkpointEvery))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
+    if initMember != nil && initialModel == nil { throw ValidationError("--init-member picks a network of the --init model; give --init") }
+    if let initMember, initMember < 0 { throw ValidationError("--init-member must be >= 0 (got \(initMember))") }
     if initialModel != nil && resume {
       throw ValidationError("--init starts a new run; --resume continues one from its checkpoint (drop --init)")
     }
@@ -249,10 +255,10 @@ struct Train: ParsableCommand {
       if let connectedStrings { options.augmentation.connectedStrings = connectedStrings }
       if let connectedMaxClips { options.augmentation.maximumConnectedPieces = connectedMaxClips }
       if let connectedMaxPause { options.augmentation.connectedPauseSeconds = connectedMaxPause }
-      let initial = try initialModel.map { try TranscriptionModel(named: $0) }
-      if let initial, initial.isEnsemble {
-        throw ValidationError("--init \(initialModel!): an ensemble of \(initial.members.count) networks cannot seed "
-          + "training; start from one of the models it was made from")
+      let initial = try initialModel.map { name in
+        let model = try TranscriptionModel(named: name)
+        let member = model.members[try initialMemberIndex(count: model.members.count)]
+        return TranscriptionModel(network: member.network, features: member.features, tokens: model.tokens, unit: model.unit, source: model.source)
       }
       if let initial {
         options.features = initial.features
@@ -366,12 +372,26 @@ extension Train {
     return options
   }
 
+  /// Which network of the --init model (of `count`) training starts from.
+  func initialMemberIndex(count: Int) throws -> Int {
+    if count > 1 && initMember == nil {
+      throw ValidationError("--init \(initialModel!) is an ensemble of \(count) networks; choose the one to start from "
+        + "with --init-member 0...\(count - 1) (docs/models.md describes each)")
+    }
+    let k = initMember ?? 0
+    guard k < count else {
+      throw ValidationError("--init-member \(k) is out of range: --init \(initialModel!) has "
+        + (count == 1 ? "one network (member 0)" : "\(count) networks (0...\(count - 1))"))
+    }
+    return k
+  }
+
   func runClassify() throws {
     do {
-      let initial = try initialModel.map { try ClassificationModel(named: $0) }
-      if let initial, initial.isEnsemble {
-        throw ValidationError("--init \(initialModel!): an ensemble of \(initial.members.count) networks cannot seed "
-          + "training; start from one of the models it was made from")
+      let initial = try initialModel.map { name in
+        let model = try ClassificationModel(named: name)
+        let member = model.members[try initialMemberIndex(count: model.members.count)]
+        return ClassificationModel(network: member.network, features: member.features, labels: model.labels, source: model.source)
       }
       let options = try classificationOptions(initial: initial)
       let all = try ClassificationDataset.load(train)

@@ -137,8 +137,10 @@ struct TranscriptionEnsembleTests {
     let bPath = dir.appendingPathComponent("b.safetensors").path
     try b.save(to: bPath)
     let out = dir.appendingPathComponent("pair.safetensors").path
-    let made = try CLI.run(["ensemble", aPath, bPath, "--output", out])
+    let made = try CLI.run(["ensemble", aPath, bPath, "--output", out, "--provenance", "{\"recipe\": \"test\"}"])
     #expect(made.status == 0 && made.stderr.contains("2 networks"), "\(made.stderr)")
+    // A JSON object is stored as it is.
+    #expect(try SafeTensors(contentsOf: out).metadata[ModelMetadataKey.provenance] == "{\"recipe\": \"test\"}")
 
     let expected = try Transcriber(model: TranscriptionModel(members: a.members + b.members, tokens: a.tokens, unit: .word))
       .transcribe(path: wav)
@@ -166,7 +168,18 @@ struct TranscriptionEnsembleTests {
             "\(mismatch.stderr)")
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.safetensors").path))
     let seed = try CLI.run(["train", "--train", manifest.path, "--init", out, "--output", dir.appendingPathComponent("run").path])
-    #expect(seed.status != 0 && seed.stderr.contains("cannot seed training"), "\(seed.stderr)")
+    #expect(seed.status != 0 && seed.stderr.contains("choose the one to start from with --init-member 0...1"), "\(seed.stderr)")
+    let range = try CLI.run(["train", "--train", manifest.path, "--init", out, "--init-member", "2",
+                             "--output", dir.appendingPathComponent("run").path])
+    #expect(range.status != 0 && range.stderr.contains("has 2 networks (0...1)"), "\(range.stderr)")
+    // Member 1 (20 log-mel bands in, 6 per direction) seeds a fine-tune.
+    let run = dir.appendingPathComponent("tuned").path
+    let tuned = try CLI.run(["train", "--train", manifest.path, "--init", out, "--init-member", "1", "--epochs", "1",
+                             "--threads", "1", "--output", run])
+    #expect(tuned.status == 0, "\(tuned.stderr)")
+    let result = try TranscriptionModel(named: run + "/last.safetensors")
+    #expect(result.network.architecture.inputSize == 20 && result.network.architecture.hiddenSize == 6)
+    #expect(result.features == b.features && result.tokens == a.tokens)
     let logits = try CLI.run(["logits", "--model", out, "--audio", wav, "--output", dir.appendingPathComponent("l.npy").path])
     #expect(logits.status != 0 && logits.stderr.contains("ensemble of 2 networks"), "\(logits.stderr)")
   }

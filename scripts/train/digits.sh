@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# Recipe for the shipped `digits` model: data, training, evaluation, install.
+# Recipe for the shipped `digits` model, an ensemble of two CTC networks: data, training,
+# evaluation, install.
+#   1. digits-run: FSDD, Speech Commands digit words, espeak-ng and connected strings.
+#   2. words-run: the same data plus every Speech Commands command word (extra tokens: more
+#      real speakers for the encoder), no held-out speaker; its last epoch is cut back to the
+#      digit tokens with scripts/train/keep_tokens.py.
+#   The two are combined with `earshot ensemble` (decoding keeps the pooled hypothesis with
+#   the highest summed CTC log-likelihood).
 #
 #   scripts/train/digits.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
 #
@@ -29,9 +36,25 @@ RESUME=()
   --output "$WORK/digits-run" --noise ../shared/data/speech-commands/_silence_ \
   --epochs "$EPOCHS" --seed "$SEED" ${HIDDEN:+--hidden "$HIDDEN"} ${LAYERS:+--layers "$LAYERS"} "${RESUME[@]}"
 
-for set in valid-fsdd valid-sc valid-espeak valid-connected; do
-  echo "== $set"
-  "$EARSHOT" evaluate --model "$WORK/digits-run/best.safetensors" --beam 8 "$WORK/digits-data/$set.jsonl" | head -12
+# 2. The command-words member (about 75 min on one thread).
+"$PYTHON" scripts/data/sc_words.py --data ../shared/data --digits "$WORK/digits-data"
+RESUME=()
+[ -f "$WORK/words-run/checkpoint.safetensors" ] && RESUME=(--resume)
+"$EARSHOT" train --task ctc \
+  --train "$WORK/digits-data/train-scwords.jsonl" --valid "$WORK/digits-data/valid.jsonl" \
+  --output "$WORK/words-run" --noise ../shared/data/speech-commands/_silence_ \
+  --epochs "$EPOCHS" --seed "$SEED" --threads 1 "${RESUME[@]}"
+python3 scripts/train/keep_tokens.py "$WORK/words-run/last.safetensors" "$WORK/words-digits.safetensors" \
+  eight,five,four,nine,one,seven,six,three,two,zero
+"$EARSHOT" ensemble "$WORK/digits-run/best.safetensors" "$WORK/words-digits.safetensors" \
+  --output "$WORK/digits-ensemble.safetensors" \
+  --provenance "scripts/train/digits.sh: member 0 digits-run/best (seed $SEED), member 1 words-run/last cut to the digits"
+
+for model in digits-run/best.safetensors words-digits.safetensors digits-ensemble.safetensors; do
+  for set in valid-fsdd valid-sc valid-espeak valid-connected; do
+    echo "== $model $set"
+    "$EARSHOT" evaluate --model "$WORK/$model" --beam 8 "$WORK/digits-data/$set.jsonl" | head -4
+  done
 done
-cp "$WORK/digits-run/best.safetensors" Sources/Earshot/Models/digits.safetensors
+cp "$WORK/digits-ensemble.safetensors" Sources/Earshot/Models/digits.safetensors
 echo "installed Sources/Earshot/Models/digits.safetensors"
