@@ -36,11 +36,15 @@ public struct LSTM: Parameterized, Sendable {
   /// W_ih, (4 hiddenSize, inputSize), row blocks i, f, g, o (PyTorch `weight_ih_l{k}`).
   public var weightIH: Matrix
   /// W_hh, (4 hiddenSize, hiddenSize) (PyTorch `weight_hh_l{k}`).
-  public var weightHH: Matrix
+  public var weightHH: Matrix { didSet { packedHH = PackOnce() } }
   /// b_ih, (1, 4 hiddenSize) (PyTorch `bias_ih_l{k}`).
   public var biasIH: Matrix
   /// b_hh, (1, 4 hiddenSize) (PyTorch `bias_hh_l{k}`).
   public var biasHH: Matrix
+  /// W_hh packed for the recurrent kernel by the first inference call and reused by later
+  /// ones (a short clip spends as long packing as multiplying); replaced, empty, whenever
+  /// W_hh changes. Training packs per call (its weights change every step).
+  private var packedHH = PackOnce()
 
   /// A layer with PyTorch's default initialisation: every tensor uniform in
   /// (-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)), drawn W_ih, W_hh, b_ih, b_hh in that order.
@@ -178,7 +182,9 @@ public struct LSTM: Parameterized, Sendable {
         weightHH.data.withUnsafeBufferPointer { whh in
           biasIH.data.withUnsafeBufferPointer { bih in
             biasHH.data.withUnsafeBufferPointer { bhh in
-              let recurrent = PackedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g, kernels: kernels)
+              let recurrent = packedHH.value {
+                PackedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g, kernels: kernels)
+              }
               for j in 0..<g { gates[j] = bih[j] + bhh[j] }
               var s0 = 0
               while s0 < steps {
@@ -349,6 +355,22 @@ let inferenceChunkRowsSmallBatch = 1024
 func forEachStepRow(lengths: [Int], steps: Int, _ body: (Int, Int, Int) -> Void) {
   for s in 0..<steps {
     for (b, n) in lengths.enumerated() where s < n { body(s, b, n - 1 - s) }
+  }
+}
+
+/// A packed matrix made once, on first use, by whichever thread asks first; later callers
+/// share it (it is only read after it is made).
+final class PackOnce: @unchecked Sendable {
+  private let lock = NSLock()
+  private var packed: PackedMatrix?
+
+  func value(_ make: () -> PackedMatrix) -> PackedMatrix {
+    lock.lock()
+    defer { lock.unlock() }
+    if let packed { return packed }
+    let made = make()
+    packed = made
+    return made
   }
 }
 

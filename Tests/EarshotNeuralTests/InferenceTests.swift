@@ -29,4 +29,21 @@ import Testing
       }
     }
   }
+
+  /// Inference packs W_hh once and reuses it; a change to W_hh (in place, through a key path
+  /// as the optimiser writes, or by assignment) must be seen by the next call, and a copy made
+  /// before the change keeps computing with its own weights.
+  @Test func changedRecurrentWeightsAreRepacked() {
+    var g = SeededGenerator(seed: 9)
+    var layer = LSTM(inputSize: 4, hiddenSize: 8, generator: &g)
+    let input = SequenceBatch(data: g.normalMatrix(rows: 30, cols: 4), lengths: [30])
+    let before = layer(input).data
+    let copy = layer
+    layer[keyPath: \LSTM.weightHH].data[5] += 0.5
+    expectClose(layer(input).data, layer.forward(input).output.data, rtol: 1e-6, atol: 1e-6, "after an in-place change")
+    #expect(layer(input).data != before)
+    layer.weightHH = g.normalMatrix(rows: 32, cols: 8)
+    expectClose(layer(input).data, layer.forward(input).output.data, rtol: 1e-6, atol: 1e-6, "after an assignment")
+    #expect(copy(input).data == before)
+  }
 }
