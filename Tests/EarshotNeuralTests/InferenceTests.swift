@@ -6,7 +6,7 @@ import Testing
 /// fixtures do not reach: sequences longer than one inference chunk, uneven lengths, hidden
 /// sizes with and without a scalar tail, batch 1 (GEMV) and larger, 1 and 2 BLAS threads.
 @Suite(.serialized) struct InferenceTests {
-  @Test(arguments: [(12, [200, 37, 120]), (16, [300]), (8, [90, 90]), (5, [1, 260, 3, 70])])
+  @Test(arguments: [(12, [200, 37, 120]), (16, [300]), (8, [90, 90]), (5, [1, 260, 3, 70]), (10, [100]), (6, [256])])
   func inferenceMatchesTrainingForward(hiddenSize: Int, lengths: [Int]) {
     var g = SeededGenerator(seed: 7)
     let net = BiLSTM(inputSize: 6, hiddenSize: hiddenSize, numLayers: 2, generator: &g)
@@ -30,10 +30,10 @@ import Testing
     }
   }
 
-  /// Inference packs W_hh once and reuses it; a change to W_hh (in place, through a key path
-  /// as the optimiser writes, or by assignment) must be seen by the next call, and a copy made
-  /// before the change keeps computing with its own weights.
-  @Test func changedRecurrentWeightsAreRepacked() {
+  /// Inference packs W_hh (and, for short inputs, W_ih) once and reuses them; a change to
+  /// either (in place, through a key path as the optimiser writes, or by assignment) must be
+  /// seen by the next call, and a copy made before the change keeps its own weights.
+  @Test func changedWeightsAreRepacked() {
     var g = SeededGenerator(seed: 9)
     var layer = LSTM(inputSize: 4, hiddenSize: 8, generator: &g)
     let input = SequenceBatch(data: g.normalMatrix(rows: 30, cols: 4), lengths: [30])
@@ -45,5 +45,9 @@ import Testing
     layer.weightHH = g.normalMatrix(rows: 32, cols: 8)
     expectClose(layer(input).data, layer.forward(input).output.data, rtol: 1e-6, atol: 1e-6, "after an assignment")
     #expect(copy(input).data == before)
+    let second = layer(input).data
+    layer[keyPath: \LSTM.weightIH].data[3] -= 0.5
+    expectClose(layer(input).data, layer.forward(input).output.data, rtol: 1e-6, atol: 1e-6, "after a change to W_ih")
+    #expect(layer(input).data != second)
   }
 }
