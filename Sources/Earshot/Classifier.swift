@@ -7,18 +7,7 @@ import Foundation
 /// path like a single model; `earshot ensemble` makes one from trained models.
 public struct ClassificationModel: Sendable {
   /// One network with the features it was trained on.
-  public struct Member: Sendable {
-    /// The network.
-    public var network: SequenceClassifier
-    /// Its front end.
-    public var features: FeatureOptions
-
-    /// A member: `network` reads features made by `features`.
-    public init(network: SequenceClassifier, features: FeatureOptions) {
-      self.network = network
-      self.features = features
-    }
-  }
+  public typealias Member = EnsembleMember<SequenceClassifier>
 
   /// The networks: one for a plain model; for an ensemble, all of them (the probabilities
   /// they give are averaged, each member weighing the same). Never empty.
@@ -188,18 +177,12 @@ public final class Classifier: Sendable {
   public func classify(samples: [Float], offsetSeconds: Double = 0) throws -> Classification {
     let rate = Double(model.features.sampleRate)
     var sums = [Double](repeating: 0, count: model.labels.count)
-    var computed: [(options: FeatureOptions, features: Matrix)] = []
+    var shared = SharedFeatures()
     for (member, extractor) in zip(model.members, extractors) {
-      let features: Matrix
-      if let done = computed.first(where: { $0.options == member.features }) {
-        features = done.features
-      } else {
-        // A clip shorter than one frame is zero-padded to one frame.
-        let minimum = extractor.windowLength
-        let padded = samples.count < minimum ? samples + [Float](repeating: 0, count: minimum - samples.count) : samples
-        features = Matrix(try extractor(padded))
-        computed.append((member.features, features))
-      }
+      // A clip shorter than one frame is zero-padded to one frame.
+      let minimum = extractor.windowLength
+      let padded = samples.count < minimum ? samples + [Float](repeating: 0, count: minimum - samples.count) : samples
+      let features = try shared.features(member.features, extractor: extractor, samples: padded)
       for (i, logProb) in member.network.logProbabilities(features: features).enumerated() { sums[i] += exp(Double(logProb)) }
     }
     let count = Double(model.members.count)

@@ -1,5 +1,34 @@
 import Foundation
 
+/// One network of a model with the features it was trained on: the member type of
+/// ``ClassificationModel`` (`Network` = `SequenceClassifier`) and ``TranscriptionModel``
+/// (`SequenceModel`).
+public struct EnsembleMember<Network: Sendable>: Sendable {
+  /// The network.
+  public var network: Network
+  /// Its front end.
+  public var features: FeatureOptions
+
+  /// A member: `network` reads features made by `features`.
+  public init(network: Network, features: FeatureOptions) {
+    self.network = network
+    self.features = features
+  }
+}
+
+/// Features for the members of an ensemble, each distinct front end computed once.
+struct SharedFeatures {
+  private var computed: [(options: FeatureOptions, features: Matrix)] = []
+
+  /// The features of `samples` under `options` (made by `extractor`), computed on first use.
+  mutating func features(_ options: FeatureOptions, extractor: FeatureExtractor, samples: [Float]) throws -> Matrix {
+    if let done = computed.first(where: { $0.options == options }) { return done.features }
+    let features = Matrix(try extractor(samples))
+    computed.append((options, features))
+    return features
+  }
+}
+
 /// The layout of an ensemble file, shared by ``ClassificationModel`` and
 /// ``TranscriptionModel``: member k's tensors are named `member{k}.` + its own names, its own
 /// metadata (architecture, features, tokens or labels) is a JSON object of strings under the

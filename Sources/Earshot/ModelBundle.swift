@@ -33,18 +33,7 @@ public enum ModelMetadataKey {
 /// `earshot ensemble` makes one from trained models.
 public struct TranscriptionModel: Sendable {
   /// One network with the features it was trained on.
-  public struct Member: Sendable {
-    /// The network.
-    public var network: SequenceModel
-    /// Its front end.
-    public var features: FeatureOptions
-
-    /// A member: `network` reads features made by `features`.
-    public init(network: SequenceModel, features: FeatureOptions) {
-      self.network = network
-      self.features = features
-    }
-  }
+  public typealias Member = EnsembleMember<SequenceModel>
 
   /// The networks: one for a plain model; for an ensemble, all of them. Never empty.
   public private(set) var members: [Member]

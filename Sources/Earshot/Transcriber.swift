@@ -278,15 +278,9 @@ public final class Transcriber: Sendable {
   /// Each member's (frames, tokens) log-probabilities for `samples`; members with the same
   /// front end share one feature computation.
   func memberLogProbabilities(_ samples: [Float]) throws -> [Matrix] {
-    var computed: [(options: FeatureOptions, features: Matrix)] = []
+    var shared = SharedFeatures()
     return try zip(model.members, extractors).map { member, extractor in
-      let features: Matrix
-      if let done = computed.first(where: { $0.options == member.features }) {
-        features = done.features
-      } else {
-        features = Matrix(try extractor(samples))
-        computed.append((member.features, features))
-      }
+      let features = try shared.features(member.features, extractor: extractor, samples: samples)
       return features.rows > 0 ? member.network.logProbabilities(features: features) : Matrix(rows: 0, cols: model.tokens.count)
     }
   }

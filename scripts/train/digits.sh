@@ -29,21 +29,24 @@ fi
 
 swift build -c release --product earshot
 EARSHOT=.build/release/earshot
-RESUME=()
-[ -f "$WORK/digits-run/checkpoint.safetensors" ] && RESUME=(--resume)
-"$EARSHOT" train --task ctc \
-  --train "$WORK/digits-data/train.jsonl" --valid "$WORK/digits-data/valid.jsonl" \
-  --output "$WORK/digits-run" --noise ../shared/data/speech-commands/_silence_ \
-  --epochs "$EPOCHS" --seed "$SEED" ${HIDDEN:+--hidden "$HIDDEN"} ${LAYERS:+--layers "$LAYERS"} "${RESUME[@]}"
+# train_run RUN MANIFEST [OPTION...]: trains WORK/RUN on WORK/digits-data/MANIFEST, or resumes it.
+train_run() {
+  local run=$1 manifest=$2
+  shift 2
+  local resume=()
+  [ -f "$WORK/$run/checkpoint.safetensors" ] && resume=(--resume)
+  "$EARSHOT" train --task ctc \
+    --train "$WORK/digits-data/$manifest" --valid "$WORK/digits-data/valid.jsonl" \
+    --output "$WORK/$run" --noise ../shared/data/speech-commands/_silence_ \
+    --epochs "$EPOCHS" --seed "$SEED" "$@" "${resume[@]}"
+}
+
+# 1. Member 0 (41 min on 2 shared cores).
+train_run digits-run train.jsonl ${HIDDEN:+--hidden "$HIDDEN"} ${LAYERS:+--layers "$LAYERS"}
 
 # 2. The command-words member (about 75 min on one thread).
 "$PYTHON" scripts/data/sc_words.py --data ../shared/data --digits "$WORK/digits-data"
-RESUME=()
-[ -f "$WORK/words-run/checkpoint.safetensors" ] && RESUME=(--resume)
-"$EARSHOT" train --task ctc \
-  --train "$WORK/digits-data/train-scwords.jsonl" --valid "$WORK/digits-data/valid.jsonl" \
-  --output "$WORK/words-run" --noise ../shared/data/speech-commands/_silence_ \
-  --epochs "$EPOCHS" --seed "$SEED" --threads 1 "${RESUME[@]}"
+train_run words-run train-scwords.jsonl --threads 1
 python3 scripts/train/keep_tokens.py "$WORK/words-run/last.safetensors" "$WORK/words-digits.safetensors" \
   eight,five,four,nine,one,seven,six,three,two,zero
 "$EARSHOT" ensemble "$WORK/digits-run/best.safetensors" "$WORK/words-digits.safetensors" \
