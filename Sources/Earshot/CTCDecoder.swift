@@ -149,7 +149,7 @@ public struct CTCDecoder: Sendable {
     var beam = [BeamEntry(prefix: 0, blank: 0, nonBlank: -.infinity)]
     var next: [BeamEntry] = []
     // Where a prefix (a node id, or a not yet created child) sits in `next`.
-    var slot: [Int: Int] = [:]
+    var slot = IntMap(capacity: 4 * beamWidth)
     var candidates = Array(0..<vocabularySize)
     var row = [Double](repeating: 0, count: vocabularySize)
     for t in 0..<logProbs.rows {
@@ -159,13 +159,13 @@ public struct CTCDecoder: Sendable {
         if !candidates.contains(blank) { candidates.append(blank) }
       }
       next.removeAll(keepingCapacity: true)
-      slot.removeAll(keepingCapacity: true)
+      slot.removeAll()
       func add(_ key: Int, word: Int32, blank: Double = -.infinity, nonBlank: Double = -.infinity) {
         if let i = slot[key] {
           next[i].blank = logAdd(next[i].blank, blank)
           next[i].nonBlank = logAdd(next[i].nonBlank, nonBlank)
         } else {
-          slot[key] = next.count
+          slot.set(key, next.count)
           next.append(BeamEntry(prefix: key, blank: blank, nonBlank: nonBlank, word: word))
         }
       }
@@ -327,7 +327,7 @@ private struct PrefixTree {
   var token: [Int] = [-1]
   var word: [Int32] = [0]
   /// `parent * width + token` -> child node.
-  var children: [Int: Int] = [:]
+  var children = IntMap(capacity: 64)
 
   init(width: Int) { self.width = width }
 
@@ -343,7 +343,7 @@ private struct PrefixTree {
     parent.append(code / width)
     token.append(code % width)
     self.word.append(word)
-    children[code] = id
+    children.set(code, id)
     return id
   }
 
