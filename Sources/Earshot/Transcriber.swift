@@ -10,7 +10,8 @@ public struct TranscriptionOptions: Equatable, Sendable {
   public var vocabulary: [String]? = nil
   /// Audio longer than this is cut at pauses into pieces of at most this length, seconds.
   public var maxSegmentSeconds: Double = 20
-  /// Alternatives kept per segment (the best is the transcript).
+  /// Whole-file transcripts kept in ``Transcript/alternatives``, best first (the first is the
+  /// transcript); above 1, the beam is at least this wide.
   public var nBest = 1
   /// Decode only the speech: each piece is split at pauses of at least `minimumPauseSeconds`
   /// (energy-based), and every stretch of speech, with `speechMarginSeconds` of its
@@ -45,6 +46,20 @@ public struct TranscribedWord: Equatable, Sendable, Codable {
   }
 }
 
+/// One whole-file transcript of the n best (``TranscriptionOptions/nBest``).
+public struct TranscriptAlternative: Equatable, Sendable {
+  /// Lower-case words separated by single spaces.
+  public var text: String
+  /// Its score: the sum over the decoded pieces of the CTC log-probability the beam search
+  /// gives the piece's words (an ensemble's: the members' summed CTC log-likelihoods).
+  public var logProbability: Double
+
+  public init(text: String, logProbability: Double) {
+    self.text = text
+    self.logProbability = logProbability
+  }
+}
+
 /// The result for one recording.
 public struct Transcript: Equatable, Sendable {
   /// Lower-case words separated by single spaces.
@@ -55,16 +70,22 @@ public struct Transcript: Equatable, Sendable {
   public var durationSeconds: Double
   /// Pieces the audio was decoded in, as (start, end) seconds.
   public var segments: [(start: Double, end: Double)]
+  /// The ``TranscriptionOptions/nBest`` best whole-file transcripts, best first; the first
+  /// is ``text``.
+  public var alternatives: [TranscriptAlternative]
 
-  public init(words: [TranscribedWord], durationSeconds: Double, segments: [(start: Double, end: Double)]) {
+  public init(words: [TranscribedWord], durationSeconds: Double, segments: [(start: Double, end: Double)],
+              alternatives: [TranscriptAlternative] = []) {
     self.words = words
     self.durationSeconds = durationSeconds
     self.segments = segments
+    self.alternatives = alternatives
   }
 
   public static func == (a: Transcript, b: Transcript) -> Bool {
     a.words == b.words && a.durationSeconds == b.durationSeconds
       && a.segments.map { [$0.start, $0.end] } == b.segments.map { [$0.start, $0.end] }
+      && a.alternatives == b.alternatives
   }
 }
 
@@ -126,11 +147,14 @@ public final class Transcriber: Sendable {
     var pending: [Float] = []
     var offset = 0
     var words: [TranscribedWord] = []
+    var alternatives = [TranscriptAlternative(text: "", logProbability: 0)]
     var segments: [(start: Double, end: Double)] = []
     func flush(_ count: Int) throws {
       let piece = Array(pending.prefix(count))
       let start = Double(offset) / Double(rate)
-      words += try decode(piece, offsetSeconds: start)
+      let decoded = try decode(piece, offsetSeconds: start)
+      words += decoded.words
+      alternatives = Self.combine(alternatives, decoded.alternatives, keep: nBest)
       segments.append((start, start + Double(piece.count) / Double(rate)))
       pending.removeFirst(count)
       offset += count
@@ -142,7 +166,7 @@ public final class Transcriber: Sendable {
       }
     }
     if !pending.isEmpty || segments.isEmpty { try flush(pending.count) }
-    return Transcript(words: words, durationSeconds: Double(offset) / Double(rate), segments: segments)
+    return Transcript(words: words, durationSeconds: Double(offset) / Double(rate), segments: segments, alternatives: alternatives)
   }
 
   /// Transcribes samples already at the model's rate (`model.features.sampleRate`), cutting
@@ -152,6 +176,7 @@ public final class Transcriber: Sendable {
     let maxSamples = max(Int(options.maxSegmentSeconds * Double(rate)), rate)
     var start = 0
     var words: [TranscribedWord] = []
+    var alternatives = [TranscriptAlternative(text: "", logProbability: 0)]
     var segments: [(start: Double, end: Double)] = []
     repeat {
       var end = samples.count
@@ -159,22 +184,54 @@ public final class Transcriber: Sendable {
         end = start + Self.pauseIndex(in: Array(samples[start..<(start + maxSamples)]), before: maxSamples, sampleRate: rate)
       }
       let s = Double(start) / Double(rate)
-      words += try decode(Array(samples[start..<end]), offsetSeconds: s)
+      let decoded = try decode(Array(samples[start..<end]), offsetSeconds: s)
+      words += decoded.words
+      alternatives = Self.combine(alternatives, decoded.alternatives, keep: nBest)
       segments.append((s, Double(end) / Double(rate)))
       start = end
     } while start < samples.count
-    return Transcript(words: words, durationSeconds: Double(samples.count) / Double(rate), segments: segments)
+    return Transcript(words: words, durationSeconds: Double(samples.count) / Double(rate), segments: segments,
+                      alternatives: alternatives)
   }
 
   /// Word hypotheses for one piece of audio, times offset to the file: each stretch of speech
   /// on its own (``TranscriptionOptions/decodesSpeechOnly``), or the whole piece.
-  func decode(_ samples: [Float], offsetSeconds: Double) throws -> [TranscribedWord] {
+  func decode(_ samples: [Float], offsetSeconds: Double) throws -> Decoded {
     guard options.decodesSpeechOnly else { return try decodeWhole(samples, offsetSeconds: offsetSeconds) }
     let rate = model.features.sampleRate
-    return try Self.speechRegions(samples, sampleRate: rate, minimumPauseSeconds: options.minimumPauseSeconds,
-                                  marginSeconds: options.speechMarginSeconds).flatMap { r in
-      try decodeWhole(Array(samples[r]), offsetSeconds: offsetSeconds + Double(r.lowerBound) / Double(rate))
+    var result = Decoded(words: [], alternatives: [TranscriptAlternative(text: "", logProbability: 0)])
+    for r in Self.speechRegions(samples, sampleRate: rate, minimumPauseSeconds: options.minimumPauseSeconds,
+                                marginSeconds: options.speechMarginSeconds) {
+      let piece = try decodeWhole(Array(samples[r]), offsetSeconds: offsetSeconds + Double(r.lowerBound) / Double(rate))
+      result.words += piece.words
+      result.alternatives = Self.combine(result.alternatives, piece.alternatives, keep: nBest)
     }
+    return result
+  }
+
+  /// Words of a piece of audio with its n best texts (best first; the first is the words').
+  struct Decoded {
+    var words: [TranscribedWord]
+    var alternatives: [TranscriptAlternative]
+  }
+
+  /// Alternatives kept: at least one.
+  var nBest: Int { max(options.nBest, 1) }
+
+  /// The `keep` best pairings of an alternative of `first` (earlier audio) with one of
+  /// `second` (later audio): texts joined, scores added; best first, ties in the order of
+  /// `first`, then `second`. Both lists must be sorted best first.
+  static func combine(_ first: [TranscriptAlternative], _ second: [TranscriptAlternative], keep: Int)
+    -> [TranscriptAlternative]
+  {
+    var pairs: [TranscriptAlternative] = []
+    for a in first {
+      for b in second {
+        let text = a.text.isEmpty ? b.text : b.text.isEmpty ? a.text : a.text + " " + b.text
+        pairs.append(TranscriptAlternative(text: text, logProbability: a.logProbability + b.logProbability))
+      }
+    }
+    return bestFirst(pairs, keep: keep, score: \.logProbability)
   }
 
   /// The stretches of speech in `samples`, as sample ranges in order, each widened by
@@ -229,15 +286,17 @@ public final class Transcriber: Sendable {
   /// Word hypotheses for `samples` decoded as one utterance, times offset to the file.
   /// Times come from member 0's frames; an ensemble's confidences are the mean of its
   /// members' (each aligned on its own frames).
-  func decodeWhole(_ samples: [Float], offsetSeconds: Double) throws -> [TranscribedWord] {
+  func decodeWhole(_ samples: [Float], offsetSeconds: Double) throws -> Decoded {
+    let nothing = Decoded(words: [], alternatives: [TranscriptAlternative(text: "", logProbability: 0)])
     let hopLength = extractors[0].hopLength
     let hop = Double(hopLength) / Double(model.features.sampleRate)
     // Pieces shorter than one analysis window hold no speech.
-    guard samples.count >= hopLength else { return [] }
+    guard samples.count >= hopLength else { return nothing }
     let logProbs = try memberLogProbabilities(samples)
-    guard logProbs[0].rows > 0 else { return [] }
-    let tokens = try bestTokens(logProbs)
-    guard var aligned = try decoder.align(tokens, logProbs[0]) else { return [] }
+    guard logProbs[0].rows > 0 else { return nothing }
+    let ranked = try bestHypotheses(logProbs)
+    guard let tokens = ranked.first?.tokens, var aligned = try decoder.align(tokens, logProbs[0]) else { return nothing }
+    let alternatives = ranked.map { TranscriptAlternative(text: text(of: $0.tokens), logProbability: $0.logProbability) }
     if logProbs.count > 1 {
       var sums = aligned.map(\.confidence)
       var count = 1.0
@@ -272,7 +331,16 @@ public final class Transcriber: Sendable {
     // to e * hop, clamped to the piece (centred frames overhang its end).
     let pieceEnd = offsetSeconds + Double(samples.count) / Double(model.features.sampleRate)
     func time(_ frame: Int) -> Double { min(offsetSeconds + Double(frame) * hop, pieceEnd) }
-    return spans.map { TranscribedWord(word: $0.word, start: time($0.start), end: time($0.end), confidence: $0.confidence) }
+    let words = spans.map { TranscribedWord(word: $0.word, start: time($0.start), end: time($0.end), confidence: $0.confidence) }
+    return Decoded(words: words, alternatives: alternatives)
+  }
+
+  /// The text a token sequence spells: words joined by single spaces.
+  func text(of tokens: [Int]) -> String {
+    switch model.unit {
+    case .word: return tokens.map { model.tokens[$0] }.joined(separator: " ")
+    case .character: return tokens.map { model.tokens[$0] }.joined().split(separator: " ").joined(separator: " ")
+    }
   }
 
   /// Each member's (frames, tokens) log-probabilities for `samples`; members with the same
@@ -285,33 +353,29 @@ public final class Transcriber: Sendable {
     }
   }
 
-  /// The best token sequence: of one network, its best path or beam search result; of an
-  /// ensemble, every member's `beamWidth` best hypotheses (its best path when greedy)
-  /// pooled, and the one with the highest sum of the members' CTC log-likelihoods kept.
-  func bestTokens(_ logProbs: [Matrix]) throws -> [Int] {
-    let greedy = options.beamWidth <= 1 && vocabulary == nil
-    func hypotheses(_ lp: Matrix, count: Int) throws -> [[Int]] {
-      if greedy { return [try decoder.greedy(lp).tokens] }
-      return try decoder.beamSearch(
-        lp, beamWidth: max(options.beamWidth, 1), tokensPerFrame: options.tokensPerFrame, nBest: count, vocabulary: vocabulary
-      ).map(\.tokens)
+  /// The ``nBest`` best token sequences with their scores, best first: of one network, its
+  /// best path (greedy decoding, one sequence) or its beam search's n best; of an ensemble,
+  /// every member's `max(beamWidth, nBest)` best hypotheses (its best path when greedy)
+  /// pooled and ranked by the sum of the members' CTC log-likelihoods.
+  func bestHypotheses(_ logProbs: [Matrix]) throws -> [CTCHypothesis] {
+    let greedy = options.beamWidth <= 1 && vocabulary == nil && nBest == 1
+    let width = max(options.beamWidth, nBest)
+    func hypotheses(_ lp: Matrix, count: Int) throws -> [CTCHypothesis] {
+      if greedy { return [try decoder.greedy(lp)] }
+      return try decoder.beamSearch(lp, beamWidth: width, tokensPerFrame: options.tokensPerFrame, nBest: count, vocabulary: vocabulary)
     }
-    guard logProbs.count > 1 else { return try hypotheses(logProbs[0], count: 1).first ?? [] }
+    guard logProbs.count > 1 else { return try hypotheses(logProbs[0], count: nBest) }
     var candidates: [[Int]] = []
     for lp in logProbs {
-      for h in try hypotheses(lp, count: max(options.beamWidth, 1)) where !candidates.contains(h) { candidates.append(h) }
+      for h in try hypotheses(lp, count: width) where !candidates.contains(h.tokens) { candidates.append(h.tokens) }
     }
-    guard var best = candidates.first else { return [] }
-    var bestScore = -Double.infinity
+    var scored: [CTCHypothesis] = []
     for c in candidates {
       var score = 0.0
       for lp in logProbs { score += try decoder.logLikelihood(c, lp) }
-      if score > bestScore {
-        best = c
-        bestScore = score
-      }
+      scored.append(CTCHypothesis(tokens: c, logProbability: score))
     }
-    return best
+    return bestFirst(scored, keep: nBest, score: \.logProbability)
   }
 
   /// Log energy (dB) of the `hop` samples around each frame centre.
@@ -374,4 +438,12 @@ public final class Transcriber: Sendable {
     }
     return max(best, 1)
   }
+}
+
+/// The `keep` items with the highest scores, highest first; equal scores keep their order.
+private func bestFirst<T>(_ items: [T], keep: Int, score: (T) -> Double) -> [T] {
+  Array(items.enumerated().sorted { a, b in
+    let x = score(a.element), y = score(b.element)
+    return x != y ? x > y : a.offset < b.offset
+  }.prefix(keep).map(\.element))
 }

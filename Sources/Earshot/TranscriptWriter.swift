@@ -3,13 +3,22 @@ import Foundation
 /// Renders transcripts as JSON Lines and subtitles.
 public enum TranscriptWriter {
   /// One JSON object and a newline:
-  /// `{"file","text","duration","words":[{"word","start","end","confidence"}]}`.
-  public static func jsonLine(_ t: Transcript, file: String) -> String {
+  /// `{"file","text","duration","words":[{"word","start","end","confidence"}]}`, plus
+  /// `"alternatives":[{"text","log_probability"}]` (best first) when `alternatives` is true.
+  public static func jsonLine(_ t: Transcript, file: String, alternatives: Bool = false) -> String {
     func number(_ x: Double) -> String { String(format: "%.3f", x) }
     let words = t.words.map {
       "{\"word\":\(FeatureWriter.jsonString($0.word)),\"start\":\(number($0.start)),\"end\":\(number($0.end)),\"confidence\":\(String(format: "%.4f", $0.confidence))}"
     }
-    return "{\"file\":\(FeatureWriter.jsonString(file)),\"text\":\(FeatureWriter.jsonString(t.text)),\"duration\":\(number(t.durationSeconds)),\"words\":[\(words.joined(separator: ","))]}\n"
+    var line = "{\"file\":\(FeatureWriter.jsonString(file)),\"text\":\(FeatureWriter.jsonString(t.text)),\"duration\":\(number(t.durationSeconds)),\"words\":[\(words.joined(separator: ","))]"
+    if alternatives {
+      // -inf (a text no alignment fits) is not JSON: null.
+      let items = t.alternatives.map {
+        "{\"text\":\(FeatureWriter.jsonString($0.text)),\"log_probability\":\($0.logProbability.isFinite ? String(format: "%.4f", $0.logProbability) : "null")}"
+      }
+      line += ",\"alternatives\":[\(items.joined(separator: ","))]"
+    }
+    return line + "}\n"
   }
 
   /// Subtitle cues: words grouped until a pause longer than `pause` seconds or a cue longer

@@ -19,6 +19,8 @@ struct Transcribe: ParsableCommand {
         text  the transcript; with several files, "FILE<TAB>transcript" per line
         json  JSON Lines, one object per file:
               {"file", "text", "duration", "words": [{"word", "start", "end", "confidence"}]}
+              with --nbest N, also "alternatives": [{"text", "log_probability"}], the N best
+              whole-file transcripts, best first (the first is "text")
         srt, vtt  subtitles (one cue per pause-separated group of words); with several
               files, give --output DIR to get one file each
 
@@ -26,6 +28,7 @@ struct Transcribe: ParsableCommand {
         earshot transcribe samples/phone-415-555-2368.wav
         earshot transcribe calls/ --format json > calls.jsonl
         earshot transcribe talk.flac --format srt --output subtitles/
+        earshot transcribe call.wav --format json --nbest 5
       """)
 
   @Option(help: "Model: a shipped name (\(ModelCatalog.names.isEmpty ? "digits" : ModelCatalog.names.joined(separator: ", "))) or a .safetensors path.")
@@ -34,6 +37,8 @@ struct Transcribe: ParsableCommand {
   var beam = 8
   @Option(help: "Only produce these words (comma-separated).")
   var vocabulary: String?
+  @Option(help: "With --format json: also list this many best whole-file transcripts (the beam is at least as wide).")
+  var nbest = 1
   @Option(help: "Output format: text, json, srt or vtt.")
   var format: TranscriptFormat = .text
   @Option(help: "Write one file per input into this folder instead of stdout.")
@@ -47,6 +52,8 @@ struct Transcribe: ParsableCommand {
   func validate() throws {
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
     guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
+    guard (1...100).contains(nbest) else { throw ValidationError("--nbest must be in 1...100 (got \(nbest))") }
+    if nbest > 1 && format != .json { throw ValidationError("--nbest lists alternatives in --format json only") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     _ = try vocabularyWords(vocabulary)
   }
@@ -56,6 +63,7 @@ struct Transcribe: ParsableCommand {
     do {
       var options = TranscriptionOptions()
       options.beamWidth = beam
+      options.nBest = nbest
       speech.apply(to: &options)
       options.vocabulary = try vocabularyWords(vocabulary)
       transcriber = try Transcriber(model: TranscriptionModel(named: model), options: options)
@@ -94,7 +102,7 @@ struct Transcribe: ParsableCommand {
     case .text:
       return several && output == nil ? "\(name)\t\(t.text)\n" : t.text + "\n"
     case .json:
-      return TranscriptWriter.jsonLine(t, file: name)
+      return TranscriptWriter.jsonLine(t, file: name, alternatives: nbest > 1)
     case .srt:
       return TranscriptWriter.subtitles(t, webVTT: false)
     case .vtt:

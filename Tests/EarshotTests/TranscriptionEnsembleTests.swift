@@ -77,7 +77,7 @@ struct TranscriptionEnsembleTests {
     let decoder = CTCDecoder()
     let lists = try logProbs.map { try decoder.beamSearch($0, beamWidth: 8, tokensPerFrame: 8, nBest: 8).map(\.tokens) }
     func summed(_ tokens: [Int]) throws -> Double { try logProbs.reduce(0) { try $0 + decoder.logLikelihood(tokens, $1) } }
-    let chosen = try transcriber.bestTokens(logProbs)
+    let chosen = try transcriber.bestHypotheses(logProbs)[0].tokens
     #expect(lists.contains { $0.contains(chosen) })
     let best = try summed(chosen)
     #expect(best.isFinite)
@@ -90,7 +90,7 @@ struct TranscriptionEnsembleTests {
     greedyOptions.beamWidth = 1
     let greedy = try Transcriber(model: ensemble, options: greedyOptions)
     let paths = try logProbs.map { try decoder.greedy($0).tokens }
-    let greedyChoice = try greedy.bestTokens(logProbs)
+    let greedyChoice = try greedy.bestHypotheses(logProbs)[0].tokens
     #expect(paths.contains(greedyChoice))
     for p in paths { #expect(try summed(p) <= summed(greedyChoice)) }
 
