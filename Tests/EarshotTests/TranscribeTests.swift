@@ -39,6 +39,14 @@ struct TranscribeTests {
 
   let wav = CLI.fixtures.appendingPathComponent("audio/phrase-48000-stereo-s16.wav").path
 
+  /// Defaults are API: what `earshot transcribe` and `Transcriber` do without options.
+  @Test func optionDefaults() {
+    let o = TranscriptionOptions()
+    #expect(o.beamWidth == 8 && o.tokensPerFrame == 8 && o.vocabulary == nil && o.nBest == 1)
+    #expect(o.maxSegmentSeconds == 20 && o.decodesSpeechOnly)
+    #expect(o.minimumPauseSeconds == 0.5 && o.speechMarginSeconds == 0.25)
+  }
+
   @Test func savedModelLoadsWithItsFrontEnd() throws {
     let (model, path) = try fixtureTranscriptionModel()
     let loaded = try TranscriptionModel(named: path)
