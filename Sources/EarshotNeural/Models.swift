@@ -334,10 +334,13 @@ public struct SequenceClassifier: StoredModel, Sendable {
     logProbabilities(SequenceBatch(data: features, lengths: [features.rows])).data
   }
 
-  /// Log-probabilities of the labels for a batch: (B, outputSize).
+  /// Log-probabilities of the labels for a batch: (B, outputSize). The encoder runs its
+  /// inference path (no backward caches, packed weights reused between calls).
   public func logProbabilities(_ batch: SequenceBatch) -> Matrix {
-    var g = SeededGenerator(seed: 0)
-    return forward(batch, training: false, generator: &g).logProbabilities
+    precondition(batch.features == architecture.inputSize,
+      "SequenceClassifier: input has \(batch.features) features, the model expects \(architecture.inputSize)")
+    let (pooled, _) = pool(lstm(batch), architecture.pooling, attention: attention)
+    return logSoftmax(fc(pooled))
   }
 
   /// Training forward pass.

@@ -50,4 +50,25 @@ import Testing
     expectClose(layer(input).data, layer.forward(input).output.data, rtol: 1e-6, atol: 1e-6, "after a change to W_ih")
     #expect(layer(input).data != second)
   }
+
+  /// A classifier's log-probabilities (the encoder's inference path) equal its training
+  /// forward pass without dropout, for every pooling, at batch 1 and with uneven lengths.
+  @Test(arguments: [Pooling.mean, .max, .attention])
+  func classifierInferenceMatchesTrainingForward(pooling: Pooling) {
+    var a = ModelArchitecture()
+    a.kind = .classifier
+    a.inputSize = 5
+    a.hiddenSize = 7
+    a.numLayers = 2
+    a.outputSize = 4
+    a.dropout = 0.3
+    a.pooling = pooling
+    var g = SeededGenerator(seed: 17)
+    let model = SequenceClassifier(architecture: a, generator: &g)
+    for lengths in [[40], [33, 12, 50]] {
+      let batch = SequenceBatch(data: g.normalMatrix(rows: lengths.max()! * lengths.count, cols: 5), lengths: lengths)
+      let expected = model.forward(batch, training: false, generator: &g).logProbabilities
+      expectClose(model.logProbabilities(batch).data, expected.data, rtol: 1e-5, atol: 1e-6, "\(pooling), lengths \(lengths)")
+    }
+  }
 }
