@@ -60,6 +60,7 @@ public struct TranscriptionModel: Sendable {
   /// Whether the model combines more than one network.
   public var isEnsemble: Bool { members.count > 1 }
 
+  /// A plain model: one network, its front end and one token per output.
   public init(network: SequenceModel, features: FeatureOptions, tokens: [String], unit: TokenUnit, source: String = "memory") {
     members = [Member(network: network, features: features)]
     self.tokens = tokens
