@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Recipe for the shipped `digits` model, an ensemble of two CTC networks: data, training,
+# Recipe for the shipped `digits` model, an ensemble of three CTC networks: data, training,
 # evaluation, install.
 #   1. digits-run: FSDD, Speech Commands digit words, espeak-ng and connected strings.
 #   2. words-run: the same data plus every Speech Commands command word (extra tokens: more
 #      real speakers for the encoder), no held-out speaker; its last epoch is cut back to the
 #      digit tokens with scripts/train/keep_tokens.py.
-#   The two are combined with `earshot ensemble` (decoding keeps the pooled hypothesis with
+#   3. words-warp-run: as 2 with the next seed and vocal tract length perturbation
+#      (--frequency-warp 0.1).
+#   The three are combined with `earshot ensemble` (decoding keeps the pooled hypothesis with
 #   the highest summed CTC log-likelihood).
 #
 #   scripts/train/digits.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
@@ -47,13 +49,20 @@ train_run digits-run train.jsonl ${HIDDEN:+--hidden "$HIDDEN"} ${LAYERS:+--layer
 # 2. The command-words member (about 75 min on one thread).
 "$PYTHON" scripts/data/sc_words.py --data ../shared/data --digits "$WORK/digits-data"
 train_run words-run train-scwords.jsonl --threads 1
-python3 scripts/train/keep_tokens.py "$WORK/words-run/last.safetensors" "$WORK/words-digits.safetensors" \
-  eight,five,four,nine,one,seven,six,three,two,zero
-"$EARSHOT" ensemble "$WORK/digits-run/best.safetensors" "$WORK/words-digits.safetensors" \
-  --output "$WORK/digits-ensemble.safetensors" \
-  --provenance "scripts/train/digits.sh: member 0 digits-run/best (seed $SEED), member 1 words-run/last cut to the digits"
 
-for model in digits-run/best.safetensors words-digits.safetensors digits-ensemble.safetensors; do
+# 3. The same with warp (about 90 min on one thread); a repeated option takes its last value.
+train_run words-warp-run train-scwords.jsonl --threads 1 --seed $((SEED + 1)) --frequency-warp 0.1
+
+for run in words-run words-warp-run; do
+  python3 scripts/train/keep_tokens.py "$WORK/$run/last.safetensors" "$WORK/$run-digits.safetensors" \
+    eight,five,four,nine,one,seven,six,three,two,zero
+done
+"$EARSHOT" ensemble "$WORK/digits-run/best.safetensors" "$WORK/words-run-digits.safetensors" \
+  "$WORK/words-warp-run-digits.safetensors" --output "$WORK/digits-ensemble.safetensors" \
+  --provenance "scripts/train/digits.sh: member 0 digits-run/best (seed $SEED), members 1 and 2 the last epochs of words-run and words-warp-run cut to the digits"
+
+for model in digits-run/best.safetensors words-run-digits.safetensors words-warp-run-digits.safetensors \
+  digits-ensemble.safetensors; do
   for set in valid-fsdd valid-sc valid-espeak valid-connected; do
     echo "== $model $set"
     "$EARSHOT" evaluate --model "$WORK/$model" --beam 8 "$WORK/digits-data/$set.jsonl" | head -4
