@@ -348,11 +348,39 @@ public final class NumpyStreamWriter {
 /// Creates (or truncates) `temporary` for reading and writing with open(2), so that no helper
 /// file of Foundation's own is made beside it; `path` names the final file in errors.
 func createFile(_ temporary: String, for path: String) throws(ArrayFileError) -> FileHandle {
-  let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC, 0o644)
-  guard fd >= 0 else {
+  guard let fd = TemporaryFiles.create(temporary) else {
     throw .io(path: path, reason: "cannot create \(temporary): \(String(cString: strerror(errno)))")
   }
   return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+}
+
+/// The gate every temporary output file of this process goes through, so that an interrupt
+/// handler can stop new ones before it removes the unfinished ones: a file being created
+/// while the handler scans the folder would otherwise survive it.
+public enum TemporaryFiles {
+  private static let lock = NSLock()
+  nonisolated(unsafe) private static var isClosed = false
+
+  /// Creates (or truncates) `path` for reading and writing, mode 0644, and returns its file
+  /// descriptor; nil, with `errno` set, when that fails or after ``close()`` (`EINTR`).
+  public static func create(_ path: String) -> Int32? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard !isClosed else {
+      errno = EINTR
+      return nil
+    }
+    let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
+    return fd >= 0 ? fd : nil
+  }
+
+  /// From now on ``create(_:)`` creates nothing; every file it created has been created by
+  /// the time this returns.
+  public static func close() {
+    lock.lock()
+    isClosed = true
+    lock.unlock()
+  }
 }
 
 /// The smallest and largest of `values` (+infinity, -infinity when empty), sixteen lanes at a

@@ -215,8 +215,13 @@ final class AudioBatch: @unchecked Sendable {
 /// `InterruptCleanup` knows what to remove.
 func writeAtomically(_ data: Data, to path: String) throws {
   let temporary = path + ".tmp-\(getpid())"
+  guard let fd = TemporaryFiles.create(temporary) else {
+    throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "\(path): cannot create \(temporary): \(String(cString: strerror(errno)))"])
+  }
+  let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
   do {
-    try data.write(to: URL(fileURLWithPath: temporary))
+    try handle.write(contentsOf: data)
+    try handle.close()
   } catch {
     unlink(temporary)
     throw error
@@ -240,6 +245,8 @@ enum InterruptCleanup {
       signal(sig, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
       source.setEventHandler {
+        // No new temporary file after this; the ones that exist are all in the folder now.
+        TemporaryFiles.close()
         var removed = 0
         if let folder = outputFolder, let names = try? FileManager.default.contentsOfDirectory(atPath: folder) {
           for name in names where name.contains(marker) {
