@@ -146,15 +146,12 @@ public final class Transcriber: Sendable {
     let maxSamples = max(Int(options.maxSegmentSeconds * Double(rate)), rate)
     var pending: [Float] = []
     var offset = 0
-    var words: [TranscribedWord] = []
-    var alternatives = [TranscriptAlternative(text: "", logProbability: 0)]
+    var decoded = Decoded()
     var segments: [(start: Double, end: Double)] = []
     func flush(_ count: Int) throws {
       let piece = Array(pending.prefix(count))
       let start = Double(offset) / Double(rate)
-      let decoded = try decode(piece, offsetSeconds: start)
-      words += decoded.words
-      alternatives = Self.combine(alternatives, decoded.alternatives, keep: nBest)
+      decoded.append(try decode(piece, offsetSeconds: start), keep: nBest)
       segments.append((start, start + Double(piece.count) / Double(rate)))
       pending.removeFirst(count)
       offset += count
@@ -166,7 +163,8 @@ public final class Transcriber: Sendable {
       }
     }
     if !pending.isEmpty || segments.isEmpty { try flush(pending.count) }
-    return Transcript(words: words, durationSeconds: Double(offset) / Double(rate), segments: segments, alternatives: alternatives)
+    return Transcript(words: decoded.words, durationSeconds: Double(offset) / Double(rate), segments: segments,
+                      alternatives: decoded.alternatives)
   }
 
   /// Transcribes samples already at the model's rate (`model.features.sampleRate`), cutting
@@ -175,8 +173,7 @@ public final class Transcriber: Sendable {
     let rate = model.features.sampleRate
     let maxSamples = max(Int(options.maxSegmentSeconds * Double(rate)), rate)
     var start = 0
-    var words: [TranscribedWord] = []
-    var alternatives = [TranscriptAlternative(text: "", logProbability: 0)]
+    var decoded = Decoded()
     var segments: [(start: Double, end: Double)] = []
     repeat {
       var end = samples.count
@@ -184,14 +181,12 @@ public final class Transcriber: Sendable {
         end = start + Self.pauseIndex(in: Array(samples[start..<(start + maxSamples)]), before: maxSamples, sampleRate: rate)
       }
       let s = Double(start) / Double(rate)
-      let decoded = try decode(Array(samples[start..<end]), offsetSeconds: s)
-      words += decoded.words
-      alternatives = Self.combine(alternatives, decoded.alternatives, keep: nBest)
+      decoded.append(try decode(Array(samples[start..<end]), offsetSeconds: s), keep: nBest)
       segments.append((s, Double(end) / Double(rate)))
       start = end
     } while start < samples.count
-    return Transcript(words: words, durationSeconds: Double(samples.count) / Double(rate), segments: segments,
-                      alternatives: alternatives)
+    return Transcript(words: decoded.words, durationSeconds: Double(samples.count) / Double(rate), segments: segments,
+                      alternatives: decoded.alternatives)
   }
 
   /// Word hypotheses for one piece of audio, times offset to the file: each stretch of speech
@@ -199,20 +194,27 @@ public final class Transcriber: Sendable {
   func decode(_ samples: [Float], offsetSeconds: Double) throws -> Decoded {
     guard options.decodesSpeechOnly else { return try decodeWhole(samples, offsetSeconds: offsetSeconds) }
     let rate = model.features.sampleRate
-    var result = Decoded(words: [], alternatives: [TranscriptAlternative(text: "", logProbability: 0)])
+    var result = Decoded()
     for r in Self.speechRegions(samples, sampleRate: rate, minimumPauseSeconds: options.minimumPauseSeconds,
                                 marginSeconds: options.speechMarginSeconds) {
-      let piece = try decodeWhole(Array(samples[r]), offsetSeconds: offsetSeconds + Double(r.lowerBound) / Double(rate))
-      result.words += piece.words
-      result.alternatives = Self.combine(result.alternatives, piece.alternatives, keep: nBest)
+      result.append(try decodeWhole(Array(samples[r]), offsetSeconds: offsetSeconds + Double(r.lowerBound) / Double(rate)),
+                    keep: nBest)
     }
     return result
   }
 
-  /// Words of a piece of audio with its n best texts (best first; the first is the words').
+  /// Words of a piece of audio with its n best texts (best first; the first is the words');
+  /// empty, it holds no word and one empty text scoring 0.
   struct Decoded {
-    var words: [TranscribedWord]
-    var alternatives: [TranscriptAlternative]
+    var words: [TranscribedWord] = []
+    var alternatives = [TranscriptAlternative(text: "", logProbability: 0)]
+
+    /// Adds the decoding of the audio that follows: its words, and the `keep` best pairings
+    /// of the two lists of texts (``Transcriber/combine(_:_:keep:)``).
+    mutating func append(_ later: Decoded, keep: Int) {
+      words += later.words
+      alternatives = Transcriber.combine(alternatives, later.alternatives, keep: keep)
+    }
   }
 
   /// Alternatives kept: at least one.
@@ -287,15 +289,14 @@ public final class Transcriber: Sendable {
   /// Times come from member 0's frames; an ensemble's confidences are the mean of its
   /// members' (each aligned on its own frames).
   func decodeWhole(_ samples: [Float], offsetSeconds: Double) throws -> Decoded {
-    let nothing = Decoded(words: [], alternatives: [TranscriptAlternative(text: "", logProbability: 0)])
     let hopLength = extractors[0].hopLength
     let hop = Double(hopLength) / Double(model.features.sampleRate)
     // Pieces shorter than one analysis window hold no speech.
-    guard samples.count >= hopLength else { return nothing }
+    guard samples.count >= hopLength else { return Decoded() }
     let logProbs = try memberLogProbabilities(samples)
-    guard logProbs[0].rows > 0 else { return nothing }
+    guard logProbs[0].rows > 0 else { return Decoded() }
     let ranked = try bestHypotheses(logProbs)
-    guard let tokens = ranked.first?.tokens, var aligned = try decoder.align(tokens, logProbs[0]) else { return nothing }
+    guard let tokens = ranked.first?.tokens, var aligned = try decoder.align(tokens, logProbs[0]) else { return Decoded() }
     let alternatives = ranked.map { TranscriptAlternative(text: text(of: $0.tokens), logProbability: $0.logProbability) }
     if logProbs.count > 1 {
       var sums = aligned.map(\.confidence)

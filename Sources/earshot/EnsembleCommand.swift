@@ -44,8 +44,8 @@ struct Ensemble: ParsableCommand {
 
   func run() throws {
     do {
-      let count = try ClassificationEvaluator.isClassifier(models[0]) ? combineClassifiers() : combineTranscriptionModels()
-      printError(count)
+      let report = try ClassificationEvaluator.isClassifier(models[0]) ? combineClassifiers() : combineTranscriptionModels()
+      printError(report)
     } catch {
       printError("error: \(error)")
       throw ExitCode.failure

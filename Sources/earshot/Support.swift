@@ -10,7 +10,6 @@ func useBLASThreads(_ count: Int) {
   if count == 1 { Neural.stopIdleThreads() }
 }
 
-/// Writes one line to stderr.
 /// The words of a `--vocabulary a,b,c` option (trimmed), nil when it is not given.
 /// - Throws: `ValidationError` when the list has no word.
 func vocabularyWords(_ option: String?) throws -> [String]? {
@@ -20,6 +19,7 @@ func vocabularyWords(_ option: String?) throws -> [String]? {
   return words
 }
 
+/// Writes one line to stderr.
 func printError(_ message: String) {
   FileHandle.standardError.write(Data((message + "\n").utf8))
 }
