@@ -332,7 +332,6 @@ public final class FeatureExtractor: @unchecked Sendable {
     let offset = mode == .scaledLog ? 10 * log10f(max(log.floor, log.reference)) : 0
     let magnitude = options.spectrogram.power == 1
     let n = fft.size
-    let bins = fft.bins
     let bands = bank.bands
     window.withUnsafeBufferPointer { w in
       bank.start.withUnsafeBufferPointer { start in
@@ -346,10 +345,7 @@ public final class FeatureExtractor: @unchecked Sendable {
                   kernels.windowFrames(
                     first + done * hopLength, hop: hopLength, count: m, window: w.baseAddress!, length: n,
                     into: buffers.input, stride: buffers.inputStride)
-                  fft.transform(buffers, count: m)
-                  kernels.powerBlock(
-                    buffers.output, stride: buffers.outputStride, bins: bins, count: m, magnitude: magnitude,
-                    into: spectrum.baseAddress!)
+                  fft.powerBlock(buffers, count: m, magnitude: magnitude, kernels: kernels, into: spectrum.baseAddress!)
                   kernels.melBlock(
                     spectrum.baseAddress!, bands: bands, start: start.baseAddress!, offsets: offsets.baseAddress!,
                     weights: weights.baseAddress!, into: mel.baseAddress!)

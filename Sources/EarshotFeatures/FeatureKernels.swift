@@ -37,6 +37,28 @@ struct FeatureKernels: @unchecked Sendable {  // a pointer to a static, immutabl
     table.pointee.window_frames(x, hop, count, window, n, out, ldout)
   }
 
+  /// The last step of a real FFT of even length `2 * half` done as a complex FFT of length
+  /// `half`, in place: `z` holds that FFT's `half` values (re, im) and room for one more, and
+  /// ends with the real input's `half + 1` bins. `cosine[k] = cos(pi k / half)`, `sine[k] =
+  /// sin(pi k / half)`, k <= half.
+  @inline(__always)
+  func realSplit(
+    _ z: UnsafeMutablePointer<Double>, cosine: UnsafePointer<Double>, sine: UnsafePointer<Double>, half: Int
+  ) {
+    table.pointee.real_split(z, cosine, sine, half)
+  }
+
+  /// `realSplit` then `powerBlock` in one pass over `count` <= `frameBlock` complex FFTs of
+  /// length `half` (frame f at `z + f * stride` doubles, left unchanged): bins 0...half of
+  /// each frame, frame-parallel, `spectrum[k * frameBlock + f]`. The same bits as the two.
+  @inline(__always)
+  func splitPowerBlock(
+    _ z: UnsafePointer<Double>, stride ldz: Int, cosine: UnsafePointer<Double>, sine: UnsafePointer<Double>,
+    half: Int, count: Int, magnitude: Bool, into spectrum: UnsafeMutablePointer<Float>
+  ) {
+    table.pointee.split_power_block(z, ldz, cosine, sine, half, count, magnitude ? 1 : 0, spectrum)
+  }
+
   /// |X_k|^2 (or |X_k| with `magnitude`) of `count` <= `frameBlock` spectra of `bins` complex
   /// values (frame f at `z + f * stride` doubles), frame-parallel: `spectrum[k * frameBlock + f]`.
   @inline(__always)

@@ -197,7 +197,7 @@ extension NumpyArray {
       unlink(temporary)
       throw .io(path: path, reason: "cannot write: \(error.localizedDescription)")
     }
-    guard rename(temporary, path) == 0 else {
+    guard moveIntoPlace(temporary, path) else {
       let reason = String(cString: strerror(errno))
       unlink(temporary)
       throw .io(path: path, reason: "cannot rename into place: \(reason)")
@@ -329,7 +329,7 @@ public final class NumpyStreamWriter {
       abort()
       throw .io(path: path, reason: "cannot finish: \(error.localizedDescription)")
     }
-    guard rename(temporary, path) == 0 else {
+    guard moveIntoPlace(temporary, path) else {
       let reason = String(cString: strerror(errno))
       abort()
       throw .io(path: path, reason: "cannot rename into place: \(reason)")
@@ -353,6 +353,29 @@ func createFile(_ temporary: String, for path: String) throws(ArrayFileError) ->
   }
   return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
 }
+
+/// Moves the finished file `temporary` to `path`, replacing any file there; false, with
+/// `errno` set, when that fails (`temporary` is then left as it was).
+///
+/// Where `path` exists the two names are exchanged (`renameat2` with `RENAME_EXCHANGE`) and
+/// the old file, now at `temporary`, is removed. A plain rename over an existing file makes
+/// ext4 start writing the new file out at once (its `auto_da_alloc` rule) and wait for any
+/// write-back of the old one: 13-17 ms per 19 MB output when a run overwrites the last run's
+/// files, against about 3 ms for the exchange (measured on this project's machine). The
+/// trade: after a power cut (not a crash or Ctrl-C), an output replaced within the last
+/// seconds may be found empty, as a new file would be. Where the exchange is not supported,
+/// a plain rename.
+public func moveIntoPlace(_ temporary: String, _ path: String) -> Bool {
+  if let exchange = renameExchange, exchange(AT_FDCWD, temporary, AT_FDCWD, path, 2 /* RENAME_EXCHANGE */) == 0 {
+    unlink(temporary)
+    return true
+  }
+  return rename(temporary, path) == 0
+}
+
+/// glibc's `renameat2`, looked up at run time: Swift's Glibc module does not declare it.
+private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+private let renameExchange: RenameAt2? = dlsym(nil, "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
 
 /// The gate every temporary output file of this process goes through, so that an interrupt
 /// handler can stop new ones before it removes the unfinished ones: a file being created

@@ -4,6 +4,7 @@ import Foundation
 
 struct Classify: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "classify",
     abstract: "Label audio files: speech commands or environmental sounds.",
     discussion: """
       Each file gets its most probable label, its probability and the next --top labels.

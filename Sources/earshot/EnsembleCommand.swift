@@ -4,6 +4,7 @@ import Foundation
 
 struct Ensemble: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "ensemble",
     abstract: "Combine models trained for the same labels or tokens into one model.",
     discussion: """
       Classifiers: the ensemble averages their class probabilities. They must have the same

@@ -9,6 +9,7 @@ enum EvaluationFormat: String, CaseIterable, ExpressibleByArgument {
 
 struct Evaluate: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "evaluate",
     abstract: "Score a model on a manifest: WER, CER, utterance accuracy, per speaker, per word, confusions (CTC); accuracy, precision, recall, confusion matrix (classifier).",
     discussion: """
       The manifest is JSON Lines ({"audio": ..., "text": ..., "speaker": ...}) or a folder of

@@ -13,6 +13,7 @@ extension FeatureFileFormat: ExpressibleByArgument {}
 
 struct Features: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "features",
     abstract: "Compute spectrograms, mel, log-mel, MFCC or Kaldi fbank features of audio files.",
     discussion: """
       Defaults follow librosa (n_fft 2048, hop 512, 128 Slaney mel bands, power 2, centred

@@ -4,6 +4,7 @@ import Foundation
 
 struct Info: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "info",
     abstract: "Print the format, sample rate, channels and duration of audio files.",
     discussion: "One line per file: path, container, encoding, rate, channels, frames, seconds. Unreadable files are reported on stderr and the exit status is 1.")
 

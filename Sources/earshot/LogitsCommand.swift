@@ -4,6 +4,7 @@ import Foundation
 
 struct Logits: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "logits",
     abstract: "Run a CTC model and write its per-frame log-probabilities as .npy.",
     discussion: """
       The input is either features, a (frames, inputs) float32 .npy, or audio, which is

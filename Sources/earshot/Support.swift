@@ -226,7 +226,7 @@ func writeAtomically(_ data: Data, to path: String) throws {
     unlink(temporary)
     throw error
   }
-  guard rename(temporary, path) == 0 else {
+  guard moveIntoPlace(temporary, path) else {
     let reason = String(cString: strerror(errno))
     unlink(temporary)
     throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "\(path): \(reason)"])

@@ -10,6 +10,7 @@ enum TrainTokenUnit: String, CaseIterable, ExpressibleByArgument {
 
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "train",
     abstract: "Train a CTC transcription model (BiLSTM + CTC) or a clip classifier from manifests.",
     discussion: """
       A manifest is JSON Lines, one utterance per line:

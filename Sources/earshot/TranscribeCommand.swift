@@ -9,6 +9,7 @@ enum TranscriptFormat: String, CaseIterable, ExpressibleByArgument {
 
 struct Transcribe: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "transcribe",
     abstract: "Transcribe audio files to text.",
     discussion: """
       Reads any format libsndfile reads, at any rate and channel count (downmixed and

@@ -21,6 +21,19 @@ typedef struct ek_feature_kernels {
   void (*window_frames)(const float *x, long hop, long count, const float *window, long n,
                         double *out, long ldout);
 
+  /// The last step of a real FFT of even length 2 * half done as a complex FFT of length half:
+  /// z holds that FFT's half values (re, im interleaved) and room for one more; on return it
+  /// holds the real input's spectrum X_k, k = 0...half. cosine[k] = cos(pi k / half) and
+  /// sine[k] = sin(pi k / half) for k <= half.
+  void (*real_split)(double *z, const double *cosine, const double *sine, long half);
+
+  /// real_split, then power_block, in one pass: `count` <= EK_FRAME_BLOCK complex FFTs of
+  /// length half (frame f at z + f * ldz doubles, left as they are) -> the power (or magnitude)
+  /// of bins 0...half of each frame's real input, frame-parallel: spectrum[k * EK_FRAME_BLOCK
+  /// + f]. The same bits as the two kernels in turn.
+  void (*split_power_block)(const double *z, long ldz, const double *cosine, const double *sine,
+                            long half, long count, int magnitude, float *spectrum);
+
   /// |X_k|^2 (or |X_k| when `magnitude` is non-zero), in double then rounded to float, of
   /// `count` <= EK_FRAME_BLOCK spectra of `bins` complex values (re, im interleaved; frame f
   /// starts at z + f * ldz doubles), written frame-parallel: spectrum[k * EK_FRAME_BLOCK + f].
