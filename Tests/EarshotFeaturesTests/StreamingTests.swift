@@ -91,6 +91,25 @@ struct NumpyStreamWriterTests {
     try? FileManager.default.removeItem(atPath: path)
   }
 
+  /// A finished file replaces the one already at its path (by exchange, then the old one is
+  /// removed): the folder then holds only the new file, with the new values.
+  @Test func finishReplacesAnExistingFileAndLeavesNothingElse() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replace-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("x.npy").path
+    for (round, value) in [Float(1), 2, 3].enumerated() {
+      let writer = try NumpyStreamWriter(path: path, columns: 2, expectedRows: 1)
+      try writer.append(FeatureMatrix(frames: round + 1, bins: 2, values: [Float](repeating: value, count: 2 * (round + 1))))
+      try writer.finish()
+      #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["x.npy"], "round \(round)")
+      let back = try NumpyArray(contentsOf: path)
+      #expect(back.shape == [round + 1, 2] && back.values.allSatisfy { $0 == value }, "round \(round)")
+    }
+    // Into a folder that is not there: an error, and nothing created.
+    #expect(!moveIntoPlace(dir.appendingPathComponent("none").path, dir.appendingPathComponent("missing/y.npy").path))
+  }
+
   @Test func abortLeavesNothing() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("abort-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
