@@ -56,4 +56,16 @@ struct RealFFTTests {
       }
     }
   }
+
+  /// The shipped wisdom is well-formed for the FFTW version it names: that version takes it.
+  /// (Another FFTW version rejects it, and RealFFT then plans with FFTW_ESTIMATE.)
+  @Test func shippedWisdomIsTakenByItsFFTWVersion() throws {
+    let named = try #require(fftwWisdom.split(separator: " ").first).dropFirst()  // "(fftw-3.3.10"
+    let loaded = try #require(RealFFT.libraryVersion)
+    guard loaded.hasPrefix(named + "-") || loaded == named else {
+      print("note: FFTW here is \(loaded), the shipped wisdom is for \(named): not checked")
+      return
+    }
+    #expect(RealFFT.importWisdom(), "\(loaded) rejects the shipped wisdom")
+  }
 }
