@@ -62,24 +62,35 @@ struct Framer {
 
   /// Adds samples; calls `body(first, count)` for the frames that lie wholly inside what has
   /// been seen (or need only left-edge mirroring of the retained head): `count` frames, frame f
-  /// at `first + f * hop`. Frames inside the buffer come as one run read in place; a mirrored
-  /// or padded frame comes alone, from a copy.
+  /// at `first + f * hop`. Frames inside `samples` come as one run read in place, frames that
+  /// straddle the previous block as a run from the buffer, a mirrored or padded frame alone,
+  /// from a copy. Only the first `frameLength` samples of the block and its unfinished tail
+  /// are copied (an hour of audio is not copied again on its way to the frames).
   mutating func feed(_ samples: [Float], body: (UnsafePointer<Float>, Int) -> Void) {
-    if head.count < framing.frameLength {
-      head += samples.prefix(framing.frameLength - head.count)
+    let length = framing.frameLength
+    if head.count < length {
+      head += samples.prefix(length - head.count)
     }
-    buffer += samples
+    let blockStart = totalSamples
     totalSamples += samples.count
+    // A frame that starts before this block ends within its first `length` samples.
+    buffer += samples.prefix(length)
+    let bufferEnd = bufferStart + buffer.count
     // A frame may be emitted early only if no sample past the end is needed.
-    var frame = [Float](repeating: 0, count: framing.frameLength)
+    var frame = [Float](repeating: 0, count: length)
     while true {
       let start = framing.firstStart + nextFrame * framing.hop
-      let end = start + framing.frameLength
+      let end = start + length
       guard end <= totalSamples else { break }
-      if start < 0 && framing.edge != .zero && totalSamples < framing.frameLength + 1 { break }
-      if start >= bufferStart {
-        // This frame and every later one that ends by `totalSamples` (the buffer's end).
+      if start < 0 && framing.edge != .zero && totalSamples < length + 1 { break }
+      if start >= blockStart {
+        // This frame and every later one that ends by `totalSamples`, in place in `samples`.
         let run = (totalSamples - end) / framing.hop + 1
+        samples.withUnsafeBufferPointer { body($0.baseAddress! + (start - blockStart), run) }
+        nextFrame += run
+      } else if start >= bufferStart {
+        // Frames that begin before this block: they end by `bufferEnd` (see above).
+        let run = (bufferEnd - end) / framing.hop + 1
         buffer.withUnsafeBufferPointer { body($0.baseAddress! + (start - bufferStart), run) }
         nextFrame += run
       } else {
@@ -88,11 +99,9 @@ struct Framer {
         nextFrame += 1
       }
     }
-    trim()
+    keepTail(of: samples, from: blockStart)
   }
 
-  /// Emits the remaining frames, mirroring or zero-padding past the end, one at a time
-  /// (`body(frame, 1)`).
   mutating func finish(body: (UnsafePointer<Float>, Int) -> Void) {
     let count = framing.frameCount(totalSamples)
     var frame = [Float](repeating: 0, count: framing.frameLength)
@@ -137,15 +146,21 @@ struct Framer {
     }
   }
 
-  /// Drops samples no future frame can read: before the next frame's start and more than a
-  /// frame before the end (right-edge mirroring reads back up to a frame).
-  private mutating func trim() {
+  /// Keeps in `buffer` what later frames and `finish` need: from the next frame's start, and
+  /// at least the last `frameLength + 1` samples (the right edge's mirror), to the end of
+  /// `samples`, which began at sample `blockStart`.
+  private mutating func keepTail(of samples: [Float], from blockStart: Int) {
     let nextStart = framing.firstStart + nextFrame * framing.hop
     let keepFrom = max(0, min(nextStart, totalSamples - framing.frameLength - 1))
-    let drop = keepFrom - bufferStart
-    if drop > 4096 && drop > buffer.count / 2 {
-      buffer.removeFirst(drop)
-      bufferStart = keepFrom
+    if keepFrom >= blockStart {
+      buffer = Array(samples[(keepFrom - blockStart)...])
+    } else {
+      // The block is shorter than what must stay: the old buffer's part from `keepFrom`, then
+      // the whole block (its first samples are already at the buffer's end).
+      // (`keepFrom` never decreases, so it is at or past `bufferStart`.)
+      buffer.removeFirst(keepFrom - bufferStart)
+      buffer += samples.dropFirst(min(samples.count, framing.frameLength))
     }
+    bufferStart = keepFrom
   }
 }
