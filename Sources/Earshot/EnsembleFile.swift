@@ -101,3 +101,24 @@ enum EnsembleFile {
     return a.kind
   }
 }
+
+extension SequenceModel {
+  /// One network of a CTC model file or shipped model (`digits`): the file's network, or
+  /// member `member` (from 0) of an ensemble. Needs no tokens, so a network converted by
+  /// `scripts/torch_export.py` loads too.
+  /// - Throws: `PipelineError.noSuchMember` for an ensemble without `member`, or a `member`
+  ///   the file does not hold; `PipelineError.unknownModel`, `ModelError` as the plain loaders.
+  public init(named nameOrPath: String, member: Int?) throws {
+    let path = try ModelCatalog.path(for: nameOrPath)
+    let file = try SafeTensors(contentsOf: path)
+    guard let members = try EnsembleFile.members(of: file, path: path) else {
+      if let member, member != 0 { throw PipelineError.noSuchMember(name: nameOrPath, asked: member, count: 1) }
+      try self.init(file: file, path: path)
+      return
+    }
+    guard let member, members.indices.contains(member) else {
+      throw PipelineError.noSuchMember(name: nameOrPath, asked: member, count: members.count)
+    }
+    try self.init(file: members[member].file, path: members[member].name)
+  }
+}

@@ -12,6 +12,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case invalidDecoderInput(name: String, value: String, expected: String)
   /// An ensemble's members do not fit together, or its file is inconsistent.
   case badEnsemble(path: String, reason: String)
+  /// One network of `name` was asked for: none or `asked` (out of range), of `count`.
+  case noSuchMember(name: String, asked: Int?, count: Int)
 
   public var description: String {
     switch self {
@@ -26,6 +28,10 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
       return "CTC decoding: \(name) = \(value) is invalid; expected \(expected)"
     case .badEnsemble(let path, let reason):
       return "\(path): not a usable ensemble: \(reason)"
+    case .noSuchMember(let name, let asked, let count):
+      let members = count == 1 ? "one network, member 0" : "\(count) networks, members 0 to \(count - 1)"
+      return asked.map { "\(name): no member \($0); it holds \(members)" }
+        ?? "\(name): an ensemble of \(members); say which one"
     }
   }
 }

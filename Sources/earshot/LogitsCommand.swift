@@ -7,17 +7,22 @@ struct Logits: ParsableCommand {
     commandName: "logits",
     abstract: "Run a CTC model and write its per-frame log-probabilities as .npy.",
     discussion: """
-      The input is either features, a (frames, inputs) float32 .npy, or audio, which is
-      turned into features with the model's own FeatureOptions (its 'features' metadata).
-      The output is (frames, outputs) float32 log-probabilities: compare it with PyTorch's
+      The input is either features, a (frames, inputs) float32 .npy, or audio, which is \
+      turned into features with the model's own FeatureOptions (its 'features' metadata). \
+      The output is (frames, outputs) float32 log-probabilities: compare it with PyTorch's \
       to check a model converted by scripts/torch_export.py.
 
-      Example:
-        python3 scripts/torch_export.py --state-dict model.pt --output model.safetensors
+      --model takes a file or a shipped model's name. The shipped digits model is an \
+      ensemble: --member picks one of its networks.
+
+      Examples:
+        python3 scripts/torch_export.py --state-dict m.pt --output model.safetensors
         earshot logits --model model.safetensors --features x.npy --output y.npy
+        earshot logits --model digits --member 0 --audio clip.wav --output y.npy
       """)
 
-  @Option(help: "Model file (.safetensors).") var model: String
+  @Option(help: "CTC model: a .safetensors file or a shipped model's name (digits).") var model: String
+  @Option(help: "For an ensemble: which of its networks, from 0.") var member: Int?
   @Option(help: "Input features: a (frames, inputs) float32 .npy.") var features: String?
   @Option(help: "Input audio (any format libsndfile reads), featurised as the model says.") var audio: String?
   @Option(help: "Output .npy path, or - for stdout.") var output: String
@@ -26,12 +31,13 @@ struct Logits: ParsableCommand {
   func validate() throws {
     guard (features == nil) != (audio == nil) else { throw ValidationError("give exactly one of --features or --audio") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
+    if let member, member < 0 { throw ValidationError("--member must be >= 0 (got \(member))") }
   }
 
   func run() throws {
     useBLASThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
     do {
-      let network = try SequenceModel(contentsOf: model)
+      let network = try SequenceModel(named: model, member: member)
       let input: Matrix
       let source: String
       if let features {
@@ -42,7 +48,7 @@ struct Logits: ParsableCommand {
         input = Matrix(rows: array.shape[0], cols: array.shape[1], data: array.values)
         source = features
       } else {
-        let options = try FeatureOptions(metadata: network.metadata, path: model)
+        let options = try FeatureOptions(metadata: network.metadata, path: model + (member.map { " (member \($0))" } ?? ""))
         let samples = try AudioFile.loadMono(path: audio!, sampleRate: options.sampleRate).samples
         input = Matrix(try FeatureExtractor(options: options)(samples))
         source = audio!
@@ -59,6 +65,8 @@ struct Logits: ParsableCommand {
       }
     } catch let error as ValidationError {
       throw error
+    } catch PipelineError.noSuchMember(let name, let asked, let count) where asked == nil {
+      throw ValidationError("\(name) is an ensemble of \(count) networks: choose one with --member 0 to \(count - 1)")
     } catch {
       printError("error: \(error)")
       throw ExitCode.failure

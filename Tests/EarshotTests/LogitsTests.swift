@@ -65,4 +65,37 @@ struct LogitsTests {
     #expect(r.status == 1)
     #expect(r.stderr.contains("no usable 'features' metadata"), "\(r.stderr)")
   }
+
+  /// An ensemble (the shipped digits model) gives one member's log-probabilities with
+  /// --member, the same as that member of the loaded ensemble; without it, a clear error.
+  @Test func ensembleMemberByNumber() throws {
+    let wav = CLI.repository.appendingPathComponent("samples/phone-415-555-2368.wav").path
+    let dir = temporaryDirectory()
+    let out = dir.appendingPathComponent("y.npy").path
+    let ensemble = try TranscriptionModel(named: "digits")
+    try #require(ensemble.members.count > 1)
+    let member = ensemble.members.count - 1
+    let r = try CLI.run(["logits", "--model", "digits", "--member", "\(member)", "--audio", wav, "--output", out])
+    #expect(r.status == 0, "\(r.stderr)")
+    let samples = try AudioFile.loadMono(path: wav, sampleRate: ensemble.members[member].features.sampleRate).samples
+    let expected = ensemble.members[member].network.logProbabilities(
+      features: Matrix(try FeatureExtractor(options: ensemble.members[member].features)(samples)))
+    let got = try NumpyArray(contentsOf: out)
+    #expect(got.shape == [expected.rows, expected.cols])
+    #expect(got.values == expected.data)
+
+    let none = try CLI.run(["logits", "--model", "digits", "--audio", wav, "--output", out + "2"])
+    #expect(none.status != 0)
+    #expect(none.stderr.contains("an ensemble of \(ensemble.members.count) networks: choose one with --member"), "\(none.stderr)")
+    let beyond = try CLI.run(["logits", "--model", "digits", "--member", "\(ensemble.members.count)", "--audio", wav, "--output", out + "3"])
+    #expect(beyond.status == 1)
+    #expect(beyond.stderr.contains("digits: no member \(ensemble.members.count)"), "\(beyond.stderr)")
+    let plain = try CLI.run([
+      "logits", "--model", fixtures.appendingPathComponent("model.safetensors").path, "--member", "1",
+      "--features", fixtures.appendingPathComponent("input.npy").path, "--output", out + "4",
+    ])
+    #expect(plain.status == 1)
+    #expect(plain.stderr.contains("no member 1; it holds one network"), "\(plain.stderr)")
+    for suffix in ["2", "3", "4"] { #expect(!FileManager.default.fileExists(atPath: out + suffix)) }
+  }
 }
