@@ -7,14 +7,15 @@ struct Classify: ParsableCommand {
     commandName: "classify",
     abstract: "Label audio files: speech commands or environmental sounds.",
     discussion: """
-      Each file gets its most probable label, its probability and the next --top labels.
-      With --window and --hop, long recordings get a timeline of labels instead (sound
+      Each file gets its most probable label, its probability and the next --top labels. \
+      With --window and --hop, long recordings get a timeline of labels instead (sound \
       event detection), one line or JSON object per window.
 
       Formats:
         text  FILE<TAB>label<TAB>probability[<TAB>label2:p2 ...]
               (timeline: FILE<TAB>start<TAB>end<TAB>label<TAB>probability)
-        json  JSON Lines: {"file", "label", "confidence", "top": [{"label", "probability"}]}
+        json  JSON Lines:
+              {"file", "label", "confidence", "top": [{"label", "probability"}]}
               (timeline: adds "start" and "end" to each object)
 
       Examples:

@@ -7,28 +7,29 @@ struct Ensemble: ParsableCommand {
     commandName: "ensemble",
     abstract: "Combine models trained for the same labels or tokens into one model.",
     discussion: """
-      Classifiers: the ensemble averages their class probabilities. They must have the same
+      Classifiers: the ensemble averages their class probabilities. They must have the same \
       labels in the same order.
 
-      CTC models (transcription): each network is decoded on its own, and of all their best
-      hypotheses (--beam of each) the ensemble keeps the one with the highest summed CTC
-      log-likelihood; times come from the first model. Networks place their spikes on
-      different frames, so their frames are never averaged. They must have the same tokens in
+      CTC models (transcription): each network is decoded on its own, and of all their best \
+      hypotheses (--beam of each) the ensemble keeps the one with the highest summed CTC \
+      log-likelihood; times come from the first model. Networks place their spikes on \
+      different frames, so their frames are never averaged. They must have the same tokens in \
       the same order (scripts/train/keep_tokens.py cuts a model's extra tokens).
 
-      Each model keeps its own front end (say, one normalised per band and one by level), so
-      models trained with different settings or seeds can be combined; all must share a
-      sample rate. An input that is itself an ensemble adds all of its members. The output
-      loads like any model (`earshot classify`, `transcribe` or `evaluate --model OUT`); its
+      Each model keeps its own front end (say, one normalised per band and one by level), so \
+      models trained with different settings or seeds can be combined; all must share a \
+      sample rate. An input that is itself an ensemble adds all of its members. The output \
+      loads like any model (`earshot classify`, `transcribe` or `evaluate --model OUT`); its \
       cost is the sum of its members'.
 
-      An ensemble is not always better than its best member: check it with `earshot
+      An ensemble is not always better than its best member: check it with `earshot \
       evaluate` on held-out clips before shipping one.
 
       Examples (runs of `earshot train`):
-        earshot ensemble runs/a/last.safetensors runs/b/last.safetensors runs/c/last.safetensors \\
-          --output commands-ensemble.safetensors
-        earshot ensemble digits runs/digits-2/best.safetensors --output digits-pair.safetensors
+        earshot ensemble runs/a/last.safetensors runs/b/last.safetensors \\
+          runs/c/last.safetensors --output commands-ensemble.safetensors
+        earshot ensemble digits runs/digits-2/best.safetensors \\
+          --output digits-pair.safetensors
       """)
 
   @Option(help: "Where to write the ensemble (.safetensors); written atomically.") var output: String

@@ -12,23 +12,25 @@ struct Evaluate: ParsableCommand {
     commandName: "evaluate",
     abstract: "Score a model on a manifest: WER, CER, utterance accuracy, per speaker, per word, confusions (CTC); accuracy, precision, recall, confusion matrix (classifier).",
     discussion: """
-      The manifest is JSON Lines ({"audio": ..., "text": ..., "speaker": ...}) or a folder of
-      FSDD-style {digit}_{speaker}_{take}.wav files. Reference texts are normalised as in
-      `earshot train` (lower case, "oh" -> "zero"). Word error rate is (S + D + I) / N over a
-      Levenshtein alignment of words; CER is the same over characters (spaces included).
+      The manifest is JSON Lines ({"audio": ..., "text": ..., "speaker": ...}) or a folder of \
+      FSDD-style {digit}_{speaker}_{take}.wav files. Reference texts are normalised as in \
+      `earshot train` (lower case, "oh" -> "zero"). Word error rate is (S + D + I) / N over a \
+      Levenshtein alignment of words; CER is the same over characters (spaces included). \
       Clips that cannot be read are reported on stderr and left out (exit status 1).
 
       Examples:
         earshot evaluate --model runs/digits/best.safetensors test.jsonl
-        earshot evaluate --model digits --beam 8 --format json ../shared/data/fsdd/recordings
+        earshot evaluate --model digits --beam 8 --format json \\
+            ../shared/data/fsdd/recordings
 
-      A classifier (e.g. the shipped commands and sounds models) is scored on a folder with one
-      sub-folder per label (DIR/{label}/*.wav|ogg; _unknown_ names the label unknown) or JSON
-      Lines {"audio": ..., "label": ...}: top-1 accuracy, per-class precision, recall, F1 and
-      support, and the confusion matrix (rows: reference, columns: predicted), which
+      A classifier (e.g. the shipped commands and sounds models) is scored on a folder with one \
+      sub-folder per label (DIR/{label}/*.wav|ogg; _unknown_ names the label unknown) or JSON \
+      Lines {"audio": ..., "label": ...}: top-1 accuracy, per-class precision, recall, F1 and \
+      support, and the confusion matrix (rows: reference, columns: predicted), which \
       --confusion-csv and --confusion-png also write to files.
 
-        earshot evaluate --model commands --confusion-png confusion.png ../shared/data/speech-commands
+        earshot evaluate --model commands --confusion-png confusion.png \\
+            ../shared/data/speech-commands
       """)
 
   @Option(help: "Model file (.safetensors) or shipped model name.") var model: String

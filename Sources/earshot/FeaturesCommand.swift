@@ -16,20 +16,21 @@ struct Features: ParsableCommand {
     commandName: "features",
     abstract: "Compute spectrograms, mel, log-mel, MFCC or Kaldi fbank features of audio files.",
     discussion: """
-      Defaults follow librosa (n_fft 2048, hop 512, 128 Slaney mel bands, power 2, centred
-      frames with zero padding) so that `--kind mel` equals librosa.feature.melspectrogram
-      at the file's own rate; `--kind fbank` follows Kaldi (25 ms povey frames every 10 ms,
+      Defaults follow librosa (n_fft 2048, hop 512, 128 Slaney mel bands, power 2, centred \
+      frames with zero padding) so that `--kind mel` equals librosa.feature.melspectrogram \
+      at the file's own rate; `--kind fbank` follows Kaldi (25 ms povey frames every 10 ms, \
       23 bins, snip edges, dither 0). Output is time-major: (frames, bins).
 
       Examples:
         earshot features a.wav --kind logmel --fft-size 512 --window-length 400 \\
             --hop-length 160 --mel-bands 80 --sample-rate 16000 --output feats/
-        earshot features corpus/ --kind fbank --mel-bands 80 --format kaldi-ark --output feats/
+        earshot features corpus/ --kind fbank --mel-bands 80 --format kaldi-ark \\
+            --output feats/
         earshot features a.wav --kind mel --format png --output pictures/
 
-      Formats: npy (float32, one <name>.npy per file), csv, json (one object per file),
-      kaldi-ark (feats.ark + feats.scp in the output folder; kaldiio reads them), png
-      (a picture with axes and a colour scale). --output - writes to stdout (not png).
+      Formats: npy (float32, one <name>.npy per file), csv, json (one object per file), \
+      kaldi-ark (feats.ark + feats.scp in the output folder; kaldiio reads them), png \
+      (a picture with axes and a colour scale). --output - writes to stdout (not png). \
       A file that cannot be read prints one line on stderr; the rest go on; exit status 1.
       """)
 

@@ -15,59 +15,64 @@ struct Train: ParsableCommand {
     discussion: """
       A manifest is JSON Lines, one utterance per line:
         {"audio": "clips/a.wav", "text": "four seven one", "speaker": "george"}
-      (speaker optional; relative audio paths are relative to the manifest's folder), or a
-      folder of FSDD-style {digit}_{speaker}_{take}.wav files. Texts are lower-cased, "oh"
-      becomes "zero", spaces are collapsed. Word tokens are every word of the training texts,
+      (speaker optional; relative audio paths are relative to the manifest's folder), or a \
+      folder of FSDD-style {digit}_{speaker}_{take}.wav files. Texts are lower-cased, "oh" \
+      becomes "zero", spaces are collapsed. Word tokens are every word of the training texts, \
       sorted, after the blank.
 
-      Every clip is decoded once (resampled to 8 kHz for the default features, 40 log-mel
-      bands with per-utterance normalisation). Each step augments: speed 0.9/1.0/1.1, gain
-      +-6 dB, background noise from --noise at 5-30 dB SNR (half the utterances), SpecAugment
-      time and frequency masks; --frequency-warp and --silence add vocal tract length
-      perturbation and digital-silence padding. --connected-strings N adds N utterances built
-      at the start from clips of one speaker joined with short pauses (digit strings from
-      isolated digits); every draw is seeded, and validation clips are never used. Adam with linear warm-up (5% of steps) and cosine decay,
+      Every clip is decoded once (resampled to 8 kHz for the default features, 40 log-mel \
+      bands with per-utterance normalisation). Each step augments: speed 0.9/1.0/1.1, gain \
+      +-6 dB, background noise from --noise at 5-30 dB SNR (half the utterances), SpecAugment \
+      time and frequency masks; --frequency-warp and --silence add vocal tract length \
+      perturbation and digital-silence padding. --connected-strings N adds N utterances built \
+      at the start from clips of one speaker joined with short pauses (digit strings from \
+      isolated digits); every draw is seeded, and validation clips are never used. \
+      Adam with linear warm-up (5% of steps) and cosine decay, \
       gradients clipped to norm 5, dropout between layers.
 
-      Written to --output: checkpoint.safetensors (every epoch and every --checkpoint-every
-      steps, atomically), last.safetensors, best.safetensors (lowest validation WER; the model
-      to ship; without --valid, the last epoch's) and log.jsonl (one line per epoch).
-      --resume continues from the checkpoint exactly where it stopped (same results as an
-      uninterrupted run); give the same options, except that --epochs may grow (the cosine
-      schedule is then stretched to the new total), and --threads and --max-minutes are free.
+      Written to --output: checkpoint.safetensors (every epoch and every --checkpoint-every \
+      steps, atomically), last.safetensors, best.safetensors (lowest validation WER; the model \
+      to ship; without --valid, the last epoch's) and log.jsonl (one line per epoch). \
+      --resume continues from the checkpoint exactly where it stopped (same results as an \
+      uninterrupted run); give the same options, except that --epochs may grow (the cosine \
+      schedule is then stretched to the new total), and --threads and --max-minutes are free. \
       A NaN or infinite loss stops the run and keeps the last checkpoint.
 
       Examples:
-        earshot train --task ctc --train ../shared/data/fsdd/recordings --output runs/fsdd \\
-            --epochs 2 --max-minutes 5
-        earshot train --task ctc --train train.jsonl --valid valid.jsonl --output runs/digits \\
-            --noise ../shared/data/speech-commands/_silence_
-        earshot train --task ctc --train train.jsonl --valid valid.jsonl --output runs/digits --resume
+        earshot train --task ctc --train ../shared/data/fsdd/recordings \\
+            --output runs/fsdd --epochs 2 --max-minutes 5
+        earshot train --task ctc --train train.jsonl --valid valid.jsonl \\
+            --output runs/digits --noise ../shared/data/speech-commands/_silence_
+        earshot train --task ctc --train train.jsonl --valid valid.jsonl \\
+            --output runs/digits --resume
         earshot evaluate --model runs/digits/best.safetensors test.jsonl
 
-      --task classify trains a clip classifier (BiLSTM, --pooling mean|max|attention, linear,
-      softmax) with cross-entropy. --train is a folder with one sub-folder per label
-      (DIR/{label}/*.wav|ogg; _unknown_ names the label unknown) or JSON Lines
-      {"audio": PATH, "label": "yes", "speaker": "...", "fold": 1} (speaker and fold optional;
-      read from Speech Commands names {speaker}_nohash_{n}.wav and ESC names {fold}-....ogg).
-      Validation never shares a source with training: --valid-fold N holds out fold N,
-      --valid-speakers F holds out a fraction F of the speakers (by a seeded hash of the name),
-      or --valid gives a separate set. Classes are balanced by a weighted loss (default) or by
-      sampling (--balance); optional --label-smoothing, --mixup, --time-shift, and the same
-      speed/gain/noise/SpecAugment augmentation. Features: log-mel at --sample-rate with
-      --mel-bands, --window-ms and --hop-ms, normalised per clip: each band on its own (speech:
-      removes the microphone's colouring) or, with --cmvn level, all bands together (steady
-      sounds: keeps the spectral shape). best.safetensors is the epoch with the highest
-      validation accuracy. With --valid-fold or --valid-speakers the held-out clips are also
-      written to --output as validation.jsonl, a manifest for `earshot evaluate`; runs that
+      --task classify trains a clip classifier (BiLSTM, --pooling mean|max|attention, linear, \
+      softmax) with cross-entropy. --train is a folder with one sub-folder per label \
+      (DIR/{label}/*.wav|ogg; _unknown_ names the label unknown) or JSON Lines \
+      {"audio": PATH, "label": "yes", "speaker": "...", "fold": 1} (speaker and fold optional; \
+      read from Speech Commands names {speaker}_nohash_{n}.wav and ESC names {fold}-....ogg). \
+      Validation never shares a source with training: --valid-fold N holds out fold N, \
+      --valid-speakers F holds out a fraction F of the speakers (by a seeded hash of the name), \
+      or --valid gives a separate set. Classes are balanced by a weighted loss (default) or by \
+      sampling (--balance); optional --label-smoothing, --mixup, --time-shift, and the same \
+      speed/gain/noise/SpecAugment augmentation. Features: log-mel at --sample-rate with \
+      --mel-bands, --window-ms and --hop-ms, normalised per clip: each band on its own (speech: \
+      removes the microphone's colouring) or, with --cmvn level, all bands together (steady \
+      sounds: keeps the spectral shape). best.safetensors is the epoch with the highest \
+      validation accuracy. With --valid-fold or --valid-speakers the held-out clips are also \
+      written to --output as validation.jsonl, a manifest for `earshot evaluate`; runs that \
       share a split (--split-seed) can be combined with `earshot ensemble` and scored on it.
 
       Examples:
         earshot train --task classify --train ../shared/data/esc10 --valid-fold 4 \\
-            --output runs/sounds --mel-bands 64 --window-ms 40 --hop-ms 20 --mixup 0.5 --cmvn level
+            --output runs/sounds --mel-bands 64 --window-ms 40 --hop-ms 20 \\
+            --mixup 0.5 --cmvn level
         earshot train --task classify --train commands.jsonl --valid-speakers 0.2 \\
-            --labels yes,no,up,down,left,right,on,off,stop,go,unknown,silence --output runs/commands
-        earshot evaluate --model runs/sounds/best.safetensors --confusion-png c.png esc10-fold5/
+            --labels yes,no,up,down,left,right,on,off,stop,go,unknown,silence \\
+            --output runs/commands
+        earshot evaluate --model runs/sounds/best.safetensors \\
+            --confusion-png c.png esc10-fold5/
       """)
 
   @Option(help: "What to train: ctc (transcription) or classify (clip labels).") var task = "ctc"

@@ -12,18 +12,19 @@ struct Transcribe: ParsableCommand {
     commandName: "transcribe",
     abstract: "Transcribe audio files to text.",
     discussion: """
-      Reads any format libsndfile reads, at any rate and channel count (downmixed and
-      resampled to the model's rate). Long recordings are cut at pauses and decoded piece by
+      Reads any format libsndfile reads, at any rate and channel count (downmixed and \
+      resampled to the model's rate). Long recordings are cut at pauses and decoded piece by \
       piece in bounded memory; times are in seconds of the file.
 
       Formats:
         text  the transcript; with several files, "FILE<TAB>transcript" per line
         json  JSON Lines, one object per file:
-              {"file", "text", "duration", "words": [{"word", "start", "end", "confidence"}]}
-              with --nbest N, also "alternatives": [{"text", "log_probability"}], the N best
-              whole-file transcripts, best first (the first is "text")
-        srt, vtt  subtitles (one cue per pause-separated group of words); with several
-              files, give --output DIR to get one file each
+              {"file", "text", "duration",
+               "words": [{"word", "start", "end", "confidence"}]}
+              with --nbest N, also "alternatives": [{"text", "log_probability"}],
+              the N best whole-file transcripts, best first (the first is "text")
+        srt, vtt  subtitles (one cue per pause-separated group of words); with
+              several files, give --output DIR to get one file each
 
       Examples:
         earshot transcribe samples/phone-415-555-2368.wav
