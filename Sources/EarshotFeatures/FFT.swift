@@ -200,3 +200,71 @@ final class RealFFT: @unchecked Sendable {
     }
   }
 }
+
+/// Linear convolution through FFTW's single-precision real transforms: `x * h`, of length
+/// `x.count + h.count - 1`. For long responses (a room's impulse response: thousands of taps)
+/// where direct summation would cost `x.count * h.count` products. Plans are made once per
+/// transform size (a power of two) and shared; any thread may call.
+public enum Convolution {
+  private static let lock = NSLock()
+  /// Forward and inverse plans per transform size.
+  nonisolated(unsafe) private static var plans: [Int: (forward: fftwf_plan, inverse: fftwf_plan)] = [:]
+
+  private static func plans(size: Int) -> (forward: fftwf_plan, inverse: fftwf_plan) {
+    lock.lock()
+    defer { lock.unlock() }
+    if let p = plans[size] { return p }
+    let real = fftwf_alloc_real(size)!
+    let spectrum = fftwf_alloc_complex(size / 2 + 1)!
+    defer {
+      fftwf_free(real)
+      fftwf_free(spectrum)
+    }
+    let flags = UInt32(FFTW_ESTIMATE | FFTW_DESTROY_INPUT)
+    let p = (
+      forward: fftwf_plan_dft_r2c_1d(Int32(size), real, spectrum, flags)!,
+      inverse: fftwf_plan_dft_c2r_1d(Int32(size), spectrum, real, flags)!
+    )
+    plans[size] = p
+    return p
+  }
+
+  /// `x * h`: `y[n] = sum_k x[k] h[n - k]`, `x.count + h.count - 1` values (empty when either
+  /// is empty). Single precision: each value within about 1e-6 of the largest.
+  public static func convolve(_ x: [Float], _ h: [Float]) -> [Float] {
+    guard !x.isEmpty, !h.isEmpty else { return [] }
+    let count = x.count + h.count - 1
+    var size = 1
+    while size < count { size *= 2 }
+    let (forward, inverse) = plans(size: size)
+    let bins = size / 2 + 1
+    let a = fftwf_alloc_real(size)!, b = fftwf_alloc_real(size)!
+    let fa = fftwf_alloc_complex(bins)!, fb = fftwf_alloc_complex(bins)!
+    defer {
+      fftwf_free(a)
+      fftwf_free(b)
+      fftwf_free(fa)
+      fftwf_free(fb)
+    }
+    a.initialize(repeating: 0, count: size)
+    b.initialize(repeating: 0, count: size)
+    x.withUnsafeBufferPointer { a.update(from: $0.baseAddress!, count: x.count) }
+    h.withUnsafeBufferPointer { b.update(from: $0.baseAddress!, count: h.count) }
+    fftwf_execute_dft_r2c(forward, a, fa)
+    fftwf_execute_dft_r2c(forward, b, fb)
+    // The product of the spectra, scaled by 1 / size (FFTW's inverse is unnormalised).
+    let scale = 1 / Float(size)
+    fa.withMemoryRebound(to: Float.self, capacity: 2 * bins) { p in
+      fb.withMemoryRebound(to: Float.self, capacity: 2 * bins) { q in
+        for k in 0..<bins {
+          let re = p[2 * k] * q[2 * k] - p[2 * k + 1] * q[2 * k + 1]
+          let im = p[2 * k] * q[2 * k + 1] + p[2 * k + 1] * q[2 * k]
+          p[2 * k] = re * scale
+          p[2 * k + 1] = im * scale
+        }
+      }
+    }
+    fftwf_execute_dft_c2r(inverse, fa, a)
+    return [Float](UnsafeBufferPointer(start: a, count: count))
+  }
+}

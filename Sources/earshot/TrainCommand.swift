@@ -23,8 +23,8 @@ struct Train: ParsableCommand {
       Every clip is decoded once (resampled to 8 kHz for the default features, 40 log-mel \
       bands with per-utterance normalisation). Each step augments: speed 0.9/1.0/1.1, gain \
       +-6 dB, background noise from --noise at 5-30 dB SNR (half the utterances), SpecAugment \
-      time and frequency masks; --frequency-warp and --silence add vocal tract length \
-      perturbation and digital-silence padding. --connected-strings N adds N utterances built \
+      time and frequency masks; --frequency-warp, --silence and --reverb add vocal tract length \
+      perturbation, digital-silence padding and simulated rooms. --connected-strings N adds N utterances built \
       at the start from clips of one speaker joined with short pauses (digit strings from \
       isolated digits); every draw is seeded, and validation clips are never used. \
       Adam with linear warm-up (5% of steps) and cosine decay, \
@@ -89,11 +89,13 @@ struct Train: ParsableCommand {
   @Option(help: "Token unit: word or character. (default: word)") var tokens: TrainTokenUnit?
   @Option(help: "Random seed: initialisation, batch order, dropout, augmentation. (default: 0)") var seed: UInt64?
   @Option(help: "Folder of background-noise audio mixed in at 5-30 dB SNR.") var noise: String?
-  @Flag(help: "Turn all augmentation off (speed, gain, noise, silence, warp, SpecAugment).") var noAugmentation = false
+  @Flag(help: "Turn all augmentation off (speed, gain, noise, silence, warp, reverb, SpecAugment).") var noAugmentation = false
   @Option(help: "Vocal tract length perturbation: warp the mel axis by a factor in [1-W, 1+W] per utterance, e.g. 0.1. (default: 0, off)")
   var frequencyWarp: Float?
   @Option(help: "Probability of padding an utterance with 0-0.5 s of digital silence on each side. (default: 0)")
   var silence: Float?
+  @Option(help: "Probability of playing an utterance in a simulated room: convolved with a synthetic impulse response, RT60 0.15-0.7 s, direct-to-reverberant ratio 0-12 dB, level kept. (default: 0)")
+  var reverb: Float?
   @Option(help: ArgumentHelp(
     "ctc: build this many connected strings when training starts: each joins 2 to --connected-max-clips training clips of one speaker (the manifest's \"speaker\", or FSDD's) with pauses, and is transcribed as their texts in order. (default: 0)",
     valueName: "n"))
@@ -231,6 +233,7 @@ struct Train: ParsableCommand {
       throw ValidationError("--frequency-warp must be in [0, 0.3] (got \(frequencyWarp))")
     }
     if let silence, !(silence >= 0 && silence <= 1) { throw ValidationError("--silence must be in [0, 1] (got \(silence))") }
+    if let reverb, !(reverb >= 0 && reverb <= 1) { throw ValidationError("--reverb must be in [0, 1] (got \(reverb))") }
     if let connectedStrings, connectedStrings < 0 { throw ValidationError("--connected-strings must be >= 0 (got \(connectedStrings))") }
     if let connectedMaxClips, !(2...50).contains(connectedMaxClips) {
       throw ValidationError("--connected-max-clips must be in 2...50 (got \(connectedMaxClips))")
@@ -238,8 +241,8 @@ struct Train: ParsableCommand {
     if let connectedMaxPause, !(connectedMaxPause >= 0 && connectedMaxPause <= 5) {
       throw ValidationError("--connected-max-pause must be in [0, 5] seconds (got \(connectedMaxPause))")
     }
-    if noAugmentation && (frequencyWarp ?? 0 > 0 || silence ?? 0 > 0) {
-      throw ValidationError("--frequency-warp or --silence and --no-augmentation contradict each other")
+    if noAugmentation && (frequencyWarp ?? 0 > 0 || silence ?? 0 > 0 || reverb ?? 0 > 0) {
+      throw ValidationError("--frequency-warp, --silence or --reverb and --no-augmentation contradict each other")
     }
   }
 
@@ -322,12 +325,13 @@ extension Train {
     }
   }
 
-  /// --no-augmentation, --noise, --frequency-warp and --silence, for either task.
+  /// --no-augmentation, --noise, --frequency-warp, --silence and --reverb, for either task.
   func applyAugmentationFlags(to a: inout AugmentationOptions) throws {
     if noAugmentation { a = .none }
     if let noise { a.noiseFolder = noise }
     if let frequencyWarp { a.maximumFrequencyWarp = frequencyWarp }
     if let silence { a.silenceProbability = silence }
+    if let reverb { a.reverbProbability = reverb }
   }
 
   /// The classification options from the defaults (or the checkpoint on --resume) and the flags.

@@ -69,3 +69,26 @@ struct RealFFTTests {
     #expect(RealFFT.importWisdom(), "\(loaded) rejects the shipped wisdom")
   }
 }
+
+/// `Convolution.convolve` (FFTW single precision) against the definition, in Double.
+@Suite("Convolution")
+struct ConvolutionTests {
+  @Test(arguments: [(1, 1), (5, 3), (3, 5), (100, 1), (1_000, 517), (2_048, 2_049), (3_000, 1_100)])
+  func matchesDirectSummation(lengths: (Int, Int)) {
+    var rng = SplitMix64(seed: UInt64(lengths.0 * 31 + lengths.1))
+    let x = (0..<lengths.0).map { _ in rng.nextGaussian() }
+    let h = (0..<lengths.1).map { _ in rng.nextGaussian() }
+    let got = Convolution.convolve(x, h)
+    var want = [Double](repeating: 0, count: x.count + h.count - 1)
+    for (i, a) in x.enumerated() { for (j, b) in h.enumerated() { want[i + j] += Double(a) * Double(b) } }
+    #expect(got.count == want.count)
+    let scale = want.map(abs).max()!
+    let worst = zip(got, want).map { abs(Double($0) - $1) }.max()! / scale
+    #expect(worst < 1e-5, "\(lengths): largest difference \(worst) of the largest value")
+  }
+
+  @Test func emptyInputGivesNothing() {
+    #expect(Convolution.convolve([], [1, 2]).isEmpty)
+    #expect(Convolution.convolve([1, 2], []).isEmpty)
+  }
+}

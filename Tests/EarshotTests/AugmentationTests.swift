@@ -86,6 +86,12 @@ import Testing
     o = AugmentationOptions()
     o.silenceProbability = 2
     #expect(throws: TrainingError.self) { try o.validate() }
+    o = AugmentationOptions()
+    o.reverbProbability = 1.5
+    #expect(throws: TrainingError.self) { try o.validate() }
+    o = AugmentationOptions()
+    o.reverberationTimes = 0.01...0.5
+    #expect(throws: TrainingError.self) { try o.validate() }
   }
 
   /// Options saved before the warp and silence fields existed still load.
@@ -94,6 +100,74 @@ import Testing
       + #""timeMasks":1,"maximumTimeMaskFrames":8,"frequencyMasks":2,"maximumFrequencyMaskBins":6}"#
     let o = try JSONDecoder().decode(AugmentationOptions.self, from: Data(old.utf8))
     #expect(o.gainDecibels == 3 && o.timeMasks == 1)
-    #expect(o.maximumFrequencyWarp == 0 && o.silenceProbability == 0)
+    #expect(o.maximumFrequencyWarp == 0 && o.silenceProbability == 0 && o.reverbProbability == 0)
+  }
+
+  /// The synthetic room response: the direct sound, silence until the pre-delay, a tail with
+  /// the asked direct-to-reverberant ratio whose level falls 60 dB per RT60 (a line fitted to
+  /// the log energy of 10 ms windows), and no more than 50 dB of it.
+  @Test(arguments: [(Float(0.3), Float(6)), (0.7, 0), (0.15, 12)])
+  func roomResponseHasTheAskedDecayAndRatio(rt60: Float, drr: Float) {
+    let rate = 16_000
+    var g = SeededGenerator(seed: 3)
+    let h = Augmentation.roomResponse(sampleRate: rate, reverberationTime: rt60, directToReverberant: drr, preDelay: 0.01, generator: &g)
+    let start = Int(0.01 * Float(rate))
+    #expect(h[0] == 1)
+    #expect(h[1..<start].allSatisfy { $0 == 0 })
+    #expect(abs(h.count - start - Int(rt60 * 50 / 60 * Float(rate))) <= 1)
+    let tail = h[start...].reduce(Float(0)) { $0 + $1 * $1 }
+    #expect(abs(10 * log10(1 / tail) - drr) < 1e-3, "ratio \(10 * log10(1 / tail)) dB")
+    // Energy per 10 ms window in dB against time: the slope is -60 dB per rt60.
+    let window = rate / 100
+    var times: [Double] = [], levels: [Double] = []
+    var t = start
+    while t + window <= h.count {
+      let e = h[t..<(t + window)].reduce(Double(0)) { $0 + Double($1) * Double($1) }
+      times.append(Double(t - start) / Double(rate))
+      levels.append(10 * log10(e))
+      t += window
+    }
+    let mt = times.reduce(0, +) / Double(times.count), ml = levels.reduce(0, +) / Double(levels.count)
+    var covariance = 0.0, variance = 0.0
+    for (time, level) in zip(times, levels) {
+      covariance += (time - mt) * (level - ml)
+      variance += (time - mt) * (time - mt)
+    }
+    let slope = covariance / variance
+    let fitted = -60 / slope
+    #expect(abs(fitted - Double(rt60)) / Double(rt60) < 0.1, "fitted RT60 \(fitted) s, asked \(rt60) s")
+  }
+
+  /// Reverberation: the dry signal convolved with the room's response, the tail kept, at the
+  /// dry signal's RMS level; the same seed gives the same room.
+  @Test func reverbConvolvesWithTheRoomAndKeepsTheLevel() throws {
+    var o = AugmentationOptions.none
+    o.reverbProbability = 1
+    o.reverberationTimes = 0.25...0.25
+    o.directToReverberantDecibels = 3...3
+    var rng = SeededGenerator(seed: 9)
+    let x = (0..<1_200).map { i in Float(sin(Double(i) * 0.3)) * (i < 600 ? 0.5 : 0) + 0.01 * rng.normal() }
+    var y = x
+    var g = SeededGenerator(seed: 5)
+    Augmentation.augmentWaveform(&y, sampleRate: 8000, options: o, noise: [], generator: &g)
+    // The same draws by hand: the reverb coin, RT60, ratio, pre-delay, then the response.
+    var h = SeededGenerator(seed: 5)
+    _ = h.nextUnitFloat()
+    let rt60 = h.uniform(0.25, 0.25), drr = h.uniform(3, 3), delay = h.uniform(0.002, 0.02)
+    let response = Augmentation.roomResponse(sampleRate: 8000, reverberationTime: rt60, directToReverberant: drr, preDelay: delay, generator: &h)
+    #expect(y.count == x.count + response.count - 1)
+    // Direct convolution in Double, scaled to x's RMS.
+    var direct = [Double](repeating: 0, count: y.count)
+    for (i, a) in x.enumerated() where a != 0 { for (j, b) in response.enumerated() { direct[i + j] += Double(a) * Double(b) } }
+    let rms = { (v: [Double]) in (v.map { $0 * $0 }.reduce(0, +) / Double(v.count)).squareRoot() }
+    let target = rms(x.map(Double.init))
+    let scaled = direct.map { $0 * target / rms(direct) }
+    let worst = zip(y, scaled).map { abs(Double($0) - $1) }.max()!
+    #expect(worst < 1e-4, "largest difference from direct convolution \(worst)")
+    #expect(abs(rms(y.map(Double.init)) - target) / target < 1e-4)
+    var again = x
+    var g2 = SeededGenerator(seed: 5)
+    Augmentation.augmentWaveform(&again, sampleRate: 8000, options: o, noise: [], generator: &g2)
+    #expect(again == y)
   }
 }

@@ -29,6 +29,16 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
   /// is warped by a factor drawn uniformly in [1 - w, 1 + w], as if the speaker's formants were
   /// that much higher or lower. Mel and Kaldi fbank features only; default 0 (off).
   public var maximumFrequencyWarp: Float = 0
+  /// Probability that an utterance is played in a simulated room: convolved with a synthetic
+  /// impulse response (``Augmentation/roomResponse(sampleRate:reverberationTime:directToReverberant:preDelay:generator:)``)
+  /// whose reverberation time (RT60) is drawn uniformly in `reverberationTimes` and whose
+  /// direct-to-reverberant ratio in `directToReverberantDecibels`; default 0 (off).
+  public var reverbProbability: Float = 0
+  /// RT60 range in seconds; default 0.15...0.7 (a small office to a large living room).
+  public var reverberationTimes: ClosedRange<Float> = 0.15...0.7
+  /// Direct-to-reverberant energy ratio range in dB; default 0...12 (a phone at arm's length
+  /// to a close talker).
+  public var directToReverberantDecibels: ClosedRange<Float> = 0...12
   /// Probability that an utterance gets exact digital silence (zeros) added before and after
   /// it, each side up to `maximumSilenceSeconds` long, drawn uniformly; default 0 (off).
   public var silenceProbability: Float = 0
@@ -63,6 +73,9 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
     try read(.frequencyMasks, &frequencyMasks)
     try read(.maximumFrequencyMaskBins, &maximumFrequencyMaskBins)
     try read(.maximumFrequencyWarp, &maximumFrequencyWarp)
+    try read(.reverbProbability, &reverbProbability)
+    try read(.reverberationTimes, &reverberationTimes)
+    try read(.directToReverberantDecibels, &directToReverberantDecibels)
     try read(.silenceProbability, &silenceProbability)
     try read(.maximumSilenceSeconds, &maximumSilenceSeconds)
     try read(.connectedStrings, &connectedStrings)
@@ -83,7 +96,9 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
 
   /// Whether the waveform changes per step beyond picking a speed (then features must be
   /// computed per step; otherwise they are computed once per speed).
-  public var changesWaveform: Bool { gainDecibels > 0 || noiseFolder != nil || silenceProbability > 0 }
+  public var changesWaveform: Bool {
+    gainDecibels > 0 || noiseFolder != nil || silenceProbability > 0 || reverbProbability > 0
+  }
 
   /// Checks the ranges.
   public func validate() throws(TrainingError) {
@@ -103,6 +118,13 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
       throw .invalidOption(name: "masks", value: "\(timeMasks), \(frequencyMasks)", expected: ">= 0")
     }
     try within("maximumFrequencyWarp", maximumFrequencyWarp, 0...0.3, "0...0.3")
+    try within("reverbProbability", reverbProbability, 0...1, "0...1")
+    guard reverberationTimes.lowerBound >= 0.05 && reverberationTimes.upperBound <= 3 else {
+      throw .invalidOption(name: "reverberationTimes", value: "\(reverberationTimes)", expected: "within 0.05...3 seconds")
+    }
+    guard directToReverberantDecibels.lowerBound >= -20 && directToReverberantDecibels.upperBound <= 40 else {
+      throw .invalidOption(name: "directToReverberantDecibels", value: "\(directToReverberantDecibels)", expected: "within -20...40 dB")
+    }
     try within("silenceProbability", silenceProbability, 0...1, "0...1")
     try within("maximumSilenceSeconds", maximumSilenceSeconds, 0...10, "0...10 seconds")
     try within("connectedStrings", connectedStrings, 0...1_000_000, "0...1000000")
@@ -187,11 +209,60 @@ public enum Augmentation {
     }
   }
 
-  /// The waveform steps of one training draw, in order: gain, background noise (one of
-  /// `noise`, at a random offset and SNR), digital silence on both sides. `sampleRate` is the
-  /// rate of `samples`.
+  /// A synthetic room impulse response at `sampleRate`: the direct sound (1 at time 0), then,
+  /// from `preDelay` seconds on, Gaussian noise under an exponential envelope that falls 60 dB
+  /// in `reverberationTime` seconds (Polack's statistical model of a diffuse field), scaled so
+  /// that the direct sound's energy is `directToReverberant` dB above the tail's. The tail
+  /// stops where it is 50 dB down.
+  public static func roomResponse(
+    sampleRate: Int, reverberationTime: Float, directToReverberant: Float, preDelay: Float,
+    generator g: inout SeededGenerator
+  ) -> [Float] {
+    let rate = Float(sampleRate)
+    let start = max(Int(preDelay * rate), 1)
+    let length = start + max(Int(reverberationTime * 50 / 60 * rate), 1)
+    var h = [Float](repeating: 0, count: length)
+    h[0] = 1
+    // Amplitude falls 60 dB (a factor 1000) in reverberationTime seconds.
+    let decay = Foundation.log(Float(1000)) / (reverberationTime * rate)
+    var energy: Float = 0
+    for t in start..<length {
+      h[t] = g.normal() * Foundation.exp(-decay * Float(t - start))
+      energy += h[t] * h[t]
+    }
+    let scale = (1 / (energy * Foundation.pow(10, directToReverberant / 10))).squareRoot()
+    for t in start..<length { h[t] *= scale }
+    return h
+  }
+
+  /// `samples` as heard in a simulated room: convolved with a `roomResponse` drawn from the
+  /// options' ranges (pre-delay 2-20 ms), the reverberant tail kept, then scaled back to the
+  /// input's RMS level.
+  public static func applyReverb(_ samples: inout [Float], sampleRate: Int, options a: AugmentationOptions,
+                                 generator g: inout SeededGenerator) {
+    guard !samples.isEmpty else { return }
+    let h = roomResponse(
+      sampleRate: sampleRate,
+      reverberationTime: g.uniform(a.reverberationTimes.lowerBound, a.reverberationTimes.upperBound),
+      directToReverberant: g.uniform(a.directToReverberantDecibels.lowerBound, a.directToReverberantDecibels.upperBound),
+      preDelay: g.uniform(0.002, 0.02), generator: &g)
+    let before = samples.reduce(0) { $0 + Double($1) * Double($1) }
+    var wet = Convolution.convolve(samples, h)
+    let after = wet.reduce(0) { $0 + Double($1) * Double($1) }
+    guard before > 0, after > 0 else { return }
+    let scale = Float((before / Double(samples.count) / (after / Double(wet.count))).squareRoot())
+    for i in wet.indices { wet[i] *= scale }
+    samples = wet
+  }
+
+  /// The waveform steps of one training draw, in order: room reverberation, gain, background
+  /// noise (one of `noise`, at a random offset and SNR), digital silence on both sides.
+  /// `sampleRate` is the rate of `samples`.
   public static func augmentWaveform(_ samples: inout [Float], sampleRate: Int, options a: AugmentationOptions,
                               noise: [[Float]], generator g: inout SeededGenerator) {
+    if a.reverbProbability > 0 && g.nextUnitFloat() < a.reverbProbability {
+      applyReverb(&samples, sampleRate: sampleRate, options: a, generator: &g)
+    }
     if a.gainDecibels > 0 { applyGain(&samples, decibels: g.uniform(-a.gainDecibels, a.gainDecibels)) }
     if !noise.isEmpty && g.nextUnitFloat() < a.noiseProbability {
       let z = noise[Int(g.next() % UInt64(noise.count))]
