@@ -3,6 +3,10 @@ import Foundation
 
 // The one file that talks to FFTW.
 
+/// FFTW's planner (and wisdom) is not thread-safe: every plan of this file, Double or Float,
+/// is made under this lock. Executing a plan needs no lock.
+private let fftwPlannerLock = NSLock()
+
 /// A real-input FFT of a fixed size in Double precision, planned once (under a lock: FFTW's
 /// planner is not thread-safe) and executed freely from any thread with per-caller buffers.
 ///
@@ -27,8 +31,7 @@ final class RealFFT: @unchecked Sendable {
   private let cosine: [Double]
   private let sine: [Double]
   private let kernels = FeatureKernels.best
-  private static let plannerLock = NSLock()
-  /// Whether `fftwWisdom` went to FFTW yet (read and written under `plannerLock`).
+  /// Whether `fftwWisdom` went to FFTW yet (read and written under `fftwPlannerLock`).
   nonisolated(unsafe) private static var wisdomImported = false
 
   init(size: Int) {
@@ -44,10 +47,10 @@ final class RealFFT: @unchecked Sendable {
       cosine = []
       sine = []
     }
-    Self.plannerLock.lock()
-    defer { Self.plannerLock.unlock() }
+    fftwPlannerLock.lock()
+    defer { fftwPlannerLock.unlock() }
     if !Self.wisdomImported {
-      _ = Self.importWisdom()
+      _ = fftw_import_wisdom_from_string(fftwWisdom)
       Self.wisdomImported = true
     }
     let input = fftw_alloc_real(size)!
@@ -68,9 +71,13 @@ final class RealFFT: @unchecked Sendable {
   }
 
   /// Hands FFTW the plans measured on this project's machine for the common sizes
-  /// (FFTWisdom.swift); false where FFTW rejects them (another FFTW version or build), and
-  /// FFTW_ESTIMATE then plans every size. Call under `plannerLock`.
-  static func importWisdom() -> Bool { fftw_import_wisdom_from_string(fftwWisdom) != 0 }
+  /// (FFTWisdom.swift), as the first `RealFFT` does; false where FFTW rejects them (another
+  /// FFTW version or build), and FFTW_ESTIMATE then plans every size.
+  static func importWisdom() -> Bool {
+    fftwPlannerLock.lock()
+    defer { fftwPlannerLock.unlock() }
+    return fftw_import_wisdom_from_string(fftwWisdom) != 0
+  }
 
   /// The loaded FFTW's version string, e.g. "fftw-3.3.10-sse2-avx" (its `fftw_version`).
   static var libraryVersion: String? {
@@ -78,9 +85,9 @@ final class RealFFT: @unchecked Sendable {
   }
 
   deinit {
-    Self.plannerLock.lock()
+    fftwPlannerLock.lock()
     fftw_destroy_plan(plan)
-    Self.plannerLock.unlock()
+    fftwPlannerLock.unlock()
   }
 
   /// The spectrum of the `size` real samples at `input` into the `bins` complex values at
@@ -206,13 +213,12 @@ final class RealFFT: @unchecked Sendable {
 /// where direct summation would cost `x.count * h.count` products. Plans are made once per
 /// transform size (a power of two) and shared; any thread may call.
 public enum Convolution {
-  private static let lock = NSLock()
-  /// Forward and inverse plans per transform size.
+  /// Forward and inverse plans per transform size (read and written under `fftwPlannerLock`).
   nonisolated(unsafe) private static var plans: [Int: (forward: fftwf_plan, inverse: fftwf_plan)] = [:]
 
   private static func plans(size: Int) -> (forward: fftwf_plan, inverse: fftwf_plan) {
-    lock.lock()
-    defer { lock.unlock() }
+    fftwPlannerLock.lock()
+    defer { fftwPlannerLock.unlock() }
     if let p = plans[size] { return p }
     let real = fftwf_alloc_real(size)!
     let spectrum = fftwf_alloc_complex(size / 2 + 1)!
