@@ -123,52 +123,75 @@ static void N(power_block)(const double *z, long ldz, long bins, long count, int
   }
 }
 
-// The last step of a real FFT of even length 2 * half computed as a complex FFT of length half:
-// on entry z holds Z_k = sum_n (x[2n] + i x[2n+1]) e^(-2 pi i n k / half), k < half (re, im
-// interleaved), and room for one more value; on return it holds X_k, k = 0...half, the
-// spectrum of the real x. cosine[k] = cos(pi k / half), sine[k] = sin(pi k / half). X_k and
-// X_(half-k) come from the same pair Z_k, Z_(half-k), so the step runs in place; eight pairs at
-// a time with the same operations, in the same order, as the one-pair loop after it.
+// The split of a real FFT of even length 2 * half computed as a complex FFT of length half:
+// from Z_k = sum_n (x[2n] + i x[2n+1]) e^(-2 pi i n k / half) and Z_j, j = half - k, the
+// real input's X_k and X_j. cosine[k] = cos(pi k / half), sine[k] = sin(pi k / half).
+// Eight pairs at once (lane i: k + i and j - i, from the 16 values at z + 2k and the 16 at
+// z + 2(j - 7)), with the same operations, in the same order, as the one-pair version below.
+static inline __attribute__((always_inline)) void N(split8)(const double *z, long k, long j, const double *cosine,
+                                                          const double *sine, ek_v8d *xkr, ek_v8d *xki,
+                                                          ek_v8d *xjr, ek_v8d *xji) {
+  ek_v8d lo0, lo1, hi0, hi1, c, s;
+  memcpy(&lo0, z + 2 * k, sizeof lo0);
+  memcpy(&lo1, z + 2 * k + 8, sizeof lo1);
+  memcpy(&hi0, z + 2 * (j - 7), sizeof hi0);
+  memcpy(&hi1, z + 2 * (j - 7) + 8, sizeof hi1);
+  memcpy(&c, cosine + k, sizeof c);
+  memcpy(&s, sine + k, sizeof s);
+  ek_v8d ar = __builtin_shufflevector(lo0, lo1, 0, 2, 4, 6, 8, 10, 12, 14);
+  ek_v8d ai = __builtin_shufflevector(lo0, lo1, 1, 3, 5, 7, 9, 11, 13, 15);
+  ek_v8d br = __builtin_shufflevector(hi0, hi1, 14, 12, 10, 8, 6, 4, 2, 0);
+  ek_v8d bi = __builtin_shufflevector(hi0, hi1, 15, 13, 11, 9, 7, 5, 3, 1);
+  ek_v8d er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
+  ek_v8d or_ = 0.5 * (ai + bi), oi = 0.5 * (br - ar);
+  ek_v8d tr = c * or_ + s * oi, ti = c * oi - s * or_;
+  *xkr = er + tr;
+  *xki = ei + ti;
+  *xjr = er - tr;
+  *xji = ti - ei;
+}
+
+// One pair: X_k = (*xkr, *xki) and X_j = (*xjr, *xji) from Z_k and Z_j (k == j gives X_k twice).
+static inline __attribute__((always_inline)) void N(split1)(const double *z, long k, long j, const double *cosine,
+                                                          const double *sine, double *xkr, double *xki,
+                                                          double *xjr, double *xji) {
+  double ar = z[2 * k], ai = z[2 * k + 1], br = z[2 * j], bi = z[2 * j + 1];
+  double c = cosine[k], s = sine[k];
+  double er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
+  double or_ = 0.5 * (ai + bi), oi = 0.5 * (br - ar);
+  double tr = c * or_ + s * oi, ti = c * oi - s * or_;
+  *xkr = er + tr;
+  *xki = ei + ti;
+  *xjr = er - tr;
+  *xji = ti - ei;
+}
+
+// The split in place: on entry z holds Z_k, k < half (re, im interleaved), and room for one
+// more value; on return it holds X_k, k = 0...half. X_k and X_(half-k) come from the same
+// pair Z_k, Z_(half-k), so each pair is read before it is written.
 static void N(real_split)(double *z, const double *cosine, const double *sine, long half) {
   double z0r = z[0], z0i = z[1];
   long k = 1, j = half - 1;
   for (; k + 7 < j - 7; k += 8, j -= 8) {
-    ek_v8d lo0, lo1, hi0, hi1, c, s;
-    memcpy(&lo0, z + 2 * k, sizeof lo0);
-    memcpy(&lo1, z + 2 * k + 8, sizeof lo1);
-    memcpy(&hi0, z + 2 * (j - 7), sizeof hi0);
-    memcpy(&hi1, z + 2 * (j - 7) + 8, sizeof hi1);
-    memcpy(&c, cosine + k, sizeof c);
-    memcpy(&s, sine + k, sizeof s);
-    // Lane i: a = Z_(k+i), b = Z_(j-i).
-    ek_v8d ar = __builtin_shufflevector(lo0, lo1, 0, 2, 4, 6, 8, 10, 12, 14);
-    ek_v8d ai = __builtin_shufflevector(lo0, lo1, 1, 3, 5, 7, 9, 11, 13, 15);
-    ek_v8d br = __builtin_shufflevector(hi0, hi1, 14, 12, 10, 8, 6, 4, 2, 0);
-    ek_v8d bi = __builtin_shufflevector(hi0, hi1, 15, 13, 11, 9, 7, 5, 3, 1);
-    ek_v8d er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
-    ek_v8d or_ = 0.5 * (ai + bi), oi = 0.5 * (br - ar);
-    ek_v8d tr = c * or_ + s * oi, ti = c * oi - s * or_;
-    ek_v8d xkr = er + tr, xki = ei + ti, xjr = er - tr, xji = ti - ei;
-    lo0 = __builtin_shufflevector(xkr, xki, 0, 8, 1, 9, 2, 10, 3, 11);
-    lo1 = __builtin_shufflevector(xkr, xki, 4, 12, 5, 13, 6, 14, 7, 15);
-    hi0 = __builtin_shufflevector(xjr, xji, 7, 15, 6, 14, 5, 13, 4, 12);
-    hi1 = __builtin_shufflevector(xjr, xji, 3, 11, 2, 10, 1, 9, 0, 8);
+    ek_v8d xkr, xki, xjr, xji;
+    N(split8)(z, k, j, cosine, sine, &xkr, &xki, &xjr, &xji);
+    ek_v8d lo0 = __builtin_shufflevector(xkr, xki, 0, 8, 1, 9, 2, 10, 3, 11);
+    ek_v8d lo1 = __builtin_shufflevector(xkr, xki, 4, 12, 5, 13, 6, 14, 7, 15);
+    ek_v8d hi0 = __builtin_shufflevector(xjr, xji, 7, 15, 6, 14, 5, 13, 4, 12);
+    ek_v8d hi1 = __builtin_shufflevector(xjr, xji, 3, 11, 2, 10, 1, 9, 0, 8);
     memcpy(z + 2 * k, &lo0, sizeof lo0);
     memcpy(z + 2 * k + 8, &lo1, sizeof lo1);
     memcpy(z + 2 * (j - 7), &hi0, sizeof hi0);
     memcpy(z + 2 * (j - 7) + 8, &hi1, sizeof hi1);
   }
   for (; k <= j; k++, j--) {
-    double ar = z[2 * k], ai = z[2 * k + 1], br = z[2 * j], bi = z[2 * j + 1];
-    double c = cosine[k], s = sine[k];
-    double er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
-    double or_ = 0.5 * (ai + bi), oi = 0.5 * (br - ar);
-    double tr = c * or_ + s * oi, ti = c * oi - s * or_;
-    z[2 * k] = er + tr;
-    z[2 * k + 1] = ei + ti;
+    double xkr, xki, xjr, xji;
+    N(split1)(z, k, j, cosine, sine, &xkr, &xki, &xjr, &xji);
+    z[2 * k] = xkr;
+    z[2 * k + 1] = xki;
     if (j != k) {
-      z[2 * j] = er - tr;
-      z[2 * j + 1] = ti - ei;
+      z[2 * j] = xjr;
+      z[2 * j + 1] = xji;
     }
   }
   z[0] = z0r + z0i;
@@ -187,27 +210,11 @@ static void N(split_power_block)(const double *z, long ldz, const double *cosine
   long frames = (count + 7) / 8 * 8;
   long k = 1, j = half - 1;
   for (; k + 7 < j - 7; k += 8, j -= 8) {
-    ek_v8d c, s;
-    memcpy(&c, cosine + k, sizeof c);
-    memcpy(&s, sine + k, sizeof s);
     for (long f0 = 0; f0 < frames; f0 += 8) {
       ek_v8f rk[8], rj[8];
       for (int q = 0; q < 8; q++) {
-        const double *row = z + (f0 + q) * ldz;
-        ek_v8d lo0, lo1, hi0, hi1;
-        memcpy(&lo0, row + 2 * k, sizeof lo0);
-        memcpy(&lo1, row + 2 * k + 8, sizeof lo1);
-        memcpy(&hi0, row + 2 * (j - 7), sizeof hi0);
-        memcpy(&hi1, row + 2 * (j - 7) + 8, sizeof hi1);
-        // Lane i: a = Z_(k+i), b = Z_(j-i).
-        ek_v8d ar = __builtin_shufflevector(lo0, lo1, 0, 2, 4, 6, 8, 10, 12, 14);
-        ek_v8d ai = __builtin_shufflevector(lo0, lo1, 1, 3, 5, 7, 9, 11, 13, 15);
-        ek_v8d br = __builtin_shufflevector(hi0, hi1, 14, 12, 10, 8, 6, 4, 2, 0);
-        ek_v8d bi = __builtin_shufflevector(hi0, hi1, 15, 13, 11, 9, 7, 5, 3, 1);
-        ek_v8d er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
-        ek_v8d or_ = 0.5 * (ai + bi), oi = 0.5 * (br - ar);
-        ek_v8d tr = c * or_ + s * oi, ti = c * oi - s * or_;
-        ek_v8d xkr = er + tr, xki = ei + ti, xjr = er - tr, xji = ti - ei;
+        ek_v8d xkr, xki, xjr, xji;
+        N(split8)(z + (f0 + q) * ldz, k, j, cosine, sine, &xkr, &xki, &xjr, &xji);
         ek_v8d pk = xkr * xkr + xki * xki, pj = xjr * xjr + xji * xji;
         if (magnitude) {
           for (int i = 0; i < 8; i++) {
@@ -229,20 +236,11 @@ static void N(split_power_block)(const double *z, long ldz, const double *cosine
   for (long f = 0; f < count; f++) {
     const double *row = z + f * ldz;
     for (long kk = k, jj = j; kk <= jj; kk++, jj--) {
-      double ar = row[2 * kk], ai = row[2 * kk + 1], br = row[2 * jj], bi = row[2 * jj + 1];
-      double c = cosine[kk], s = sine[kk];
-      double er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
-      double or_ = 0.5 * (ai + bi), oi = 0.5 * (br - ar);
-      double tr = c * or_ + s * oi, ti = c * oi - s * or_;
-      double xr = er + tr, xi = ei + ti;
-      double p = xr * xr + xi * xi;
-      spectrum[kk * B + f] = (float)(magnitude ? __builtin_sqrt(p) : p);
-      if (jj != kk) {
-        xr = er - tr;
-        xi = ti - ei;
-        p = xr * xr + xi * xi;
-        spectrum[jj * B + f] = (float)(magnitude ? __builtin_sqrt(p) : p);
-      }
+      double xkr, xki, xjr, xji;
+      N(split1)(row, kk, jj, cosine, sine, &xkr, &xki, &xjr, &xji);
+      double pk = xkr * xkr + xki * xki, pj = xjr * xjr + xji * xji;
+      spectrum[kk * B + f] = (float)(magnitude ? __builtin_sqrt(pk) : pk);
+      if (jj != kk) spectrum[jj * B + f] = (float)(magnitude ? __builtin_sqrt(pj) : pj);
     }
     double zero = 0, x0 = row[0] + row[1], xh = row[0] - row[1];
     double p0 = x0 * x0 + zero * zero, ph = xh * xh + zero * zero;
