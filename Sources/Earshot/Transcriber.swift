@@ -327,7 +327,10 @@ public final class Transcriber: Sendable {
       }
       close()
     }
-    spans = Self.widen(spans, energy: Self.frameEnergy(samples, hop: hopLength, frames: logProbs[0].rows))
+    // Only frames that start (or are centred) inside the piece: a word placed in the overhang
+    // past its end would be clamped to zero length.
+    let inside = min(logProbs[0].rows, (samples.count - 1) / hopLength + 1)
+    spans = Self.widen(spans, energy: Self.frameEnergy(samples, hop: hopLength, frames: inside))
     // Frame t is centred at t * hop (or starts there, uncentred): frames [s, e) span s * hop
     // to e * hop, clamped to the piece (centred frames overhang its end).
     let pieceEnd = offsetSeconds + Double(samples.count) / Double(model.features.sampleRate)
@@ -390,9 +393,19 @@ public final class Transcriber: Sendable {
   }
 
   /// CTC emits each word as a one- or two-frame spike; a person expects the word's extent.
-  /// Each word grows from its spike over frames louder than a threshold (6 dB over the
-  /// piece's 10th-percentile frame, and at most 40 dB under its loudest), never past the
-  /// quietest frame between it and its neighbour's spike.
+  /// Frames louder than a threshold (6 dB over the piece's 10th-percentile frame, and at most
+  /// 40 dB under its loudest) are speech.
+  ///
+  /// Where the first spike comes before the first speech (or within 20 ms of it), or a third
+  /// of the spikes fall in pauses, the network fires ahead of its words (a bidirectional
+  /// network may: the shipped digits networks fire 0.15-0.5 s early,
+  /// in the pause before a word or during the word before it; measured on strings of a held-out
+  /// speaker's clips). Then word i begins where speech resumes after the longest pause between
+  /// its spike and the next spike, or, in speech without a pause, at the quietest frame there;
+  /// it ends at the last speech before the next word begins.
+  ///
+  /// Otherwise each word grows from its spike over speech frames, never past the quietest
+  /// frame between it and its neighbour's spike.
   static func widen(
     _ spans: [(word: String, start: Int, end: Int, confidence: Double)], energy: [Float]
   ) -> [(word: String, start: Int, end: Int, confidence: Double)] {
@@ -403,6 +416,44 @@ public final class Transcriber: Sendable {
     func quietest(_ range: Range<Int>) -> Int {
       guard !range.isEmpty else { return range.lowerBound }
       return range.min { energy[$0] < energy[$1] }!
+    }
+    let spikes = spans.map { min($0.start, energy.count - 1) }
+    func speech(_ t: Int) -> Bool { energy[t] > threshold }
+    let spikesInPauses = spikes.filter { !speech($0) }.count
+    // (Not when the words outnumber the frames after the first spike: each needs one.)
+    if let firstSpeech = energy.firstIndex(where: { $0 > threshold }),
+      spikes[0] <= firstSpeech + 2 || 3 * spikesInPauses >= spikes.count,
+      spikes[0] + spans.count <= energy.count
+    {
+      var onsets: [Int] = []
+      for i in spans.indices {
+        // Room for the words after this one: onsets stay distinct and inside the frames.
+        let lo = min(max(spikes[i], (onsets.last ?? -1) + 1), energy.count - (spans.count - i))
+        let hi = i + 1 < spans.count ? max(spikes[i + 1], lo + 1) : energy.count
+        let window = lo..<min(hi, energy.count - (spans.count - 1 - i))
+        // The onset after the longest pause in the window (a stop consonant's closure is a
+        // short pause inside a word), the later of equals.
+        var onset: Int?
+        var longest = 0
+        var quietRun = lo > 0 && !speech(lo - 1) ? 1 : 0
+        for t in window {
+          if !speech(t) {
+            quietRun += 1
+          } else {
+            if quietRun > 0 && quietRun >= longest {
+              onset = t
+              longest = quietRun
+            }
+            quietRun = 0
+          }
+        }
+        onsets.append(onset ?? min(quietest(window), energy.count - 1))
+      }
+      return spans.indices.map { i in
+        var end = i + 1 < spans.count ? onsets[i + 1] : energy.count
+        while end > onsets[i] + 1 && !speech(end - 1) { end -= 1 }
+        return (spans[i].word, onsets[i], max(end, onsets[i] + 1), spans[i].confidence)
+      }
     }
     var bounds = [0]
     for i in 1..<spans.count {

@@ -37,6 +37,23 @@ struct TranscribeTests {
     #expect(split[0].end == 19 && split[1].start == 19)
   }
 
+  /// A network that fires ahead of its words (the first spike before the first speech): each
+  /// word begins where speech resumes after the longest pause between its spike and the next,
+  /// so a stop consonant's short closure inside a word is not taken for a word boundary, and
+  /// ends at the last speech before the next word.
+  @Test func wordsAfterSpikesThatComeEarly() {
+    var energy = [Float](repeating: -60, count: 100)
+    for t in 20..<45 { energy[t] = -10 }  // word 1, with a 3-frame closure at 30..<33
+    for t in 30..<33 { energy[t] = -55 }
+    for t in 55..<70 { energy[t] = -12 }  // word 2
+    for t in 72..<90 { energy[t] = -11 }  // word 3, after a 2-frame dip
+    // Spikes: word 1 in the pause before it, word 2 inside word 1 (before its closure),
+    // word 3 inside word 2.
+    let spans = Transcriber.widen([("one", 12, 13, 0.9), ("two", 26, 27, 0.8), ("six", 60, 61, 0.7)], energy: energy)
+    #expect(spans.map(\.start) == [20, 55, 72])
+    #expect(spans.map(\.end) == [45, 70, 90])
+  }
+
   let wav = CLI.fixtures.appendingPathComponent("audio/phrase-48000-stereo-s16.wav").path
 
   /// Defaults are API: what `earshot transcribe` and `Transcriber` do without options.
