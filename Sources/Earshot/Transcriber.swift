@@ -396,16 +396,10 @@ public final class Transcriber: Sendable {
   /// Frames louder than a threshold (6 dB over the piece's 10th-percentile frame, and at most
   /// 40 dB under its loudest) are speech.
   ///
-  /// Where the first spike comes before the first speech (or within 20 ms of it), or a third
-  /// of the spikes fall in pauses, the network fires ahead of its words (a bidirectional
-  /// network may: the shipped digits networks fire 0.15-0.5 s early,
-  /// in the pause before a word or during the word before it; measured on strings of a held-out
-  /// speaker's clips). Then word i begins where speech resumes after the longest pause between
-  /// its spike and the next spike, or, in speech without a pause, at the quietest frame there;
-  /// it ends at the last speech before the next word begins.
-  ///
-  /// Otherwise each word grows from its spike over speech frames, never past the quietest
-  /// frame between it and its neighbour's spike.
+  /// A network that fires ahead of its words (`afterEarlySpikes`) is recognised by its first
+  /// spike coming before the first speech (or within 20 ms of it), or by a third of its spikes
+  /// falling in pauses. Otherwise each word grows from its spike over speech frames, never
+  /// past the quietest frame between it and its neighbour's spike.
   static func widen(
     _ spans: [(word: String, start: Int, end: Int, confidence: Double)], energy: [Float]
   ) -> [(word: String, start: Int, end: Int, confidence: Double)] {
@@ -413,47 +407,17 @@ public final class Transcriber: Sendable {
     let sorted = energy.sorted()
     let floor = sorted[sorted.count / 10]
     let threshold = max(floor + 6, sorted.last! - 40)
+    let speech = energy.map { $0 > threshold }
+    let spikes = spans.map { min($0.start, energy.count - 1) }
+    // (Not when the words outnumber the frames after the first spike: each needs one.)
+    if let firstSpeech = speech.firstIndex(of: true), spikes[0] + spans.count <= energy.count,
+      spikes[0] <= firstSpeech + 2 || 3 * spikes.filter({ !speech[$0] }).count >= spikes.count
+    {
+      return afterEarlySpikes(spans, energy: energy, speech: speech)
+    }
     func quietest(_ range: Range<Int>) -> Int {
       guard !range.isEmpty else { return range.lowerBound }
       return range.min { energy[$0] < energy[$1] }!
-    }
-    let spikes = spans.map { min($0.start, energy.count - 1) }
-    func speech(_ t: Int) -> Bool { energy[t] > threshold }
-    let spikesInPauses = spikes.filter { !speech($0) }.count
-    // (Not when the words outnumber the frames after the first spike: each needs one.)
-    if let firstSpeech = energy.firstIndex(where: { $0 > threshold }),
-      spikes[0] <= firstSpeech + 2 || 3 * spikesInPauses >= spikes.count,
-      spikes[0] + spans.count <= energy.count
-    {
-      var onsets: [Int] = []
-      for i in spans.indices {
-        // Room for the words after this one: onsets stay distinct and inside the frames.
-        let lo = min(max(spikes[i], (onsets.last ?? -1) + 1), energy.count - (spans.count - i))
-        let hi = i + 1 < spans.count ? max(spikes[i + 1], lo + 1) : energy.count
-        let window = lo..<min(hi, energy.count - (spans.count - 1 - i))
-        // The onset after the longest pause in the window (a stop consonant's closure is a
-        // short pause inside a word), the later of equals.
-        var onset: Int?
-        var longest = 0
-        var quietRun = lo > 0 && !speech(lo - 1) ? 1 : 0
-        for t in window {
-          if !speech(t) {
-            quietRun += 1
-          } else {
-            if quietRun > 0 && quietRun >= longest {
-              onset = t
-              longest = quietRun
-            }
-            quietRun = 0
-          }
-        }
-        onsets.append(onset ?? min(quietest(window), energy.count - 1))
-      }
-      return spans.indices.map { i in
-        var end = i + 1 < spans.count ? onsets[i + 1] : energy.count
-        while end > onsets[i] + 1 && !speech(end - 1) { end -= 1 }
-        return (spans[i].word, onsets[i], max(end, onsets[i] + 1), spans[i].confidence)
-      }
     }
     var bounds = [0]
     for i in 1..<spans.count {
@@ -464,9 +428,51 @@ public final class Transcriber: Sendable {
     return spans.enumerated().map { i, span in
       var start = min(span.start, energy.count)
       var end = min(max(span.end, start), energy.count)
-      while start > bounds[i] && energy[start - 1] > threshold { start -= 1 }
-      while end < bounds[i + 1] && energy[end] > threshold { end += 1 }
+      while start > bounds[i] && speech[start - 1] { start -= 1 }
+      while end < bounds[i + 1] && speech[end] { end += 1 }
       return (span.word, start, max(end, start + 1), span.confidence)
+    }
+  }
+
+
+  /// Word extents for a network that fires ahead of its words (a bidirectional network may:
+  /// the shipped digits networks fire 0.15-0.5 s early, in the pause before a word or during
+  /// the word before it, measured on strings of a held-out speaker's clips). Word i begins
+  /// where speech resumes after the longest pause between its spike and the next spike (a
+  /// stop consonant's closure is a shorter pause inside a word), or, in speech without a
+  /// pause, at the quietest frame there; it ends at the last speech before the next word.
+  /// Needs `spans.count` frames from the first spike on.
+  static func afterEarlySpikes(
+    _ spans: [(word: String, start: Int, end: Int, confidence: Double)], energy: [Float], speech: [Bool]
+  ) -> [(word: String, start: Int, end: Int, confidence: Double)] {
+    let frames = energy.count, words = spans.count
+    var onsets: [Int] = []
+    for i in spans.indices {
+      // Room for the words after this one: onsets stay distinct and inside the frames.
+      let lo = min(max(spans[i].start, (onsets.last ?? -1) + 1), frames - (words - i))
+      let hi = i + 1 < words ? max(spans[i + 1].start, lo + 1) : frames
+      let window = lo..<min(hi, frames - (words - 1 - i))
+      // The onset after the longest pause in the window, the later of equals.
+      var onset: Int?
+      var longest = 0
+      var quietRun = lo > 0 && !speech[lo - 1] ? 1 : 0
+      for t in window {
+        if !speech[t] {
+          quietRun += 1
+          continue
+        }
+        if quietRun > 0 && quietRun >= longest {
+          onset = t
+          longest = quietRun
+        }
+        quietRun = 0
+      }
+      onsets.append(onset ?? window.min { energy[$0] < energy[$1] }!)
+    }
+    return spans.indices.map { i in
+      var end = i + 1 < words ? onsets[i + 1] : frames
+      while end > onsets[i] + 1 && !speech[end - 1] { end -= 1 }
+      return (spans[i].word, onsets[i], end, spans[i].confidence)
     }
   }
 
