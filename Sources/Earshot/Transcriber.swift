@@ -455,7 +455,7 @@ public final class Transcriber: Sendable {
       // The onset after the longest pause in the window, the later of equals.
       var onset: Int?
       var longest = 0
-      var quietRun = lo > 0 && !speech[lo - 1] ? 1 : 0
+      var quietRun = lo == 0 || !speech[lo - 1] ? 1 : 0  // the recording starts after silence
       for t in window {
         if !speech[t] {
           quietRun += 1

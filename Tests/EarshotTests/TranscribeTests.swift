@@ -52,6 +52,13 @@ struct TranscribeTests {
     let spans = Transcriber.widen([("one", 12, 13, 0.9), ("two", 26, 27, 0.8), ("six", 60, 61, 0.7)], energy: energy)
     #expect(spans.map(\.start) == [20, 55, 72])
     #expect(spans.map(\.end) == [45, 70, 90])
+    // Speech from the first frame on, its word's spike there: the recording counts as
+    // starting after silence, so the first word keeps its start.
+    var early = [Float](repeating: -60, count: 40)
+    for t in 0..<12 { early[t] = -10 }
+    for t in 20..<35 { early[t] = -10 }
+    let first = Transcriber.widen([("eight", 0, 1, 1), ("six", 15, 16, 1)], energy: early)
+    #expect(first.map(\.start) == [0, 20] && first.map(\.end) == [12, 35])
   }
 
   let wav = CLI.fixtures.appendingPathComponent("audio/phrase-48000-stereo-s16.wav").path
