@@ -2,17 +2,21 @@
 # Recipe for the shipped `digits` model, an ensemble of three CTC networks: data, training,
 # evaluation, install.
 #   1. digits-run: FSDD, Speech Commands digit words, espeak-ng and connected strings.
-#   2. words-run: the same data plus every Speech Commands command word (extra tokens: more
-#      real speakers for the encoder), no held-out speaker; its last epoch is cut back to the
-#      digit tokens with scripts/train/keep_tokens.py.
-#   3. words-warp-run: as 2 with the next seed and vocal tract length perturbation
-#      (--frequency-warp 0.1).
+#   2. voices-run: the same data plus every Speech Commands command word (extra tokens: more
+#      real speakers for the encoder), no held-out speaker, plus Flite/Festival clips of five
+#      training voices (scripts/data/digits_voices.py), with vocal tract length perturbation
+#      (--frequency-warp 0.1), seed + 2; its last epoch is cut back to the digit tokens with
+#      scripts/train/keep_tokens.py.
+#   3. reverb-run: the Speech Commands words as in 2 but no Flite/Festival clips, 30% of the
+#      utterances in simulated rooms (--reverb 0.3), warp 0.1, seed + 3; cut the same way.
+#   (The members shipped before 2026-11-26 afternoon, words-run and words-warp-run, were 2's
+#   data without the voices, seeds + 0 and + 1; docs/models.md compares them.)
 #   The three are combined with `earshot ensemble` (decoding keeps the pooled hypothesis with
 #   the highest summed CTC log-likelihood).
 #
 #   scripts/train/digits.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
 #
-# Needs ../shared/data (FSDD, Speech Commands), espeak-ng and sox (Debian), and a Python
+# Needs ../shared/data (FSDD, Speech Commands), espeak-ng, flite, festival and sox (Debian), and a Python
 # venv with numpy, scipy, soundfile and soxr for the data step (PYTHON, default python3).
 # Everything it writes goes to WORK_DIR, outside the repository, except the final model,
 # copied to Sources/Earshot/Models/digits.safetensors. Resumable: rerun after an interruption
@@ -48,20 +52,21 @@ train_run digits-run train.jsonl ${HIDDEN:+--hidden "$HIDDEN"} ${LAYERS:+--layer
 
 # 2. The command-words member (about 75 min on one thread).
 "$PYTHON" scripts/data/sc_words.py --data ../shared/data --digits "$WORK/digits-data"
-train_run words-run train-scwords.jsonl --threads 1
-
-# 3. The same with warp (about 90 min on one thread); a repeated option takes its last value.
-train_run words-warp-run train-scwords.jsonl --threads 1 --seed $((SEED + 1)) --frequency-warp 0.1
-
-for run in words-run words-warp-run; do
+# Flite/Festival voices (Debian: flite, festival and its voices; see the script): training voices only.
+if [ ! -f "$WORK/digits-voices/train.jsonl" ]; then
+  "$PYTHON" scripts/data/digits_voices.py --out "$WORK/digits-voices" --seed "$SEED" --valid-sessions 8 --strings 3
+fi
+cat "$WORK/digits-data/train-scwords.jsonl" "$WORK/digits-voices/train.jsonl" > "$WORK/digits-data/train-scwords-voices.jsonl"
+train_run voices-run train-scwords-voices.jsonl --threads 1 --seed $((SEED + 2)) --frequency-warp 0.1
+train_run reverb-run train-scwords.jsonl --threads 1 --seed $((SEED + 3)) --frequency-warp 0.1 --reverb 0.3
+for run in voices-run reverb-run; do
   python3 scripts/train/keep_tokens.py "$WORK/$run/last.safetensors" "$WORK/$run-digits.safetensors" \
     eight,five,four,nine,one,seven,six,three,two,zero
 done
-"$EARSHOT" ensemble "$WORK/digits-run/best.safetensors" "$WORK/words-run-digits.safetensors" \
-  "$WORK/words-warp-run-digits.safetensors" --output "$WORK/digits-ensemble.safetensors" \
-  --provenance "scripts/train/digits.sh: member 0 digits-run/best (seed $SEED), members 1 and 2 the last epochs of words-run and words-warp-run cut to the digits"
-
-for model in digits-run/best.safetensors words-run-digits.safetensors words-warp-run-digits.safetensors \
+"$EARSHOT" ensemble "$WORK/digits-run/best.safetensors" "$WORK/voices-run-digits.safetensors" \
+  "$WORK/reverb-run-digits.safetensors" --output "$WORK/digits-ensemble.safetensors" \
+  --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"0 digits-run/best (seed $SEED), 1 voices-run and 2 reverb-run (last epochs, cut to the digits)\"}"
+for model in digits-run/best.safetensors voices-run-digits.safetensors reverb-run-digits.safetensors \
   digits-ensemble.safetensors; do
   for set in valid-fsdd valid-sc valid-espeak valid-connected; do
     echo "== $model $set"
