@@ -102,6 +102,8 @@ struct Framer {
     keepTail(of: samples, from: blockStart)
   }
 
+  /// Emits the remaining frames, mirroring or zero-padding past the end, one at a time
+  /// (`body(frame, 1)`).
   mutating func finish(body: (UnsafePointer<Float>, Int) -> Void) {
     let count = framing.frameCount(totalSamples)
     var frame = [Float](repeating: 0, count: framing.frameLength)
