@@ -1,7 +1,8 @@
 import Foundation
 
-/// Seeded data augmentation for training: speed perturbation, room reverberation, gain, additive background noise,
-/// digital-silence padding, vocal-tract-length warping of the mel axis and SpecAugment masks.
+/// Seeded data augmentation for training: speed perturbation, room reverberation, gain,
+/// additive background noise, digital-silence padding, vocal-tract-length warping of the mel
+/// axis and SpecAugment masks.
 /// Every draw comes from a ``SeededGenerator`` the caller passes, so a run is reproducible from
 /// its seed.
 public struct AugmentationOptions: Equatable, Codable, Sendable {
