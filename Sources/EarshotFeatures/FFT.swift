@@ -90,18 +90,27 @@ final class RealFFT: @unchecked Sendable {
     fftwPlannerLock.unlock()
   }
 
-  /// The spectrum of the `size` real samples at `input` into the `bins` complex values at
-  /// `output` (both allocated by FFTW or 64-byte aligned, as the plan's arrays were).
-  private func execute(_ input: UnsafeMutablePointer<Double>, _ output: UnsafeMutablePointer<fftw_complex>) {
+  /// Runs the plan on the `size` real samples at `input` (allocated by FFTW or 64-byte aligned,
+  /// as the plan's arrays were): odd sizes leave the spectrum's `bins` values at `output`, even
+  /// sizes the complex half-length transform that the split turns into them.
+  private func runPlan(_ input: UnsafeMutablePointer<Double>, _ output: UnsafeMutablePointer<fftw_complex>) {
     guard halfComplex else { return fftw_execute_dft_r2c(plan, input, output) }
+    input.withMemoryRebound(to: fftw_complex.self, capacity: size / 2) { fftw_execute_dft(plan, $0, output) }
+  }
+
+  /// `body(cosine, sine)` with the split's twiddle tables.
+  private func withTwiddles<R>(_ body: (UnsafePointer<Double>, UnsafePointer<Double>) -> R) -> R {
+    cosine.withUnsafeBufferPointer { c in sine.withUnsafeBufferPointer { s in body(c.baseAddress!, s.baseAddress!) } }
+  }
+
+  /// The spectrum of the `size` real samples at `input` into the `bins` complex values at
+  /// `output`.
+  private func execute(_ input: UnsafeMutablePointer<Double>, _ output: UnsafeMutablePointer<fftw_complex>) {
+    runPlan(input, output)
+    guard halfComplex else { return }
     let half = size / 2
-    input.withMemoryRebound(to: fftw_complex.self, capacity: half) { fftw_execute_dft(plan, $0, output) }
     output.withMemoryRebound(to: Double.self, capacity: 2 * (half + 1)) { z in
-      cosine.withUnsafeBufferPointer { c in
-        sine.withUnsafeBufferPointer { s in
-          kernels.realSplit(z, cosine: c.baseAddress!, sine: s.baseAddress!, half: half)
-        }
-      }
+      withTwiddles { kernels.realSplit(z, cosine: $0, sine: $1, half: half) }
     }
   }
 
@@ -166,28 +175,16 @@ final class RealFFT: @unchecked Sendable {
     precondition(count <= buffers.count, "\(count) transforms, buffers hold \(buffers.count)")
     let outputs = buffers.outputStride / 2
     buffers.output.withMemoryRebound(to: fftw_complex.self, capacity: outputs * buffers.count) { out in
-      guard halfComplex else {
-        for f in 0..<count {
-          fftw_execute_dft_r2c(plan, buffers.input + f * buffers.inputStride, out + f * outputs)
-        }
-        return
-      }
-      for f in 0..<count {
-        (buffers.input + f * buffers.inputStride).withMemoryRebound(to: fftw_complex.self, capacity: size / 2) {
-          fftw_execute_dft(plan, $0, out + f * outputs)
-        }
-      }
+      for f in 0..<count { runPlan(buffers.input + f * buffers.inputStride, out + f * outputs) }
     }
     guard halfComplex else {
       return kernels.powerBlock(
         buffers.output, stride: buffers.outputStride, bins: bins, count: count, magnitude: magnitude, into: spectrum)
     }
-    cosine.withUnsafeBufferPointer { c in
-      sine.withUnsafeBufferPointer { s in
-        kernels.splitPowerBlock(
-          buffers.output, stride: buffers.outputStride, cosine: c.baseAddress!, sine: s.baseAddress!, half: size / 2,
-          count: count, magnitude: magnitude, into: spectrum)
-      }
+    withTwiddles {
+      kernels.splitPowerBlock(
+        buffers.output, stride: buffers.outputStride, cosine: $0, sine: $1, half: size / 2, count: count,
+        magnitude: magnitude, into: spectrum)
     }
   }
 
