@@ -320,18 +320,34 @@ static void N(log_floor)(float *values, long count, float floor) {
   }
 }
 
+// y = x B for (frames, size) rows x and the (size, stride) basis B, `count` columns kept.
+// Four frames at a time, so four independent sums are in flight; each sum still starts at +0
+// and adds the bands in order with a separate multiply and add, the same bits as the scalar
+// code. y may be x itself: a group's rows are all read before its outputs are written, and
+// count <= size, so no output lands on a row not yet read.
 static void N(dct_rows)(const float *x, long frames, long size, const float *basis, long stride,
                         long count, float *y) {
-  for (long f = 0; f < frames; f++) {
-    const float *row = x + f * size;
-    float *out = y + f * count;
+  enum { G = 4 };
+  float out[G * stride];
+  for (long f0 = 0; f0 < frames; f0 += G) {
+    long g = frames - f0 < G ? frames - f0 : G;
+    const float *r[G];
+    for (long q = 0; q < G; q++) r[q] = x + (f0 + (q < g ? q : 0)) * size;
     for (long c0 = 0; c0 < count; c0 += W) {
-      VF sum = {0};  /* every lane +0, as the scalar sums start */
-      for (long j = 0; j < size; j++) sum = sum + N(fload)(basis + j * stride + c0) * row[j];
-      float lanes[W];
-      N(fstore)(sum, lanes);
-      for (long c = 0; c < W && c0 + c < count; c++) out[c0 + c] = lanes[c];
+      VF s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};  /* every lane +0, as the scalar sums start */
+      for (long j = 0; j < size; j++) {
+        VF b = N(fload)(basis + j * stride + c0);
+        s0 = s0 + b * r[0][j];
+        s1 = s1 + b * r[1][j];
+        s2 = s2 + b * r[2][j];
+        s3 = s3 + b * r[3][j];
+      }
+      N(fstore)(s0, out + c0);
+      N(fstore)(s1, out + stride + c0);
+      N(fstore)(s2, out + 2 * stride + c0);
+      N(fstore)(s3, out + 3 * stride + c0);
     }
+    for (long q = 0; q < g; q++) memcpy(y + (f0 + q) * count, out + q * stride, count * sizeof(float));
   }
 }
 

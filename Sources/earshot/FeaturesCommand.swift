@@ -210,7 +210,7 @@ struct Features: ParsableCommand {
       frames.values.reserveCapacity(expectedFrames * extractor.frameBins)
       while let block = try stream.next() { features.feed(block, appendingTo: &frames) }
       features.finish(appendingTo: &frames)
-      return .features(try extractor.finalize(frames), sampleRate: rate, hop: extractor.hopLength)
+      return .features(try extractor.finalize(consume frames), sampleRate: rate, hop: extractor.hopLength)
     } emit: { i, outcome in
       guard case .features(let m, let rate, let hop) = outcome else { return }
       try write(

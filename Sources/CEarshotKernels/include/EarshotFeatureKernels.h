@@ -60,6 +60,7 @@ typedef struct ek_feature_kernels {
   /// A dense product per row, for the MFCC's DCT: y[f * count + c] = sum over j < size, in
   /// order of j, of basis[j * stride + c] * x[f * size + j], for f < frames and c < count.
   /// `stride` >= count is a multiple of 16 and the basis is zero past `count` in each row.
+  /// With count <= size, y may be x (in place).
   void (*dct_rows)(const float *x, long frames, long size, const float *basis, long stride,
                    long count, float *y);
 } ek_feature_kernels;
