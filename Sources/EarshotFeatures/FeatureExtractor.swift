@@ -221,9 +221,10 @@ public final class FeatureExtractor: @unchecked Sendable {
     }
     // The whole signal is at hand: frame it in place, no stream buffer.
     let count = framing.frameCount(samples.count)
-    var frames = FeatureMatrix(frames: count, bins: frameBins)
     let scratch = makeScratch()
-    frames.values.withUnsafeMutableBufferPointer { out in
+    // Every frame's row is written below, so the storage starts uninitialized (not zeroed).
+    let values = [Float](unsafeUninitializedCapacity: count * frameBins) { out, initialized in
+      if let base = out.baseAddress { adviseHugePages(UnsafeMutableRawPointer(base), bytes: out.count * 4) }
       samples.withUnsafeBufferPointer { x in
         var frame = [Float](repeating: 0, count: framing.frameLength)
         var f = 0
@@ -244,8 +245,9 @@ public final class FeatureExtractor: @unchecked Sendable {
           }
         }
       }
+      initialized = count * frameBins
     }
-    return try finalize(consume frames)
+    return try finalize(FeatureMatrix(frames: count, bins: frameBins, values: values))
   }
 
   /// Frames produced for a signal of `samples` samples.

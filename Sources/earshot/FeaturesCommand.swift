@@ -207,7 +207,7 @@ struct Features: ParsableCommand {
         return .written
       }
       var frames = FeatureMatrix(frames: 0, bins: extractor.frameBins)
-      frames.values.reserveCapacity(expectedFrames * extractor.frameBins)
+      frames.reserveFrames(expectedFrames)
       while let block = try stream.next() { features.feed(block, appendingTo: &frames) }
       features.finish(appendingTo: &frames)
       return .features(try extractor.finalize(consume frames), sampleRate: rate, hop: extractor.hopLength)
