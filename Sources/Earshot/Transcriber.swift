@@ -440,7 +440,8 @@ public final class Transcriber: Sendable {
   /// the word before it, measured on strings of a held-out speaker's clips). Word i begins
   /// where speech resumes after the longest pause between its spike and the next spike (a
   /// stop consonant's closure is a shorter pause inside a word), or, in speech without a
-  /// pause, at the quietest frame there; it ends at the last speech before the next word.
+  /// pause, at the dip there (at the spike where the energy only fades); it ends at the last
+  /// speech before the next word.
   /// Needs `spans.count` frames from the first spike on.
   static func afterEarlySpikes(
     _ spans: [(word: String, start: Int, end: Int, confidence: Double)], energy: [Float], speech: [Bool]
@@ -467,7 +468,15 @@ public final class Transcriber: Sendable {
         }
         quietRun = 0
       }
-      onsets.append(onset ?? window.min { energy[$0] < energy[$1] }!)
+      // No pause: the quietest frame, where it is a dip between two words (speech rises 6 dB
+      // or more after it). Without a rise after it, it is the word's own fading tail: the
+      // spike came on time, at a word that follows the one before without a pause, and the
+      // word begins there.
+      // (Up to the window's last speech: the last word's window runs on into the silence.)
+      let speaking = window.lowerBound..<max((window.last { speech[$0] } ?? 0) + 1, window.lowerBound + 1)
+      let quietest = speaking.min { energy[$0] < energy[$1] }!
+      let rises = speaking[(quietest + 1)...].contains { energy[$0] >= energy[quietest] + 6 }
+      onsets.append(onset ?? (rises ? quietest : window.lowerBound))
     }
     return spans.indices.map { i in
       var end = i + 1 < words ? onsets[i + 1] : frames

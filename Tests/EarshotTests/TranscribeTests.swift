@@ -61,6 +61,27 @@ struct TranscribeTests {
     #expect(first.map(\.start) == [0, 20] && first.map(\.end) == [12, 35])
   }
 
+  /// Words that follow each other without a pause, for a network recognised as firing early
+  /// (its first spike in the leading silence): a later word begins at the dip between it and
+  /// the word before (speech rises again after it), or at its own spike where the energy
+  /// between the spikes only fades (a spike on time, as espeak-ng's phone numbers get).
+  @Test func wordsWithoutPausesBetweenThem() {
+    var fading = [Float](repeating: -60, count: 100)
+    for t in 5..<25 { fading[t] = -10 }
+    for t in 25..<30 { fading[t] = -25 }
+    for t in 30..<33 { fading[t] = -20 }
+    for t in 33..<52 { fading[t] = -10 }
+    for t in 52..<60 { fading[t] = -28 }  // word 2's tail, quieter than anything before it
+    for t in 60..<80 { fading[t] = -12 }
+    let onTime = Transcriber.widen([("four", 3, 4, 1), ("one", 30, 31, 1), ("five", 60, 61, 1)], energy: fading)
+    #expect(onTime.map(\.start) == [5, 30, 60] && onTime.map(\.end) == [30, 60, 80])
+    var dip = [Float](repeating: -60, count: 70)
+    for t in 5..<50 { dip[t] = -10 }
+    for t in 30..<32 { dip[t] = -30 }  // the dip between the words: still speech, no pause
+    let early = Transcriber.widen([("eight", 3, 4, 1), ("two", 15, 16, 1)], energy: dip)
+    #expect(early.map(\.start) == [5, 30] && early.map(\.end) == [30, 50])
+  }
+
   let wav = CLI.fixtures.appendingPathComponent("audio/phrase-48000-stereo-s16.wav").path
 
   /// Defaults are API: what `earshot transcribe` and `Transcriber` do without options.

@@ -8,7 +8,7 @@ compared with the truth (on the strings whose words all come out right).
 
 Each string: 0.1-0.4 s of silence, then 3-6 clips of one speaker, each trimmed to where its
 10 ms energy is within 35 dB of its loudest (the word's true extent), each followed by
-0.05-0.5 s of silence (seed 1). Prints the median and mean absolute start and end errors,
+0.05-0.5 s of silence (seed 1; `--gaps 0,0` joins them without pauses, as in fast speech). Prints the median and mean absolute start and end errors,
 the share within 0.1 s, and the share of words whose span and true span overlap by at least
 half of each. Needs numpy and soundfile (scripts/bench/requirements.txt).
 """
@@ -36,7 +36,10 @@ def main() -> None:
     p.add_argument("--earshot", default=".build/release/earshot")
     p.add_argument("--model", default="digits")
     p.add_argument("--strings", type=int, default=60)
+    p.add_argument("--gaps", default="0.05,0.5",
+                   help="silence after each word, uniform in MIN,MAX seconds; 0,0 joins the words without pauses")
     args = p.parse_args()
+    gap_min, gap_max = (float(v) for v in args.gaps.split(","))
     rng = random.Random(1)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -62,7 +65,7 @@ def main() -> None:
                 continue  # one rate per string
             x = trim(x, rate)
             words.append((clip["text"], t / rate, (t + len(x)) / rate))
-            gap = np.zeros(int(rate * rng.uniform(0.05, 0.5)), dtype=np.float32)
+            gap = np.zeros(int(rate * rng.uniform(gap_min, gap_max)), dtype=np.float32)
             parts += [x, gap]
             t += len(x) + len(gap)
         path = str(work / f"s{n:03d}.wav")
