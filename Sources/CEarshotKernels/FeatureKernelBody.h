@@ -209,7 +209,12 @@ static void N(split_power_block)(const double *z, long ldz, const double *cosine
                                  long half, long count, int magnitude, float *spectrum) {
   long frames = (count + 7) / 8 * 8;
   long k = 1, j = half - 1;
-  for (; k + 7 < j - 7; k += 8, j -= 8) {
+  // Pairs of eight bins from both ends; the last pass, when fewer than sixteen bins are left
+  // in the middle (and at least eight pairs exist), overlaps: its two blocks share bins, and
+  // each bin keeps the side the scalar loop below computes it from (bins up to half / 2 as
+  // X_k, the rest as X_j), so the bits do not change.
+  for (int last = 0; k <= j && k + 7 < half && j >= 8 && !last; k += 8, j -= 8) {
+    last = !(k + 7 < j - 7);
     for (long f0 = 0; f0 < frames; f0 += 8) {
       ek_v8f rk[8], rj[8];
       for (int q = 0; q < 8; q++) {
@@ -228,10 +233,11 @@ static void N(split_power_block)(const double *z, long ldz, const double *cosine
       N(transpose8)(rk);
       N(transpose8)(rj);
       for (int i = 0; i < 8; i++) {
-        memcpy(spectrum + (k + i) * B + f0, &rk[i], sizeof rk[i]);
-        memcpy(spectrum + (j - i) * B + f0, &rj[i], sizeof rj[i]);
+        if (!last || k + i <= half / 2) memcpy(spectrum + (k + i) * B + f0, &rk[i], sizeof rk[i]);
+        if (!last || j - i > half / 2) memcpy(spectrum + (j - i) * B + f0, &rj[i], sizeof rj[i]);
       }
     }
+    if (last) k = j + 1;  // every bin between is done
   }
   for (long f = 0; f < count; f++) {
     const double *row = z + f * ldz;
