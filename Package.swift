@@ -17,7 +17,7 @@ let package = Package(
     .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
     .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-    .target(name: "EarshotAudio", dependencies: ["CSndFile", "CSoxr"]),
+    .target(name: "EarshotAudio", dependencies: ["CSndFile", "CSoxr", "CEarshotKernels"]),
     .target(name: "EarshotFeatures", dependencies: ["CFFTW", "CEarshotKernels"]),
     // Vectorised float kernels, one build per instruction set, picked at run time.
     .target(name: "CEarshotKernels"),

@@ -1,3 +1,5 @@
+import CEarshotKernels
+
 /// Mono audio at a known sample rate: what the feature and model layers consume.
 public struct MonoAudio: Equatable, Sendable {
   /// Samples in [-1, 1].
@@ -22,6 +24,9 @@ extension AudioFile {
     var samples: [Float] = []
     samples.reserveCapacity(
       Resampler.outputLength(inputFrames: file.info.frames, from: file.info.sampleRate, to: stream.sampleRate))
+    // Huge pages for a long recording's buffer (38 MB for 10 minutes at 16 kHz).
+    let capacity = samples.capacity
+    samples.withUnsafeMutableBufferPointer { ek_advise_huge_pages($0.baseAddress, capacity * 4) }
     while let block = try stream.next() { samples += block }
     return MonoAudio(samples: samples, sampleRate: stream.sampleRate)
   }

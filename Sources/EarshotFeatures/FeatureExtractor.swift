@@ -1,3 +1,4 @@
+import CEarshotKernels
 import Foundation
 
 /// Turns samples into features as `FeatureOptions` describe; built once (FFT plan,
@@ -224,7 +225,7 @@ public final class FeatureExtractor: @unchecked Sendable {
     let scratch = makeScratch()
     // Every frame's row is written below, so the storage starts uninitialized (not zeroed).
     let values = [Float](unsafeUninitializedCapacity: count * frameBins) { out, initialized in
-      if let base = out.baseAddress { adviseHugePages(UnsafeMutableRawPointer(base), bytes: out.count * 4) }
+      ek_advise_huge_pages(out.baseAddress, out.count * 4)
       samples.withUnsafeBufferPointer { x in
         var frame = [Float](repeating: 0, count: framing.frameLength)
         var f = 0

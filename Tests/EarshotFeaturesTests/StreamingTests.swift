@@ -119,3 +119,20 @@ struct NumpyStreamWriterTests {
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
   }
 }
+
+@Suite("FeatureMatrix.reserveFrames")
+struct ReserveFramesTests {
+  /// Room for a long recording's rows (64 MB, so the huge-page hint is given) keeps the rows
+  /// already there, and appending up to the reservation does not move the storage.
+  @Test func keepsRowsAndMakesRoom() {
+    var m = FeatureMatrix(frames: 3, bins: 80, values: (0..<240).map(Float.init))
+    m.reserveFrames(200_000)
+    #expect(m.values == (0..<240).map(Float.init) && m.frames == 3)
+    #expect(m.values.capacity >= 200_000 * 80)
+    let before = m.values.withUnsafeBufferPointer { $0.baseAddress }
+    m.values.append(contentsOf: repeatElement(7, count: 199_997 * 80))
+    m.frames = 200_000
+    #expect(m.values.withUnsafeBufferPointer { $0.baseAddress } == before)
+    #expect(m[199_999, 79] == 7 && m[2, 79] == 239)
+  }
+}

@@ -67,6 +67,12 @@ int ek_best_level(void);
 /// The kernels of `level`, lowered to what the CPU supports.
 const ek_kernels *ek_kernels_for(int level);
 
+/// Asks the kernel (Linux) to back the whole 2 MiB pages inside [start, start + bytes) with
+/// transparent huge pages; call before the memory is first written. A hint: nothing happens
+/// where huge pages are off, on other systems, or for less than two such pages. A 10-minute
+/// recording's 80 log-mel bands (19 MB) then cost about ten page faults instead of 4,700.
+void ek_advise_huge_pages(void *start, long bytes);
+
 /// Floats that `pack` writes for a (k, n) matrix with these kernels.
 long ek_packed_count(const ek_kernels *kernels, long k, long n);
 
