@@ -4,13 +4,15 @@ held-out speakers, with known word boundaries, transcribed, and each word's star
 compared with the truth (on the strings whose words all come out right).
 
     python3 scripts/eval/word_times.py --manifest /work/data/digits/valid-fsdd.jsonl \
-        --work /tmp/word-times [--earshot .build/release/earshot] [--model digits] [--strings 60]
+        --work /tmp/word-times [--earshot .build/release/earshot] [--model digits] [--strings 60] \
+        [--gaps 0.05,0.5]
 
 Each string: 0.1-0.4 s of silence, then 3-6 clips of one speaker, each trimmed to where its
 10 ms energy is within 35 dB of its loudest (the word's true extent), each followed by
-0.05-0.5 s of silence (seed 1; `--gaps 0,0` joins them without pauses, as in fast speech). Prints the median and mean absolute start and end errors,
-the share within 0.1 s, and the share of words whose span and true span overlap by at least
-half of each. Needs numpy and soundfile (scripts/bench/requirements.txt).
+0.05-0.5 s of silence (seed 1; `--gaps 0,0` joins them without pauses, as in fast
+speech). Prints the median and mean absolute start and end errors, the share within 0.1 s,
+and the share of words whose span and true span overlap by at least half of each. Needs
+numpy and soundfile (scripts/bench/requirements.txt).
 """
 import argparse
 import json
