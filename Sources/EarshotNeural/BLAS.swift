@@ -16,6 +16,19 @@ public enum Neural {
   /// The number of threads BLAS currently uses.
   public static var threads: Int { Int(openblas_get_num_threads()) }
 
+  /// The kernel set OpenBLAS runs (`openblas_get_corename`: "SkylakeX", "Haswell", "Zen", ...).
+  ///
+  /// A DYNAMIC_ARCH OpenBLAS chooses by CPU model and can fall back to SSE3 kernels
+  /// ("Prescott") on a CPU newer than its build, several times slower (Debian 12's 0.3.21 on a
+  /// family 6 model 207 Xeon: 22 against 135 GFLOP/s). Earshot then re-runs the choice with
+  /// `OPENBLAS_CORETYPE` set to what the CPU supports when the program loads
+  /// (`blasKernelsOverride` says so); a user's own `OPENBLAS_CORETYPE` always stands.
+  public static var blasKernels: String { String(cString: openblas_get_corename()) }
+
+  /// The kernel set ("SkylakeX" or "Haswell") Earshot made OpenBLAS use in place of its
+  /// pre-AVX2 fallback, or nil where OpenBLAS's own choice stood.
+  public static var blasKernelsOverride: String? { Kernels.openBLASOverride }
+
   /// Stops OpenBLAS's idle worker threads; the next multi-threaded product starts them again.
   ///
   /// OpenBLAS starts a worker per core while it loads, before `main`, and a worker that has

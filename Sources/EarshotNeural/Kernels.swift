@@ -20,6 +20,10 @@ struct Kernels: @unchecked Sendable {  // a pointer to a static, immutable table
     return all
   }
 
+  /// The kernel set Earshot made OpenBLAS take when the program loaded, because OpenBLAS had
+  /// fallen back to pre-AVX2 kernels on a CPU it does not know; nil where its choice stood.
+  static var openBLASOverride: String? { ek_openblas_forced_core().map { String(cString: $0) } }
+
   /// The set for `level` (0 portable, 1 AVX2, 2 AVX-512), lowered to what the CPU supports.
   init(level: Int) { table = ek_kernels_for(Int32(level)) }
 

@@ -149,3 +149,45 @@ import Testing
     }
   }
 }
+
+/// OpenBLAS runs vector kernels wherever the CPU has them: a DYNAMIC_ARCH OpenBLAS that does
+/// not know the CPU falls back to SSE3 kernels ("Prescott", several times slower), and
+/// Earshot then makes it choose again (OpenBLASCore.c).
+@Suite struct OpenBLASKernelTests {
+  static let preAVX2 = [
+    "unknown", "katmai", "coppermine", "northwood", "prescott", "banias", "atom", "core2",
+    "penryn", "dunnington", "nehalem", "athlon", "opteron", "opteron_sse3", "barcelona",
+    "nano", "bobcat", "sandybridge",
+  ]
+
+  @Test func openBLASUsesTheCPUsVectorUnits() {
+    let core = Neural.blasKernels
+    let userChoice = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil
+      && Neural.blasKernelsOverride == nil
+    guard Kernels.best.level >= 1, !userChoice else { return }  // no AVX2, or the user chose
+    #expect(!Self.preAVX2.contains(core.lowercased()),
+            "OpenBLAS runs '\(core)' kernels on a CPU with \(Kernels.best.name)")
+    if let forced = Neural.blasKernelsOverride {
+      #expect(forced == core, "asked OpenBLAS for \(forced), it runs \(core)")
+    }
+  }
+
+  @Test func theOverrideKeepsProducts() {
+    // Whatever kernels run, a product of small integers is exact.
+    let (m, n, k) = (37, 29, 53)
+    let a = (0..<(m * k)).map { Float(($0 * 7) % 11) - 5 }
+    let b = (0..<(k * n)).map { Float(($0 * 5) % 13) - 6 }
+    var c = [Float](repeating: 0, count: m * n)
+    sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
+          beta: 0, c: &c, ldc: n)
+    var worst: Float = 0
+    for i in 0..<m {
+      for j in 0..<n {
+        var s: Float = 0
+        for p in 0..<k { s += a[i * k + p] * b[p * n + j] }
+        worst = max(worst, abs(s - c[i * n + j]))
+      }
+    }
+    #expect(worst == 0, "sgemm differs from the direct sum by \(worst) with '\(Neural.blasKernels)' kernels")
+  }
+}

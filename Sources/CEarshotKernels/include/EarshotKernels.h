@@ -73,6 +73,15 @@ const ek_kernels *ek_kernels_for(int level);
 /// recording's 80 log-mel bands (19 MB) then cost about ten page faults instead of 4,700.
 void ek_advise_huge_pages(void *start, long bytes);
 
+/// The kernel set OpenBLAS uses (`openblas_get_corename`, e.g. "SkylakeX", "Haswell",
+/// "Zen"), or NULL when the process has no OpenBLAS.
+const char *ek_openblas_core(void);
+
+/// The kernel set Earshot made OpenBLAS use when the program loaded, because OpenBLAS had
+/// fallen back to pre-AVX2 kernels on a CPU it does not know (see OpenBLASCore.c), or NULL
+/// when it left OpenBLAS's own choice alone.
+const char *ek_openblas_forced_core(void);
+
 /// Floats that `pack` writes for a (k, n) matrix with these kernels.
 long ek_packed_count(const ek_kernels *kernels, long k, long n);
 
