@@ -53,4 +53,5 @@ times.sort()
 var usage = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage)
 print(String(format: "earshot %@ batch=%d frames=%d threads=%d median_ms=%.1f min_ms=%.1f peak_rss_mib=%.0f check=%g",
-             mode, batch, frames, threads, times[times.count / 2], times[0], Double(usage.ru_maxrss) / 1024, Double(sink)))
+             mode, batch, frames, threads, times[times.count / 2], times[0], Double(usage.ru_maxrss) / 1024, Double(sink))
+      + " blas=\(Neural.blasKernels)" + (Neural.blasKernelsOverride == nil ? "" : "(earshot-override)"))
