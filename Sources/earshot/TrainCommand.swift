@@ -122,6 +122,10 @@ struct Train: ParsableCommand {
   @Option(help: "classify: label smoothing epsilon in [0, 1). (default: 0)") var labelSmoothing: Float?
   @Option(help: "classify: probability of mixing a clip with another (mixup). (default: 0)") var mixup: Float?
   @Option(help: "classify: largest random circular time shift, seconds. (default: 0)") var timeShift: Float?
+  @Option(help: ArgumentHelp(
+    "classify: train on a random window of this many seconds of each clip, drawn anew every epoch (shorter clips whole); evaluation and classify use whole clips. For clips longer than their sound, e.g. 2 for ESC-10's 5 s clips. (default: whole clips)",
+    valueName: "seconds"))
+  var crop: Float?
   @Option(help: "classify: validate on this fold (ESC: first character of the file name), train on the rest.") var validFold: Int?
   @Option(help: "classify: validate on this fraction of the speakers, train on the rest.") var validSpeakers: Double?
   @Option(help: "classify: seed of the --valid-speakers hash, so runs with different --seed values can share one split. (default: --seed)")
@@ -134,7 +138,7 @@ struct Train: ParsableCommand {
   @Option(help: "classify: analysis window, milliseconds. (default: 25)") var windowMs: Double?
   @Option(help: "classify: frame shift, milliseconds. (default: 10)") var hopMs: Double?
   @Option(help: "classify: speed factors, comma-separated. (default: 0.9,1,1.1)") var speeds: String?
-  @Option(help: "classify: feature normalisation per clip: utterance (each band on its own) or level (all bands together, keeping the spectral shape: for steady sounds). (default: utterance)")
+  @Option(help: "Feature normalisation per clip: utterance (each band on its own, removing the microphone's colouring) or level (all bands together, keeping the spectral shape, e.g. for steady sounds). (default: utterance)")
   var cmvn: CMVNMode?
 
   /// The options that only `--task classify` takes, by flag name, when given.
@@ -145,6 +149,7 @@ struct Train: ParsableCommand {
     if labelSmoothing != nil { given.append("--label-smoothing") }
     if mixup != nil { given.append("--mixup") }
     if timeShift != nil { given.append("--time-shift") }
+    if crop != nil { given.append("--crop") }
     if validFold != nil { given.append("--valid-fold") }
     if validSpeakers != nil { given.append("--valid-speakers") }
     if splitSeed != nil { given.append("--split-seed") }
@@ -155,20 +160,19 @@ struct Train: ParsableCommand {
     if windowMs != nil { given.append("--window-ms") }
     if hopMs != nil { given.append("--hop-ms") }
     if speeds != nil { given.append("--speeds") }
-    if cmvn != nil { given.append("--cmvn") }
     return given
   }
 
   func validate() throws {
     guard task == "ctc" || task == "classify" else { throw ValidationError("--task must be ctc or classify (got \(task))") }
     if task == "ctc", let first = classifyOnly.first { throw ValidationError("\(first) applies to --task classify only") }
+    if let cmvn, cmvn != .utterance && cmvn != .level {
+      throw ValidationError("--cmvn must be utterance or level for training (got \(cmvn.rawValue))")
+    }
     if task == "classify" {
       if tokens != nil { throw ValidationError("--tokens applies to --task ctc only") }
       if connectedStrings != nil || connectedMaxClips != nil || connectedMaxPause != nil {
         throw ValidationError("--connected-strings, --connected-max-clips and --connected-max-pause apply to --task ctc only")
-      }
-      if let cmvn, cmvn != .utterance && cmvn != .level {
-        throw ValidationError("--cmvn must be utterance or level for training (got \(cmvn.rawValue))")
       }
       let splits = [validFold != nil, validSpeakers != nil, valid != nil].filter { $0 }.count
       if splits > 1 { throw ValidationError("give at most one of --valid, --valid-fold and --valid-speakers") }
@@ -181,6 +185,7 @@ struct Train: ParsableCommand {
       }
       if let mixup, !(mixup >= 0 && mixup <= 1) { throw ValidationError("--mixup must be in [0, 1] (got \(mixup))") }
       if let timeShift, !(timeShift >= 0 && timeShift <= 10) { throw ValidationError("--time-shift must be in [0, 10] seconds (got \(timeShift))") }
+      if let crop, !(crop > 0 && crop <= 3600) { throw ValidationError("--crop must be in (0, 3600] seconds (got \(crop))") }
       if let sampleRate, !(1000...192_000).contains(sampleRate) {
         throw ValidationError("--sample-rate must be in 1000...192000 (got \(sampleRate))")
       }
@@ -260,6 +265,7 @@ struct Train: ParsableCommand {
       if let tokens { options.tokenUnit = tokens.unit }
       if let seed { options.seed = seed }
       if let checkpointEvery { options.checkpointInterval = checkpointEvery }
+      if let cmvn { options.features.cmvn.mode = cmvn }
       try applyAugmentationFlags(to: &options.augmentation)
       if let connectedStrings { options.augmentation.connectedStrings = connectedStrings }
       if let connectedMaxClips { options.augmentation.maximumConnectedPieces = connectedMaxClips }
@@ -352,6 +358,7 @@ extension Train {
     if let labelSmoothing { options.labelSmoothing = labelSmoothing }
     if let mixup { options.mixupProbability = mixup }
     if let timeShift { options.maximumTimeShiftSeconds = timeShift }
+    if let crop { options.cropSeconds = crop }
     if let labels {
       options.labels = labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }

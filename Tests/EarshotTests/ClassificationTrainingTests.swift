@@ -1,4 +1,4 @@
-import Earshot
+@testable import Earshot
 import Foundation
 import Testing
 
@@ -78,6 +78,42 @@ enum ToneClasses {
     let evaluated = try ClassificationEvaluator(model: model, threads: 1).evaluate(valid)
     #expect(evaluated.failures.isEmpty)
     #expect(evaluated.report.accuracy == summary.bestAccuracy)
+  }
+
+  /// `cropSeconds`: every training view is that many frames, a contiguous run of the whole
+  /// clip's frames, starting at different places from draw to draw.
+  @Test func cropsAreWindowsOfTheWholeClip() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let data = try ToneClasses.write(to: dir.appendingPathComponent("data"), folds: [1], perFold: 2, seed: 5)
+    let entries = try ClassificationDataset.load(data)
+    var options = ToneClasses.options
+    let whole = try ClassificationTrainer(options: options, training: entries, threads: 1)
+    options.cropSeconds = 0.1  // 10 frames of 10 ms; the clips have 31
+    let cropped = try ClassificationTrainer(options: options, training: entries, threads: 1)
+    var g = SeededGenerator(seed: 1)
+    let full = try whole.trainingFeatures(0, generator: &g)
+    #expect(full.rows == 31)
+    var starts = Set<Int>()
+    for seed in 0..<20 as Range<UInt64> {
+      var g = SeededGenerator(seed: seed)
+      let view = try cropped.trainingFeatures(0, generator: &g)
+      #expect(view.rows == 10 && view.cols == full.cols)
+      let start = (0...(full.rows - 10)).first { s in
+        view.data[...] == full.data[(s * full.cols)..<((s + 10) * full.cols)]
+      }
+      #expect(start != nil, "draw \(seed) is not a window of the clip's frames")
+      if let start { starts.insert(start) }
+    }
+    #expect(starts.count >= 5, "starts drawn: \(starts.sorted())")
+    // Longer than the clip: the whole clip.
+    options.cropSeconds = 1
+    var g2 = SeededGenerator(seed: 1)
+    #expect(try ClassificationTrainer(options: options, training: entries, threads: 1).trainingFeatures(0, generator: &g2) == full)
+    options.cropSeconds = 0
+    #expect(throws: TrainingError.self) { try options.validate() }
+    options.cropSeconds = 0.01  // one frame
+    #expect(throws: TrainingError.self) { try options.validate() }
   }
 
   /// Stopping after 5 steps and resuming gives bit-identical weights to one uninterrupted run.

@@ -240,6 +240,15 @@ func trainingTemporaryDirectory() -> URL {
     #expect(json?["wer"] is Double && json?["speakers"] is [String: Any])
     let t = try CLI.run(["evaluate", "--model", output + "/best.safetensors", train])
     #expect(t.status == 0 && t.text.contains("WER:") && t.text.contains("utterance accuracy:"), "\(t.text)")
+    #expect(try TranscriptionModel(named: output + "/best.safetensors").features.cmvn.mode == .utterance)
+    // --cmvn: the model carries the normalisation it was trained with.
+    let level = dir.appendingPathComponent("level").path
+    let l = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", level, "--cmvn", "level",
+                         "--epochs", "1", "--hidden", "8", "--layers", "1", "--batch-size", "8", "--threads", "1"])
+    #expect(l.status == 0, "\(l.stderr)")
+    #expect(try TranscriptionModel(named: level + "/last.safetensors").features.cmvn.mode == .level)
+    let sliding = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", level + "2", "--cmvn", "sliding"])
+    #expect(sliding.status == 64 && sliding.stderr.contains("--cmvn must be utterance or level"), "\(sliding.stderr)")
   }
 
   /// A warm start begins from the given weights: one step at a tiny learning rate stays next

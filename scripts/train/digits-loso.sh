@@ -9,6 +9,8 @@
 #
 # SPEAKER: george, jackson, lucas, nicolas, theo or yweweler. About 60-75 min on one thread
 # (THREADS, default 1), so two speakers can train side by side on two cores. Resumable.
+# To try a change to the recipe: TRAIN_ARGS (more `earshot train` options, e.g. "--cmvn
+# level") and VARIANT (a name for the run folder, loso-SPEAKER-VARIANT-run).
 # Needs what scripts/train/digits.sh needs for its step 1 (PYTHON: a venv with numpy, scipy,
 # soundfile and soxr). Everything goes to WORK_DIR, outside the repository.
 set -euo pipefail
@@ -18,7 +20,9 @@ WORK=${2:-../earshot-work}
 PYTHON=${PYTHON:-python3}
 THREADS=${THREADS:-1}
 DATA="$WORK/loso-$SPEAKER-data"
-RUN="$WORK/loso-$SPEAKER-run"
+TRAIN_ARGS=${TRAIN_ARGS:-}
+VARIANT=${VARIANT:-}
+RUN="$WORK/loso-$SPEAKER${VARIANT:+-$VARIANT}-run"
 mkdir -p "$WORK"
 
 if [ ! -f "$DATA/train.jsonl" ]; then
@@ -33,7 +37,7 @@ if [ ! -f "$RUN/done" ]; then
   [ -f "$RUN/checkpoint.safetensors" ] && resume=(--resume)
   "$EARSHOT" train --task ctc --train "$DATA/train.jsonl" --valid "$DATA/valid.jsonl" \
     --output "$RUN" --noise ../shared/data/speech-commands/_silence_ \
-    --epochs 30 --seed 1 --threads "$THREADS" "${resume[@]}"
+    --epochs 30 --seed 1 --threads "$THREADS" $TRAIN_ARGS "${resume[@]}"
   touch "$RUN/done"
 fi
 grep "\"speaker\": \"$SPEAKER\"" "$DATA/valid-connected.jsonl" > "$DATA/valid-connected-$SPEAKER.jsonl"

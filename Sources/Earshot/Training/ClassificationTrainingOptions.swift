@@ -53,6 +53,12 @@ public struct ClassificationTrainingOptions: TrainingRunOptions {
   /// Largest random circular shift of a clip's frames, in seconds (uniform in +-this);
   /// default 0 (off).
   public var maximumTimeShiftSeconds: Float = 0
+  /// Random crops: each training step sees a window of this many seconds of the clip, at a
+  /// uniformly drawn start (clips no longer than that are used whole); validation and
+  /// inference see whole clips. For clips much longer than the sound that labels them
+  /// (ESC-10's 5 s): more distinct views per epoch and shorter sequences. nil (default): off.
+  /// Optional so that checkpoints and models written before it existed still decode.
+  public var cropSeconds: Float? = nil
   /// Seeds initialisation, batch order, dropout and augmentation; default 0.
   public var seed: UInt64 = 0
   /// Speed, gain, background noise and SpecAugment of training clips (validation clips are
@@ -95,6 +101,11 @@ public struct ClassificationTrainingOptions: TrainingRunOptions {
     guard mixupAlpha > 0 && mixupAlpha.isFinite else { throw bad("mixupAlpha", mixupAlpha, "> 0") }
     guard maximumTimeShiftSeconds >= 0 && maximumTimeShiftSeconds.isFinite else {
       throw bad("maximumTimeShiftSeconds", maximumTimeShiftSeconds, ">= 0")
+    }
+    if let cropSeconds {
+      guard cropSeconds > 0 && cropSeconds.isFinite else { throw bad("cropSeconds", cropSeconds, "> 0, or nil for whole clips") }
+      let hop = Float(features.spectrogram.resolvedHopLength) / Float(features.sampleRate)
+      guard cropSeconds >= 2 * hop else { throw bad("cropSeconds", cropSeconds, "at least two frames (\(2 * hop) s)") }
     }
     if let labels {
       guard !labels.isEmpty, Set(labels).count == labels.count else { throw bad("labels", labels, "distinct names, at least one") }
