@@ -14,15 +14,12 @@
 // OpenBLAS simply skips this; a user's own OPENBLAS_CORETYPE is never overridden.
 #define _GNU_SOURCE
 #include "EarshotKernels.h"
+#include "CPUFeatures.h"
 
 #include <dlfcn.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <strings.h>
-
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 
 static const char *ek_forced_core = NULL;
 
@@ -46,22 +43,11 @@ static int ek_core_lacks_avx2(const char *core) {
   return 0;
 }
 
-// The best OpenBLAS kernel set the CPU and the OS (XCR0) support: SkylakeX needs AVX-512
-// F, CD, DQ, BW and VL with the opmask and ZMM state saved; Haswell needs AVX2 and FMA.
+// The best OpenBLAS kernel set the CPU and the OS support.
 static const char *ek_core_for_cpu(void) {
-  unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d)) return NULL;
-  int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
-  if (!(fma && osxsave && avx)) return NULL;
-  unsigned xlo, xhi;
-  __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-  if ((xlo & 0x6) != 0x6) return NULL;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return NULL;
-  int avx2 = (b >> 5) & 1;
-  int avx512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 28) & 1) && ((b >> 30) & 1) &&
-               ((b >> 31) & 1);  // F, DQ, CD, BW, VL
-  if (avx2 && avx512 && (xlo & 0xe6) == 0xe6) return "SkylakeX";
-  if (avx2) return "Haswell";
+  int features = ek_cpu_features();
+  if (features & EK_CPU_AVX512_SKX) return "SkylakeX";
+  if (features & EK_CPU_AVX2_FMA) return "Haswell";
   return NULL;
 }
 
