@@ -7,10 +7,14 @@
 #      training voices (scripts/data/digits_voices.py), with vocal tract length perturbation
 #      (--frequency-warp 0.1), seed + 2; its last epoch is cut back to the digit tokens with
 #      scripts/train/keep_tokens.py.
-#   3. reverb-run: the Speech Commands words as in 2 but no Flite/Festival clips, 30% of the
-#      utterances in simulated rooms (--reverb 0.3), warp 0.1, seed + 3; cut the same way.
-#   (The members shipped before 2026-11-26 afternoon, words-run and words-warp-run, were 2's
-#   data without the voices, seeds + 0 and + 1; docs/models.md compares them.)
+#   3. level-run: 1's data and seed, each utterance normalised by its level (--cmvn level: one
+#      mean and deviation over all bands) instead of band by band, which keeps a single word's
+#      spectral shape.
+#   (Member 2 was reverb-run until 2026-11-27: the Speech Commands words as in 2 but no
+#   Flite/Festival clips, 30% of the utterances in simulated rooms (--reverb 0.3), warp 0.1,
+#   seed + 3, cut the same way. The members shipped before 2026-11-26 afternoon, words-run
+#   and words-warp-run, were 2's data without the voices, seeds + 0 and + 1; docs/models.md
+#   compares them.)
 #   The three are combined with `earshot ensemble` (decoding keeps the pooled hypothesis with
 #   the highest summed CTC log-likelihood).
 #
@@ -58,15 +62,16 @@ if [ ! -f "$WORK/digits-voices/train.jsonl" ]; then
 fi
 cat "$WORK/digits-data/train-scwords.jsonl" "$WORK/digits-voices/train.jsonl" > "$WORK/digits-data/train-scwords-voices.jsonl"
 train_run voices-run train-scwords-voices.jsonl --threads 1 --seed $((SEED + 2)) --frequency-warp 0.1
-train_run reverb-run train-scwords.jsonl --threads 1 --seed $((SEED + 3)) --frequency-warp 0.1 --reverb 0.3
-for run in voices-run reverb-run; do
+# 3. The level member (38 min on 2 threads of the Xeon).
+train_run level-run train.jsonl --cmvn level
+for run in voices-run; do
   python3 scripts/train/keep_tokens.py "$WORK/$run/last.safetensors" "$WORK/$run-digits.safetensors" \
     eight,five,four,nine,one,seven,six,three,two,zero
 done
 "$EARSHOT" ensemble "$WORK/digits-run/best.safetensors" "$WORK/voices-run-digits.safetensors" \
-  "$WORK/reverb-run-digits.safetensors" --output "$WORK/digits-ensemble.safetensors" \
-  --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"0 digits-run/best (seed $SEED), 1 voices-run and 2 reverb-run (last epochs, cut to the digits)\"}"
-for model in digits-run/best.safetensors voices-run-digits.safetensors reverb-run-digits.safetensors \
+  "$WORK/level-run/last.safetensors" --output "$WORK/digits-ensemble.safetensors" \
+  --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"0 digits-run/best (seed $SEED), 1 voices-run (last epoch, cut to the digits), 2 level-run (last epoch)\"}"
+for model in digits-run/best.safetensors voices-run-digits.safetensors level-run/last.safetensors \
   digits-ensemble.safetensors; do
   for set in valid-fsdd valid-sc valid-espeak valid-connected; do
     echo "== $model $set"
