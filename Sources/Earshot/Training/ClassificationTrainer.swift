@@ -163,27 +163,23 @@ public final class ClassificationTrainer {
   func trainingFeatures(_ index: Int, generator g: inout SeededGenerator) throws -> Matrix {
     let a = options.augmentation
     var m = try clips[index].audio.draw(extractor: extractor, augmentation: a, noise: noise, generator: &g)
+    // Seconds as (fractional) frames of the front end.
+    let hop = Float(max(extractor.hopLength, 1)), rate = Float(options.features.sampleRate)
+    func frames(_ seconds: Float) -> Float { seconds * rate / hop }
     if let seconds = options.cropSeconds {
-      let frames = max(2, Int((seconds * Float(options.features.sampleRate) / Float(max(extractor.hopLength, 1))).rounded()))
-      if m.rows > frames {
-        let start = Int(g.next() % UInt64(m.rows - frames + 1))
-        m = Self.rows(of: m, start ..< start + frames)
+      let count = max(2, Int(frames(seconds).rounded()))
+      if m.rows > count {
+        let start = Int(g.next() % UInt64(m.rows - count + 1))
+        m = m.rows(start ..< start + count)
       }
     }
-    let widest = Int(options.maximumTimeShiftSeconds * Float(options.features.sampleRate) / Float(max(extractor.hopLength, 1)))
+    let widest = Int(frames(options.maximumTimeShiftSeconds))
     if widest > 0 && m.rows > 1 {
       let shift = Int(g.next() % UInt64(2 * widest + 1)) - widest
       m = Self.roll(m, by: shift)
     }
     Augmentation.augmentFeatures(&m, axis: melAxis, options: a, generator: &g)
     return m
-  }
-
-  /// Rows `range` of `m`, as a matrix of their own.
-  static func rows(of m: Matrix, _ range: Range<Int>) -> Matrix {
-    precondition(range.lowerBound >= 0 && range.upperBound <= m.rows, "rows(of:): \(range) of \(m.rows) rows")
-    let d = m.cols
-    return Matrix(rows: range.count, cols: d, data: Array(m.data[range.lowerBound * d ..< range.upperBound * d]))
   }
 
   /// Rows moved `shift` places later, wrapping around: row t goes to (t + shift) mod rows.
