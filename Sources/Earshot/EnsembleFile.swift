@@ -16,14 +16,28 @@ public struct EnsembleMember<Network: Sendable>: Sendable {
   }
 }
 
-/// Features for the members of an ensemble, each distinct front end computed once.
+/// Features for the members of an ensemble: each distinct front end computed once, and
+/// front ends that differ only in the utterance-level steps (CMVN, deltas, the top-dB clamp)
+/// share the frame-local pass (STFT, mel bands, log), which is most of the work.
 struct SharedFeatures {
+  private var frameLocal: [(options: FeatureOptions, features: FeatureMatrix)] = []
   private var computed: [(options: FeatureOptions, features: Matrix)] = []
+  /// Frame-local passes run so far.
+  var frameLocalPasses: Int { frameLocal.count }
 
   /// The features of `samples` under `options` (made by `extractor`), computed on first use.
   mutating func features(_ options: FeatureOptions, extractor: FeatureExtractor, samples: [Float]) throws -> Matrix {
     if let done = computed.first(where: { $0.options == options }) { return done.features }
-    let features = Matrix(try extractor(samples))
+    let key = extractor.frameLocalOptions
+    let local: FeatureMatrix
+    if let done = frameLocal.first(where: { $0.options == key }) {
+      local = done.features
+    } else {
+      local = try extractor.frameLocal(samples)
+      frameLocal.append((key, local))
+    }
+    // `finalize` works on its own copy (copy on write); the shared frame-local values stay.
+    let features = Matrix(try extractor.finalize(local))
     computed.append((options, features))
     return features
   }

@@ -41,6 +41,16 @@ public final class FeatureExtractor: @unchecked Sendable {
   /// values are final once clamped to `max - topDecibels`, so they can be streamed to disk and
   /// clamped in a second pass. Nil otherwise.
   public let streamableTopDecibels: Float?
+  /// `options` without the steps `finalize` applies (the top-dB clamp, deltas, CMVN): two
+  /// extractors with equal `frameLocalOptions` make the same frame-local features
+  /// (`frameLocal(_:)`), so one computation can serve both, each finalizing its own copy.
+  public var frameLocalOptions: FeatureOptions {
+    var o = options
+    o.log.topDecibels = nil
+    o.deltas = DeltaOptions()
+    o.cmvn = CMVNOptions()
+    return o
+  }
 
   let framing: Framing
   private let window: [Float]
@@ -211,10 +221,18 @@ public final class FeatureExtractor: @unchecked Sendable {
       ? options.log.topDecibels : nil
   }
 
-  /// Features of a whole utterance: (frames, outputBins).
+  /// Features of a whole utterance: (frames, outputBins); `finalize(frameLocal(samples))`.
   /// - Throws: `FeatureError.signalTooShort` when `center` is off and the signal is shorter
-  ///   than one frame (librosa raises there too), `.nonFiniteInput` for NaN or Inf samples.
+  ///   than one frame (librosa raises there too) or deltas need more frames than there are,
+  ///   `.nonFiniteInput` for NaN or Inf samples.
   public func callAsFunction(_ samples: [Float]) throws(FeatureError) -> FeatureMatrix {
+    try finalize(frameLocal(samples))
+  }
+
+  /// Frame-local features of a whole utterance, before `finalize`: (frames, frameBins).
+  /// - Throws: `FeatureError.signalTooShort` when `center` is off and the signal is shorter
+  ///   than one frame, `.nonFiniteInput` for NaN or Inf samples.
+  public func frameLocal(_ samples: [Float]) throws(FeatureError) -> FeatureMatrix {
     if let bad = samples.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteInput(index: bad) }
     if options.kind != .fbank && !options.spectrogram.center && samples.count < framing.frameLength {
       throw .signalTooShort(
@@ -248,7 +266,7 @@ public final class FeatureExtractor: @unchecked Sendable {
       }
       initialized = count * frameBins
     }
-    return try finalize(FeatureMatrix(frames: count, bins: frameBins, values: values))
+    return FeatureMatrix(frames: count, bins: frameBins, values: values)
   }
 
   /// Frames produced for a signal of `samples` samples.

@@ -58,6 +58,38 @@ struct TranscriptionEnsembleTests {
     #expect(try !TranscriptionModel(named: plainPath).isEnsemble)
   }
 
+  /// Members whose front ends differ only in normalisation share one mel computation, and
+  /// each still gets exactly its own features: normalising one member's copy leaves the
+  /// shared values, and so the next member's, untouched.
+  @Test func membersDifferingInNormalisationShareTheMelBands() throws {
+    let level = try otherTranscriptionModel(seed: 12)
+    func normalised(_ mode: CMVNMode, seed: UInt64) throws -> EnsembleMember<SequenceModel> {
+      let model = try otherTranscriptionModel(seed: seed)
+      var features = model.features
+      features.cmvn.mode = mode
+      return EnsembleMember(network: model.network, features: features)
+    }
+    let members = level.members + [try normalised(.utterance, seed: 13), try normalised(.none, seed: 14)] + level.members
+    let ensemble = try TranscriptionModel(members: members, tokens: level.tokens, unit: .word)
+    let samples = try AudioFile.loadMono(path: wav, sampleRate: 16_000).samples
+    let piece = Array(samples.prefix(24_000))
+
+    let logProbs = try Transcriber(model: ensemble).memberLogProbabilities(piece)
+    for (k, member) in members.enumerated() {
+      let alone = member.network.logProbabilities(features: Matrix(try FeatureExtractor(options: member.features)(piece)))
+      #expect(logProbs[k].rows == alone.rows && logProbs[k].data == alone.data, "member \(k)")
+    }
+    var shared = SharedFeatures()
+    var byMember: [Matrix] = []
+    for member in members {
+      byMember.append(try shared.features(member.features, extractor: FeatureExtractor(options: member.features), samples: piece))
+    }
+    #expect(shared.frameLocalPasses == 1)
+    // The three normalisations really differ, so a leak from one to another would show.
+    #expect(byMember[0].data != byMember[1].data && byMember[1].data != byMember[2].data)
+    #expect(byMember[3].data == byMember[0].data)
+  }
+
   /// Each member's log-probabilities are what the member alone computes, and the ensemble
   /// keeps, of the pooled n-best lists, the hypothesis with the highest summed CTC
   /// log-likelihood; that beats each member's own best under the same sum.
