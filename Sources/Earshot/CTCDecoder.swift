@@ -207,8 +207,97 @@ public struct CTCDecoder: Sendable {
   /// - Throws: `PipelineError.invalidDecoderInput` when a token is the blank or out of range,
   ///   or for input the type's summary rules out.
   public func logLikelihood(_ tokens: [Int], _ logProbs: Matrix) throws(PipelineError) -> Double {
+    try logLikelihoods([tokens], logProbs)[0]
+  }
+
+  /// `logLikelihood` of each of `candidates` under the same log-probabilities, in order:
+  /// the input is checked and turned into probabilities once for all of them.
+  /// - Throws: as `logLikelihood`.
+  public func logLikelihoods(_ candidates: [[Int]], _ logProbs: Matrix) throws(PipelineError) -> [Double] {
     try check(logProbs)
-    try checkTokens(tokens, logProbs)
+    for tokens in candidates { try checkTokens(tokens, logProbs) }
+    guard logProbs.rows > 0 else { return candidates.map { $0.isEmpty ? 0 : -.infinity } }
+    // A probability under Double's normal range is raised to its least normal value; the
+    // scaled pass counts every state that small, which bounds what this changes.
+    let probabilities = logProbs.data.map { $0 == -.infinity ? 0 : max(exp(Double($0)), .leastNormalMagnitude) }
+    return probabilities.withUnsafeBufferPointer { p in
+      candidates.map { tokens in
+        scaledLogLikelihood(tokens, probabilities: p, frames: logProbs.rows, cols: logProbs.cols)
+          ?? logSpaceLogLikelihood(tokens, logProbs)
+      }
+    }
+  }
+
+  /// The forward algorithm in probability space: sums and products only, no exp or log per
+  /// state (the log-space pass spends most of its time in them). The states are rescaled
+  /// whenever a frame's total falls under 1e-100 (each rescale's log is added to the
+  /// result). A state can still fall under Double's least normal value, 2.2e-308 of its
+  /// frame's scale, where it loses precision or becomes 0; every alignment continues from
+  /// a state with total probability at most 1, so each such state moves the likelihood by
+  /// at most 3 x 2.2e-308 times its frame's scale. The scales only fall, so the first such
+  /// state's scale times their count bounds the error. Returns the likelihood when that
+  /// bound is under e^-30 of it (it then agrees with `logSpaceLogLikelihood` to rounding),
+  /// nil otherwise (the log-space pass must answer: a path far less likely than others on
+  /// the way, or none at all).
+  func scaledLogLikelihood(_ tokens: [Int], probabilities p: UnsafeBufferPointer<Double>, frames: Int, cols: Int) -> Double? {
+    let states = 2 * tokens.count + 1
+    // Extended sequence: blank, t1, blank, t2, ..., blank; odd states may skip the blank
+    // before them unless they repeat the token two states back.
+    var labels = [Int](repeating: blank, count: states)
+    var skips = [Bool](repeating: false, count: states)
+    for (i, token) in tokens.enumerated() {
+      labels[2 * i + 1] = token
+      skips[2 * i + 1] = i > 0 && tokens[i - 1] != token
+    }
+    var alpha = [Double](repeating: 0, count: states)
+    var next = alpha
+    var logScale = 0.0
+    var tinyStates = 0
+    var firstTinyLogScale = 0.0
+    alpha[0] = p[blank]
+    if states > 1 { alpha[1] = p[labels[1]] }
+    for s in 0..<min(states, 2) where alpha[s] < .leastNormalMagnitude { tinyStates += 1 }
+    var total = alpha[0] + (states > 1 ? alpha[1] : 0)
+    for t in 1..<frames {
+      guard total > 0 else { return nil }
+      // A state is reachable by frame t only if at most 2t + 1 states precede it.
+      let reach = min(states, 2 * t + 2)
+      if total < 1e-100 {
+        let scale = 1 / total
+        for s in 0..<reach { alpha[s] *= scale }
+        logScale += Foundation.log(total)
+      }
+      let row = t * cols
+      total = 0
+      var tiny = 0
+      for s in 0..<reach {
+        var sum = alpha[s]
+        if s >= 1 { sum += alpha[s - 1] }
+        if skips[s] { sum += alpha[s - 2] }
+        let value = sum * p[row + labels[s]]
+        if value < .leastNormalMagnitude && sum > 0 && p[row + labels[s]] > 0 { tiny += 1 }
+        next[s] = value
+        total += value
+      }
+      swap(&alpha, &next)
+      if tiny > 0 {
+        if tinyStates == 0 { firstTinyLogScale = logScale }
+        tinyStates += tiny
+      }
+    }
+    let end = states > 1 ? alpha[states - 1] + alpha[states - 2] : alpha[0]
+    guard end > 0 else { return nil }
+    let result = logScale + Foundation.log(end)
+    if tinyStates > 0 {
+      let bound = Foundation.log(3 * Double(tinyStates) * Double.leastNormalMagnitude) + firstTinyLogScale
+      guard bound < result - 30 else { return nil }
+    }
+    return result
+  }
+
+  /// The forward algorithm in log space (log-add per state): exact over Double's whole
+  /// range, and the reference the scaled pass is tested against.
+  func logSpaceLogLikelihood(_ tokens: [Int], _ logProbs: Matrix) -> Double {
     let frames = logProbs.rows
     guard frames > 0 else { return tokens.isEmpty ? 0 : -.infinity }
     // Extended sequence: blank, t1, blank, t2, ..., blank.

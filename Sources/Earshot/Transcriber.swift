@@ -373,12 +373,11 @@ public final class Transcriber: Sendable {
     for lp in logProbs {
       for h in try hypotheses(lp, count: width) where !candidates.contains(h.tokens) { candidates.append(h.tokens) }
     }
-    var scored: [CTCHypothesis] = []
-    for c in candidates {
-      var score = 0.0
-      for lp in logProbs { score += try decoder.logLikelihood(c, lp) }
-      scored.append(CTCHypothesis(tokens: c, logProbability: score))
+    var scores = [Double](repeating: 0, count: candidates.count)
+    for lp in logProbs {
+      for (i, score) in try decoder.logLikelihoods(candidates, lp).enumerated() { scores[i] += score }
     }
+    let scored = zip(candidates, scores).map { CTCHypothesis(tokens: $0, logProbability: $1) }
     return bestFirst(scored, keep: nBest, score: \.logProbability)
   }
 

@@ -1,4 +1,4 @@
-import Earshot
+@testable import Earshot
 import Foundation
 import Testing
 
@@ -213,6 +213,59 @@ struct CTCDecoderTests {
     #expect(try CTCDecoder().logLikelihood([2], Matrix(rows: 0, cols: 3)) == -.infinity)
     #expect(throws: PipelineError.self) { try CTCDecoder().logLikelihood([0], m) }
     #expect(throws: PipelineError.self) { try CTCDecoder().logLikelihood([tokens], m) }
+  }
+
+  /// `logLikelihoods` (the scaled forward pass, products rescaled, where it can vouch for
+  /// its answer) equals the log-space pass on long inputs, where unscaled products would
+  /// underflow after a few hundred frames: for sharp and flat posteriors, repeats, a
+  /// non-zero blank, and hypotheses far less likely than the rest.
+  @Test(arguments: [(0, 2.0), (0, 12.0), (3, 6.0)])
+  func scaledForwardPassEqualsTheLogSpaceOne(blank: Int, sharpness: Double) throws {
+    let decoder = CTCDecoder(blank: blank)
+    let m = randomLogProbs(frames: 1_500, tokens: 6, seed: 37, sharpness: sharpness)
+    let others = (0..<6).filter { $0 != blank }
+    var rng = SeededGenerator(seed: 38)
+    var candidates: [[Int]] = [[], [others[0]], [others[1], others[1]], others]
+    for length in [5, 40, 200, 700] { candidates.append((0..<length).map { _ in others.randomElement(using: &rng)! }) }
+    for (c, found) in zip(candidates, try decoder.logLikelihoods(candidates, m)) {
+      let reference = decoder.logSpaceLogLikelihood(c, m)
+      #expect(reference.isFinite && reference < -100, "\(c.count) tokens: \(reference)")
+      #expect(abs(found - reference) <= 1e-9 * abs(reference), "\(c.count) tokens: \(found) vs \(reference)")
+    }
+    // More tokens than can fit: -inf.
+    #expect(try decoder.logLikelihoods([Array(repeating: others[0], count: 751)], m) == [-.infinity])
+  }
+
+  /// On posteriors shaped like a network's (blank nearly certain between one-frame spikes),
+  /// the scaled pass answers itself for the hypotheses a beam search proposes, and equals
+  /// the log-space pass; where the answer is out of Double's range as a product (a frame at
+  /// -900 for every label), it declines and `logLikelihoods` still gives the log-space value.
+  @Test func scaledForwardPassAnswersForNetworkLikePosteriors() throws {
+    let decoder = CTCDecoder()
+    let truth = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3]
+    var m = Matrix(rows: 400, cols: 11)
+    var rng = SeededGenerator(seed: 39)
+    for t in 0..<m.rows {
+      let spike = t % 40 == 20 ? truth[t / 40] : nil
+      var logits = (0..<11).map { _ in Double.random(in: -2...2, using: &rng) }
+      logits[spike ?? 0] += 18
+      let norm = log(logits.map(exp).reduce(0, +))
+      for k in 0..<11 { m[t, k] = Float(logits[k] - norm) }
+    }
+    let probabilities = m.data.map { exp(Double($0)) }
+    for c in [truth, Array(truth.dropLast()), truth.map { $0 == 1 ? 7 : $0 }, truth + truth] {
+      let scaled = probabilities.withUnsafeBufferPointer { decoder.scaledLogLikelihood(c, probabilities: $0, frames: m.rows, cols: m.cols) }
+      let reference = decoder.logSpaceLogLikelihood(c, m)
+      #expect(scaled != nil, "\(c): declined")
+      #expect(abs((scaled ?? 0) - reference) <= 1e-12 * max(1, abs(reference)), "\(c): \(String(describing: scaled)) vs \(reference)")
+    }
+    for k in 0..<m.cols { m[200, k] = -900 }
+    let deep = m.data.map { $0 == -.infinity ? 0 : max(exp(Double($0)), .leastNormalMagnitude) }
+    let scaled = deep.withUnsafeBufferPointer { decoder.scaledLogLikelihood(truth, probabilities: $0, frames: m.rows, cols: m.cols) }
+    #expect(scaled == nil, "the scaled pass must decline, it gave \(String(describing: scaled))")
+    let reference = decoder.logSpaceLogLikelihood(truth, m)
+    #expect(reference.isFinite && reference < -900)
+    #expect(try decoder.logLikelihoods([truth], m) == [reference])
   }
 
   /// With a blank other than 0, the likelihood is that of the same model with outputs
