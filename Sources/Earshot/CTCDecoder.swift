@@ -131,16 +131,22 @@ public struct CTCDecoder: Sendable {
   ///   - beamWidth: prefixes kept per frame, >= 1.
   ///   - tokensPerFrame: only the most likely this many tokens of each frame extend prefixes
   ///     (per-frame pruning); nil tries all.
+  ///   - pruneMargin: tokens more than this many nats under the frame's most likely token
+  ///     do not extend prefixes (per-frame pruning; the blank always does); nil keeps them.
   ///   - nBest: hypotheses returned at most, best first, >= 1.
   ///   - vocabulary: restricts output to its words; nil allows any sequence.
   /// - Throws: `PipelineError.invalidDecoderInput` for an option out of range or input the
   ///   type's summary rules out.
   public func beamSearch(
-    _ logProbs: Matrix, beamWidth: Int = 8, tokensPerFrame: Int? = nil, nBest: Int = 1, vocabulary: Vocabulary? = nil
+    _ logProbs: Matrix, beamWidth: Int = 8, tokensPerFrame: Int? = nil, pruneMargin: Double? = nil, nBest: Int = 1,
+    vocabulary: Vocabulary? = nil
   ) throws(PipelineError) -> [CTCHypothesis] {
     for (name, value) in [("beamWidth", beamWidth), ("tokensPerFrame", tokensPerFrame ?? 1), ("nBest", nBest)]
     where value < 1 {
       throw .invalidDecoderInput(name: name, value: "\(value)", expected: ">= 1")
+    }
+    if let pruneMargin, !(pruneMargin >= 0) {
+      throw .invalidDecoderInput(name: "pruneMargin", value: "\(pruneMargin)", expected: ">= 0, or nil for none")
     }
     try check(logProbs)
     let vocabularySize = logProbs.cols
@@ -157,6 +163,11 @@ public struct CTCDecoder: Sendable {
       if keep < vocabularySize {
         candidates = topIndices(row, count: keep)
         if !candidates.contains(blank) { candidates.append(blank) }
+      }
+      if let pruneMargin {
+        if keep == vocabularySize { candidates = Array(0..<vocabularySize) }
+        let floor = row.max()! - pruneMargin
+        candidates.removeAll { $0 != blank && row[$0] < floor }
       }
       next.removeAll(keepingCapacity: true)
       slot.removeAll()

@@ -45,12 +45,14 @@ func bruteForce(_ m: Matrix) -> [[Int]: Double] {
 
 /// Prefix beam search written the plain way (blank 0): prefixes are token arrays in a
 /// dictionary, probabilities kept as plain numbers in Double.
-func plainPrefixSearch(_ m: Matrix, beam: Int, perFrame: Int) -> [(tokens: [Int], logProbability: Double)] {
+func plainPrefixSearch(_ m: Matrix, beam: Int, perFrame: Int, margin: Double? = nil) -> [(tokens: [Int], logProbability: Double)] {
   var prefixes: [[Int]: (blank: Double, nonBlank: Double)] = [[]: (1, 0)]
   for t in 0..<m.rows {
     let p = (0..<m.cols).map { exp(Double(m[t, $0])) }
     var allowed = Array((0..<m.cols).sorted { p[$0] > p[$1] }.prefix(perFrame))
     if !allowed.contains(0) { allowed.append(0) }
+    // A token at most `margin` nats under the frame's best: probability >= best * e^-margin.
+    if let margin { allowed = allowed.filter { $0 == 0 || p[$0] >= p.max()! * exp(-margin) } }
     var next: [[Int]: (blank: Double, nonBlank: Double)] = [:]
     for (prefix, s) in prefixes {
       for k in allowed {
@@ -121,6 +123,25 @@ struct CTCDecoderTests {
     for (g, w) in zip(got, want) { #expect(abs(g.logProbability - w.logProbability) < 1e-9) }
   }
 
+  /// With a margin, only tokens within it of each frame's best extend prefixes: the same
+  /// prefixes as the plain search restricted alike, and a margin wide enough to keep every
+  /// token changes nothing. The margins here prune: the results differ from no margin.
+  @Test(arguments: [(40, 6, 4, 6, 1.0, 24 as UInt64), (60, 11, 8, 8, 2.5, 25), (30, 4, 3, 4, 0.5, 26)])
+  func marginPrunedBeamMatchesAPlainPrefixSearch(
+    _ frames: Int, _ tokens: Int, _ beam: Int, _ perFrame: Int, _ margin: Double, _ seed: UInt64
+  ) throws {
+    let m = randomLogProbs(frames: frames, tokens: tokens, seed: seed, sharpness: 3)
+    let decoder = CTCDecoder()
+    let got = try decoder.beamSearch(m, beamWidth: beam, tokensPerFrame: perFrame, pruneMargin: margin, nBest: beam)
+    let want = plainPrefixSearch(m, beam: beam, perFrame: perFrame, margin: margin)
+    #expect(got.map(\.tokens) == want.map(\.tokens))
+    for (g, w) in zip(got, want) { #expect(abs(g.logProbability - w.logProbability) < 1e-9) }
+    let unpruned = try decoder.beamSearch(m, beamWidth: beam, tokensPerFrame: perFrame, nBest: beam)
+    #expect(got.map(\.logProbability) != unpruned.map(\.logProbability))
+    let wide = try decoder.beamSearch(m, beamWidth: beam, tokensPerFrame: perFrame, pruneMargin: 1_000, nBest: beam)
+    #expect(wide.map(\.tokens) == unpruned.map(\.tokens) && wide.map(\.logProbability) == unpruned.map(\.logProbability))
+  }
+
   @Test func wordVocabularyKeepsOnlyAllowedTokens() throws {
     let m = randomLogProbs(frames: 10, tokens: 5, seed: 11, sharpness: 4)
     let vocabulary = Vocabulary(words: [[1], [3]])
@@ -169,6 +190,8 @@ struct CTCDecoderTests {
     #expect(throws: PipelineError.self) { try CTCDecoder().beamSearch(m, beamWidth: 0) }
     #expect(throws: PipelineError.self) { try CTCDecoder().beamSearch(m, tokensPerFrame: 0) }
     #expect(throws: PipelineError.self) { try CTCDecoder().beamSearch(m, nBest: 0) }
+    #expect(throws: PipelineError.self) { try CTCDecoder().beamSearch(m, pruneMargin: -1) }
+    #expect(throws: PipelineError.self) { try CTCDecoder().beamSearch(m, pruneMargin: .nan) }
     #expect(throws: PipelineError.self) { try CTCDecoder().align([1, 3], m) }
     #expect(throws: PipelineError.self) { try CTCDecoder().align([0], m) }
   }
