@@ -267,7 +267,7 @@ public struct CTCDecoder: Sendable {
     var firstTinyLogScale = 0.0
     alpha[0] = p[blank]
     if states > 1 { alpha[1] = p[labels[1]] }
-    for s in 0..<min(states, 2) where alpha[s] < .leastNormalMagnitude { tinyStates += 1 }
+    for s in 0..<min(states, 2) where alpha[s] < 4 * .leastNormalMagnitude { tinyStates += 1 }
     var total = alpha[0] + (states > 1 ? alpha[1] : 0)
     for t in 1..<frames {
       guard total > 0 else { return nil }
@@ -286,7 +286,9 @@ public struct CTCDecoder: Sendable {
         if s >= 1 { sum += alpha[s - 1] }
         if skips[s] { sum += alpha[s - 2] }
         let value = sum * p[row + labels[s]]
-        if value < .leastNormalMagnitude && sum > 0 && p[row + labels[s]] > 0 { tiny += 1 }
+        // Under 4 x the least normal value: a subnormal result, or a raised probability
+        // (at most 3 x it, since the sum of three states is at most 3).
+        if value < 4 * .leastNormalMagnitude && sum > 0 && p[row + labels[s]] > 0 { tiny += 1 }
         next[s] = value
         total += value
       }

@@ -289,6 +289,13 @@ struct CTCDecoderTests {
     let reference = decoder.logSpaceLogLikelihood(truth, m)
     #expect(reference.isFinite && reference < -900)
     #expect(try decoder.logLikelihoods([truth], m) == [reference])
+
+    // A token at -800 in every frame (its probability raised to Double's least normal
+    // value): the answer, near -800, is still the log-space one.
+    var absent = Matrix(rows: 3, cols: 3, repeating: -800)
+    for t in 0..<3 { absent[t, 0] = 0 }
+    let once = try decoder.logLikelihoods([[1]], absent)[0]
+    #expect(once == decoder.logSpaceLogLikelihood([1], absent) && once < -790, "\(once)")
   }
 
   /// With a blank other than 0, the likelihood is that of the same model with outputs
