@@ -251,15 +251,8 @@ public struct CTCDecoder: Sendable {
   /// nil otherwise (the log-space pass must answer: a path far less likely than others on
   /// the way, or none at all).
   func scaledLogLikelihood(_ tokens: [Int], probabilities p: UnsafeBufferPointer<Double>, frames: Int, cols: Int) -> Double? {
-    let states = 2 * tokens.count + 1
-    // Extended sequence: blank, t1, blank, t2, ..., blank; odd states may skip the blank
-    // before them unless they repeat the token two states back.
-    var labels = [Int](repeating: blank, count: states)
-    var skips = [Bool](repeating: false, count: states)
-    for (i, token) in tokens.enumerated() {
-      labels[2 * i + 1] = token
-      skips[2 * i + 1] = i > 0 && tokens[i - 1] != token
-    }
+    let (labels, skips) = extendedSequence(tokens)
+    let states = labels.count
     var alpha = [Double](repeating: 0, count: states)
     var next = alpha
     var logScale = 0.0
@@ -313,9 +306,8 @@ public struct CTCDecoder: Sendable {
   func logSpaceLogLikelihood(_ tokens: [Int], _ logProbs: Matrix) -> Double {
     let frames = logProbs.rows
     guard frames > 0 else { return tokens.isEmpty ? 0 : -.infinity }
-    // Extended sequence: blank, t1, blank, t2, ..., blank.
-    let states = 2 * tokens.count + 1
-    func label(_ s: Int) -> Int { s % 2 == 0 ? blank : tokens[s / 2] }
+    let (labels, skips) = extendedSequence(tokens)
+    let states = labels.count
     var alpha = [Double](repeating: -.infinity, count: states)
     var next = alpha
     alpha[0] = Double(logProbs[0, blank])
@@ -325,12 +317,25 @@ public struct CTCDecoder: Sendable {
       for s in 0..<min(states, 2 * t + 2) {
         var sum = alpha[s]
         if s >= 1 { sum = logAdd(sum, alpha[s - 1]) }
-        if s >= 2 && s % 2 == 1 && label(s) != label(s - 2) { sum = logAdd(sum, alpha[s - 2]) }
-        next[s] = sum == -.infinity ? -.infinity : sum + Double(logProbs[t, label(s)])
+        if skips[s] { sum = logAdd(sum, alpha[s - 2]) }
+        next[s] = sum == -.infinity ? -.infinity : sum + Double(logProbs[t, labels[s]])
       }
       swap(&alpha, &next)
     }
     return states > 1 ? logAdd(alpha[states - 1], alpha[states - 2]) : alpha[0]
+  }
+
+  /// The CTC topology of `tokens`: the extended sequence blank, t1, blank, t2, ..., blank
+  /// (`labels`, 2n + 1 states), and for each state whether a path may reach it from two
+  /// states back, skipping a blank (`skips`: a token unlike the one before it).
+  private func extendedSequence(_ tokens: [Int]) -> (labels: [Int], skips: [Bool]) {
+    var labels = [Int](repeating: blank, count: 2 * tokens.count + 1)
+    var skips = [Bool](repeating: false, count: labels.count)
+    for (i, token) in tokens.enumerated() {
+      labels[2 * i + 1] = token
+      skips[2 * i + 1] = i > 0 && tokens[i - 1] != token
+    }
+    return (labels, skips)
   }
 
   /// Throws unless every token is a non-blank column of `logProbs`.
@@ -352,9 +357,8 @@ public struct CTCDecoder: Sendable {
     try checkTokens(tokens, logProbs)
     let frames = logProbs.rows
     if tokens.isEmpty { return [] }
-    // Extended sequence: blank, t1, blank, t2, ..., blank.
-    let states = 2 * tokens.count + 1
-    func label(_ s: Int) -> Int { s % 2 == 0 ? blank : tokens[s / 2] }
+    let (labels, skips) = extendedSequence(tokens)
+    let states = labels.count
     var score = [Double](repeating: -.infinity, count: states)
     var back = [[Int32]](repeating: [Int32](repeating: -1, count: states), count: frames)
     guard frames > 0 else { return nil }
@@ -369,12 +373,12 @@ public struct CTCDecoder: Sendable {
           best = score[s - 1]
           from = s - 1
         }
-        if s >= 2 && s % 2 == 1 && label(s) != label(s - 2) && score[s - 2] > best {
+        if skips[s] && score[s - 2] > best {
           best = score[s - 2]
           from = s - 2
         }
         if best > -.infinity {
-          next[s] = best + Double(logProbs[t, label(s)])
+          next[s] = best + Double(logProbs[t, labels[s]])
           back[t][s] = Int32(from)
         }
       }
@@ -395,10 +399,10 @@ public struct CTCDecoder: Sendable {
         var end = t
         var sum = 0.0
         while end < frames && path[end] == state {
-          sum += exp(Double(logProbs[end, label(state)]))
+          sum += exp(Double(logProbs[end, labels[state]]))
           end += 1
         }
-        aligned.append(AlignedToken(token: label(state), startFrame: t, endFrame: end, confidence: sum / Double(end - t)))
+        aligned.append(AlignedToken(token: labels[state], startFrame: t, endFrame: end, confidence: sum / Double(end - t)))
         t = end
       } else {
         t += 1
