@@ -77,6 +77,23 @@ import Testing
     #expect(json["wer"] as? Double == 0.5)
     #expect((json["confusion"] as? [String: [String: Int]])?["seven"]?["one"] == 1)
   }
+
+  @Test func textKeepsLongSpeakerNamesAndWordsWhole() {
+    // Two speaker ids that differ only after their 14th character, and a word longer than 10.
+    var r = EvaluationReport()
+    r.add(reference: "two", hypothesis: "zero", speaker: "festival:cmu_us_slt_arctic_hts:s0.9")
+    r.add(reference: "two", hypothesis: "two", speaker: "festival:cmu_us_slt_arctic_hts:s1.1")
+    r.add(reference: "extraordinarily", hypothesis: "two", speaker: "flite:awb")
+    let lines = r.text.split(separator: "\n").map(String.init)
+    let s09 = lines.first { $0.contains("festival:cmu_us_slt_arctic_hts:s0.9 ") }
+    let s11 = lines.first { $0.contains("festival:cmu_us_slt_arctic_hts:s1.1 ") }
+    #expect(s09?.contains("WER 100.00%") == true, "\(r.text)")
+    #expect(s11?.contains("WER 0.00%") == true, "\(r.text)")
+    #expect(lines.contains { $0.hasPrefix("  extraordinarily ") }, "\(r.text)")
+    // One column: every speaker's "WER" starts at the same offset.
+    let offsets = lines.filter { $0.contains(" WER ") && $0.hasPrefix("  ") }.map { $0.range(of: " WER ")!.lowerBound.utf16Offset(in: $0) }
+    #expect(offsets.count == 3 && Set(offsets).count == 1, "\(r.text)")
+  }
 }
 
 /// Manifests, text normalisation and tokens.

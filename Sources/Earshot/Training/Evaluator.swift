@@ -67,17 +67,26 @@ extension EvaluationReport {
       utterance accuracy: \(pct(utteranceAccuracy)) (\(correctUtterances) of \(utterances))
 
       """
+    // Name columns are as wide as their longest name (never cut: speaker ids such as
+    // "festival:cmu_us_slt_arctic_hts:s1.0:p0" differ only at the end).
+    func column(_ names: [String], atLeast minimum: Int) -> (String) -> String {
+      let width = max(minimum, names.map(\.count).max() ?? 0)
+      return { $0.padding(toLength: max(width, $0.count), withPad: " ", startingAt: 0) }
+    }
     if speakers.count > 1 || (speakers.count == 1 && speakers.keys.first != "") {
       out += "\nper speaker:\n"
-      for s in speakers.keys.sorted() {
+      let names = speakers.keys.sorted()
+      let speakerColumn = column(names.map { $0.isEmpty ? "(none)" : $0 }, atLeast: 14)
+      for s in names {
         let c = speakers[s]!
-        out += "  \((s.isEmpty ? "(none)" : s).padding(toLength: 14, withPad: " ", startingAt: 0)) WER \(pct(c.rate)) of \(c.reference) words\n"
+        out += "  \(speakerColumn(s.isEmpty ? "(none)" : s)) WER \(pct(c.rate)) of \(c.reference) words\n"
       }
     }
     out += "\nper word (reference count, substitutions, deletions, insertions):\n"
+    let wordColumn = column(Array(wordErrors.keys), atLeast: 10)
     for w in wordErrors.keys.sorted() {
       let e = wordErrors[w]!
-      out += "  \(w.padding(toLength: 10, withPad: " ", startingAt: 0)) \(String(format: "%6d %6d %6d %6d", e.count, e.substitutions, e.deletions, e.insertions))\n"
+      out += "  \(wordColumn(w)) \(String(format: "%6d %6d %6d %6d", e.count, e.substitutions, e.deletions, e.insertions))\n"
     }
     let rows = confusion.keys.sorted()
     if !rows.isEmpty {
