@@ -182,7 +182,7 @@ public final class Classifier: Sendable {
       // A clip shorter than one frame is zero-padded to one frame.
       let minimum = extractor.windowLength
       let padded = samples.count < minimum ? samples + [Float](repeating: 0, count: minimum - samples.count) : samples
-      let features = try shared.features(member.features, extractor: extractor, samples: padded)
+      let features = try shared.features(of: padded, extractor: extractor)
       for (i, logProb) in member.network.logProbabilities(features: features).enumerated() { sums[i] += exp(Double(logProb)) }
     }
     let count = Double(model.members.count)

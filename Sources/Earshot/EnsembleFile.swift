@@ -25,8 +25,10 @@ struct SharedFeatures {
   /// Frame-local passes run so far.
   var frameLocalPasses: Int { frameLocal.count }
 
-  /// The features of `samples` under `options` (made by `extractor`), computed on first use.
-  mutating func features(_ options: FeatureOptions, extractor: FeatureExtractor, samples: [Float]) throws -> Matrix {
+  /// The features of `samples` under `extractor`'s options, computed on first use. Every call
+  /// on one value must pass the same samples.
+  mutating func features(of samples: [Float], extractor: FeatureExtractor) throws -> Matrix {
+    let options = extractor.options
     if let done = computed.first(where: { $0.options == options }) { return done.features }
     let key = extractor.frameLocalOptions
     let local: FeatureMatrix

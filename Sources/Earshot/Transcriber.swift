@@ -358,7 +358,7 @@ public final class Transcriber: Sendable {
   func memberLogProbabilities(_ samples: [Float]) throws -> [Matrix] {
     var shared = SharedFeatures()
     return try zip(model.members, extractors).map { member, extractor in
-      let features = try shared.features(member.features, extractor: extractor, samples: samples)
+      let features = try shared.features(of: samples, extractor: extractor)
       return features.rows > 0 ? member.network.logProbabilities(features: features) : Matrix(rows: 0, cols: model.tokens.count)
     }
   }

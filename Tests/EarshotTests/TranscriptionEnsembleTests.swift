@@ -82,7 +82,7 @@ struct TranscriptionEnsembleTests {
     var shared = SharedFeatures()
     var byMember: [Matrix] = []
     for member in members {
-      byMember.append(try shared.features(member.features, extractor: FeatureExtractor(options: member.features), samples: piece))
+      byMember.append(try shared.features(of: piece, extractor: FeatureExtractor(options: member.features)))
     }
     #expect(shared.frameLocalPasses == 1)
     // The three normalisations really differ, so a leak from one to another would show.
