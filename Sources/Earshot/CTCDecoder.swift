@@ -165,9 +165,14 @@ public struct CTCDecoder: Sendable {
         if !candidates.contains(blank) { candidates.append(blank) }
       }
       if let pruneMargin {
-        if keep == vocabularySize { candidates = Array(0..<vocabularySize) }
         let floor = row.max()! - pruneMargin
-        candidates.removeAll { $0 != blank && row[$0] < floor }
+        if keep == vocabularySize {
+          // Refilled in place: no allocation per frame.
+          candidates.removeAll(keepingCapacity: true)
+          for k in 0..<vocabularySize where k == blank || row[k] >= floor { candidates.append(k) }
+        } else {
+          candidates.removeAll { $0 != blank && row[$0] < floor }
+        }
       }
       next.removeAll(keepingCapacity: true)
       slot.removeAll()
