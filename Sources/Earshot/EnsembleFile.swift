@@ -25,8 +25,9 @@ struct SharedFeatures {
   /// Frame-local passes run so far.
   var frameLocalPasses: Int { frameLocal.count }
 
-  /// The features of `samples` under `extractor`'s options, computed on first use. Every call
-  /// on one value must pass the same samples.
+  /// The features of `samples` under `extractor`'s options, computed on first use. Calls on
+  /// one value pass the same clip (a classifier pads a short clip to each member's window
+  /// length; members with equal options, which the caches are keyed by, pad alike).
   mutating func features(of samples: [Float], extractor: FeatureExtractor) throws -> Matrix {
     let options = extractor.options
     if let done = computed.first(where: { $0.options == options }) { return done.features }

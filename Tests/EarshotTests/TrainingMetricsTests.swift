@@ -84,15 +84,20 @@ import Testing
     r.add(reference: "two", hypothesis: "zero", speaker: "festival:cmu_us_slt_arctic_hts:s0.9")
     r.add(reference: "two", hypothesis: "two", speaker: "festival:cmu_us_slt_arctic_hts:s1.1")
     r.add(reference: "extraordinarily", hypothesis: "two", speaker: "flite:awb")
+    // The longest id, with combining accents (more UTF-16 units than characters).
+    let accented = "festival:cmu_us_slt_arctic_hts:s1.1:ge\u{301}ne\u{301}ral"
+    r.add(reference: "one", hypothesis: "one", speaker: accented)
     let lines = r.text.split(separator: "\n").map(String.init)
     let s09 = lines.first { $0.contains("festival:cmu_us_slt_arctic_hts:s0.9 ") }
     let s11 = lines.first { $0.contains("festival:cmu_us_slt_arctic_hts:s1.1 ") }
     #expect(s09?.contains("WER 100.00%") == true, "\(r.text)")
     #expect(s11?.contains("WER 0.00%") == true, "\(r.text)")
     #expect(lines.contains { $0.hasPrefix("  extraordinarily ") }, "\(r.text)")
-    // One column: every speaker's "WER" starts at the same offset.
-    let offsets = lines.filter { $0.contains(" WER ") && $0.hasPrefix("  ") }.map { $0.range(of: " WER ")!.lowerBound.utf16Offset(in: $0) }
-    #expect(offsets.count == 3 && Set(offsets).count == 1, "\(r.text)")
+    #expect(lines.contains { $0.hasPrefix("  \(accented) WER 0.00%") }, "\(r.text)")
+    // One column: every speaker's "WER" starts at the same character.
+    let offsets = lines.filter { $0.contains(" WER ") && $0.hasPrefix("  ") }
+      .map { $0.distance(from: $0.startIndex, to: $0.range(of: " WER ")!.lowerBound) }
+    #expect(offsets.count == 4 && Set(offsets).count == 1, "\(r.text)")
   }
 }
 

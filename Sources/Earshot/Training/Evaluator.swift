@@ -71,7 +71,8 @@ extension EvaluationReport {
     // "festival:cmu_us_slt_arctic_hts:s1.0:p0" differ only at the end).
     func column(_ names: [String], atLeast minimum: Int) -> (String) -> String {
       let width = max(minimum, names.map(\.count).max() ?? 0)
-      return { $0.padding(toLength: max(width, $0.count), withPad: " ", startingAt: 0) }
+      // Counted in characters, as `count` is (`padding(toLength:)` counts UTF-16 units and cuts).
+      return { $0 + String(repeating: " ", count: max(width - $0.count, 0)) }
     }
     if speakers.count > 1 || (speakers.count == 1 && speakers.keys.first != "") {
       out += "\nper speaker:\n"
