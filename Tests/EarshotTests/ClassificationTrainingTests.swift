@@ -222,6 +222,20 @@ enum ToneClasses {
     #expect(empty.precision(1) == nil && empty.recall(1) == nil)
   }
 
+  @Test func textKeepsLabelsWithCombiningMarksWhole() {
+    // The longest label has more UTF-16 units than characters.
+    let accented = "cafe\u{301}_ambiance_tre\u{300}s"
+    var r = ClassificationReport(labels: ["rain", accented])
+    r.add(reference: 1, predicted: 1)
+    r.add(reference: 0, predicted: 1)
+    let lines = r.text.split(separator: "\n").map(String.init)
+    let row = lines.first { $0.hasPrefix(accented + " ") && $0.contains("%") }
+    #expect(row != nil, "\(r.text)")
+    // The header and per-label rows line up: all end (at "support") on the same character.
+    let header = lines.first { $0.hasPrefix("label") }!, rain = lines.first { $0.hasPrefix("rain ") && $0.contains("%") }!
+    #expect(header.count == rain.count && header.count == row?.count, "\(r.text)")
+  }
+
   @Test func csvAndTextAndPNG() throws {
     let r = report()
     #expect(r.csv == "reference,a,b,c\na,3,1,0\nb,0,2,2\nc,1,0,0\n")

@@ -54,16 +54,16 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
   public var text: String {
     func pct(_ x: Double?) -> String { x.map { String(format: "%.2f%%", 100 * $0) } ?? "-" }
     let name = max(8, (labels.map(\.count).max() ?? 0) + 1)
-    func left(_ s: String) -> String { s.padding(toLength: max(name, s.count), withPad: " ", startingAt: 0) }
+    func left(_ s: String) -> String { s.leftAligned(name) }
     var out = "clips: \(total)\naccuracy: \(pct(accuracy)) (\(correct) of \(total))\n\n"
     out += left("label") + "  precision     recall         F1  support\n"
     for c in labels.indices {
-      func right(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(w - s.count, 0)) + s }
+      func right(_ s: String, _ w: Int) -> String { s.rightAligned(w) }
       out += left(labels[c]) + " " + [pct(precision(c)), pct(recall(c)), pct(f1(c))].map { right($0, 10) }.joined(separator: " ")
         + " " + right(String(support(c)), 8) + "\n"
     }
     let width = max(6, (labels.map(\.count).max() ?? 0) + 1)
-    func cell(_ s: String) -> String { String(repeating: " ", count: max(width - s.count, 0)) + s }
+    func cell(_ s: String) -> String { s.rightAligned(width) }
     out += "\nconfusion (rows: reference, columns: predicted):\n"
     out += cell("") + labels.map(cell).joined() + "\n"
     for r in labels.indices {

@@ -69,31 +69,28 @@ extension EvaluationReport {
       """
     // Name columns are as wide as their longest name (never cut: speaker ids such as
     // "festival:cmu_us_slt_arctic_hts:s1.0:p0" differ only at the end).
-    func column(_ names: [String], atLeast minimum: Int) -> (String) -> String {
-      let width = max(minimum, names.map(\.count).max() ?? 0)
-      // Counted in characters, as `count` is (`padding(toLength:)` counts UTF-16 units and cuts).
-      return { $0 + String(repeating: " ", count: max(width - $0.count, 0)) }
-    }
+    func width(_ names: some Collection<String>, atLeast minimum: Int) -> Int { max(minimum, names.map(\.count).max() ?? 0) }
     if speakers.count > 1 || (speakers.count == 1 && speakers.keys.first != "") {
       out += "\nper speaker:\n"
       let names = speakers.keys.sorted()
-      let speakerColumn = column(names.map { $0.isEmpty ? "(none)" : $0 }, atLeast: 14)
-      for s in names {
+      let shown = names.map { $0.isEmpty ? "(none)" : $0 }
+      let speakerWidth = width(shown, atLeast: 14)
+      for (s, name) in zip(names, shown) {
         let c = speakers[s]!
-        out += "  \(speakerColumn(s.isEmpty ? "(none)" : s)) WER \(pct(c.rate)) of \(c.reference) words\n"
+        out += "  \(name.leftAligned(speakerWidth)) WER \(pct(c.rate)) of \(c.reference) words\n"
       }
     }
     out += "\nper word (reference count, substitutions, deletions, insertions):\n"
-    let wordColumn = column(Array(wordErrors.keys), atLeast: 10)
+    let wordWidth = width(wordErrors.keys, atLeast: 10)
     for w in wordErrors.keys.sorted() {
       let e = wordErrors[w]!
-      out += "  \(wordColumn(w)) \(String(format: "%6d %6d %6d %6d", e.count, e.substitutions, e.deletions, e.insertions))\n"
+      out += "  \(w.leftAligned(wordWidth)) \(String(format: "%6d %6d %6d %6d", e.count, e.substitutions, e.deletions, e.insertions))\n"
     }
     let rows = confusion.keys.sorted()
     if !rows.isEmpty {
       let cols = Set(confusion.values.flatMap(\.keys)).sorted()
       let width = max(6, (cols + rows).map(\.count).max()! + 1)
-      func cell(_ s: String) -> String { String(repeating: " ", count: max(width - s.count, 0)) + s }
+      func cell(_ s: String) -> String { s.rightAligned(width) }
       out += "\nsubstitutions (rows: reference, columns: recognised):\n"
       out += cell("") + cols.map(cell).joined() + "\n"
       for r in rows {
