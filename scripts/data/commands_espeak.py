@@ -4,6 +4,7 @@ other words, as one-second 16 kHz clips in Speech Commands' shape.
 
     python3 scripts/data/commands_espeak.py --out WORK/commands-data/espeak [--sessions 80] [--seed 1]
     python3 scripts/data/commands_espeak.py --out WORK/commands-data/voices --voices all [--sessions 80]
+    ... [--unknown-words other|all] [--unknown-per-session 3]
 
 With --voices (a comma-separated list of digits_voices.py's "flite:NAME"/"festival:NAME"
 voices, or `all`), Flite and Festival voices made from recorded speakers say the words
@@ -13,8 +14,10 @@ festival and the festvox voices listed in digits_voices.py.
 
 Writes WAVs and `espeak.jsonl` (lines {"audio", "label", "speaker"}) in --out, outside the
 repository (refused inside it). A "session" is one espeak-ng voice (accent + variant) at one
-speed and pitch; its speaker id is `espeak-<n>`. Each session says all ten commands and three
-of the other words (label `unknown`). Every clip is placed at a random offset in one second,
+speed and pitch; its speaker id is `espeak-<n>`. Each session says all ten commands and
+--unknown-per-session (3) other words, label `unknown`, drawn from --unknown-words: `other`
+(the fifteen non-digit words of Speech Commands' `_unknown_` vocabulary) or `all` (those and
+the ten digits, which are more than half of its `_unknown_` clips). Every clip is placed at a random offset in one second,
 scaled to a random level (-30..-3 dBFS peak) with faint coloured noise (25-45 dB SNR), as a
 phone or laptop microphone would record it. These clips are for training only: validation
 stays on real held-out speakers. Deterministic given --seed and the espeak-ng version.
@@ -37,9 +40,10 @@ import soxr
 
 RATE = 16000
 COMMANDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
-# Words of Speech Commands' `_unknown_` class (the digits are left to the real clips).
+# Words of Speech Commands' `_unknown_` class: OTHER, and DIGITS with --unknown-words all.
 OTHER = ["bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
          "learn", "follow", "forward", "backward", "visual"]
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 BASES = ["en-gb", "en-us", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan",
          "en-gb-x-gbcwmd", "en-us-nyc"]
 VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
@@ -91,7 +95,15 @@ def main() -> int:
     ap.add_argument("--sessions", type=int, default=80)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--voices", help="Flite/Festival voices instead of espeak-ng: a comma list or `all`")
+    ap.add_argument("--unknown-words", choices=["other", "all"], default="other",
+                    help="`unknown` words: the fifteen non-digit words, or `all` (digits too)")
+    ap.add_argument("--unknown-per-session", type=int, default=3, help="unknown words per session")
     args = ap.parse_args()
+    pool = OTHER + DIGITS if args.unknown_words == "all" else OTHER
+    if not 0 <= args.unknown_per_session <= len(pool):
+        sys.exit(f"--unknown-per-session must be 0...{len(pool)} (got {args.unknown_per_session})")
+    if args.sessions < 1:
+        sys.exit(f"--sessions must be at least 1 (got {args.sessions})")
     voices = None
     if args.voices:
         import digits_voices
@@ -118,7 +130,7 @@ def main() -> int:
             voice = base + ("+" + variant if variant else "")
             speed, pitch = int(rng.integers(120, 201)), int(rng.integers(25, 76))
             say = lambda word: espeak(voice, speed, pitch, word)  # noqa: E731
-        words = [(w, w) for w in COMMANDS] + [(w, "unknown") for w in rng.choice(OTHER, 3, replace=False)]
+        words = [(w, w) for w in COMMANDS] + [(w, "unknown") for w in rng.choice(pool, args.unknown_per_session, replace=False)]
         for word, label in words:
             path = out / f"{label}-{word}-{s:03d}.wav"
             sf.write(str(path), one_second(rng, trim(say(word))), RATE, subtype="PCM_16")

@@ -27,6 +27,9 @@
 # the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
 # the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
 # every speaker with the same settings and installs the ensemble of their last epochs.
+# JOBS=N (default 1) trains N members at a time, each on THREADS threads, each logging to
+# WORK_DIR/commands-STEP-MEMBER.log instead of the terminal. MEMBERS="band level" limits a run
+# to some members (and the ensemble to them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK=${1:-../earshot-work}
@@ -36,7 +39,18 @@ EPOCHS=${EPOCHS:-20}
 THREADS=${THREADS:-1}
 STEP=${STEP:-all}
 PYTHON=${PYTHON:-python3}
+JOBS=${JOBS:-1}
+case "$JOBS" in ''|*[!0-9]*|0) echo "JOBS must be a positive whole number (got $JOBS)" >&2; exit 64 ;; esac
 case "$STEP" in all|valid|final) ;; *) echo "STEP must be all, valid or final (got $STEP)" >&2; exit 64 ;; esac
+ALL_MEMBERS=(band level espeak voices level-espeak level-voices m64-level-voices m64-level-espeak)
+if [ -n "${MEMBERS:-}" ]; then
+  read -ra MEMBERS <<< "$MEMBERS"
+  for m in "${MEMBERS[@]}"; do
+    case " ${ALL_MEMBERS[*]} " in *" $m "*) ;; *) echo "MEMBERS: unknown member $m (members: ${ALL_MEMBERS[*]})" >&2; exit 64 ;; esac
+  done
+else
+  MEMBERS=("${ALL_MEMBERS[@]}")
+fi
 SC="$(cd "$DATA/speech-commands" && pwd)"
 ESC="$(cd "$DATA/esc10" && pwd)"
 OUT="$WORK/commands-data"
@@ -84,7 +98,6 @@ COMMON=(--task classify --train "$OUT/train.jsonl"
   --hidden 128 --layers 2 --dropout 0.1 --batch-size 32 --learning-rate 0.003
   --balance weighted-loss --label-smoothing 0.05 --time-shift 0.1 --mixup 0.2 --noise "$OUT/noise"
   --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS")
-MEMBERS=(band level espeak voices level-espeak level-voices m64-level-voices m64-level-espeak)
 train_member() {   # $1: run folder, $2: member, rest: split options
   local dir=$1 member=$2; shift 2
   local own=() resume=()
@@ -107,10 +120,28 @@ train_member() {   # $1: run folder, $2: member, rest: split options
   time "$EARSHOT" train "${COMMON[@]}" "${own[@]}" "$@" --output "$dir" "${resume[@]}"
   touch "$dir/done"
 }
+train_all() {   # $1: valid or final, rest: split options; JOBS members at a time
+  local step=$1; shift
+  if [ "$JOBS" = 1 ]; then
+    for m in "${MEMBERS[@]}"; do train_member "$WORK/commands-$step-$m" "$m" "$@"; done
+    return
+  fi
+  local pids=() names=() m i failed=0
+  for m in "${MEMBERS[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+    echo "training $m (log: $WORK/commands-$step-$m.log)"
+    (train_member "$WORK/commands-$step-$m" "$m" "$@") > "$WORK/commands-$step-$m.log" 2>&1 &
+    pids+=($!); names+=("$m")
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { echo "member ${names[$i]} failed: see $WORK/commands-$step-${names[$i]}.log" >&2; failed=1; }
+  done
+  [ "$failed" = 0 ]
+}
 lasts() { for m in "${MEMBERS[@]}"; do printf '%s\n' "$WORK/commands-$1-$m/last.safetensors"; done; }
 
 if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
-  for m in "${MEMBERS[@]}"; do train_member "$WORK/commands-valid-$m" "$m" --valid-speakers 0.2 --split-seed "$SEED"; done
+  train_all valid --valid-speakers 0.2 --split-seed "$SEED"
   mapfile -t models < <(lasts valid)
   "$EARSHOT" ensemble "${models[@]}" --output "$WORK/commands-valid.safetensors"
   for m in "${MEMBERS[@]}"; do
@@ -122,7 +153,7 @@ if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
 fi
 
 if [ "$STEP" = all ] || [ "$STEP" = final ]; then
-  for m in "${MEMBERS[@]}"; do train_member "$WORK/commands-final-$m" "$m"; done
+  train_all final
   mapfile -t models < <(lasts final)
   "$EARSHOT" ensemble "${models[@]}" \
     --provenance "scripts/train/commands.sh: members ${MEMBERS[*]} on every speaker, $EPOCHS epochs, seed $SEED, last epochs" \
