@@ -27,9 +27,9 @@
 # the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
 # the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
 # every speaker with the same settings and installs the ensemble of their last epochs.
-# JOBS=N (default 1) trains N members at a time, each on THREADS threads, each logging to
-# WORK_DIR/commands-STEP-MEMBER.log instead of the terminal. MEMBERS="band level" limits a run
-# to some members (and the ensemble to them).
+# JOBS=N (default 1) trains N members at a time, each on THREADS threads, each appending its
+# output to WORK_DIR/commands-STEP-MEMBER.log instead of the terminal. MEMBERS="band level"
+# limits a run to some members (and the ensemble to them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK=${1:-../earshot-work}
@@ -130,7 +130,7 @@ train_all() {   # $1: valid or final, rest: split options; JOBS members at a tim
   for m in "${MEMBERS[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
     echo "training $m (log: $WORK/commands-$step-$m.log)"
-    (train_member "$WORK/commands-$step-$m" "$m" "$@") > "$WORK/commands-$step-$m.log" 2>&1 &
+    (train_member "$WORK/commands-$step-$m" "$m" "$@") >> "$WORK/commands-$step-$m.log" 2>&1 &
     pids+=($!); names+=("$m")
   done
   for i in "${!pids[@]}"; do
