@@ -16,6 +16,12 @@ public struct ClassificationModel: Sendable {
   public var labels: [String]
   /// Where it was loaded from.
   public var source: String
+  /// Test-time augmentation: the speeds at which ``Classifier`` hears each clip, the
+  /// probabilities averaged over speeds as over members (a speed of 1.1 plays the clip 10%
+  /// faster and higher, as training's speed perturbation does). `[1]`, the default, hears
+  /// the clip as it is; each speed costs one more pass of every member. Stored in the file
+  /// (``ModelMetadataKey/testSpeeds``); check values with ``checkTestSpeeds(_:)``.
+  public var testSpeeds: [Float] = [1]
 
   /// The first member's network (the only one of a plain model); setting it replaces member 0
   /// only.
@@ -49,6 +55,16 @@ public struct ClassificationModel: Sendable {
     self.source = source
   }
 
+  /// The speeds ``testSpeeds`` accepts: at least one, each from 0.5 to 2, none twice.
+  /// - Throws: `PipelineError.badTestSpeeds` naming the problem.
+  public static func checkTestSpeeds(_ speeds: [Float], source: String) throws(PipelineError) {
+    guard !speeds.isEmpty else { throw .badTestSpeeds(path: source, reason: "no speeds (give 1 to hear clips as they are)") }
+    for s in speeds where !(s >= 0.5 && s <= 2) {
+      throw .badTestSpeeds(path: source, reason: "speed \(s) is outside 0.5...2")
+    }
+    guard Set(speeds).count == speeds.count else { throw .badTestSpeeds(path: source, reason: "a speed appears twice in \(speeds)") }
+  }
+
   /// Throws unless there is a member, each has one output per label, and all share a rate.
   static func check(_ members: [Member], labels: [String], source: String) throws(PipelineError) {
     guard let first = members.first else { throw .badEnsemble(path: source, reason: "no members") }
@@ -78,6 +94,14 @@ public struct ClassificationModel: Sendable {
       else { throw .noFeatureOptions(path: path, reason: "no 'labels' JSON array") }
       return labels
     }
+    func testSpeeds() throws(PipelineError) -> [Float] {
+      guard let text = file.metadata[ModelMetadataKey.testSpeeds] else { return [1] }
+      guard let speeds = try? JSONDecoder().decode([Float].self, from: Data(text.utf8)) else {
+        throw .badTestSpeeds(path: path, reason: "'\(ModelMetadataKey.testSpeeds)' is not a JSON array of numbers: \(text)")
+      }
+      try Self.checkTestSpeeds(speeds, source: path)
+      return speeds
+    }
     guard let memberFiles = try EnsembleFile.members(of: file, path: path) else {
       // A plain model: the network first, so a CTC model is named as one.
       let network = try SequenceClassifier(file: file, path: path)
@@ -87,6 +111,7 @@ public struct ClassificationModel: Sendable {
       }
       let features = try FeatureOptions(metadata: network.metadata, path: path)
       self.init(network: network, features: features, labels: labels, source: source)
+      self.testSpeeds = try testSpeeds()
       return
     }
     let labels = try labels()
@@ -94,16 +119,20 @@ public struct ClassificationModel: Sendable {
       Member(network: try SequenceClassifier(file: m.file, path: m.name), features: try FeatureOptions(metadata: m.file.metadata, path: m.name))
     }
     try self.init(members: members, labels: labels, source: source)
+    self.testSpeeds = try testSpeeds()
   }
 
   /// Writes the model with `features` and `labels` in its metadata. A plain model is a
   /// PyTorch-named file (`lstm.*`, `fc.*`); an ensemble holds member k's tensors under
   /// `member{k}.` and its metadata as a JSON object under the key `member{k}`, with the
-  /// member count under `ensemble` and the labels and `provenance` at the top.
+  /// member count under `ensemble` and the labels, `provenance` and `test_speeds` (unless
+  /// `[1]`) at the top.
   /// - Throws: `ModelError.cannotAccess` when the file cannot be written (written atomically:
   ///   nothing half-written is left at `path`).
   public func save(to path: String, provenance: String? = nil) throws {
+    try Self.checkTestSpeeds(testSpeeds, source: path)
     let labelText = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
+    let speedText = testSpeeds == [1] ? nil : String(decoding: try JSONEncoder().encode(testSpeeds), as: UTF8.self)
     func file(of member: Member) -> SafeTensors {
       var network = member.network
       network.metadata[ModelMetadataKey.features] = member.features.json
@@ -113,11 +142,13 @@ public struct ClassificationModel: Sendable {
     guard isEnsemble else {
       var single = file(of: members[0])
       if let provenance { single.metadata[ModelMetadataKey.provenance] = provenance }
+      if let speedText { single.metadata[ModelMetadataKey.testSpeeds] = speedText }
       try single.write(to: path)
       return
     }
     var metadata = [ModelMetadataKey.labels: labelText]
     if let provenance { metadata[ModelMetadataKey.provenance] = provenance }
+    if let speedText { metadata[ModelMetadataKey.testSpeeds] = speedText }
     try EnsembleFile.file(members: members.map(file(of:)), metadata: metadata).write(to: path)
   }
 }
@@ -162,6 +193,7 @@ public final class Classifier: Sendable {
   ///   other, `FeatureError` for a front end that cannot be built.
   public init(model: ClassificationModel) throws {
     try ClassificationModel.check(model.members, labels: model.labels, source: model.source)
+    try ClassificationModel.checkTestSpeeds(model.testSpeeds, source: model.source)
     self.model = model
     extractors = try model.members.map { try FeatureExtractor(options: $0.features) }
   }
@@ -172,20 +204,24 @@ public final class Classifier: Sendable {
     return try classify(samples: audio.samples, offsetSeconds: 0)
   }
 
-  /// Classifies samples at the model's rate. An ensemble's probabilities are the mean of its
-  /// members'; members with the same front end share one feature computation.
+  /// Classifies samples at the model's rate. The probabilities are the mean over the model's
+  /// ``ClassificationModel/testSpeeds`` and its members; members with the same front end
+  /// share one feature computation.
   public func classify(samples: [Float], offsetSeconds: Double = 0) throws -> Classification {
     let rate = Double(model.features.sampleRate)
     var sums = [Double](repeating: 0, count: model.labels.count)
-    var shared = SharedFeatures()
-    for (member, extractor) in zip(model.members, extractors) {
-      // A clip shorter than one frame is zero-padded to one frame.
-      let minimum = extractor.windowLength
-      let padded = samples.count < minimum ? samples + [Float](repeating: 0, count: minimum - samples.count) : samples
-      let features = try shared.features(of: padded, extractor: extractor)
-      for (i, logProb) in member.network.logProbabilities(features: features).enumerated() { sums[i] += exp(Double(logProb)) }
+    for speed in model.testSpeeds {
+      let heard = try Augmentation.changeSpeed(samples, by: speed, sampleRate: model.features.sampleRate)
+      var shared = SharedFeatures()
+      for (member, extractor) in zip(model.members, extractors) {
+        // A clip shorter than one frame is zero-padded to one frame.
+        let minimum = extractor.windowLength
+        let padded = heard.count < minimum ? heard + [Float](repeating: 0, count: minimum - heard.count) : heard
+        let features = try shared.features(of: padded, extractor: extractor)
+        for (i, logProb) in member.network.logProbabilities(features: features).enumerated() { sums[i] += exp(Double(logProb)) }
+      }
     }
-    let count = Double(model.members.count)
+    let count = Double(model.members.count * model.testSpeeds.count)
     let ranked = zip(model.labels, sums).map { (label: $0, probability: $1 / count) }
       .sorted { $0.probability > $1.probability }
     return Classification(start: offsetSeconds, end: offsetSeconds + Double(samples.count) / rate, ranked: ranked)

@@ -20,6 +20,9 @@ public enum ModelMetadataKey {
   public static let labels = "labels"
   /// JSON object: recipe, data, seed, epochs, validation figures.
   public static let provenance = "provenance"
+  /// Classifiers: JSON array of the speeds at which each clip is also heard, e.g.
+  /// `[0.9, 1, 1.1]` (``ClassificationModel/testSpeeds``); absent means `[1]`.
+  public static let testSpeeds = "test_speeds"
 }
 
 /// A CTC model with everything needed to turn audio into text: the network, its front end

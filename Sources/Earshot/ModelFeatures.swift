@@ -14,6 +14,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case badEnsemble(path: String, reason: String)
   /// One network of `name` was asked for: none or `asked` (out of range), of `count`.
   case noSuchMember(name: String, asked: Int?, count: Int)
+  /// A classifier's test-time speeds are unusable (none, out of 0.5...2, or repeated).
+  case badTestSpeeds(path: String, reason: String)
 
   public var description: String {
     switch self {
@@ -32,6 +34,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
       let members = count == 1 ? "one network, member 0" : "\(count) networks, members 0 to \(count - 1)"
       return asked.map { "\(name): no member \($0); it holds \(members)" }
         ?? "\(name): an ensemble of \(members); say which one"
+    case .badTestSpeeds(let path, let reason):
+      return "\(path): unusable test speeds: \(reason)"
     }
   }
 }

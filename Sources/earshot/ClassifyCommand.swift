@@ -18,6 +18,12 @@ struct Classify: ParsableCommand {
               {"file", "label", "confidence", "top": [{"label", "probability"}]}
               (timeline: adds "start" and "end" to each object)
 
+      --speeds hears each clip (or window) at several speeds and averages the probabilities \
+      (test-time augmentation: 1.1 plays it 10% faster and higher, as training's speed \
+      perturbation does); each speed costs one more pass. A model can carry its own speeds \
+      (`earshot ensemble --test-speeds`); the shipped commands model uses 0.9,1,1.1. \
+      --speeds 1 hears clips only as they are.
+
       Examples:
         earshot classify clip.wav --model commands
         earshot classify recordings/ --model sounds --top 3 --format json
@@ -34,6 +40,8 @@ struct Classify: ParsableCommand {
   var window: Double?
   @Option(help: "Timeline mode: seconds between window starts. (default: the window length)")
   var hop: Double?
+  @Option(help: "Test-time speeds, comma-separated, each 0.5-2 (e.g. 0.9,1,1.1; 1 = as recorded). (default: the model's own)")
+  var speeds: String?
   @Option(help: "Files classified at once. (default: all cores)")
   var threads: Int?
   @Argument(help: "Audio files or directories; - reads stdin.")
@@ -48,12 +56,17 @@ struct Classify: ParsableCommand {
     if let window, !(window > 0) { throw ValidationError("--window must be > 0 seconds (got \(window))") }
     if let hop, !(hop > 0) { throw ValidationError("--hop must be > 0 seconds (got \(hop))") }
     if hop != nil && window == nil { throw ValidationError("--hop needs --window") }
+    if let speeds = try speedList(speeds, option: "--speeds") {
+      do { try ClassificationModel.checkTestSpeeds(speeds, source: "--speeds") } catch { throw ValidationError("\(error)") }
+    }
   }
 
   func run() throws {
     let classifier: Classifier
     do {
-      classifier = try Classifier(model: ClassificationModel(named: model))
+      var loaded = try ClassificationModel(named: model)
+      if let speeds = try speedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
+      classifier = try Classifier(model: loaded)
     } catch {
       printError("error: \(error)")
       throw ExitCode.failure

@@ -25,28 +25,55 @@ struct Ensemble: ParsableCommand {
       An ensemble is not always better than its best member: check it with `earshot \
       evaluate` on held-out clips before shipping one.
 
+      Classifiers: --test-speeds stores test-time speeds in the output, so that `earshot \
+      classify` and `evaluate` hear each clip at those speeds and average (see `classify \
+      --help`); with it, a single model (or ensemble) may be given, to restamp it. Without \
+      it the output hears clips as they are.
+
       Examples (runs of `earshot train`):
         earshot ensemble runs/a/last.safetensors runs/b/last.safetensors \\
           runs/c/last.safetensors --output commands-ensemble.safetensors
         earshot ensemble digits runs/digits-2/best.safetensors \\
           --output digits-pair.safetensors
+        earshot ensemble runs/a/last.safetensors runs/b/last.safetensors \\
+          --test-speeds 0.9,1,1.1 --output pair-tta.safetensors
       """)
 
   @Option(help: "Where to write the ensemble (.safetensors); written atomically.") var output: String
   @Option(help: "Provenance stored in the file (say, the recipe): a JSON object as it is, other text as {\"ensemble\": TEXT}; default: the input paths.")
   var provenance: String?
-  @Argument(help: "Model files or shipped names, at least two, all classifiers or all CTC models.") var models: [String]
+  @Option(help: "Classifiers: test-time speeds stored in the output, comma-separated, e.g. 0.9,1,1.1. (default: none)")
+  var testSpeeds: String?
+  @Argument(help: "Model files or shipped names, at least two (one with --test-speeds), all classifiers or all CTC models.") var models: [String]
 
   func validate() throws {
-    guard models.count >= 2 else { throw ValidationError("give at least two models to combine (got \(models.count))") }
+    let speeds = try speedList(testSpeeds, option: "--test-speeds")
+    if let speeds {
+      do { try ClassificationModel.checkTestSpeeds(speeds, source: "--test-speeds") } catch { throw ValidationError("\(error)") }
+    }
+    guard models.count >= (speeds == nil ? 2 : 1) else {
+      throw ValidationError("give at least two models to combine, or one with --test-speeds (got \(models.count))")
+    }
     let target = URL(fileURLWithPath: output).standardizedFileURL.path
     let inputs = models.map { URL(fileURLWithPath: (try? ModelCatalog.path(for: $0)) ?? $0).standardizedFileURL.path }
     if inputs.contains(target) { throw ValidationError("--output \(output) is one of the inputs; write the ensemble elsewhere") }
   }
 
   func run() throws {
+    let classifiers = ClassificationEvaluator.isClassifier(models[0])
     do {
-      let report = try ClassificationEvaluator.isClassifier(models[0]) ? combineClassifiers() : combineTranscriptionModels()
+      // A missing or unreadable file fails here with its own reason.
+      if !classifiers && testSpeeds != nil { _ = try SafeTensors(contentsOf: try ModelCatalog.path(for: models[0])) }
+    } catch {
+      printError("error: \(error)")
+      throw ExitCode.failure
+    }
+    if !classifiers && testSpeeds != nil {
+      printError("error: --test-speeds applies to classifiers; \(models[0]) is not one")
+      throw ExitCode.validationFailure
+    }
+    do {
+      let report = try classifiers ? combineClassifiers() : combineTranscriptionModels()
       printError(report)
     } catch {
       printError("error: \(error)")
@@ -78,8 +105,12 @@ struct Ensemble: ParsableCommand {
       if labels == nil { labels = model.labels; first = name }
       members += model.members
     }
-    try ClassificationModel(members: members, labels: labels!, source: output).save(to: output, provenance: note)
-    return "wrote \(output): \(members.count) networks, labels \(labels!.joined(separator: " "))"
+    var combined = try ClassificationModel(members: members, labels: labels!, source: output)
+    let speeds = try speedList(testSpeeds, option: "--test-speeds") ?? [1]
+    combined.testSpeeds = speeds
+    try combined.save(to: output, provenance: note)
+    let heard = speeds == [1] ? "" : ", heard at speeds \(speeds.map { "\($0)" }.joined(separator: ","))"
+    return "wrote \(output): \(members.count) network\(members.count == 1 ? "" : "s"), labels \(labels!.joined(separator: " "))\(heard)"
   }
 
   /// Writes the CTC ensemble; returns the line that reports it.

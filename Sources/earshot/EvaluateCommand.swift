@@ -40,6 +40,7 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Report format: text or json.") var format: EvaluationFormat = .text
   @Option(help: "Threads (utterances in parallel). (default: all cores)") var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
+  @Option(help: "Classifier only: test-time speeds, as `earshot classify --speeds`. (default: the model's own)") var speeds: String?
   @Option(help: "Classifier only: write the confusion matrix as CSV here.") var confusionCsv: String?
   @Option(help: "Classifier only: write the confusion matrix as a PNG picture here.") var confusionPng: String?
   @Argument(help: "Manifest (.jsonl) or folder (FSDD-style for CTC, one sub-folder per label for a classifier).") var manifest: String
@@ -48,12 +49,15 @@ struct Evaluate: ParsableCommand {
     guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     _ = try vocabularyWords(vocabulary)
+    if let speeds = try speedList(speeds, option: "--speeds") {
+      do { try ClassificationModel.checkTestSpeeds(speeds, source: "--speeds") } catch { throw ValidationError("\(error)") }
+    }
   }
 
   func run() throws {
     if ClassificationEvaluator.isClassifier(model) { return try runClassifier() }
-    if confusionCsv != nil || confusionPng != nil {
-      printError("error: --confusion-csv and --confusion-png apply to classifiers; \(model) is a CTC model")
+    if confusionCsv != nil || confusionPng != nil || speeds != nil {
+      printError("error: --speeds, --confusion-csv and --confusion-png apply to classifiers; \(model) is a CTC model")
       throw ExitCode.validationFailure
     }
     let result: (report: EvaluationReport, failures: [String])
@@ -86,7 +90,8 @@ extension Evaluate {
     }
     let result: (report: ClassificationReport, failures: [String])
     do {
-      let loaded = try ClassificationModel(named: model)
+      var loaded = try ClassificationModel(named: model)
+      if let speeds = try speedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
       let entries = try ClassificationDataset.load(manifest)
       let evaluator = ClassificationEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       result = try evaluator.evaluate(entries)

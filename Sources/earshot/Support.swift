@@ -19,6 +19,18 @@ func vocabularyWords(_ option: String?) throws -> [String]? {
   return words
 }
 
+/// Speed factors from a comma-separated option such as `0.9,1,1.1` (nil when not given).
+/// - Throws: `ValidationError` naming `option` when a part is not a number or nothing is given.
+func speedList(_ text: String?, option: String) throws -> [Float]? {
+  guard let text else { return nil }
+  let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+  let speeds = parts.compactMap { Float($0) }
+  guard !parts.isEmpty, speeds.count == parts.count, speeds.allSatisfy(\.isFinite) else {
+    throw ValidationError("\(option) must be comma-separated numbers such as 0.9,1,1.1 (got \(text))")
+  }
+  return speeds
+}
+
 /// Writes one line to stderr.
 func printError(_ message: String) {
   FileHandle.standardError.write(Data((message + "\n").utf8))

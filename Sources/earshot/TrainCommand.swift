@@ -192,9 +192,7 @@ struct Train: ParsableCommand {
       if let melBands, !(1...512).contains(melBands) { throw ValidationError("--mel-bands must be in 1...512 (got \(melBands))") }
       if let windowMs, !(windowMs > 0 && windowMs <= 1000) { throw ValidationError("--window-ms must be in (0, 1000] (got \(windowMs))") }
       if let hopMs, !(hopMs > 0 && hopMs <= 1000) { throw ValidationError("--hop-ms must be in (0, 1000] (got \(hopMs))") }
-      if let speeds, speeds.split(separator: ",").contains(where: { Float($0.trimmingCharacters(in: .whitespaces)) == nil }) {
-        throw ValidationError("--speeds must be comma-separated numbers such as 0.9,1,1.1 (got \(speeds))")
-      }
+      _ = try speedList(speeds, option: "--speeds")
     }
     guard FileManager.default.fileExists(atPath: train) else { throw ValidationError("--train \(train): no such file or folder") }
     if let extraTrain, !FileManager.default.fileExists(atPath: extraTrain) {
@@ -377,7 +375,7 @@ extension Train {
       options.features = f
     }
     if let cmvn { options.features.cmvn.mode = cmvn }
-    if let speeds { options.augmentation.speeds = speeds.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) } }
+    if let speeds = try speedList(speeds, option: "--speeds") { options.augmentation.speeds = speeds }
     try applyAugmentationFlags(to: &options.augmentation)
     if let initial {
       options.features = initial.features

@@ -1,0 +1,106 @@
+import Earshot
+import Foundation
+import Testing
+
+@Suite("Classifier test-time speeds")
+struct TestSpeedsTests {
+  let wav = CLI.fixtures.appendingPathComponent("audio/phrase-22050-mono-s16.flac").path
+
+  /// Hearing a clip at speed s is resampling it from the model's rate to rate / s and playing
+  /// the result at the model's rate. A model with speeds [0.9, 1, 1.1] must give the mean of
+  /// the plain model's probabilities on those three versions of the clip.
+  @Test func probabilitiesAreTheMeanOverSpeeds() throws {
+    let (plain, _) = try fixtureClassificationModel(pooling: .attention)
+    let ensemble = try ClassificationModel(members: plain.members + otherClassificationModel().members, labels: plain.labels)
+    var heard = ensemble
+    heard.testSpeeds = [0.9, 1, 1.1]
+    let result = try Classifier(model: heard).classify(path: wav)
+
+    let asIs = try Classifier(model: ensemble)
+    let clip = try AudioFile.loadMono(path: wav, sampleRate: 16_000).samples
+    var expected = [String: Double]()
+    for speed in [0.9, 1.0, 1.1] {
+      let samples = speed == 1 ? clip : try Resampler.resample(clip, from: 16_000, to: Int((16_000 / speed).rounded()))
+      for (label, p) in try asIs.classify(samples: samples).ranked { expected[label, default: 0] += p / 3 }
+    }
+    let once = try asIs.classify(path: wav)
+    var moved = 0.0
+    for (label, p) in result.ranked {
+      #expect(abs(p - expected[label]!) < 1e-9, "\(label): \(p) vs \(expected[label]!)")
+      moved = max(moved, abs(p - once.ranked.first { $0.label == label }!.probability))
+    }
+    // The speeds move the answer far more than the tolerance, so the check above can fail.
+    #expect(moved > 1e-4, "largest change \(moved)")
+    #expect(abs(result.ranked.map(\.probability).reduce(0, +) - 1) < 1e-6)
+    #expect(result.end == once.end)
+  }
+
+  @Test func speedsAreStoredAndChecked() throws {
+    let dir = temporaryDirectory()
+    var (plain, _) = try fixtureClassificationModel()
+    plain.testSpeeds = [1, 1.1]
+    var ensemble = try ClassificationModel(members: plain.members + otherClassificationModel().members, labels: plain.labels)
+    ensemble.testSpeeds = [0.9, 1, 1.1]
+    for (name, model) in [("plain", plain), ("ensemble", ensemble)] {
+      let path = dir.appendingPathComponent("\(name).safetensors").path
+      try model.save(to: path)
+      #expect(try ClassificationModel(named: path).testSpeeds == model.testSpeeds, "\(name)")
+      #expect(try SafeTensors(contentsOf: path).metadata[ModelMetadataKey.testSpeeds] != nil)
+    }
+    // The default, [1], writes nothing: files made before test speeds existed are unchanged.
+    let (_, defaultPath) = try fixtureClassificationModel()
+    #expect(try SafeTensors(contentsOf: defaultPath).metadata[ModelMetadataKey.testSpeeds] == nil)
+    #expect(try ClassificationModel(named: defaultPath).testSpeeds == [1])
+
+    for (text, reason) in [("[]", "no speeds"), ("[0.9, 3]", "outside 0.5...2"), ("[1, 1]", "appears twice"),
+                           ("\"fast\"", "not a JSON array of numbers")] {
+      var file = try SafeTensors(contentsOf: defaultPath)
+      file.metadata[ModelMetadataKey.testSpeeds] = text
+      let path = dir.appendingPathComponent("bad.safetensors").path
+      try file.write(to: path)
+      #expect {
+        _ = try ClassificationModel(named: path)
+      } throws: { error in "\(error)".contains(reason) && "\(error)".contains(path) }
+    }
+    plain.testSpeeds = [0]
+    #expect(throws: PipelineError.self) { try Classifier(model: plain) }
+    #expect(throws: PipelineError.self) { try plain.save(to: dir.appendingPathComponent("never.safetensors").path) }
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("never.safetensors").path))
+  }
+
+  @Test func cliStoresOverridesAndRefuses() throws {
+    let (plain, path) = try fixtureClassificationModel(pooling: .attention)
+    let dir = temporaryDirectory()
+    let out = dir.appendingPathComponent("heard.safetensors").path
+    let made = try CLI.run(["ensemble", path, "--test-speeds", "0.9,1,1.1", "--output", out])
+    #expect(made.status == 0 && made.stderr.contains("1 network,") && made.stderr.contains("speeds 0.9,1.0,1.1"), "\(made.stderr)")
+    #expect(try ClassificationModel(named: out).testSpeeds == [0.9, 1, 1.1])
+
+    func confidence(_ arguments: [String]) throws -> Double {
+      let r = try CLI.run(["classify", "--format", "json"] + arguments + [wav])
+      #expect(r.status == 0, "\(r.stderr)")
+      return (try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any])["confidence"] as! Double
+    }
+    var heard = plain
+    heard.testSpeeds = [0.9, 1, 1.1]
+    let withSpeeds = try Classifier(model: heard).classify(path: wav).confidence
+    let asIs = try Classifier(model: plain).classify(path: wav).confidence
+    #expect(abs(withSpeeds - asIs) > 1e-4)
+    #expect(abs(try confidence(["--model", out]) - withSpeeds) < 1e-5)
+    #expect(abs(try confidence(["--model", out, "--speeds", "1"]) - asIs) < 1e-5)
+    #expect(abs(try confidence(["--model", path, "--speeds", "0.9, 1, 1.1"]) - withSpeeds) < 1e-5)
+
+    for bad in ["0.9,,1.1", "fast", "0.2", "1,1"] {
+      let r = try CLI.run(["classify", "--model", out, "--speeds", bad, wav])
+      #expect(r.status == 64 && r.stderr.contains("--speeds"), "\(bad): \(r.stderr)")
+    }
+    let ctc = CLI.repository.appendingPathComponent("Tests/Fixtures/logits/model.safetensors").path
+    let wrongKind = try CLI.run(["ensemble", ctc, "--test-speeds", "1.1", "--output", dir.appendingPathComponent("x.safetensors").path])
+    #expect(wrongKind.status == 64 && wrongKind.stderr.contains("applies to classifiers"), "\(wrongKind.stderr)")
+    let missing = try CLI.run(["ensemble", dir.appendingPathComponent("none.safetensors").path, "--test-speeds", "1.1",
+                               "--output", dir.appendingPathComponent("x.safetensors").path])
+    #expect(missing.status == 1 && missing.stderr.contains("no such model file"), "\(missing.stderr)")
+    let evaluated = try CLI.run(["evaluate", "--model", ctc, "--speeds", "1.1", dir.path])
+    #expect(evaluated.status == 64 && evaluated.stderr.contains("apply to classifiers"), "\(evaluated.stderr)")
+  }
+}
