@@ -27,8 +27,9 @@ struct Ensemble: ParsableCommand {
 
       Classifiers: --test-speeds stores test-time speeds in the output, so that `earshot \
       classify` and `evaluate` hear each clip at those speeds and average (see `classify \
-      --help`); with it, a single model (or ensemble) may be given, to restamp it. Without \
-      it the output hears clips as they are.
+      --help`); with it, a single model (or ensemble) may be given, to restamp it (its \
+      provenance is kept unless --provenance replaces it). Without it the output hears clips \
+      as they are.
 
       Examples (runs of `earshot train`):
         earshot ensemble runs/a/last.safetensors runs/b/last.safetensors \\
@@ -108,7 +109,10 @@ struct Ensemble: ParsableCommand {
     var combined = try ClassificationModel(members: members, labels: labels!, source: output)
     let speeds = try speedList(testSpeeds, option: "--test-speeds") ?? [1]
     combined.testSpeeds = speeds
-    try combined.save(to: output, provenance: note)
+    // Restamping one model keeps its own provenance unless --provenance replaces it.
+    let kept = models.count == 1 && provenance == nil
+      ? try SafeTensors(contentsOf: try ModelCatalog.path(for: models[0])).metadata[ModelMetadataKey.provenance] : nil
+    try combined.save(to: output, provenance: kept ?? note)
     let heard = speeds == [1] ? "" : ", heard at speeds \(speeds.map { "\($0)" }.joined(separator: ","))"
     return "wrote \(output): \(members.count) network\(members.count == 1 ? "" : "s"), labels \(labels!.joined(separator: " "))\(heard)"
   }

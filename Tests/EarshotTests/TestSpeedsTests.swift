@@ -75,6 +75,14 @@ struct TestSpeedsTests {
     let made = try CLI.run(["ensemble", path, "--test-speeds", "0.9,1,1.1", "--output", out])
     #expect(made.status == 0 && made.stderr.contains("1 network,") && made.stderr.contains("speeds 0.9,1.0,1.1"), "\(made.stderr)")
     #expect(try ClassificationModel(named: out).testSpeeds == [0.9, 1, 1.1])
+    // Restamping one model keeps its provenance; --provenance replaces it.
+    let stamped = dir.appendingPathComponent("stamped.safetensors").path
+    try plain.save(to: stamped, provenance: "{\"recipe\": \"x\"}")
+    let restamped = dir.appendingPathComponent("restamped.safetensors").path
+    #expect(try CLI.run(["ensemble", stamped, "--test-speeds", "1.1,1", "--output", restamped]).status == 0)
+    #expect(try SafeTensors(contentsOf: restamped).metadata[ModelMetadataKey.provenance] == "{\"recipe\": \"x\"}")
+    #expect(try CLI.run(["ensemble", stamped, "--test-speeds", "1.1,1", "--provenance", "new", "--output", restamped]).status == 0)
+    #expect(try SafeTensors(contentsOf: restamped).metadata[ModelMetadataKey.provenance] == "{\"ensemble\":\"new\"}")
 
     func confidence(_ arguments: [String]) throws -> Double {
       let r = try CLI.run(["classify", "--format", "json"] + arguments + [wav])

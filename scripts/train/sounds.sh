@@ -7,7 +7,9 @@
 # Step 1 trains on folds 1-3 and validates on fold 4 (clips of one source recording share a
 # fold, so nothing leaks) and prints the per-class report. Step 2 trains on folds 1-4 with the
 # same settings and schedule (EPOCHS, 40: step 1 held 75-86% over epochs 31-40) and installs
-# the last epoch as Sources/Earshot/Models/sounds.safetensors. STEP=valid or STEP=final runs one step only.
+# the last epoch as Sources/Earshot/Models/sounds.safetensors, stamped with test-time speeds
+# 0.9,1,1.1 (each clip is also heard 10% slower and faster, the probabilities averaged; step 1
+# scores the last epoch both ways). STEP=valid or STEP=final runs one step only.
 # Needs ../shared/data/esc10. Everything else goes to WORK_DIR, outside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,6 +37,10 @@ if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
   [ -f "$WORK/sounds-valid/checkpoint.safetensors" ] && RESUME=(--resume)
   time "$EARSHOT" train --task classify --train "$DATA/esc10" --valid-fold 4 \
     "${SETTINGS[@]}" --epochs "$VALID_EPOCHS" --output "$WORK/sounds-valid" "${RESUME[@]}"
+  for speeds in 1 0.9,1,1.1; do
+    echo "== fold 4, last epoch, test speeds $speeds"
+    "$EARSHOT" evaluate --model "$WORK/sounds-valid/last.safetensors" --speeds "$speeds" "$WORK/sounds-valid/validation.jsonl" | sed -n 1,2p
+  done
 fi
 
 if [ "$STEP" = all ] || [ "$STEP" = final ]; then
@@ -42,6 +48,7 @@ if [ "$STEP" = all ] || [ "$STEP" = final ]; then
   [ -f "$WORK/sounds-final/checkpoint.safetensors" ] && RESUME=(--resume)
   time "$EARSHOT" train --task classify --train "$DATA/esc10" \
     "${SETTINGS[@]}" --epochs "$EPOCHS" --output "$WORK/sounds-final" "${RESUME[@]}"
-  cp "$WORK/sounds-final/best.safetensors" Sources/Earshot/Models/sounds.safetensors
+  "$EARSHOT" ensemble "$WORK/sounds-final/best.safetensors" --test-speeds 0.9,1,1.1 \
+    --output Sources/Earshot/Models/sounds.safetensors
   echo "installed Sources/Earshot/Models/sounds.safetensors"
 fi
