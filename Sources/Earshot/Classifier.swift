@@ -20,7 +20,7 @@ public struct ClassificationModel: Sendable {
   /// probabilities averaged over speeds as over members (a speed of 1.1 plays the clip 10%
   /// faster and higher, as training's speed perturbation does). `[1]`, the default, hears
   /// the clip as it is; each speed costs one more pass of every member. Stored in the file
-  /// (``ModelMetadataKey/testSpeeds``); check values with ``checkTestSpeeds(_:)``.
+  /// (``ModelMetadataKey/testSpeeds``); check values with ``checkTestSpeeds(_:source:)``.
   public var testSpeeds: [Float] = [1]
 
   /// The first member's network (the only one of a plain model); setting it replaces member 0

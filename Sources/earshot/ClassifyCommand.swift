@@ -21,7 +21,7 @@ struct Classify: ParsableCommand {
       --speeds hears each clip (or window) at several speeds and averages the probabilities \
       (test-time augmentation: 1.1 plays it 10% faster and higher, as training's speed \
       perturbation does); each speed costs one more pass. A model can carry its own speeds \
-      (`earshot ensemble --test-speeds`); the shipped commands model uses 0.9,1,1.1. \
+      (`earshot ensemble --test-speeds`); the shipped commands and sounds models use 0.9,1,1.1. \
       --speeds 1 hears clips only as they are.
 
       Examples:

@@ -26,7 +26,9 @@
 # Step 1 (STEP=valid) trains them on 80% of the speakers (20% held out by a seeded hash of
 # the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
 # the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
-# every speaker with the same settings and installs the ensemble of their last epochs.
+# every speaker with the same settings and installs the ensemble of their last epochs. The
+# ensemble hears each clip at speeds 0.9, 1 and 1.1 and averages (`--test-speeds`; step 1
+# scores it both ways).
 # JOBS=N (default 1) trains N members at a time, each on THREADS threads, each appending its
 # output to WORK_DIR/commands-STEP-MEMBER.log instead of the terminal. MEMBERS="band level"
 # limits a run to some members (and the ensemble to them).
@@ -143,19 +145,21 @@ lasts() { for m in "${MEMBERS[@]}"; do printf '%s\n' "$WORK/commands-$1-$m/last.
 if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
   train_all valid --valid-speakers 0.2 --split-seed "$SEED"
   mapfile -t models < <(lasts valid)
-  "$EARSHOT" ensemble "${models[@]}" --output "$WORK/commands-valid.safetensors"
+  "$EARSHOT" ensemble "${models[@]}" --test-speeds 0.9,1,1.1 --output "$WORK/commands-valid.safetensors"
   for m in "${MEMBERS[@]}"; do
     echo "== $m (last epoch)"
     "$EARSHOT" evaluate --model "$WORK/commands-valid-$m/last.safetensors" "$WORK/commands-valid-band/validation.jsonl" | sed -n 1,2p
   done
-  echo "== ensemble of the ${#MEMBERS[@]}"
+  echo "== ensemble of the ${#MEMBERS[@]}, hearing clips only as recorded"
+  "$EARSHOT" evaluate --model "$WORK/commands-valid.safetensors" --speeds 1 "$WORK/commands-valid-band/validation.jsonl" | sed -n 1,2p
+  echo "== ensemble of the ${#MEMBERS[@]} as installed: also at speeds 0.9 and 1.1"
   "$EARSHOT" evaluate --model "$WORK/commands-valid.safetensors" "$WORK/commands-valid-band/validation.jsonl"
 fi
 
 if [ "$STEP" = all ] || [ "$STEP" = final ]; then
   train_all final
   mapfile -t models < <(lasts final)
-  "$EARSHOT" ensemble "${models[@]}" \
+  "$EARSHOT" ensemble "${models[@]}" --test-speeds 0.9,1,1.1 \
     --provenance "scripts/train/commands.sh: members ${MEMBERS[*]} on every speaker, $EPOCHS epochs, seed $SEED, last epochs" \
     --output Sources/Earshot/Models/commands.safetensors
   echo "installed Sources/Earshot/Models/commands.safetensors"
