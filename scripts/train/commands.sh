@@ -145,15 +145,16 @@ lasts() { for m in "${MEMBERS[@]}"; do printf '%s\n' "$WORK/commands-$1-$m/last.
 if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
   train_all valid --valid-speakers 0.2 --split-seed "$SEED"
   mapfile -t models < <(lasts valid)
+  valid="$WORK/commands-valid-${MEMBERS[0]}/validation.jsonl"   # the held-out clips (one split for all)
   "$EARSHOT" ensemble "${models[@]}" --test-speeds 0.9,1,1.1 --output "$WORK/commands-valid.safetensors"
   for m in "${MEMBERS[@]}"; do
     echo "== $m (last epoch)"
-    "$EARSHOT" evaluate --model "$WORK/commands-valid-$m/last.safetensors" "$WORK/commands-valid-band/validation.jsonl" | sed -n 1,2p
+    "$EARSHOT" evaluate --model "$WORK/commands-valid-$m/last.safetensors" "$valid" | sed -n 1,2p
   done
   echo "== ensemble of the ${#MEMBERS[@]}, hearing clips only as recorded"
-  "$EARSHOT" evaluate --model "$WORK/commands-valid.safetensors" --speeds 1 "$WORK/commands-valid-band/validation.jsonl" | sed -n 1,2p
+  "$EARSHOT" evaluate --model "$WORK/commands-valid.safetensors" --speeds 1 "$valid" | sed -n 1,2p
   echo "== ensemble of the ${#MEMBERS[@]} as installed: also at speeds 0.9 and 1.1"
-  "$EARSHOT" evaluate --model "$WORK/commands-valid.safetensors" "$WORK/commands-valid-band/validation.jsonl"
+  "$EARSHOT" evaluate --model "$WORK/commands-valid.safetensors" "$valid"
 fi
 
 if [ "$STEP" = all ] || [ "$STEP" = final ]; then
