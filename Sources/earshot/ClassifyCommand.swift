@@ -56,16 +56,14 @@ struct Classify: ParsableCommand {
     if let window, !(window > 0) { throw ValidationError("--window must be > 0 seconds (got \(window))") }
     if let hop, !(hop > 0) { throw ValidationError("--hop must be > 0 seconds (got \(hop))") }
     if hop != nil && window == nil { throw ValidationError("--hop needs --window") }
-    if let speeds = try speedList(speeds, option: "--speeds") {
-      do { try ClassificationModel.checkTestSpeeds(speeds, source: "--speeds") } catch { throw ValidationError("\(error)") }
-    }
+    _ = try testSpeedList(speeds, option: "--speeds")
   }
 
   func run() throws {
     let classifier: Classifier
     do {
       var loaded = try ClassificationModel(named: model)
-      if let speeds = try speedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
+      if let speeds = try testSpeedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
       classifier = try Classifier(model: loaded)
     } catch {
       printError("error: \(error)")

@@ -48,10 +48,7 @@ struct Ensemble: ParsableCommand {
   @Argument(help: "Model files or shipped names, at least two (one with --test-speeds), all classifiers or all CTC models.") var models: [String]
 
   func validate() throws {
-    let speeds = try speedList(testSpeeds, option: "--test-speeds")
-    if let speeds {
-      do { try ClassificationModel.checkTestSpeeds(speeds, source: "--test-speeds") } catch { throw ValidationError("\(error)") }
-    }
+    let speeds = try testSpeedList(testSpeeds, option: "--test-speeds")
     guard models.count >= (speeds == nil ? 2 : 1) else {
       throw ValidationError("give at least two models to combine, or one with --test-speeds (got \(models.count))")
     }
@@ -62,14 +59,14 @@ struct Ensemble: ParsableCommand {
 
   func run() throws {
     let classifiers = ClassificationEvaluator.isClassifier(models[0])
-    do {
-      // A missing or unreadable file fails here with its own reason.
-      if !classifiers && testSpeeds != nil { _ = try SafeTensors(contentsOf: try ModelCatalog.path(for: models[0])) }
-    } catch {
-      printError("error: \(error)")
-      throw ExitCode.failure
-    }
     if !classifiers && testSpeeds != nil {
+      do {
+        // A missing or unreadable file fails with its own reason, not as "not a classifier".
+        _ = try SafeTensors(contentsOf: try ModelCatalog.path(for: models[0]))
+      } catch {
+        printError("error: \(error)")
+        throw ExitCode.failure
+      }
       printError("error: --test-speeds applies to classifiers; \(models[0]) is not one")
       throw ExitCode.validationFailure
     }
@@ -107,7 +104,7 @@ struct Ensemble: ParsableCommand {
       members += model.members
     }
     var combined = try ClassificationModel(members: members, labels: labels!, source: output)
-    let speeds = try speedList(testSpeeds, option: "--test-speeds") ?? [1]
+    let speeds = try testSpeedList(testSpeeds, option: "--test-speeds") ?? [1]
     combined.testSpeeds = speeds
     // Restamping one model keeps its own provenance unless --provenance replaces it.
     let kept = models.count == 1 && provenance == nil

@@ -49,9 +49,7 @@ struct Evaluate: ParsableCommand {
     guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     _ = try vocabularyWords(vocabulary)
-    if let speeds = try speedList(speeds, option: "--speeds") {
-      do { try ClassificationModel.checkTestSpeeds(speeds, source: "--speeds") } catch { throw ValidationError("\(error)") }
-    }
+    _ = try testSpeedList(speeds, option: "--speeds")
   }
 
   func run() throws {
@@ -91,7 +89,7 @@ extension Evaluate {
     let result: (report: ClassificationReport, failures: [String])
     do {
       var loaded = try ClassificationModel(named: model)
-      if let speeds = try speedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
+      if let speeds = try testSpeedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
       let entries = try ClassificationDataset.load(manifest)
       let evaluator = ClassificationEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       result = try evaluator.evaluate(entries)

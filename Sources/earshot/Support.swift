@@ -31,6 +31,15 @@ func speedList(_ text: String?, option: String) throws -> [Float]? {
   return speeds
 }
 
+/// Classifier test-time speeds from an option (nil when not given): ``speedList(_:option:)``
+/// plus `ClassificationModel.checkTestSpeeds` (0.5-2, at least one, none twice).
+/// - Throws: `ValidationError` naming `option`.
+func testSpeedList(_ text: String?, option: String) throws -> [Float]? {
+  guard let speeds = try speedList(text, option: option) else { return nil }
+  do { try ClassificationModel.checkTestSpeeds(speeds, source: option) } catch { throw ValidationError("\(error)") }
+  return speeds
+}
+
 /// Writes one line to stderr.
 func printError(_ message: String) {
   FileHandle.standardError.write(Data((message + "\n").utf8))
