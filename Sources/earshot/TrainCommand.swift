@@ -62,7 +62,10 @@ struct Train: ParsableCommand {
       sounds: keeps the spectral shape). best.safetensors is the epoch with the highest \
       validation accuracy. With --valid-fold or --valid-speakers the held-out clips are also \
       written to --output as validation.jsonl, a manifest for `earshot evaluate`; runs that \
-      share a split (--split-seed) can be combined with `earshot ensemble` and scored on it.
+      share a split (--split-seed) can be combined with `earshot ensemble` and scored on it. \
+      --init MODEL fine-tunes a trained classifier on its own labels; with --new-head only its \
+      encoder is kept and a new output layer learns this run's labels (transfer learning: \
+      another task, or your own keywords, from an encoder trained on more data).
 
       Examples:
         earshot train --task classify --train ../shared/data/esc10 --valid-fold 4 \\
@@ -71,6 +74,8 @@ struct Train: ParsableCommand {
         earshot train --task classify --train commands.jsonl --valid-speakers 0.2 \\
             --labels yes,no,up,down,left,right,on,off,stop,go,unknown,silence \\
             --output runs/commands
+        earshot train --task classify --train my-keywords/ --valid-speakers 0.2 \\
+            --init commands --init-member 6 --new-head --output runs/keywords
         earshot evaluate --model runs/sounds/best.safetensors \\
             --confusion-png c.png esc10-fold5/
       """)
@@ -114,6 +119,8 @@ struct Train: ParsableCommand {
     "With --init of an ensemble (the shipped digits and commands models are ensembles): which of its networks to start from, 0-based.",
     valueName: "k"))
   var initMember: Int?
+  @Flag(help: "classify, with --init: keep only the --init model's encoder (features, sizes, LSTM weights) and learn a new pooling and output layer for this run's labels (the data's, or --labels; --pooling defaults to the model's): transfer to other labels.")
+  var newHead = false
   @Option(help: "Stop cleanly, after a checkpoint, after this many minutes of training.") var maxMinutes: Double?
 
   // --task classify only.
@@ -160,6 +167,7 @@ struct Train: ParsableCommand {
     if windowMs != nil { given.append("--window-ms") }
     if hopMs != nil { given.append("--hop-ms") }
     if speeds != nil { given.append("--speeds") }
+    if newHead { given.append("--new-head") }
     return given
   }
 
@@ -217,12 +225,15 @@ struct Train: ParsableCommand {
     if initialModel != nil && resume {
       throw ValidationError("--init starts a new run; --resume continues one from its checkpoint (drop --init)")
     }
+    if newHead && initialModel == nil { throw ValidationError("--new-head keeps the encoder of an --init model; give --init") }
     if initialModel != nil, let clash = [hidden != nil ? "--hidden" : nil, layers != nil ? "--layers" : nil,
                                          tokens != nil ? "--tokens" : nil, sampleRate != nil ? "--sample-rate" : nil,
                                          melBands != nil ? "--mel-bands" : nil, windowMs != nil ? "--window-ms" : nil,
-                                         hopMs != nil ? "--hop-ms" : nil, pooling != nil ? "--pooling" : nil,
-                                         labels != nil ? "--labels" : nil, cmvn != nil ? "--cmvn" : nil].compactMap({ $0 }).first {
-      throw ValidationError("\(clash) is taken from the --init model; leave it out")
+                                         hopMs != nil ? "--hop-ms" : nil, pooling != nil && !newHead ? "--pooling" : nil,
+                                         labels != nil && !newHead ? "--labels" : nil,
+                                         cmvn != nil ? "--cmvn" : nil].compactMap({ $0 }).first {
+      throw ValidationError("\(clash) is taken from the --init model; leave it out"
+        + (clash == "--labels" || clash == "--pooling" ? " (or add --new-head to learn new labels on its encoder)" : ""))
     }
     if let maxMinutes, !(maxMinutes > 0) { throw ValidationError("--max-minutes must be > 0 (got \(maxMinutes))") }
     if let noise {
@@ -339,7 +350,8 @@ extension Train {
   }
 
   /// The classification options from the defaults (or the checkpoint on --resume) and the flags.
-  /// `initial` is the --init model, whose features, sizes, pooling and labels are kept.
+  /// `initial` is the --init model, whose features and sizes are kept, and with its whole
+  /// network (no --new-head) its pooling and labels.
   func classificationOptions(initial: ClassificationModel? = nil) throws -> ClassificationTrainingOptions {
     var options = resume ? try ClassificationTrainer.savedOptions(output: output) : ClassificationTrainingOptions()
     if let epochs { options.epochs = epochs }
@@ -381,8 +393,12 @@ extension Train {
       options.features = initial.features
       options.hiddenSize = initial.network.architecture.hiddenSize
       options.layers = initial.network.architecture.numLayers
-      options.pooling = initial.network.architecture.pooling
-      options.labels = initial.labels
+      if !newHead {
+        options.pooling = initial.network.architecture.pooling
+        options.labels = initial.labels
+      } else if pooling == nil {
+        options.pooling = initial.network.architecture.pooling
+      }
     }
     return options
   }
@@ -456,7 +472,8 @@ extension Train {
       let printer = TrainingProgressPrinter()
       let terminal = isatty(STDERR_FILENO) != 0
       let summary = try trainer.train(output: output, resume: resume, maxMinutes: maxMinutes,
-                                      initialNetwork: initial?.network, progress: printer.callAsFunction) { m in
+                                      initialNetwork: initial?.network, initialScope: newHead ? .encoder : .wholeNetwork,
+                                      progress: printer.callAsFunction) { m in
         var line = "epoch \(m.epoch): loss \(String(format: "%.4f", m.trainLoss))"
         if let a = m.validAccuracy, let l = m.validLoss { line += String(format: ", valid accuracy %.2f%%, valid loss %.4f", 100 * a, l) }
         line += String(format: ", lr %.2g, %.0f s, %.1f clips/s", m.learningRate, m.seconds, m.utterancesPerSecond)

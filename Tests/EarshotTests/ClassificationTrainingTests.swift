@@ -313,6 +313,85 @@ enum ToneClasses {
     #expect(model.network.metadata[ModelMetadataKey.provenance]?.contains("initial_model") == true)
   }
 
+  /// `.encoder` takes exactly the `lstm.` weights and leaves the fresh pooling and output
+  /// layer; the sizes it needs must match, the head's may not.
+  @Test func warmStartOfTheEncoderOnly() throws {
+    var a = ModelArchitecture()
+    a.kind = .classifier; a.inputSize = 6; a.hiddenSize = 5; a.numLayers = 2; a.outputSize = 4; a.pooling = .attention
+    var b = a
+    b.outputSize = 3; b.pooling = .max
+    var g1 = SeededGenerator(seed: 1), g2 = SeededGenerator(seed: 2)
+    let initial = SequenceClassifier(architecture: a, generator: &g1)
+    let fresh = SequenceClassifier(architecture: b, generator: &g2)
+    var network = fresh
+    try WarmStart.load(initial, architecture: a, into: &network, architecture: b, scope: .encoder)
+    var encoder = 0
+    for p in network.namedParameters {
+      if p.name.hasPrefix("lstm.") {
+        encoder += 1
+        #expect(network[keyPath: p.path].data == initial[keyPath: p.path].data, "\(p.name)")
+        #expect(network[keyPath: p.path].data != fresh[keyPath: p.path].data, "\(p.name)")
+      } else {
+        #expect(network[keyPath: p.path].data == fresh[keyPath: p.path].data, "\(p.name)")
+      }
+    }
+    #expect(encoder == 16)  // 2 layers x 2 directions x 4 tensors
+    // The whole network needs the head to match too; the encoder needs its sizes to.
+    #expect(throws: TrainingError.self) { try WarmStart.load(initial, architecture: a, into: &network, architecture: b) }
+    var wider = b
+    wider.hiddenSize = 6
+    var g3 = SeededGenerator(seed: 3)
+    var other = SequenceClassifier(architecture: wider, generator: &g3)
+    #expect(throws: TrainingError.self) {
+      try WarmStart.load(initial, architecture: a, into: &other, architecture: wider, scope: .encoder)
+    }
+  }
+
+  /// --init MODEL --new-head keeps the model's front end and encoder and learns other labels
+  /// with a new head; without --new-head other labels are refused, with a hint.
+  @Test func newHeadLearnsOtherLabelsOnATrainedEncoder() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let data = try ToneClasses.write(to: dir.appendingPathComponent("data"), folds: [1], perFold: 6, seed: 11)
+    let run = dir.appendingPathComponent("run").path
+    let t = try CLI.run(["train", "--task", "classify", "--train", data, "--output", run, "--sample-rate", "8000",
+                         "--mel-bands", "16", "--hidden", "8", "--layers", "1", "--pooling", "attention",
+                         "--batch-size", "4", "--epochs", "1", "--threads", "2", "--cmvn", "level"])
+    #expect(t.status == 0, "\(t.stderr)")
+    // The same clips under three new labels.
+    var lines = ""
+    for (i, file) in try FileManager.default.subpathsOfDirectory(atPath: data).filter({ $0.hasSuffix(".wav") }).sorted().enumerated() {
+      lines += "{\"audio\": \"\(data)/\(file)\", \"label\": \"\(["a", "b", "c"][i % 3])\"}\n"
+    }
+    let manifest = dir.appendingPathComponent("new.jsonl").path
+    try lines.write(toFile: manifest, atomically: true, encoding: .utf8)
+    let tuned = dir.appendingPathComponent("tuned").path
+    let base = ["train", "--task", "classify", "--train", manifest, "--init", run + "/best.safetensors", "--epochs", "1",
+                "--batch-size", "4", "--threads", "2", "--learning-rate", "1e-9"]
+    let f = try CLI.run(base + ["--new-head", "--pooling", "max", "--output", tuned])
+    #expect(f.status == 0, "\(f.stderr)")
+    let before = try ClassificationModel(named: run + "/best.safetensors")
+    let after = try ClassificationModel(named: tuned + "/best.safetensors")
+    #expect(after.labels == ["a", "b", "c"])
+    #expect(after.network.architecture.pooling == .max && after.network.architecture.outputSize == 3)
+    #expect(after.network.architecture.hiddenSize == 8 && after.features == before.features)
+    for p in after.network.namedParameters where p.name.hasPrefix("lstm.") {
+      let x = after.network[keyPath: p.path].data, y = before.network[keyPath: p.path].data
+      #expect(zip(x, y).allSatisfy { abs($0 - $1) < 1e-6 }, "\(p.name) moved more than a 1e-9 learning rate can")
+    }
+    #expect(after.network.metadata[ModelMetadataKey.provenance]?.contains("encoder of a model trained as") == true)
+    // Other labels on the whole network are refused, pointing at --new-head; --new-head needs
+    // --init and a classifier.
+    let labels = try CLI.run(base + ["--labels", "a,b,c", "--output", tuned + "-2"])
+    #expect(labels.status == 64 && labels.stderr.contains("--labels is taken from the --init model")
+      && labels.stderr.contains("add --new-head"), "\(labels.stderr)")
+    let alone = try CLI.run(["train", "--task", "classify", "--train", manifest, "--new-head", "--output", tuned + "-3"])
+    #expect(alone.status == 64 && alone.stderr.contains("--new-head keeps the encoder of an --init model"), "\(alone.stderr)")
+    let ctc = try CLI.run(["train", "--train", manifest, "--init", "digits", "--init-member", "0", "--new-head",
+                           "--output", tuned + "-4"])
+    #expect(ctc.status == 64 && ctc.stderr.contains("--new-head applies to --task classify only"), "\(ctc.stderr)")
+  }
+
   /// --split-seed fixes the held-out speakers whatever --seed is; without it the split
   /// follows --seed, as before. validation.jsonl lists the held-out clips.
   @Test func splitSeedKeepsTheValidationSpeakers() throws {

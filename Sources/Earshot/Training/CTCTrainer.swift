@@ -254,8 +254,8 @@ extension CTCTrainer: TrainingTask {
     }
   }
 
-  func newState(initialNetwork: SequenceModel?) -> TrainingState {
-    if let initialNetwork { provenance["initial_model"] = WarmStart.origin(of: initialNetwork.metadata) }
+  func newState(initialNetwork: SequenceModel?, scope: WarmStartScope) -> TrainingState {
+    if let initialNetwork { provenance["initial_model"] = WarmStart.origin(of: initialNetwork.metadata, scope: scope) }
     return TrainingState(options: options, tokens: tokenizer.tokens)
   }
 

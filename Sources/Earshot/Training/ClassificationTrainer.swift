@@ -286,15 +286,19 @@ public final class ClassificationTrainer {
   ///   - maxSteps: stop cleanly, after a checkpoint, after this many steps of this session.
   ///   - initialNetwork: start a new run from these weights (fine-tuning) instead of a fresh
   ///     initialisation; its sizes must be this run's. Ignored on resume.
+  ///   - initialScope: what `initialNetwork` gives: every weight (`.wholeNetwork`, the same
+  ///     labels) or only its encoder (`.encoder`: other labels, a fresh pooling and output
+  ///     layer).
   ///   - progress: step, checkpoint and stop events (the printer of the CTC trainer works).
   ///   - epochEnded: called after each epoch is validated, saved and logged.
   @discardableResult
   public func train(output: String, resume: Bool = false, maxMinutes: Double? = nil, maxSteps: Int? = nil,
-                    initialNetwork: SequenceClassifier? = nil,
+                    initialNetwork: SequenceClassifier? = nil, initialScope: WarmStartScope = .wholeNetwork,
                     progress: ((TrainingEvent) -> Void)? = nil,
                     epochEnded: ((ClassificationEpochMetrics) -> Void)? = nil) throws -> ClassificationTrainingSummary {
     let r = try TrainingLoop.run(self, output: output, resume: resume, maxMinutes: maxMinutes, maxSteps: maxSteps,
-                                 initialNetwork: initialNetwork, progress: progress, epochEnded: epochEnded)
+                                 initialNetwork: initialNetwork, initialScope: initialScope,
+                                 progress: progress, epochEnded: epochEnded)
     return ClassificationTrainingSummary(
       epochs: r.state.epoch, steps: r.state.step, bestAccuracy: r.state.bestAccuracy, bestEpoch: r.state.bestEpoch,
       bestReport: r.state.bestReport, stoppedEarly: r.stoppedEarly, log: r.state.log,
@@ -360,8 +364,8 @@ extension ClassificationTrainer: TrainingTask {
     return { Self.crossEntropy($0, targets: targets, weights: weights) }
   }
 
-  func newState(initialNetwork: SequenceClassifier?) -> ClassificationTrainingState {
-    if let initialNetwork { provenance["initial_model"] = WarmStart.origin(of: initialNetwork.metadata) }
+  func newState(initialNetwork: SequenceClassifier?, scope: WarmStartScope) -> ClassificationTrainingState {
+    if let initialNetwork { provenance["initial_model"] = WarmStart.origin(of: initialNetwork.metadata, scope: scope) }
     return ClassificationTrainingState(options: options, labels: labels)
   }
 

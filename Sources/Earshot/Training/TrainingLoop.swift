@@ -228,8 +228,9 @@ protocol TrainingTask: AnyObject {
   /// The loss of step `step` as a function of the network's output; may change the batch's
   /// features first (mixup).
   func loss(batch: [Int], step: Int, features: inout [Matrix]) -> (Network.Output) -> (loss: Float, gradient: Matrix)
-  /// The state of a new run (recording `initialNetwork`'s origin, when given).
-  func newState(initialNetwork: Network?) -> State
+  /// The state of a new run (recording `initialNetwork`'s origin, and what of it `scope`
+  /// took, when given).
+  func newState(initialNetwork: Network?, scope: WarmStartScope) -> State
   /// Checks that a checkpoint's state fits this run beyond its options (tokens, labels).
   func checkResumable(_ state: State, checkpoint: String) throws
   /// The model metadata a checkpoint carries besides the architecture and the state.
@@ -264,7 +265,7 @@ enum TrainingLoop {
   /// Trains `task` into `output`; see ``CTCTrainer/train(output:resume:maxMinutes:maxSteps:initialNetwork:progress:)``.
   static func run<Task: TrainingTask>(
     _ task: Task, output: String, resume: Bool, maxMinutes: Double?, maxSteps: Int?,
-    initialNetwork: Task.Network?, progress: ((TrainingEvent) -> Void)?,
+    initialNetwork: Task.Network?, initialScope: WarmStartScope = .wholeNetwork, progress: ((TrainingEvent) -> Void)?,
     epochEnded: ((Task.State.Metrics) -> Void)?
   ) throws -> TrainingOutcome<Task.Network, Task.State> {
     let files = try RunFiles(output: output)
@@ -298,9 +299,9 @@ enum TrainingLoop {
       network = Task.Network(architecture: task.architecture, generator: &g)
       if let initialNetwork {
         try WarmStart.load(initialNetwork, architecture: initialNetwork.architecture,
-                           into: &network, architecture: task.architecture)
+                           into: &network, architecture: task.architecture, scope: initialScope)
       }
-      state = task.newState(initialNetwork: initialNetwork)
+      state = task.newState(initialNetwork: initialNetwork, scope: initialScope)
     }
     // A resumed run's log on disk may hold an epoch finished after its checkpoint.
     try files.writeLog(state.log)
