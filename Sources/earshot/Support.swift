@@ -289,6 +289,8 @@ struct SpeechDetectionOptions: ParsableArguments {
     "Decode each stretch of speech on its own, splitting at pauses this long, and drop silence around it; 0 decodes the audio whole.",
     valueName: "seconds"))
   var minPause: Double = 0.5
+  @Flag(help: "Decode the audio at its recorded level instead of scaling each stretch of speech to a peak of -0.1 dBFS first (CTC models).")
+  var keepLevel = false
 
   func validate() throws {
     guard minPause >= 0 && minPause <= 60 else { throw ValidationError("--min-pause must be in 0...60 seconds (got \(minPause))") }
@@ -298,5 +300,6 @@ struct SpeechDetectionOptions: ParsableArguments {
   func apply(to options: inout TranscriptionOptions) {
     options.decodesSpeechOnly = minPause > 0
     if minPause > 0 { options.minimumPauseSeconds = minPause }
+    options.normalizesLevel = !keepLevel
   }
 }

@@ -90,6 +90,20 @@ struct TranscribeTests {
     #expect(o.beamWidth == 8 && o.tokensPerFrame == 8 && o.vocabulary == nil && o.nBest == 1)
     #expect(o.maxSegmentSeconds == 20 && o.decodesSpeechOnly)
     #expect(o.minimumPauseSeconds == 0.5 && o.speechMarginSeconds == 0.25)
+    #expect(o.normalizesLevel)
+  }
+
+  /// The level normalisation puts the peak at -0.1 dBFS whatever the level, gains at most
+  /// +60 dB and leaves digital silence alone.
+  @Test func levelNormalizationScalesThePeak() {
+    let x: [Float] = [0.1, -0.4, 0.25, 0]
+    for gain: Float in [0.01, 0.5, 2] {
+      let y = Transcriber.levelNormalized(x.map { $0 * gain })
+      #expect(abs(y.map(abs).max()! - 0.98855) < 1e-6)
+      for (a, b) in zip(y, Transcriber.levelNormalized(x)) { #expect(abs(a - b) < 1e-6) }
+    }
+    #expect(Transcriber.levelNormalized([1e-6, -1e-6]) == [1e-3, -1e-3])
+    #expect(Transcriber.levelNormalized([0, 0]) == [0, 0])
   }
 
   @Test func savedModelLoadsWithItsFrontEnd() throws {
@@ -248,6 +262,28 @@ struct DigitsModelTests {
       #expect(r.status == 0, "\(r.stderr)")
       #expect(r.text == row[1] + "\n", "\(row[0])")
     }
+  }
+
+  /// A recording 60 dB quieter gives the same words at nearly the same times: each stretch
+  /// of speech is scaled to the same peak before its features (the stretches themselves may
+  /// end a few frames sooner: their margins stop at digital silence, -90 dBFS, which the
+  /// quiet copy's fading sounds reach first). At its recorded level (-60 dB) most of its mel
+  /// power sits under the front end's log floor and the words are lost.
+  @Test func quietRecordingIsScaledUp() throws {
+    let path = CLI.repository.appendingPathComponent("samples/phone-415-555-2368.wav").path
+    let model = try TranscriptionModel(named: "digits")
+    let loud = try AudioFile.loadMono(path: path, sampleRate: model.features.sampleRate).samples
+    let quiet = loud.map { $0 * 1e-3 }
+    let reference = try Transcriber(model: model).transcribe(samples: loud)
+    let scaled = try Transcriber(model: model).transcribe(samples: quiet)
+    #expect(reference.text == "four one five five five five two three six eight")
+    #expect(scaled.text == reference.text)
+    for (a, b) in zip(scaled.words, reference.words) {
+      #expect(abs(a.start - b.start) < 0.1 && abs(a.end - b.end) < 0.1, "\(a) \(b)")
+    }
+    var asRecorded = TranscriptionOptions()
+    asRecorded.normalizesLevel = false
+    #expect(try Transcriber(model: model, options: asRecorded).transcribe(samples: quiet).text != reference.text)
   }
 
   /// On FSDD speaker theo (held out from both networks' training), when ../shared/data is
