@@ -185,16 +185,22 @@ public struct Classification: Equatable, Sendable {
 public final class Classifier: Sendable {
   /// The model.
   public let model: ClassificationModel
+  /// Whether a clip (or window) whose peak is under -20 dBFS is raised to it before its
+  /// features (``LevelNormalization``).
+  public let normalizesLevel: Bool
   /// One per member, in order.
   private let extractors: [FeatureExtractor]
 
   /// Prepares one feature extractor per member.
+  /// - Parameter normalizesLevel: raise a clip (or window) whose loudest sample is under
+  ///   -20 dBFS to that peak first (default); false hears it at its recorded level.
   /// - Throws: `PipelineError.badEnsemble` when the members do not fit the labels or each
   ///   other, `FeatureError` for a front end that cannot be built.
-  public init(model: ClassificationModel) throws {
+  public init(model: ClassificationModel, normalizesLevel: Bool = true) throws {
     try ClassificationModel.check(model.members, labels: model.labels, source: model.source)
     try ClassificationModel.checkTestSpeeds(model.testSpeeds, source: model.source)
     self.model = model
+    self.normalizesLevel = normalizesLevel
     extractors = try model.members.map { try FeatureExtractor(options: $0.features) }
   }
 
@@ -208,7 +214,9 @@ public final class Classifier: Sendable {
   /// ``ClassificationModel/testSpeeds`` and its members; members with the same front end
   /// share one feature computation.
   public func classify(samples: [Float], offsetSeconds: Double = 0) throws -> Classification {
-    let rate = Double(model.features.sampleRate)
+    let duration = Double(samples.count) / Double(model.features.sampleRate)
+    let samples = normalizesLevel
+      ? LevelNormalization.apply(samples, target: LevelNormalization.minimumPeak, raiseOnly: true) : samples
     var sums = [Double](repeating: 0, count: model.labels.count)
     for speed in model.testSpeeds {
       let heard = try Augmentation.changeSpeed(samples, by: speed, sampleRate: model.features.sampleRate)
@@ -224,7 +232,7 @@ public final class Classifier: Sendable {
     let count = Double(model.members.count * model.testSpeeds.count)
     let ranked = zip(model.labels, sums).map { (label: $0, probability: $1 / count) }
       .sorted { $0.probability > $1.probability }
-    return Classification(start: offsetSeconds, end: offsetSeconds + Double(samples.count) / rate, ranked: ranked)
+    return Classification(start: offsetSeconds, end: offsetSeconds + duration, ranked: ranked)
   }
 
   /// Labels windows of `window` seconds every `hop` seconds across a file, streaming it in

@@ -29,13 +29,10 @@ public struct TranscriptionOptions: Equatable, Sendable {
   public var minimumPauseSeconds: Double = 0.5
   /// Audio kept on each side of a stretch of speech, seconds; default 0.25.
   public var speechMarginSeconds: Double = 0.25
-  /// Scale each decoded stretch so its loudest sample is at ``normalizedPeak`` (-0.1 dBFS),
-  /// by at most +60 dB, before its features. The front ends take the log of the mel power
-  /// over a fixed floor, so a quiet recording loses its softer sounds under it: the `digits`
-  /// model got 75% of isolated digits wrong at -30 dB before this. Default true.
+  /// Scale each decoded stretch so its loudest sample is at -0.1 dBFS, by at most +60 dB,
+  /// before its features (``LevelNormalization``): a quiet recording otherwise loses its
+  /// softer sounds under the features' log floor. Default true.
   public var normalizesLevel = true
-  /// The peak ``normalizesLevel`` scales to, 10^(-0.1/20).
-  public static let normalizedPeak: Float = 0.98855
 
   public init() {}
 }
@@ -306,7 +303,7 @@ public final class Transcriber: Sendable {
     let hop = Double(hopLength) / Double(model.features.sampleRate)
     // Pieces shorter than one analysis window hold no speech.
     guard samples.count >= hopLength else { return Decoded() }
-    let samples = options.normalizesLevel ? Self.levelNormalized(samples) : samples
+    let samples = options.normalizesLevel ? LevelNormalization.apply(samples) : samples
     let logProbs = try memberLogProbabilities(samples)
     guard logProbs[0].rows > 0 else { return Decoded() }
     let ranked = try bestHypotheses(logProbs)
@@ -393,15 +390,6 @@ public final class Transcriber: Sendable {
     }
     let scored = zip(candidates, scores).map { CTCHypothesis(tokens: $0, logProbability: $1) }
     return bestFirst(scored, keep: nBest, score: \.logProbability)
-  }
-
-  /// `samples` scaled so the largest magnitude is ``TranscriptionOptions/normalizedPeak``, the
-  /// gain at most 1000 (+60 dB); digital silence is returned as it is.
-  static func levelNormalized(_ samples: [Float]) -> [Float] {
-    let peak = samples.reduce(Float(0)) { max($0, abs($1)) }
-    guard peak > 0 else { return samples }
-    let gain = min(TranscriptionOptions.normalizedPeak / peak, 1000)
-    return samples.map { $0 * gain }
   }
 
   /// Log energy (dB) of the `hop` samples around each frame centre.

@@ -91,7 +91,8 @@ extension Evaluate {
       var loaded = try ClassificationModel(named: model)
       if let speeds = try testSpeedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
       let entries = try ClassificationDataset.load(manifest)
-      let evaluator = ClassificationEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+      var evaluator = ClassificationEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+      evaluator.normalizesLevel = !speech.keepLevel
       result = try evaluator.evaluate(entries)
       if let confusionCsv {
         try Data(result.report.csv.utf8).write(to: URL(fileURLWithPath: confusionCsv), options: .atomic)

@@ -289,7 +289,7 @@ struct SpeechDetectionOptions: ParsableArguments {
     "Decode each stretch of speech on its own, splitting at pauses this long, and drop silence around it; 0 decodes the audio whole.",
     valueName: "seconds"))
   var minPause: Double = 0.5
-  @Flag(help: "Decode the audio at its recorded level instead of scaling each stretch of speech to a peak of -0.1 dBFS first (CTC models).")
+  @Flag(help: "Hear the audio at its recorded level instead of scaling each stretch of speech (a classifier: each clip) to a peak of -0.1 dBFS first.")
   var keepLevel = false
 
   func validate() throws {

@@ -47,6 +47,29 @@ struct ClassifyTests {
   }
 
   /// Windows every hop seconds, in file time; a last window ends at the end of the file.
+  /// A clip whose peak is under -20 dBFS is raised to it before its features; a louder one is
+  /// heard as recorded. At -60 dB as recorded, the shipped model no longer hears "yes".
+  @Test func quietClipsAreRaised() throws {
+    var model = try ClassificationModel(named: "commands")
+    model.testSpeeds = [1]
+    let path = CLI.repository.appendingPathComponent("samples/yes.wav").path
+    let x = try AudioFile.loadMono(path: path, sampleRate: model.features.sampleRate).samples
+    let raising = try Classifier(model: model)
+    let asRecorded = try Classifier(model: model, normalizesLevel: false)
+    #expect(raising.normalizesLevel && !asRecorded.normalizesLevel)
+    #expect(try raising.classify(samples: x) == asRecorded.classify(samples: x))
+    let peak = x.map(abs).max()!
+    #expect(peak > LevelNormalization.minimumPeak)
+    let quiet = x.map { $0 * 1e-3 }
+    let heard = try raising.classify(samples: quiet)
+    let reference = try asRecorded.classify(samples: x.map { $0 * (LevelNormalization.minimumPeak / peak) })
+    #expect(heard.label == "yes" && heard.label == reference.label)
+    for (a, b) in zip(heard.ranked, reference.ranked) {
+      #expect(a.label == b.label && abs(a.probability - b.probability) < 1e-4, "\(a) \(b)")
+    }
+    #expect(try asRecorded.classify(samples: quiet).label != "yes")
+  }
+
   @Test func timelineCoversTheFile() throws {
     let (model, path) = try fixtureClassificationModel()
     let windows = try Classifier(model: model).timeline(path: wav, window: 0.3, hop: 0.2)

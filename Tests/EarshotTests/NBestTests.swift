@@ -51,7 +51,7 @@ struct NBestTests {
     #expect(t.alternatives[0].text == t.text)
     #expect(t.words == (try plain.transcribe(samples: samples)).words)
     // The transcriber hears the piece scaled to its normalised peak (TranscriptionOptions.normalizesLevel).
-    let heard = Transcriber.levelNormalized(samples)
+    let heard = LevelNormalization.apply(samples)
     let lp = model.network.logProbabilities(features: Matrix(try FeatureExtractor(options: model.features)(heard)))
     let beam = try CTCDecoder().beamSearch(lp, beamWidth: 8, tokensPerFrame: 8, nBest: 4)
     #expect(t.alternatives.map(\.text) == beam.map { $0.tokens.map { model.tokens[$0] }.joined(separator: " ") })
@@ -71,7 +71,7 @@ struct NBestTests {
     let samples = Array(try AudioFile.loadMono(path: wav, sampleRate: 16_000).samples.prefix(16_000))
     let t = try transcriber.transcribe(samples: samples)
     #expect(t.alternatives.count == 5 && t.alternatives[0].text == t.text)
-    let logProbs = try transcriber.memberLogProbabilities(Transcriber.levelNormalized(samples))
+    let logProbs = try transcriber.memberLogProbabilities(LevelNormalization.apply(samples))
     for alternative in t.alternatives {
       let tokens = alternative.text.split(separator: " ").map { a.tokens.firstIndex(of: String($0))! }
       let summed = try logProbs.reduce(0) { try $0 + CTCDecoder().logLikelihood(tokens, $1) }

@@ -94,16 +94,20 @@ struct TranscribeTests {
   }
 
   /// The level normalisation puts the peak at -0.1 dBFS whatever the level, gains at most
-  /// +60 dB and leaves digital silence alone.
+  /// +60 dB and leaves digital silence alone; raising only leaves louder audio alone.
   @Test func levelNormalizationScalesThePeak() {
     let x: [Float] = [0.1, -0.4, 0.25, 0]
     for gain: Float in [0.01, 0.5, 2] {
-      let y = Transcriber.levelNormalized(x.map { $0 * gain })
+      let y = LevelNormalization.apply(x.map { $0 * gain })
       #expect(abs(y.map(abs).max()! - 0.98855) < 1e-6)
-      for (a, b) in zip(y, Transcriber.levelNormalized(x)) { #expect(abs(a - b) < 1e-6) }
+      for (a, b) in zip(y, LevelNormalization.apply(x)) { #expect(abs(a - b) < 1e-6) }
     }
-    #expect(Transcriber.levelNormalized([1e-6, -1e-6]) == [1e-3, -1e-3])
-    #expect(Transcriber.levelNormalized([0, 0]) == [0, 0])
+    #expect(LevelNormalization.apply([1e-6, -1e-6]) == [1e-3, -1e-3])
+    #expect(LevelNormalization.apply([0, 0]) == [0, 0])
+    // Raising only: louder audio is left alone, quieter raised to the target.
+    #expect(LevelNormalization.apply([0.5, -0.2], target: 0.1, raiseOnly: true) == [0.5, -0.2])
+    let raised = LevelNormalization.apply([0.01, -0.005], target: 0.1, raiseOnly: true)
+    #expect(abs(raised[0] - 0.1) < 1e-7 && abs(raised[1] + 0.05) < 1e-7)
   }
 
   @Test func savedModelLoadsWithItsFrontEnd() throws {

@@ -160,6 +160,9 @@ public struct ClassificationEvaluator: Sendable {
   public let model: ClassificationModel
   /// Worker threads (clips in parallel, single-threaded BLAS each); default all cores.
   public var threads: Int
+  /// Scale each clip to a -0.1 dBFS peak before its features, as ``Classifier`` does by
+  /// default; default true.
+  public var normalizesLevel = true
 
   public init(model: ClassificationModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
     self.model = model
@@ -169,7 +172,7 @@ public struct ClassificationEvaluator: Sendable {
   /// Classifies every clip; a clip that cannot be read, or whose label the model does not
   /// have, is listed in `failures` (path and reason) and left out of the report.
   public func evaluate(_ entries: [ClassificationEntry]) throws -> (report: ClassificationReport, failures: [String]) {
-    let classifier = try Classifier(model: model)
+    let classifier = try Classifier(model: model, normalizesLevel: normalizesLevel)
     let index = Dictionary(uniqueKeysWithValues: model.labels.enumerated().map { ($1, $0) })
     let saved = Neural.threads
     if threads > 1 { Neural.setThreads(1) }
