@@ -185,15 +185,15 @@ public struct Classification: Equatable, Sendable {
 public final class Classifier: Sendable {
   /// The model.
   public let model: ClassificationModel
-  /// Whether a clip (or window) whose peak is under -20 dBFS is raised to it before its
-  /// features (``LevelNormalization``).
+  /// Whether each clip (or window) loses its DC offset and, if its peak is then under
+  /// -20 dBFS, is raised to it before its features (``LevelNormalization``).
   public let normalizesLevel: Bool
   /// One per member, in order.
   private let extractors: [FeatureExtractor]
 
   /// Prepares one feature extractor per member.
-  /// - Parameter normalizesLevel: raise a clip (or window) whose loudest sample is under
-  ///   -20 dBFS to that peak first (default); false hears it at its recorded level.
+  /// - Parameter normalizesLevel: remove a clip's (or window's) DC offset and raise it to a
+  ///   -20 dBFS peak if it is quieter (default); false hears it as recorded.
   /// - Throws: `PipelineError.badEnsemble` when the members do not fit the labels or each
   ///   other, `FeatureError` for a front end that cannot be built.
   public init(model: ClassificationModel, normalizesLevel: Bool = true) throws {
@@ -216,7 +216,8 @@ public final class Classifier: Sendable {
   public func classify(samples: [Float], offsetSeconds: Double = 0) throws -> Classification {
     let duration = Double(samples.count) / Double(model.features.sampleRate)
     let samples = normalizesLevel
-      ? LevelNormalization.apply(samples, target: LevelNormalization.minimumPeak, raiseOnly: true) : samples
+      ? LevelNormalization.apply(samples, target: LevelNormalization.minimumPeak, raiseOnly: true, removesDC: true)
+      : samples
     var sums = [Double](repeating: 0, count: model.labels.count)
     for speed in model.testSpeeds {
       let heard = try Augmentation.changeSpeed(samples, by: speed, sampleRate: model.features.sampleRate)

@@ -1,6 +1,8 @@
 /// The level step before the features. `Transcriber` scales each stretch of speech it decodes
-/// so its loudest sample sits at ``peak``; `Classifier` raises a clip (or timeline window)
-/// whose loudest sample is under ``minimumPeak`` to it and leaves louder ones as recorded.
+/// so its loudest sample sits at ``peak``; `Classifier` removes a clip's (or timeline
+/// window's) DC offset, then raises it to ``minimumPeak`` if its loudest sample is under that
+/// and leaves louder ones at their level. (Removing the DC offset before transcription was
+/// tried and cost the `digits` model's validation sets a little; docs/models.md.)
 ///
 /// The front ends take the log of the mel power over a fixed floor (1e-6), so in a quiet
 /// recording the softer sounds fall under it and are lost: 30 dB under its recorded level,
@@ -14,14 +16,36 @@ public enum LevelNormalization {
   /// The largest gain applied: +60 dB (quieter audio is raised by this much only).
   public static let maximumGain: Float = 1000
 
-  /// `samples` scaled so the largest magnitude is `target`, by at most ``maximumGain``; with
-  /// `raiseOnly`, audio already at least that loud is returned as it is. Digital silence is
-  /// returned as it is.
-  public static func apply(_ samples: [Float], target: Float = peak, raiseOnly: Bool = false) -> [Float] {
-    let loudest = samples.reduce(Float(0)) { max($0, abs($1)) }
-    guard loudest > 0 else { return samples }
+  /// `samples` (with `removesDC`, first without a DC offset: ``removingDC(_:)``) scaled so
+  /// the largest magnitude is `target`, by at most ``maximumGain``; with `raiseOnly`, audio
+  /// already at least that loud keeps its level. Digital silence stays silent.
+  public static func apply(_ samples: [Float], target: Float = peak, raiseOnly: Bool = false,
+                           removesDC: Bool = false) -> [Float] {
+    var y = removesDC ? removingDC(samples) : samples
+    let loudest = y.reduce(Float(0)) { max($0, abs($1)) }
+    guard loudest > 0 else { return y }
     let gain = min(target / loudest, maximumGain)
-    if raiseOnly && gain <= 1 { return samples }
-    return samples.map { $0 * gain }
+    if raiseOnly && gain <= 1 { return y }
+    for i in y.indices { y[i] *= gain }
+    return y
+  }
+
+  /// The pole of ``removingDC(_:)``: a cut-off of about 6 Hz at 8 kHz, 13 Hz at 16 kHz.
+  public static let dcPole: Float = 0.995
+
+  /// `samples` through a one-pole DC blocker, y[n] = x[n] - x[n-1] + ``dcPole`` y[n-1], started
+  /// as if the first sample had always been there: a constant offset (which microphones add,
+  /// and which the lowest mel band and the peak would take for sound) is gone from the first
+  /// sample on, and digital silence stays exactly zero.
+  public static func removingDC(_ samples: [Float]) -> [Float] {
+    guard var previous = samples.first else { return samples }
+    var out = [Float](repeating: 0, count: samples.count)
+    var y: Float = 0
+    for i in samples.indices {
+      y = samples[i] - previous + dcPole * y
+      previous = samples[i]
+      out[i] = y
+    }
+    return out
   }
 }

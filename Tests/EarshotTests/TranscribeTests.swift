@@ -93,21 +93,32 @@ struct TranscribeTests {
     #expect(o.normalizesLevel)
   }
 
-  /// The level normalisation puts the peak at -0.1 dBFS whatever the level, gains at most
-  /// +60 dB and leaves digital silence alone; raising only leaves louder audio alone.
+  /// The DC blocker removes an offset from the first sample on and keeps silence at zero; the
+  /// level step puts the peak at -0.1 dBFS whatever the level, gains at most +60 dB, and
+  /// raising only keeps louder audio's level.
   @Test func levelNormalizationScalesThePeak() {
-    let x: [Float] = [0.1, -0.4, 0.25, 0]
+    let tone: [Float] = (0..<4000).map { 0.1 * sin(2 * Float.pi * 440 * Float($0) / 8000) }
+    let plain = LevelNormalization.removingDC(tone)
+    let offset = LevelNormalization.removingDC(tone.map { $0 + 0.3 })
+    #expect(zip(plain, offset).allSatisfy { abs($0 - $1) < 1e-5 })
+    #expect(zip(plain, tone).dropFirst(2000).allSatisfy { abs($0 - $1) < 2e-3 })
+    #expect(LevelNormalization.removingDC([0.25, 0.25, 0.25]) == [0, 0, 0])
+    #expect(LevelNormalization.removingDC([0, 0, 0.5, 0]).prefix(2) == [0, 0])
     for gain: Float in [0.01, 0.5, 2] {
-      let y = LevelNormalization.apply(x.map { $0 * gain })
-      #expect(abs(y.map(abs).max()! - 0.98855) < 1e-6)
-      for (a, b) in zip(y, LevelNormalization.apply(x)) { #expect(abs(a - b) < 1e-6) }
+      let y = LevelNormalization.apply(tone.map { $0 * gain })
+      #expect(abs(y.map(abs).max()! - LevelNormalization.peak) < 1e-6)
+      #expect(zip(y, tone).allSatisfy { abs($0 - $1 * LevelNormalization.peak / 0.1) < 1e-4 })
     }
-    #expect(LevelNormalization.apply([1e-6, -1e-6]) == [1e-3, -1e-3])
+    // At most +60 dB.
+    let faint = LevelNormalization.apply(tone.map { $0 * 1e-6 })
+    #expect(abs(faint.map(abs).max()! - 1e-4) < 1e-9)
     #expect(LevelNormalization.apply([0, 0]) == [0, 0])
-    // Raising only: louder audio is left alone, quieter raised to the target.
-    #expect(LevelNormalization.apply([0.5, -0.2], target: 0.1, raiseOnly: true) == [0.5, -0.2])
-    let raised = LevelNormalization.apply([0.01, -0.005], target: 0.1, raiseOnly: true)
-    #expect(abs(raised[0] - 0.1) < 1e-7 && abs(raised[1] + 0.05) < 1e-7)
+    // Raising only: louder audio keeps its level, quieter is raised to the target; with the
+    // DC blocker, an offset goes too.
+    #expect(LevelNormalization.apply(tone, target: 0.01, raiseOnly: true) == tone)
+    #expect(abs(LevelNormalization.apply(tone, target: 0.5, raiseOnly: true).map(abs).max()! - 0.5) < 1e-6)
+    let raised = LevelNormalization.apply(tone.map { 0.01 * $0 + 0.3 }, target: 0.1, raiseOnly: true, removesDC: true)
+    #expect(zip(raised, plain).allSatisfy { abs($0 - $1 * 0.1 / plain.map(abs).max()!) < 1e-4 })
   }
 
   @Test func savedModelLoadsWithItsFrontEnd() throws {
