@@ -1,8 +1,10 @@
-/// The level step before the features. `Transcriber` scales each stretch of speech it decodes
-/// so its loudest sample sits at ``peak``; `Classifier` removes a clip's (or timeline
-/// window's) DC offset, then raises it to ``minimumPeak`` if its loudest sample is under that
-/// and leaves louder ones at their level. (Removing the DC offset before transcription was
-/// tried and cost the `digits` model's validation sets a little; docs/models.md.)
+/// The level step before the features. `Transcriber` removes a piece's DC offset where it is
+/// a fault (``removingLargeOffset(_:)``) and scales each stretch of speech it decodes so its
+/// loudest sample sits at ``peak``; `Classifier` removes a clip's (or timeline window's) DC
+/// offset (``removingDC(_:)``), then raises it to ``minimumPeak`` if its loudest sample is
+/// under that and leaves louder ones at their level. (Removing every offset before
+/// transcription was tried and cost the `digits` model's validation sets a little;
+/// docs/models.md.)
 ///
 /// The front ends take the log of the mel power over a fixed floor (1e-6), so in a quiet
 /// recording the softer sounds fall under it and are lost: 30 dB under its recorded level,
@@ -28,6 +30,22 @@ public enum LevelNormalization {
     if raiseOnly && gain <= 1 { return y }
     for i in y.indices { y[i] *= gain }
     return y
+  }
+
+  /// ``removingLargeOffset(_:)`` subtracts the mean only above this share of the peak.
+  public static let largeOffset: Float = 0.05
+
+  /// `samples` less their mean when the mean is a fault, more than ``largeOffset`` of the
+  /// largest distance from it (speech and sound stay far under it: at most 1.5% in the
+  /// `digits` validation recordings); otherwise as they are.
+  public static func removingLargeOffset(_ samples: [Float]) -> [Float] {
+    guard !samples.isEmpty else { return samples }
+    var sum = 0.0
+    for x in samples { sum += Double(x) }
+    let mean = Float(sum / Double(samples.count))
+    let spread = samples.reduce(Float(0)) { max($0, abs($1 - mean)) }
+    guard abs(mean) > largeOffset * spread else { return samples }
+    return samples.map { $0 - mean }
   }
 
   /// The pole of ``removingDC(_:)``: a cut-off of about 6 Hz at 8 kHz, 13 Hz at 16 kHz.

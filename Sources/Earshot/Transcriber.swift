@@ -29,7 +29,8 @@ public struct TranscriptionOptions: Equatable, Sendable {
   public var minimumPauseSeconds: Double = 0.5
   /// Audio kept on each side of a stretch of speech, seconds; default 0.25.
   public var speechMarginSeconds: Double = 0.25
-  /// Scale each decoded stretch so its loudest sample is at -0.1 dBFS, by at most +60 dB,
+  /// Remove a large DC offset from each piece (``LevelNormalization/removingLargeOffset(_:)``)
+  /// and scale each decoded stretch so its loudest sample is at -0.1 dBFS, by at most +60 dB,
   /// before its features (``LevelNormalization``): a quiet recording otherwise loses its
   /// softer sounds under the features' log floor. Default true.
   public var normalizesLevel = true
@@ -202,6 +203,8 @@ public final class Transcriber: Sendable {
   /// Word hypotheses for one piece of audio, times offset to the file: each stretch of speech
   /// on its own (``TranscriptionOptions/decodesSpeechOnly``), or the whole piece.
   func decode(_ samples: [Float], offsetSeconds: Double) throws -> Decoded {
+    // A large DC offset would hide the pauses and take the peak of the level step.
+    let samples = options.normalizesLevel ? LevelNormalization.removingLargeOffset(samples) : samples
     guard options.decodesSpeechOnly else { return try decodeWhole(samples, offsetSeconds: offsetSeconds) }
     let rate = model.features.sampleRate
     var result = Decoded()

@@ -301,6 +301,33 @@ struct DigitsModelTests {
     #expect(try Transcriber(model: model, options: asRecorded).transcribe(samples: quiet).text != reference.text)
   }
 
+  /// A large DC offset (here 0.2 under a quiet recording peaking at 0.03) is subtracted before
+  /// the level step: the words, times and confidences are those of the recording without it.
+  /// A small offset is left alone.
+  @Test func largeOffsetIsRemoved() throws {
+    let path = CLI.repository.appendingPathComponent("samples/phone-415-555-2368.wav").path
+    let model = try TranscriptionModel(named: "digits")
+    let x = try AudioFile.loadMono(path: path, sampleRate: model.features.sampleRate).samples
+    let scale = 0.03 / x.map(abs).max()!
+    // Centred first: the sample's own mean, however small, is removed along with the offset.
+    let raw = x.map { $0 * scale }
+    let rawMean = raw.reduce(0, +) / Float(raw.count)
+    let quiet = raw.map { $0 - rawMean }
+    let shifted = quiet.map { $0 + 0.2 }
+    let transcriber = try Transcriber(model: model)
+    let heard = try transcriber.transcribe(samples: shifted), reference = try transcriber.transcribe(samples: quiet)
+    #expect(heard.text == "four one five five five five two three six eight" && heard.text == reference.text)
+    for (a, b) in zip(heard.words, reference.words) {
+      #expect(abs(a.start - b.start) < 0.02 && abs(a.end - b.end) < 0.02 && abs(a.confidence - b.confidence) < 1e-3, "\(a) \(b)")
+    }
+    var sum = 0.0
+    for v in shifted { sum += Double(v) }
+    let unshifted = LevelNormalization.removingLargeOffset(shifted)
+    #expect(zip(unshifted, quiet).allSatisfy { abs($0 - $1 - (0.2 - Float(sum / Double(shifted.count)))) < 1e-5 })
+    let small = quiet.map { $0 + 0.0003 }
+    #expect(LevelNormalization.removingLargeOffset(small) == small)
+  }
+
   /// On FSDD speaker theo (held out from both networks' training), when ../shared/data is
   /// present: takes 0-4 of every digit, 50 clips. The whole speaker scores 94.8% (docs/models.md);
   /// 90% leaves room for the subset and catches a model that lost its way.
