@@ -9,7 +9,7 @@
 /// The front ends take the log of the mel power over a fixed floor (1e-6), so in a quiet
 /// recording the softer sounds fall under it and are lost: 30 dB under its recorded level,
 /// the shipped `digits` model got 75% of isolated digits wrong, `commands` lost 39 of 525
-/// clips and `sounds` 14 of 160 (docs/models.md).
+/// clips and `sounds` 15 of 160 (docs/models.md).
 public enum LevelNormalization {
   /// The peak `Transcriber` scales every stretch to: -0.1 dBFS.
   public static let peak: Float = 0.98855
