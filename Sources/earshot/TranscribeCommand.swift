@@ -14,9 +14,10 @@ struct Transcribe: ParsableCommand {
     discussion: """
       Reads any format libsndfile reads, at any rate and channel count (downmixed and \
       resampled to the model's rate). Long recordings are cut at pauses and decoded piece by \
-      piece in bounded memory; times are in seconds of the file. Each stretch of speech is \
-      scaled so its loudest sample is at -0.1 dBFS before its features, so quiet recordings \
-      are heard as well as loud ones (--keep-level: as recorded).
+      piece in bounded memory; times are in seconds of the file. A large DC offset is \
+      removed and each stretch of speech is scaled so its loudest sample is at -0.1 dBFS \
+      before its features, so quiet recordings are heard as well as loud ones (--keep-level: \
+      as recorded).
 
       Formats:
         text  the transcript; with several files, "FILE<TAB>transcript" per line
