@@ -216,7 +216,7 @@ public final class Classifier: Sendable {
   public func classify(samples: [Float], offsetSeconds: Double = 0) throws -> Classification {
     let duration = Double(samples.count) / Double(model.features.sampleRate)
     let samples = normalizesLevel
-      ? LevelNormalization.apply(samples, target: LevelNormalization.minimumPeak, raiseOnly: true, removesDC: true)
+      ? LevelNormalization.apply(LevelNormalization.removingDC(samples), target: LevelNormalization.minimumPeak, raiseOnly: true)
       : samples
     var sums = [Double](repeating: 0, count: model.labels.count)
     for speed in model.testSpeeds {

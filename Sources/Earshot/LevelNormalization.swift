@@ -18,12 +18,12 @@ public enum LevelNormalization {
   /// The largest gain applied: +60 dB (quieter audio is raised by this much only).
   public static let maximumGain: Float = 1000
 
-  /// `samples` (with `removesDC`, first without a DC offset: ``removingDC(_:)``) scaled so
-  /// the largest magnitude is `target`, by at most ``maximumGain``; with `raiseOnly`, audio
-  /// already at least that loud keeps its level. Digital silence stays silent.
-  public static func apply(_ samples: [Float], target: Float = peak, raiseOnly: Bool = false,
-                           removesDC: Bool = false) -> [Float] {
-    var y = removesDC ? removingDC(samples) : samples
+  /// `samples` scaled so the largest magnitude is `target`, by at most ``maximumGain``; with
+  /// `raiseOnly`, audio already at least that loud keeps its level. Digital silence stays
+  /// silent. (An offset is removed first, where wanted, by ``removingDC(_:)`` or
+  /// ``removingLargeOffset(_:)``.)
+  public static func apply(_ samples: [Float], target: Float = peak, raiseOnly: Bool = false) -> [Float] {
+    var y = samples
     let loudest = y.reduce(Float(0)) { max($0, abs($1)) }
     guard loudest > 0 else { return y }
     let gain = min(target / loudest, maximumGain)

@@ -117,7 +117,7 @@ struct TranscribeTests {
     // DC blocker, an offset goes too.
     #expect(LevelNormalization.apply(tone, target: 0.01, raiseOnly: true) == tone)
     #expect(abs(LevelNormalization.apply(tone, target: 0.5, raiseOnly: true).map(abs).max()! - 0.5) < 1e-6)
-    let raised = LevelNormalization.apply(tone.map { 0.01 * $0 + 0.3 }, target: 0.1, raiseOnly: true, removesDC: true)
+    let raised = LevelNormalization.apply(LevelNormalization.removingDC(tone.map { 0.01 * $0 + 0.3 }), target: 0.1, raiseOnly: true)
     #expect(zip(raised, plain).allSatisfy { abs($0 - $1 * 0.1 / plain.map(abs).max()!) < 1e-4 })
   }
 
