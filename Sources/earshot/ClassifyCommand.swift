@@ -18,8 +18,9 @@ struct Classify: ParsableCommand {
               {"file", "label", "confidence", "top": [{"label", "probability"}]}
               (timeline: adds "start" and "end" to each object)
 
-      A clip (or window) whose loudest sample is under -20 dBFS is first raised to that peak, \
-      so quiet recordings are heard as well as loud ones (--keep-level: as recorded). \
+      Each clip (or window) first loses any DC offset and, if its loudest sample is under \
+      -20 dBFS, is raised to that peak, so quiet recordings are heard as well as loud ones \
+      (--keep-level: as recorded). \
       --speeds hears each clip (or window) at several speeds and averages the probabilities \
       (test-time augmentation: 1.1 plays it 10% faster and higher, as training's speed \
       perturbation does); each speed costs one more pass. A model can carry its own speeds \
@@ -46,7 +47,7 @@ struct Classify: ParsableCommand {
   var speeds: String?
   @Option(help: "Files classified at once. (default: all cores)")
   var threads: Int?
-  @Flag(help: "Hear each clip (or window) at its recorded level instead of raising one that peaks under -20 dBFS to that peak first.")
+  @Flag(help: "Hear each clip (or window) as recorded: keep its DC offset, and do not raise one that peaks under -20 dBFS to that peak.")
   var keepLevel = false
   @Argument(help: "Audio files or directories; - reads stdin.")
   var inputs: [String]

@@ -289,7 +289,7 @@ struct SpeechDetectionOptions: ParsableArguments {
     "Decode each stretch of speech on its own, splitting at pauses this long, and drop silence around it; 0 decodes the audio whole.",
     valueName: "seconds"))
   var minPause: Double = 0.5
-  @Flag(help: "Hear the audio at its recorded level instead of scaling each stretch of speech to a peak of -0.1 dBFS first (a classifier: instead of raising a clip that peaks under -20 dBFS to that peak).")
+  @Flag(help: "Hear the audio at its recorded level instead of scaling each stretch of speech to a peak of -0.1 dBFS first (a classifier: instead of removing its DC offset and raising a clip that peaks under -20 dBFS to that peak).")
   var keepLevel = false
 
   func validate() throws {
