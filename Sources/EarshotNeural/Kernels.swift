@@ -33,17 +33,18 @@ struct Kernels: @unchecked Sendable {  // a pointer to a static, immutable table
 
   /// One LSTM cell for one sequence and step, in one pass over the gate row.
   ///
-  /// `row` holds the pre-activations [i f g o] (4 h floats); then `c = f * c' + i * g`
+  /// `row` holds the pre-activations [i f g o] (4 h floats), to which `bias` (4 h floats, if
+  /// given) is added first; then `c = f * c' + i * g`
   /// (`c = i * g` when `cellPrevious` is nil), `h = o * tanh(c)`. `cellPrevious` may equal
   /// `cell`. With `keepGates`, the activated gates go back into `row` and tanh(c) into
   /// `tanhCell` (what backward needs). sigmoid and tanh are within 5e-7 and 1e-6 of exact.
   @inline(__always)
   func lstmCellForward(
-    _ row: UnsafeMutablePointer<Float>, hiddenSize h: Int, cellPrevious cp: UnsafePointer<Float>?,
-    cell c: UnsafeMutablePointer<Float>, tanhCell tc: UnsafeMutablePointer<Float>?,
-    hidden hh: UnsafeMutablePointer<Float>, keepGates: Bool
+    _ row: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil, hiddenSize h: Int,
+    cellPrevious cp: UnsafePointer<Float>?, cell c: UnsafeMutablePointer<Float>,
+    tanhCell tc: UnsafeMutablePointer<Float>?, hidden hh: UnsafeMutablePointer<Float>, keepGates: Bool
   ) {
-    table.pointee.lstm_cell_forward(row, h, cp, c, tc, hh, keepGates ? 1 : 0)
+    table.pointee.lstm_cell_forward(row, bias, h, cp, c, tc, hh, keepGates ? 1 : 0)
   }
 
   /// Backward of one cell: from the activated gates (4h) and tanh(c) kept by forward, the

@@ -113,12 +113,11 @@ public struct LSTM: Parameterized, Sendable {
           let xs = reverse ? UnsafePointer(cache.stepInput!.pointer) : px.baseAddress!
           let gates = cache.gates.pointer, cells = cache.cells.pointer
           let tanhCells = cache.tanhCells.pointer, hidden = cache.hidden.pointer
-          // G = Xs W_ih^T + (b_ih + b_hh), all frames at once.
-          for j in 0..<g { gates[j] = biasIH.data[j] + biasHH.data[j] }
-          for r in 1..<max(rows, 1) { (gates + r * g).update(from: gates, count: g) }
+          // G = Xs W_ih^T, all frames at once; the cell kernel adds b_ih + b_hh.
           sgemm(transA: false, transB: true, m: rows, n: g, k: inputSize, alpha: 1,
                 a: xs, lda: inputSize, b: wih.baseAddress!, ldb: inputSize,
-                beta: 1, c: gates, ldc: g)
+                beta: 0, c: gates, ldc: g)
+          let bias = combinedBias()
           let kernels = Kernels.best
           let recurrent = PackedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g, kernels: kernels)
           for s in 0..<steps {
@@ -129,7 +128,7 @@ public struct LSTM: Parameterized, Sendable {
             }
             for bb in 0..<b where s < x.lengths[bb] {
               let r = s * b + bb
-              kernels.lstmCellForward(gs + bb * g, hiddenSize: h,
+              kernels.lstmCellForward(gs + bb * g, bias: bias.pointer, hiddenSize: h,
                                       cellPrevious: s > 0 ? UnsafePointer(cells + (r - b) * h) : nil,
                                       cell: cells + r * h, tanhCell: tanhCells + r * h, hidden: hidden + r * h,
                                       keepGates: true)
@@ -178,66 +177,68 @@ public struct LSTM: Parameterized, Sendable {
     let state = FloatBuffer(count: 2 * b * h)                // h (b, H), then c (b, H)
     let hState = state.pointer, cState = state.pointer + b * h
     let gates = gateBuffer.pointer
+    let bias = combinedBias()
     let kernels = Kernels.best
     x.data.data.withUnsafeBufferPointer { px in
       weightIH.data.withUnsafeBufferPointer { wih in
         weightHH.data.withUnsafeBufferPointer { whh in
-          biasIH.data.withUnsafeBufferPointer { bih in
-            biasHH.data.withUnsafeBufferPointer { bhh in
-              let recurrent = packedHH.value {
-                PackedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g, kernels: kernels)
+          let recurrent = packedHH.value {
+            PackedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g, kernels: kernels)
+          }
+          var s0 = 0
+          while s0 < steps {
+            let count = min(chunk, steps - s0), rows = count * b
+            // G = Xs W_ih^T for steps s0 ..< s0 + count; the cell kernel adds b_ih + b_hh
+            let xs: UnsafePointer<Float>
+            if let stepInput {
+              // step s of sequence bb is frame lengths[bb] - 1 - s
+              for s in s0..<(s0 + count) {
+                for bb in 0..<b where s < lengths[bb] {
+                  (stepInput.pointer + ((s - s0) * b + bb) * n)
+                    .update(from: px.baseAddress! + ((lengths[bb] - 1 - s) * b + bb) * n, count: n)
+                }
               }
-              for j in 0..<g { gates[j] = bih[j] + bhh[j] }
-              var s0 = 0
-              while s0 < steps {
-                let count = min(chunk, steps - s0), rows = count * b
-                // G = Xs W_ih^T + (b_ih + b_hh) for steps s0 ..< s0 + count
-                for r in 1..<rows { (gates + r * g).update(from: gates, count: g) }
-                let xs: UnsafePointer<Float>
-                if let stepInput {
-                  // step s of sequence bb is frame lengths[bb] - 1 - s
-                  for s in s0..<(s0 + count) {
-                    for bb in 0..<b where s < lengths[bb] {
-                      (stepInput.pointer + ((s - s0) * b + bb) * n)
-                        .update(from: px.baseAddress! + ((lengths[bb] - 1 - s) * b + bb) * n, count: n)
-                    }
-                  }
-                  xs = UnsafePointer(stepInput.pointer)
-                } else {
-                  xs = px.baseAddress! + s0 * b * n
-                }
-                if b < 4 && rows <= packedProjectionRows {
-                  let projection = packedIH.value {
-                    PackedMatrix(wih.baseAddress!, ldb: n, transposed: true, k: n, n: g, kernels: kernels)
-                  }
-                  projection.multiply(xs, ldx: n, rows: rows, into: gates, ldy: g)
-                } else {
-                  sgemm(transA: false, transB: true, m: rows, n: g, k: n, alpha: 1,
-                        a: xs, lda: n, b: wih.baseAddress!, ldb: n, beta: 1, c: gates, ldc: g)
-                }
-                for s in s0..<(s0 + count) {
-                  let gs = gates + (s - s0) * b * g
-                  // G_s += H_{s-1} W_hh^T; the panels alternate direction so that the ones
-                  // used last (still in cache) come first.
-                  if s > 0 { recurrent.multiply(hState, ldx: h, rows: b, into: gs, ldy: g, reverse: s & 1 == 1) }
-                  for bb in 0..<b where s < lengths[bb] {
-                    let hh = hState + bb * h
-                    kernels.lstmCellForward(gs + bb * g, hiddenSize: h,
-                                            cellPrevious: s > 0 ? UnsafePointer(cState + bb * h) : nil,
-                                            cell: cState + bb * h, tanhCell: nil, hidden: hh, keepGates: false)
-                    let t = reverse ? lengths[bb] - 1 - s : s
-                    (output + (t * b + bb) * outputStride).update(from: hh, count: h)
-                  }
-                }
-                // the bias row for the next chunk
-                if s0 + count < steps { for j in 0..<g { gates[j] = bih[j] + bhh[j] } }
-                s0 += count
+              xs = UnsafePointer(stepInput.pointer)
+            } else {
+              xs = px.baseAddress! + s0 * b * n
+            }
+            if b < 4 && rows <= packedProjectionRows {
+              let projection = packedIH.value {
+                PackedMatrix(wih.baseAddress!, ldb: n, transposed: true, k: n, n: g, kernels: kernels)
+              }
+              gates.update(repeating: 0, count: rows * g)   // the packed product adds into y
+              projection.multiply(xs, ldx: n, rows: rows, into: gates, ldy: g)
+            } else {
+              sgemm(transA: false, transB: true, m: rows, n: g, k: n, alpha: 1,
+                    a: xs, lda: n, b: wih.baseAddress!, ldb: n, beta: 0, c: gates, ldc: g)
+            }
+            for s in s0..<(s0 + count) {
+              let gs = gates + (s - s0) * b * g
+              // G_s += H_{s-1} W_hh^T; the panels alternate direction so that the ones
+              // used last (still in cache) come first.
+              if s > 0 { recurrent.multiply(hState, ldx: h, rows: b, into: gs, ldy: g, reverse: s & 1 == 1) }
+              for bb in 0..<b where s < lengths[bb] {
+                let hh = hState + bb * h
+                kernels.lstmCellForward(gs + bb * g, bias: bias.pointer, hiddenSize: h,
+                                        cellPrevious: s > 0 ? UnsafePointer(cState + bb * h) : nil,
+                                        cell: cState + bb * h, tanhCell: nil, hidden: hh, keepGates: false)
+                let t = reverse ? lengths[bb] - 1 - s : s
+                (output + (t * b + bb) * outputStride).update(from: hh, count: h)
               }
             }
+            s0 += count
           }
         }
       }
     }
+  }
+
+  /// b_ih + b_hh, which the cell kernel adds to each step's pre-activations.
+  private func combinedBias() -> FloatBuffer {
+    let g = 4 * hiddenSize
+    let bias = FloatBuffer(count: g, zeroed: false)
+    for j in 0..<g { bias.pointer[j] = biasIH.data[j] + biasHH.data[j] }
+    return bias
   }
 
   /// Backpropagation through time.

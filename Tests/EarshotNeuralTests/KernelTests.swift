@@ -69,6 +69,33 @@ import Testing
     return out
   }
 
+  /// A bias handed to the cell is added to the pre-activations before anything else: the
+  /// same bits as adding it to the row beforehand, with and without a previous cell.
+  @Test(arguments: [1, 13, 16, 37, 256])
+  func cellAddsTheBiasFirst(hiddenSize h: Int) {
+    var gen = SeededGenerator(seed: UInt64(100 + h))
+    let pre = gen.normalMatrix(rows: 1, cols: 4 * h).data.map { 3 * $0 }
+    let bias = gen.normalMatrix(rows: 1, cols: 4 * h).data
+    let cPrev = gen.normalMatrix(rows: 1, cols: h).data
+    for kernels in Kernels.available {
+      for hasPrevious in [false, true] {
+        var withBias = pre, added = zip(pre, bias).map { $0 + $1 }
+        var c1 = [Float](repeating: 0, count: h), tc1 = c1, h1 = c1
+        var c2 = c1, tc2 = c1, h2 = c1
+        cPrev.withUnsafeBufferPointer { cp in
+          let previous = hasPrevious ? cp.baseAddress! : nil
+          kernels.lstmCellForward(&withBias, bias: bias, hiddenSize: h, cellPrevious: previous,
+                                  cell: &c1, tanhCell: &tc1, hidden: &h1, keepGates: true)
+          kernels.lstmCellForward(&added, hiddenSize: h, cellPrevious: previous,
+                                  cell: &c2, tanhCell: &tc2, hidden: &h2, keepGates: true)
+        }
+        #expect(withBias == added && c1 == c2 && tc1 == tc2 && h1 == h2,
+                "\(kernels.name), h \(h), previous cell \(hasPrevious)")
+        #expect(withBias != pre)
+      }
+    }
+  }
+
   @Test(arguments: [1, 3, 8, 12, 17, 37, 256])
   func dispatchedCellKernelsAgreeWithPortable(hiddenSize h: Int) {
     let reference = cellOutputs(.portable, h: h, seed: UInt64(h))

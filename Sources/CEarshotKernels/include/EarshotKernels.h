@@ -22,12 +22,12 @@ typedef struct ek_kernels {
   /// Columns per packed panel (see `pack`).
   long panel_width;
 
-  /// One LSTM cell for one sequence and step. `row`: pre-activations [i f g o] (4h floats);
-  /// c = f * c_prev + i * g (c = i * g when c_prev is NULL), hidden = o * tanh(c). c_prev may
-  /// equal c. When keep_gates is non-zero, the activated gates go back into `row` and tanh(c)
-  /// into `tanh_c`.
-  void (*lstm_cell_forward)(float *row, long h, const float *c_prev, float *c, float *tanh_c,
-                            float *hidden, int keep_gates);
+  /// One LSTM cell for one sequence and step. `row`: pre-activations [i f g o] (4h floats),
+  /// to which `bias` (4h floats; NULL: none) is added first; c = f * c_prev + i * g (c = i * g
+  /// when c_prev is NULL), hidden = o * tanh(c). c_prev may equal c. When keep_gates is
+  /// non-zero, the activated gates go back into `row` and tanh(c) into `tanh_c`.
+  void (*lstm_cell_forward)(float *row, const float *bias, long h, const float *c_prev, float *c,
+                            float *tanh_c, float *hidden, int keep_gates);
 
   /// Backward of one LSTM cell for one sequence and step, from the activated gates [i f g o]
   /// and tanh(c) kept by forward. dh = d_out + dh_next; on return dc_next holds dc * f (the
