@@ -16,7 +16,8 @@ struct Evaluate: ParsableCommand {
       FSDD-style {digit}_{speaker}_{take}.wav files. Reference texts are normalised as in \
       `earshot train` (lower case, "oh" -> "zero"). Word error rate is (S + D + I) / N over a \
       Levenshtein alignment of words; CER is the same over characters (spaces included). \
-      Clips that cannot be read are reported on stderr and left out (exit status 1).
+      Clips that cannot be read are named and counted on stderr and left out of the report \
+      (exit status 1); when none can be read, no report is printed.
 
       Examples:
         earshot evaluate --model runs/digits/best.safetensors test.jsonl
@@ -59,9 +60,11 @@ struct Evaluate: ParsableCommand {
       throw ExitCode.validationFailure
     }
     let result: (report: EvaluationReport, failures: [String])
+    let total: Int
     do {
       let loaded = try TranscriptionModel(named: model)
       let entries = try Manifest.load(manifest)
+      total = entries.count
       var evaluator = TranscriptionEvaluator(model: loaded, beamWidth: beam,
                                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       speech.apply(to: &evaluator.transcription)
@@ -71,7 +74,7 @@ struct Evaluate: ParsableCommand {
       printError("error: \(error)")
       throw ExitCode.failure
     }
-    for f in result.failures { printError("error: \(f)") }
+    try reportUnreadable(result.failures, of: total)
     switch format {
     case .text: print(result.report.text, terminator: "")
     case .json: print(result.report.json)
@@ -87,10 +90,12 @@ extension Evaluate {
       throw ExitCode.validationFailure
     }
     let result: (report: ClassificationReport, failures: [String])
+    let total: Int
     do {
       var loaded = try ClassificationModel(named: model)
       if let speeds = try testSpeedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
       let entries = try ClassificationDataset.load(manifest)
+      total = entries.count
       var evaluator = ClassificationEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       evaluator.normalizesLevel = !speech.keepLevel
       result = try evaluator.evaluate(entries)
@@ -105,11 +110,24 @@ extension Evaluate {
       printError("error: \(error)")
       throw ExitCode.failure
     }
-    for f in result.failures { printError("error: \(f)") }
+    try reportUnreadable(result.failures, of: total)
     switch format {
     case .text: print(result.report.text, terminator: "")
     case .json: print(result.report.json)
     }
     if !result.failures.isEmpty { throw ExitCode.failure }
+  }
+
+  /// Names every clip that could not be read, then says how many the report leaves out; when
+  /// none could be read there is nothing to score, and it throws instead of printing a report
+  /// of zeros.
+  func reportUnreadable(_ failures: [String], of total: Int) throws {
+    guard !failures.isEmpty else { return }
+    for f in failures { printError("error: \(f)") }
+    if failures.count >= total {
+      printError("error: none of the \(total) clips of \(manifest) could be read; nothing to score")
+      throw ExitCode.failure
+    }
+    printError("error: \(failures.count) of \(total) clips could not be read; the report leaves them out")
   }
 }

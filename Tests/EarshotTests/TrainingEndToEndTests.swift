@@ -220,6 +220,26 @@ func trainingTemporaryDirectory() -> URL {
     #expect(e.status == 64 && e.stderr.contains("at least one word"), "\(e.stderr)")
   }
 
+  /// Clips that cannot be read are named, counted and left out of the report; when none can
+  /// be read there is no report of zeros, only the error.
+  @Test func evaluateCountsUnreadableClips() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let audio = CLI.repository.appendingPathComponent("samples/phone-415-555-2368.wav").path
+    let good = #"{"audio": "\#(audio)", "text": "four one five five five five two three six eight"}"#
+    let missing = #"{"audio": "\#(dir.path)/gone.wav", "text": "one"}"#
+    let some = dir.appendingPathComponent("some.jsonl").path, none = dir.appendingPathComponent("none.jsonl").path
+    try Data((good + "\n" + missing + "\n").utf8).write(to: URL(fileURLWithPath: some))
+    try Data((missing + "\n" + missing + "\n").utf8).write(to: URL(fileURLWithPath: none))
+    let r = try CLI.run(["evaluate", "--model", "digits", "--format", "json", some])
+    #expect(r.status == 1 && r.stderr.contains("gone.wav") && r.stderr.contains("1 of 2 clips could not be read"), "\(r.stderr)")
+    let json = try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any]
+    #expect(json?["utterances"] as? Int == 1)
+    let n = try CLI.run(["evaluate", "--model", "digits", none])
+    #expect(n.status == 1 && n.stderr.contains("none of the 2 clips") && n.text.isEmpty, "\(n.stderr) / \(n.text)")
+  }
+
   @Test func trainsAndEvaluatesThroughTheCLI() throws {
     let dir = trainingTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
