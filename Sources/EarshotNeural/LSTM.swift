@@ -173,7 +173,9 @@ public struct LSTM: Parameterized, Sendable {
     let chunkRows = b < 4 ? inferenceChunkRowsSmallBatch : inferenceChunkRows
     let chunk = max(1, min(steps, chunkRows / b))            // steps per input projection
     let gateBuffer = FloatBuffer(count: chunk * b * g, zeroed: false)
-    let stepInput = reverse ? FloatBuffer(count: chunk * b * n) : nil
+    // Every row is written when all sequences share the longest length (always at batch 1);
+    // otherwise rows past a sequence's end are zero rather than whatever memory held.
+    let stepInput = reverse ? FloatBuffer(count: chunk * b * n, zeroed: lengths.contains { $0 != steps }) : nil
     let state = FloatBuffer(count: 2 * b * h)                // h (b, H), then c (b, H)
     let hState = state.pointer, cState = state.pointer + b * h
     let gates = gateBuffer.pointer
