@@ -10,7 +10,8 @@ OUT/n{KIND}{SNR}/{NAME}/), and OUT/plain-{NAME}.jsonl (the same clips, unchanged
 and written as 16-bit WAV like the others). Kinds: `white` (Gaussian noise), and any ESC-10
 class folder under --esc (the first eight clips of the class, resampled and joined; a random
 stretch per clip). The SNR is the power of the clip's louder half of 20 ms frames over the
-noise's. `--count` clips are drawn with Python's `random.seed(SEED)` shuffle; the noise with
+noise's. Everything is written at --rate (default 8000, the `digits` model's rate; 16000 for
+the classifiers). `--count` clips are drawn with Python's `random.seed(SEED)` shuffle; the noise with
 numpy's default_rng(7). Needs numpy, soundfile and soxr (scripts/fixtures/requirements.txt).
 """
 import argparse
@@ -23,14 +24,11 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-RATE = 8000
-
-
-def mono(path: str) -> np.ndarray:
+def mono(path: str, rate: int) -> np.ndarray:
     x, sr = sf.read(path, dtype="float32")
     if x.ndim > 1:
         x = x.mean(1)
-    return soxr.resample(x, sr, RATE) if sr != RATE else x
+    return soxr.resample(x, sr, rate) if sr != rate else x
 
 
 def main() -> None:
@@ -43,13 +41,14 @@ def main() -> None:
     p.add_argument("--kinds", default="white,rain,helicopter", help="white and/or ESC-10 classes (default white,rain,helicopter)")
     p.add_argument("--snr", default="20,10", help="SNRs in dB, comma-separated (default 20,10)")
     p.add_argument("--esc", default="../shared/data/esc10", help="ESC-10 folder (default ../shared/data/esc10)")
+    p.add_argument("--rate", type=int, default=8000, help="sample rate of the copies in Hz (default 8000)")
     args = p.parse_args()
     random.seed(args.seed)
     rows = [json.loads(line) for line in open(args.manifest) if line.strip()]
     random.shuffle(rows)
     rows = rows[: args.count]
     base = os.path.dirname(os.path.abspath(args.manifest))
-    clips = [mono(r["audio"] if os.path.isabs(r["audio"]) else os.path.join(base, r["audio"])) for r in rows]
+    clips = [mono(r["audio"] if os.path.isabs(r["audio"]) else os.path.join(base, r["audio"]), args.rate) for r in rows]
     rng = np.random.default_rng(7)
     banks = {}
     for kind in args.kinds.split(","):
@@ -57,7 +56,7 @@ def main() -> None:
             files = sorted(glob.glob(os.path.join(args.esc, kind, "*.ogg")))[:8]
             if not files:
                 raise SystemExit(f"{kind}: no .ogg clips under {os.path.join(args.esc, kind)}")
-            banks[kind] = np.concatenate([mono(f) for f in files])
+            banks[kind] = np.concatenate([mono(f, args.rate) for f in files])
     variants = [("plain", None, None)] + [
         (f"n{'heli' if k == 'helicopter' else k}{snr}", k, float(snr))
         for k in args.kinds.split(",") for snr in args.snr.split(",")]
@@ -74,13 +73,14 @@ def main() -> None:
                         b = banks[kind]
                         s0 = rng.integers(0, len(b) - len(x))
                         n = b[s0:s0 + len(x)].copy()
-                    frames = x[: len(x) // 160 * 160].reshape(-1, 160)
+                    frame = args.rate // 50  # 20 ms
+                    frames = x[: len(x) // frame * frame].reshape(-1, frame)
                     power = np.sort((frames ** 2).mean(1))[::-1]
                     speech = power[: max(1, len(power) // 2)].mean()
                     n *= np.sqrt(speech / (np.mean(n ** 2) + 1e-12) / 10 ** (snr / 10))
                     y = np.clip(x + n, -1, 1)
                 dst = os.path.abspath(os.path.join(folder, f"{i}.wav"))
-                sf.write(dst, y, RATE, subtype="PCM_16")
+                sf.write(dst, y, args.rate, subtype="PCM_16")
                 out.write(json.dumps({**r, "audio": dst}) + "\n")
         print(f"wrote {os.path.join(args.out, f'{v}-{args.name}.jsonl')} ({len(rows)} clips)")
 
