@@ -46,7 +46,6 @@ struct ClassifyTests {
     #expect(abs((object["confidence"] as! Double) - expected.confidence) < 1e-5)
   }
 
-  /// Windows every hop seconds, in file time; a last window ends at the end of the file.
   /// A clip whose peak is under -20 dBFS is raised to it before its features; a louder one keeps
   /// its level. At -60 dB as recorded, the shipped model no longer hears "yes".
   @Test func quietClipsAreRaised() throws {
@@ -64,16 +63,18 @@ struct ClassifyTests {
     }
     // Louder than -20 dBFS: only its DC offset is removed.
     let centred = LevelNormalization.removingDC(x)
-    #expect(centred.map(abs).max()! > LevelNormalization.minimumPeak)
+    let centredPeak = centred.map(abs).max()!
+    #expect(centredPeak > LevelNormalization.minimumPeak)
     same(try raising.classify(samples: x), try asRecorded.classify(samples: centred))
     let quiet = x.map { $0 * 1e-3 }
     let heard = try raising.classify(samples: quiet)
-    let reference = try asRecorded.classify(samples: centred.map { $0 * (LevelNormalization.minimumPeak / centred.map(abs).max()!) })
+    let reference = try asRecorded.classify(samples: centred.map { $0 * (LevelNormalization.minimumPeak / centredPeak) })
     #expect(heard.label == "yes")
     same(heard, reference)
     #expect(try asRecorded.classify(samples: quiet).label != "yes")
   }
 
+  /// Windows every hop seconds, in file time; a last window ends at the end of the file.
   @Test func timelineCoversTheFile() throws {
     let (model, path) = try fixtureClassificationModel()
     let windows = try Classifier(model: model).timeline(path: wav, window: 0.3, hop: 0.2)

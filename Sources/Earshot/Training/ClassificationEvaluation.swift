@@ -160,8 +160,8 @@ public struct ClassificationEvaluator: Sendable {
   public let model: ClassificationModel
   /// Worker threads (clips in parallel, single-threaded BLAS each); default all cores.
   public var threads: Int
-  /// Raise a clip whose peak is under -20 dBFS to it before its features, as ``Classifier``
-  /// does by default; default true.
+  /// Remove each clip's DC offset and raise a clip whose peak is then under -20 dBFS to it
+  /// before its features, as ``Classifier`` does by default; default true.
   public var normalizesLevel = true
 
   public init(model: ClassificationModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
