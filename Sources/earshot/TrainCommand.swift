@@ -22,7 +22,7 @@ struct Train: ParsableCommand {
 
       Every clip is decoded once (resampled to 8 kHz for the default features, 40 log-mel \
       bands with per-utterance normalisation). Each step augments: speed 0.9/1.0/1.1, gain \
-      +-6 dB, background noise from --noise at 5-30 dB SNR (half the utterances), SpecAugment \
+      +-6 dB, background noise from --noise (half the utterances at 5-30 dB SNR; --noise-probability, --noise-snr), SpecAugment \
       time and frequency masks; --frequency-warp, --silence and --reverb add vocal tract length \
       perturbation, digital-silence padding and simulated rooms. --connected-strings N adds N utterances built \
       at the start from clips of one speaker joined with short pauses (digit strings from \
@@ -93,7 +93,13 @@ struct Train: ParsableCommand {
   @Option(help: "Gradient clipping: largest global L2 norm. (default: 5)") var clip: Float?
   @Option(help: "Token unit: word or character. (default: word)") var tokens: TrainTokenUnit?
   @Option(help: "Random seed: initialisation, batch order, dropout, augmentation. (default: 0)") var seed: UInt64?
-  @Option(help: "Folder of background-noise audio mixed in at 5-30 dB SNR.") var noise: String?
+  @Option(help: "Folder of background-noise audio mixed into training utterances (see --noise-snr and --noise-probability).") var noise: String?
+  @Option(help: ArgumentHelp(
+    "With --noise: signal-to-noise ratio in dB, drawn uniformly per utterance from MIN,MAX (or one fixed value); the signal's power is the whole utterance's, pauses included. (default: 5,30)",
+    valueName: "min,max"))
+  var noiseSnr: String?
+  @Option(help: ArgumentHelp("With --noise: probability that an utterance gets noise, in [0, 1]. (default: 0.5)", valueName: "p"))
+  var noiseProbability: Float?
   @Flag(help: "Turn all augmentation off (speed, gain, noise, silence, warp, reverb, SpecAugment).") var noAugmentation = false
   @Option(help: "Vocal tract length perturbation: warp the mel axis by a factor in [1-W, 1+W] per utterance, e.g. 0.1. (default: 0, off)")
   var frequencyWarp: Float?
@@ -243,6 +249,13 @@ struct Train: ParsableCommand {
       }
       if noAugmentation { throw ValidationError("--noise and --no-augmentation contradict each other") }
     }
+    if noise == nil && (noiseSnr != nil || noiseProbability != nil) {
+      throw ValidationError("--noise-snr and --noise-probability need --noise (a folder of background noise)")
+    }
+    _ = try noiseSNRRange()
+    if let noiseProbability, !(noiseProbability >= 0 && noiseProbability <= 1) {
+      throw ValidationError("--noise-probability must be in [0, 1] (got \(noiseProbability))")
+    }
     if let frequencyWarp, !(frequencyWarp >= 0 && frequencyWarp <= 0.3) {
       throw ValidationError("--frequency-warp must be in [0, 0.3] (got \(frequencyWarp))")
     }
@@ -340,10 +353,28 @@ extension Train {
     }
   }
 
-  /// --no-augmentation, --noise, --frequency-warp, --silence and --reverb, for either task.
+  /// --noise-snr as (min, max) dB, nil when not given: "MIN,MAX" or one value for both.
+  /// - Throws: `ValidationError` for anything else, a range outside -20...60 dB, or MIN > MAX.
+  func noiseSNRRange() throws -> (Float, Float)? {
+    guard let noiseSnr else { return nil }
+    let values = noiseSnr.split(separator: ",", omittingEmptySubsequences: false)
+      .map { Float($0.trimmingCharacters(in: .whitespaces)) }
+    guard (1...2).contains(values.count), let low = values.first!, let high = values.last!,
+          low.isFinite, high.isFinite else {
+      throw ValidationError("--noise-snr must be MIN,MAX in dB such as 0,20, or one value (got \(noiseSnr))")
+    }
+    guard low >= -20, high <= 60, low <= high else {
+      throw ValidationError("--noise-snr must lie within -20...60 dB with MIN <= MAX (got \(noiseSnr))")
+    }
+    return (low, high)
+  }
+
+  /// --no-augmentation, --noise, --noise-snr, --noise-probability, --frequency-warp, --silence and --reverb, for either task.
   func applyAugmentationFlags(to a: inout AugmentationOptions) throws {
     if noAugmentation { a = .none }
     if let noise { a.noiseFolder = noise }
+    if let snr = try noiseSNRRange() { (a.minimumSNR, a.maximumSNR) = snr }
+    if let noiseProbability { a.noiseProbability = noiseProbability }
     if let frequencyWarp { a.maximumFrequencyWarp = frequencyWarp }
     if let silence { a.silenceProbability = silence }
     if let reverb { a.reverbProbability = reverb }

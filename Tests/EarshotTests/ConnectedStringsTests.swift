@@ -83,3 +83,48 @@ struct ConnectedStringsTests {
     #expect(tooFew.status == 64 && tooFew.stderr.contains("--connected-max-clips must be in 2...50"), "\(tooFew.stderr)")
   }
 }
+
+@Suite("Noise options of earshot train")
+struct NoiseOptionTests {
+  /// --noise-snr and --noise-probability reach the run's saved options (one value fixes the
+  /// SNR); without --noise, malformed or out of range, they are refused before training.
+  @Test func noiseOptionsReachTheRunOrAreRefused() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 6, seed: 3, to: dir, name: "train")
+    let noise = dir.appendingPathComponent("noise")
+    try FileManager.default.createDirectory(at: noise, withIntermediateDirectories: true)
+    var g = SeededGenerator(seed: 8)
+    try writeWAV((0..<8000).map { _ in 0.1 * g.normal() }, sampleRate: 8000, to: noise.appendingPathComponent("white.wav").path)
+    let tiny = ["--hidden", "4", "--layers", "1", "--batch-size", "6", "--epochs", "1", "--threads", "1"]
+
+    for (snr, low, high, probability) in [("0,25", Float(0), Float(25), "0.75"), ("12", 12, 12, "1")] {
+      let out = dir.appendingPathComponent("run-\(snr)").path
+      let run = try CLI.run(["train", "--train", train, "--output", out, "--noise", noise.path,
+                             "--noise-snr", snr, "--noise-probability", probability] + tiny)
+      #expect(run.status == 0, "\(run.stderr)")
+      let saved = try CTCTrainer.savedOptions(output: out).augmentation
+      #expect(saved.noiseFolder == noise.path && saved.minimumSNR == low && saved.maximumSNR == high
+        && saved.noiseProbability == Float(probability)!, "\(saved)")
+    }
+    let plain = dir.appendingPathComponent("plain").path
+    #expect(try CLI.run(["train", "--train", train, "--output", plain, "--noise", noise.path] + tiny).status == 0)
+    let defaults = try CTCTrainer.savedOptions(output: plain).augmentation
+    #expect(defaults.minimumSNR == 5 && defaults.maximumSNR == 30 && defaults.noiseProbability == 0.5)
+
+    for (arguments, message) in [
+      (["--noise-snr", "0,20"], "--noise-snr and --noise-probability need --noise"),
+      (["--noise-probability", "0.3"], "--noise-snr and --noise-probability need --noise"),
+      (["--noise", noise.path, "--noise-snr", "20,0"], "--noise-snr must lie within -20...60 dB with MIN <= MAX"),
+      (["--noise", noise.path, "--noise-snr", "0,90"], "--noise-snr must lie within -20...60 dB"),
+      (["--noise", noise.path, "--noise-snr", "low"], "--noise-snr must be MIN,MAX in dB"),
+      (["--noise", noise.path, "--noise-snr", "1,2,3"], "--noise-snr must be MIN,MAX in dB"),
+      (["--noise", noise.path, "--noise-probability", "1.5"], "--noise-probability must be in [0, 1]"),
+    ] {
+      let out = dir.appendingPathComponent("refused").path
+      let r = try CLI.run(["train", "--train", train, "--output", out] + arguments + tiny)
+      #expect(r.status == 64 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
+      #expect(!FileManager.default.fileExists(atPath: out), "\(arguments) started a run")
+    }
+  }
+}
