@@ -15,7 +15,9 @@ struct Train: ParsableCommand {
     discussion: """
       A manifest is JSON Lines, one utterance per line:
         {"audio": "clips/a.wav", "text": "four seven one", "speaker": "george"}
-      (speaker optional; relative audio paths are relative to the manifest's folder), or a \
+      (speaker optional; relative audio paths are relative to the manifest's folder; "text": "" \
+      marks a recording with no speech, e.g. background noise, which teaches the model to stay \
+      silent), or a \
       folder of FSDD-style {digit}_{speaker}_{take}.wav files. Texts are lower-cased, "oh" \
       becomes "zero", spaces are collapsed. Word tokens are every word of the training texts, \
       sorted, after the blank.

@@ -180,6 +180,51 @@ func trainingTemporaryDirectory() -> URL {
       #expect(FileManager.default.fileExists(atPath: output + "/checkpoint.safetensors"))
     }
   }
+
+  /// Recordings without speech (`"text": ""`) teach the network to stay silent: a 1 kHz hum,
+  /// between the two "words" (500 Hz and 2 kHz) and never named, is trained as empty. New hum
+  /// clips must then give no words while new tone utterances are still transcribed; strings
+  /// are never built from the hum clips.
+  @Test func emptyTextsTeachSilence() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // hum(count, seed, name): clips of 0.2-0.4 s of 1 kHz between faint noise, with empty texts.
+    func hum(_ count: Int, seed: UInt64, name: String) throws -> [ManifestEntry] {
+      var g = SeededGenerator(seed: seed)
+      try FileManager.default.createDirectory(at: dir.appendingPathComponent(name), withIntermediateDirectories: true)
+      let lines = try (0..<count).map { i -> String in
+        let n = 1600 + Int(g.next() % 1600)
+        let pad = (0..<600).map { _ in 0.005 * g.normal() }
+        let tone = (0..<n).map { j in 0.4 * Float(sin(2 * Double.pi * 1000 * Double(j) / 8000)) + 0.005 * g.normal() }
+        try writeWAV(pad + tone + pad, sampleRate: ToneCorpus.rate, to: dir.appendingPathComponent("\(name)/\(i).wav").path)
+        return "{\"audio\": \"\(name)/\(i).wav\", \"text\": \"\", \"speaker\": \"s\(i % 3)\"}"
+      }
+      let manifest = dir.appendingPathComponent("\(name).jsonl")
+      try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: manifest)
+      return try Manifest.load(manifest.path)
+    }
+    let tones = try Manifest.load(try ToneCorpus.write(count: 48, seed: 1, to: dir, name: "train"))
+    let training = tones + (try hum(24, seed: 3, name: "hum"))
+    #expect(training.suffix(24).allSatisfy { $0.text.isEmpty })
+    var options = ToneCorpus.options
+    options.augmentation.connectedStrings = 8
+    let trainer = try CTCTrainer(options: options, training: training, threads: 2)
+    #expect(trainer.tokenizer.tokens == ["<blank>", "high", "low"])
+    #expect(trainer.trainingCount == 80 && trainer.connectedCount == 8)
+    let summary = try trainer.train(output: dir.appendingPathComponent("run").path)
+    let model = try TranscriptionModel(named: summary.lastModel)
+    let evaluator = TranscriptionEvaluator(model: model, threads: 2)
+    let (silent, _) = try evaluator.evaluate(try hum(10, seed: 4, name: "hum-new"))
+    #expect(silent.words.insertions == 0 && silent.correctUtterances == 10, "\(silent.text)")
+    let (spoken, _) = try evaluator.evaluate(try Manifest.load(try ToneCorpus.write(count: 20, seed: 2, to: dir, name: "valid")))
+    #expect(spoken.utteranceAccuracy >= 0.9, "\(spoken.text)")
+
+    let onlyHum = dir.appendingPathComponent("only-hum.jsonl")
+    try Data("{\"audio\": \"hum/0.wav\", \"text\": \"\"}\n".utf8).write(to: onlyHum)
+    #expect(throws: TrainingError.emptyDataset(path: "training set", reason: "no words: every \"text\" is empty")) {
+      _ = try CTCTrainer(options: options, training: try Manifest.load(onlyHum.path), threads: 1)
+    }
+  }
 }
 
 /// `earshot train` and `earshot evaluate` through the built binary.

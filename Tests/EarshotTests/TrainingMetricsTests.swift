@@ -78,6 +78,29 @@ import Testing
     #expect((json["confusion"] as? [String: [String: Int]])?["seven"]?["one"] == 1)
   }
 
+  /// Recordings without speech have no reference words: every word produced is an insertion,
+  /// the report says so instead of printing a rate over zero words, and a silent output is a
+  /// correct utterance.
+  @Test func reportOnRecordingsWithoutSpeechCountsInsertions() {
+    var r = EvaluationReport()
+    r.add(reference: "", hypothesis: "seven", speaker: "rain")
+    r.add(reference: "", hypothesis: "two two", speaker: "rain")
+    r.add(reference: "", hypothesis: "", speaker: "hum")
+    #expect(r.words.reference == 0 && r.words.insertions == 3 && r.correctUtterances == 1)
+    #expect(r.text.contains("WER: none: no reference words, so every word produced is an insertion (3 insertions)"), "\(r.text)")
+    #expect(r.text.contains("CER: none (no reference characters)"), "\(r.text)")
+    #expect(r.text.contains("rain           3 insertions, no reference words"), "\(r.text)")
+    #expect(!r.text.contains("300.00%"), "\(r.text)")
+    let json = try! JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
+    #expect(json["wer"] is NSNull && json["cer"] is NSNull, "\(r.json)")
+    #expect(((json["speakers"] as? [String: [String: Any]])?["rain"]?["wer"]) is NSNull, "\(r.json)")
+    #expect((json["words"] as? [String: Int])?["insertions"] == 3, "\(r.json)")
+    r.add(reference: "one", hypothesis: "one", speaker: "hum")
+    #expect(r.text.contains("WER: 300.00% (0 substitutions, 0 deletions, 3 insertions of 1 words)"), "\(r.text)")
+    let mixed = try! JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
+    #expect(mixed["wer"] as? Double == 3, "\(r.json)")
+  }
+
   @Test func textKeepsLongSpeakerNamesAndWordsWhole() {
     // Two speaker ids that differ only after their 14th character, and a word longer than 10.
     var r = EvaluationReport()
@@ -114,11 +137,13 @@ import Testing
 
       # a comment
       {"audio": "/abs/b.wav", "text": "oh"}
+      {"audio": "noise.wav", "text": "  "}
       """
     let entries = try Manifest.parse(text, path: "/data/set/train.jsonl")
     #expect(entries == [
       ManifestEntry(audio: "/data/set/clips/a.wav", text: "four seven", speaker: "george"),
       ManifestEntry(audio: "/abs/b.wav", text: "zero", speaker: nil),
+      ManifestEntry(audio: "/data/set/noise.wav", text: "", speaker: nil),
     ])
   }
 
@@ -126,7 +151,6 @@ import Testing
     ("{\"audio\": \"a.wav\", \"text\": \"one\"}\nnot json\n", 2, "not valid JSON"),
     ("{\"audio\": \"a.wav\", \"text\": \"one\"}\n\n{\"text\": \"two\"}\n", 3, "no \"audio\" string"),
     ("{\"audio\": \"a.wav\"}\n", 1, "no \"text\" string"),
-    ("{\"audio\": \"a.wav\", \"text\": \"   \"}\n", 1, "\"text\" is empty"),
     ("{\"audio\": \"a.wav\", \"text\": \"one\", \"speaker\": 7}\n", 1, "\"speaker\" is not a string"),
     ("[1, 2]\n", 1, "expected a JSON object"),
   ])

@@ -75,6 +75,9 @@ public final class CTCTrainer {
     let start = Date()
     tokenizer = tokens.map { Tokenizer(tokens: $0, unit: options.tokenUnit) }
       ?? Tokenizer(texts: training.map(\.text), unit: options.tokenUnit)
+    guard tokenizer.tokens.count > 1 else {
+      throw TrainingError.emptyDataset(path: "training set", reason: "no words: every \"text\" is empty")
+    }
     extractor = try FeatureExtractor(options: options.features)
     melAxis = MelAxis(options.features)
     let rate = options.features.sampleRate
@@ -110,8 +113,10 @@ public final class CTCTrainer {
     if augmentation.connectedStrings > 0 {
       // From each clip at the speed closest to 1; the strings get their own speed variants.
       let plain = speeds.indices.min { abs(speeds[$0] - 1) < abs(speeds[$1] - 1) }!
-      let pieces = clips.map {
-        ConnectedStrings.Piece(samples: $0.audio.samples[plain], text: $0.entry.text, speaker: $0.entry.speaker)
+      // Recordings without speech (empty texts) are not joined into strings.
+      let speech = clips.indices.filter { !clips[$0].labels.isEmpty }
+      let pieces = speech.map {
+        ConnectedStrings.Piece(samples: clips[$0].audio.samples[plain], text: clips[$0].entry.text, speaker: clips[$0].entry.speaker)
       }
       let built = ConnectedStrings.build(
         pieces, count: augmentation.connectedStrings, maximumPieces: augmentation.maximumConnectedPieces,
@@ -119,7 +124,7 @@ public final class CTCTrainer {
       let first = clips.count
       clips += try loadEach(built.count, threads: threads, skipped: &skipped) { i in
         let b = built[i]
-        let name = "connected string \(i + 1) (clips \(b.pieces.map { String($0 + 1) }.joined(separator: ",")))"
+        let name = "connected string \(i + 1) (clips \(b.pieces.map { String(speech[$0] + 1) }.joined(separator: ",")))"
         return try clip(ManifestEntry(audio: name, text: b.text, speaker: b.speaker),
                         try tokenizer.encode(b.text, path: name), b.samples)
       }

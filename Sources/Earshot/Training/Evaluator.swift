@@ -60,10 +60,15 @@ extension EvaluationReport {
   /// table of substitutions (reference rows, hypothesis columns).
   public var text: String {
     func pct(_ x: Double) -> String { String(format: "%.2f%%", 100 * x) }
+    let counts = "\(words.substitutions) substitutions, \(words.deletions) deletions, \(words.insertions) insertions"
+    // With no reference words (recordings without speech) a rate means nothing; every word is an insertion.
+    let wordLine = words.reference == 0
+      ? "none: no reference words, so every word produced is an insertion (\(words.insertions) insertions)"
+      : "\(pct(wordErrorRate)) (\(counts) of \(words.reference) words)"
     var out = """
       utterances: \(utterances)
-      WER: \(pct(wordErrorRate)) (\(words.substitutions) substitutions, \(words.deletions) deletions, \(words.insertions) insertions of \(words.reference) words)
-      CER: \(pct(characterErrorRate))
+      WER: \(wordLine)
+      CER: \(characters.reference == 0 ? "none (no reference characters)" : pct(characterErrorRate))
       utterance accuracy: \(pct(utteranceAccuracy)) (\(correctUtterances) of \(utterances))
 
       """
@@ -77,7 +82,8 @@ extension EvaluationReport {
       let speakerWidth = width(shown, atLeast: 14)
       for (s, name) in zip(names, shown) {
         let c = speakers[s]!
-        out += "  \(name.leftAligned(speakerWidth)) WER \(pct(c.rate)) of \(c.reference) words\n"
+        out += "  \(name.leftAligned(speakerWidth)) " + (c.reference == 0
+          ? "\(c.insertions) insertions, no reference words\n" : "WER \(pct(c.rate)) of \(c.reference) words\n")
       }
     }
     out += "\nper word (reference count, substitutions, deletions, insertions):\n"
@@ -100,12 +106,14 @@ extension EvaluationReport {
     return out
   }
 
-  /// The JSON form: totals and rates, per speaker, per word, confusion and the errors.
+  /// The JSON form: totals and rates, per speaker, per word, confusion and the errors. A rate
+  /// over no reference words or characters (recordings without speech) is null: its edit
+  /// counts still hold the insertions.
   public var json: String {
     struct Summary: Encodable {
       var utterances: Int
-      var wer: Double
-      var cer: Double
+      var wer: Rate
+      var cer: Rate
       var utteranceAccuracy: Double
       var words: EditCounts
       var characters: EditCounts
@@ -115,14 +123,24 @@ extension EvaluationReport {
       var errors: [EvaluationReport.Utterance]
     }
     struct Speaker: Encodable {
-      var wer: Double
+      var wer: Rate
       var words: Int
       var errors: Int
     }
+    // A rate written as a number, or as an explicit null (a missing key would read as a
+    // forgotten field).
+    struct Rate: Encodable {
+      var value: Double?
+      init(_ counts: EditCounts) { value = counts.reference == 0 ? nil : counts.rate }
+      func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let value { try c.encode(value) } else { try c.encodeNil() }
+      }
+    }
     let s = Summary(
-      utterances: utterances, wer: wordErrorRate, cer: characterErrorRate, utteranceAccuracy: utteranceAccuracy,
+      utterances: utterances, wer: Rate(words), cer: Rate(characters), utteranceAccuracy: utteranceAccuracy,
       words: words, characters: characters,
-      speakers: speakers.mapValues { Speaker(wer: $0.rate, words: $0.reference, errors: $0.errors) },
+      speakers: speakers.mapValues { Speaker(wer: Rate($0), words: $0.reference, errors: $0.errors) },
       wordErrors: wordErrors, confusion: confusion, errors: errors)
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys, .prettyPrinted]
