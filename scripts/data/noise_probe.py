@@ -12,7 +12,10 @@ class folder under --esc (the first eight clips of the class, resampled and join
 stretch per clip). The SNR is the power of the clip's louder half of 20 ms frames over the
 noise's. Everything is written at --rate (default 8000, the `digits` model's rate; 16000 for
 the classifiers). `--count` clips are drawn with Python's `random.seed(SEED)` shuffle; the noise with
-numpy's default_rng(7). Needs numpy, soundfile and soxr (scripts/fixtures/requirements.txt).
+numpy's default_rng(7). With --pad S the noise is not under the speech but in S seconds
+before and after it (OUT/p{KIND}{SNR}-{NAME}.jsonl; the clip itself unchanged; same SNR
+definition): a recording that starts and ends in a noisy room. Needs numpy, soundfile and soxr
+(scripts/fixtures/requirements.txt).
 """
 import argparse
 import glob
@@ -42,6 +45,8 @@ def main() -> None:
     p.add_argument("--snr", default="20,10", help="SNRs in dB, comma-separated (default 20,10)")
     p.add_argument("--esc", default="../shared/data/esc10", help="ESC-10 folder (default ../shared/data/esc10)")
     p.add_argument("--rate", type=int, default=8000, help="sample rate of the copies in Hz (default 8000)")
+    p.add_argument("--pad", type=float, default=0.0,
+                   help="put the noise in this many seconds before and after each clip instead of under it (default 0: under it)")
     args = p.parse_args()
     random.seed(args.seed)
     rows = [json.loads(line) for line in open(args.manifest) if line.strip()]
@@ -58,7 +63,7 @@ def main() -> None:
                 raise SystemExit(f"{kind}: no .ogg clips under {os.path.join(args.esc, kind)}")
             banks[kind] = np.concatenate([mono(f, args.rate) for f in files])
     variants = [("plain", None, None)] + [
-        (f"n{'heli' if k == 'helicopter' else k}{snr}", k, float(snr))
+        (f"{'p' if args.pad > 0 else 'n'}{'heli' if k == 'helicopter' else k}{snr}", k, float(snr))
         for k in args.kinds.split(",") for snr in args.snr.split(",")]
     for v, kind, snr in variants:
         folder = os.path.join(args.out, v, args.name)
@@ -67,18 +72,24 @@ def main() -> None:
             for i, (r, x) in enumerate(zip(rows, clips)):
                 y = x
                 if kind is not None:
+                    pad = int(round(args.pad * args.rate))
+                    length = len(x) + 2 * pad
                     if kind == "white":
-                        n = rng.standard_normal(len(x)).astype(np.float32)
+                        n = rng.standard_normal(length).astype(np.float32)
                     else:
                         b = banks[kind]
-                        s0 = rng.integers(0, len(b) - len(x))
-                        n = b[s0:s0 + len(x)].copy()
+                        if length >= len(b):
+                            raise SystemExit(f"{kind}: {length} samples of noise needed, the bank holds {len(b)}")
+                        s0 = rng.integers(0, len(b) - length)
+                        n = b[s0:s0 + length].copy()
                     frame = args.rate // 50  # 20 ms
                     frames = x[: len(x) // frame * frame].reshape(-1, frame)
                     power = np.sort((frames ** 2).mean(1))[::-1]
                     speech = power[: max(1, len(power) // 2)].mean()
                     n *= np.sqrt(speech / (np.mean(n ** 2) + 1e-12) / 10 ** (snr / 10))
-                    y = np.clip(x + n, -1, 1)
+                    if pad > 0:
+                        n[pad:pad + len(x)] = 0
+                    y = np.clip(np.concatenate([np.zeros(pad, np.float32), x, np.zeros(pad, np.float32)]) + n, -1, 1)
                 dst = os.path.abspath(os.path.join(folder, f"{i}.wav"))
                 sf.write(dst, y, args.rate, subtype="PCM_16")
                 out.write(json.dumps({**r, "audio": dst}) + "\n")
