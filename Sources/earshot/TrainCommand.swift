@@ -24,7 +24,7 @@ struct Train: ParsableCommand {
 
       Every clip is decoded once (resampled to 8 kHz for the default features, 40 log-mel \
       bands with per-utterance normalisation). Each step augments: speed 0.9/1.0/1.1, gain \
-      +-6 dB, background noise from --noise (half the utterances at 5-30 dB SNR; --noise-probability, --noise-snr), SpecAugment \
+      +-6 dB, background noise from --noise (half the utterances at 5-30 dB SNR; --noise-probability, --noise-snr, --noise-pad), SpecAugment \
       time and frequency masks; --frequency-warp, --silence and --reverb add vocal tract length \
       perturbation, digital-silence padding and simulated rooms. --connected-strings N adds N utterances built \
       at the start from clips of one speaker joined with short pauses (digit strings from \
@@ -102,6 +102,10 @@ struct Train: ParsableCommand {
   var noiseSnr: String?
   @Option(help: ArgumentHelp("With --noise: probability that an utterance gets noise, in [0, 1]. (default: 0.5)", valueName: "p"))
   var noiseProbability: Float?
+  @Option(help: ArgumentHelp(
+    "With --noise: an utterance that gets noise also gets 0 to this many seconds of the noise alone before and after it, as a recording that starts and ends in a noisy room; at most 10. (default: 0)",
+    valueName: "seconds"))
+  var noisePad: Float?
   @Flag(help: "Turn all augmentation off (speed, gain, noise, silence, warp, reverb, SpecAugment).") var noAugmentation = false
   @Option(help: "Vocal tract length perturbation: warp the mel axis by a factor in [1-W, 1+W] per utterance, e.g. 0.1. (default: 0, off)")
   var frequencyWarp: Float?
@@ -251,8 +255,11 @@ struct Train: ParsableCommand {
       }
       if noAugmentation { throw ValidationError("--noise and --no-augmentation contradict each other") }
     }
-    if noise == nil && (noiseSnr != nil || noiseProbability != nil) {
-      throw ValidationError("--noise-snr and --noise-probability need --noise (a folder of background noise)")
+    if noise == nil && (noiseSnr != nil || noiseProbability != nil || noisePad != nil) {
+      throw ValidationError("--noise-snr, --noise-probability and --noise-pad need --noise (a folder of background noise)")
+    }
+    if let noisePad, !(noisePad >= 0 && noisePad <= 10) {
+      throw ValidationError("--noise-pad must be in [0, 10] seconds (got \(noisePad))")
     }
     _ = try noiseSNRRange()
     if let noiseProbability, !(noiseProbability >= 0 && noiseProbability <= 1) {
@@ -371,12 +378,13 @@ extension Train {
     return (low, high)
   }
 
-  /// --no-augmentation, --noise, --noise-snr, --noise-probability, --frequency-warp, --silence and --reverb, for either task.
+  /// --no-augmentation, --noise, --noise-snr, --noise-probability, --noise-pad, --frequency-warp, --silence and --reverb, for either task.
   func applyAugmentationFlags(to a: inout AugmentationOptions) throws {
     if noAugmentation { a = .none }
     if let noise { a.noiseFolder = noise }
     if let snr = try noiseSNRRange() { (a.minimumSNR, a.maximumSNR) = snr }
     if let noiseProbability { a.noiseProbability = noiseProbability }
+    if let noisePad { a.maximumNoisePadSeconds = noisePad }
     if let frequencyWarp { a.maximumFrequencyWarp = frequencyWarp }
     if let silence { a.silenceProbability = silence }
     if let reverb { a.reverbProbability = reverb }

@@ -86,7 +86,7 @@ struct ConnectedStringsTests {
 
 @Suite("Noise options of earshot train")
 struct NoiseOptionTests {
-  /// --noise-snr and --noise-probability reach the run's saved options (one value fixes the
+  /// --noise-snr, --noise-probability and --noise-pad reach the run's saved options (one value fixes the
   /// SNR); without --noise, malformed or out of range, they are refused before training.
   @Test func noiseOptionsReachTheRunOrAreRefused() throws {
     let dir = trainingTemporaryDirectory()
@@ -98,23 +98,26 @@ struct NoiseOptionTests {
     try writeWAV((0..<8000).map { _ in 0.1 * g.normal() }, sampleRate: 8000, to: noise.appendingPathComponent("white.wav").path)
     let tiny = ["--hidden", "4", "--layers", "1", "--batch-size", "6", "--epochs", "1", "--threads", "1"]
 
-    for (snr, low, high, probability) in [("0,25", Float(0), Float(25), "0.75"), ("12", 12, 12, "1")] {
+    for (snr, low, high, probability, pad) in [("0,25", Float(0), Float(25), "0.75", "1.5"), ("12", 12, 12, "1", "0")] {
       let out = dir.appendingPathComponent("run-\(snr)").path
       let run = try CLI.run(["train", "--train", train, "--output", out, "--noise", noise.path,
-                             "--noise-snr", snr, "--noise-probability", probability] + tiny)
+                             "--noise-snr", snr, "--noise-probability", probability, "--noise-pad", pad] + tiny)
       #expect(run.status == 0, "\(run.stderr)")
       let saved = try CTCTrainer.savedOptions(output: out).augmentation
       #expect(saved.noiseFolder == noise.path && saved.minimumSNR == low && saved.maximumSNR == high
-        && saved.noiseProbability == Float(probability)!, "\(saved)")
+        && saved.noiseProbability == Float(probability)! && saved.maximumNoisePadSeconds == Float(pad)!, "\(saved)")
     }
     let plain = dir.appendingPathComponent("plain").path
     #expect(try CLI.run(["train", "--train", train, "--output", plain, "--noise", noise.path] + tiny).status == 0)
     let defaults = try CTCTrainer.savedOptions(output: plain).augmentation
-    #expect(defaults.minimumSNR == 5 && defaults.maximumSNR == 30 && defaults.noiseProbability == 0.5)
+    #expect(defaults.minimumSNR == 5 && defaults.maximumSNR == 30 && defaults.noiseProbability == 0.5
+      && defaults.maximumNoisePadSeconds == 0)
 
     for (arguments, message) in [
-      (["--noise-snr", "0,20"], "--noise-snr and --noise-probability need --noise"),
-      (["--noise-probability", "0.3"], "--noise-snr and --noise-probability need --noise"),
+      (["--noise-snr", "0,20"], "--noise-snr, --noise-probability and --noise-pad need --noise"),
+      (["--noise-probability", "0.3"], "--noise-snr, --noise-probability and --noise-pad need --noise"),
+      (["--noise-pad", "1"], "--noise-snr, --noise-probability and --noise-pad need --noise"),
+      (["--noise", noise.path, "--noise-pad", "11"], "--noise-pad must be in [0, 10] seconds"),
       (["--noise", noise.path, "--noise-snr", "20,0"], "--noise-snr must lie within -20...60 dB with MIN <= MAX"),
       (["--noise", noise.path, "--noise-snr", "0,90"], "--noise-snr must lie within -20...60 dB"),
       (["--noise", noise.path, "--noise-snr", "low"], "--noise-snr must be MIN,MAX in dB"),

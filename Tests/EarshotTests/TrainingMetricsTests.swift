@@ -248,6 +248,30 @@ import Testing
     }
   }
 
+  /// With padding the utterance sits between stretches of the noise alone (the noise from
+  /// `offset` on, unbroken), and the SNR is per sample: the signal's power over its own length
+  /// against the noise's over the whole padded length.
+  @Test func paddedNoisePlaysAloneAroundTheUtterance() {
+    var g = SeededGenerator(seed: 2)
+    let signal = (0..<4000).map { i in 0.5 * Float(sin(Double(i) * 0.3)) }
+    let noise = (0..<1000).map { _ in g.normal() }
+    var x = signal
+    Augmentation.addNoise(&x, noise: noise, offset: 300, snr: 10, pad: (before: 1200, after: 700))
+    #expect(x.count == 1200 + 4000 + 700)
+    let added = (0..<x.count).map { i in x[i] - (1200..<5200 ~= i ? signal[i - 1200] : 0) }
+    let scale = added[0] / noise[300]
+    #expect(scale > 0)
+    for i in 0..<x.count { #expect(abs(added[i] - scale * noise[(300 + i) % 1000]) < 1e-5, "sample \(i)") }
+    let signalPower = signal.reduce(0.0) { $0 + Double($1 * $1) } / 4000
+    let noisePower = added.reduce(0.0) { $0 + Double($1 * $1) } / Double(x.count)
+    #expect(abs(10 * log10(signalPower / noisePower) - 10) < 0.01, "\(10 * log10(signalPower / noisePower))")
+    // Without padding nothing changes: the same bits as before the option existed.
+    var plain = signal, explicit = signal
+    Augmentation.addNoise(&plain, noise: noise, offset: 300, snr: 10)
+    Augmentation.addNoise(&explicit, noise: noise, offset: 300, snr: 10, pad: (0, 0))
+    #expect(plain == explicit && plain.count == 4000)
+  }
+
   @Test func speedAndGain() throws {
     let x = [Float](repeating: 0.25, count: 8000)
     #expect(try Augmentation.changeSpeed(x, by: 1.1, sampleRate: 8000).count == 7273)

@@ -12,9 +12,9 @@ class folder under --esc (the first eight clips of the class, resampled and join
 stretch per clip). The SNR is the power of the clip's louder half of 20 ms frames over the
 noise's. Everything is written at --rate (default 8000, the `digits` model's rate; 16000 for
 the classifiers). `--count` clips are drawn with Python's `random.seed(SEED)` shuffle; the noise with
-numpy's default_rng(7). With --pad S the noise is not under the speech but in S seconds
-before and after it (OUT/p{KIND}{SNR}-{NAME}.jsonl; the clip itself unchanged; same SNR
-definition): a recording that starts and ends in a noisy room. Needs numpy, soundfile and soxr
+numpy's default_rng(7). With --pad S each clip also gets S seconds of the same noise alone
+before and after it (OUT/p{KIND}{SNR}-{NAME}.jsonl; the same SNR under the speech): a recording
+that starts and ends in a noisy room. Needs numpy, soundfile and soxr
 (scripts/fixtures/requirements.txt).
 """
 import argparse
@@ -46,7 +46,7 @@ def main() -> None:
     p.add_argument("--esc", default="../shared/data/esc10", help="ESC-10 folder (default ../shared/data/esc10)")
     p.add_argument("--rate", type=int, default=8000, help="sample rate of the copies in Hz (default 8000)")
     p.add_argument("--pad", type=float, default=0.0,
-                   help="put the noise in this many seconds before and after each clip instead of under it (default 0: under it)")
+                   help="also this many seconds of the noise alone before and after each clip (default 0)")
     args = p.parse_args()
     random.seed(args.seed)
     rows = [json.loads(line) for line in open(args.manifest) if line.strip()]
@@ -87,8 +87,6 @@ def main() -> None:
                     power = np.sort((frames ** 2).mean(1))[::-1]
                     speech = power[: max(1, len(power) // 2)].mean()
                     n *= np.sqrt(speech / (np.mean(n ** 2) + 1e-12) / 10 ** (snr / 10))
-                    if pad > 0:
-                        n[pad:pad + len(x)] = 0
                     y = np.clip(np.concatenate([np.zeros(pad, np.float32), x, np.zeros(pad, np.float32)]) + n, -1, 1)
                 dst = os.path.abspath(os.path.join(folder, f"{i}.wav"))
                 sf.write(dst, y, args.rate, subtype="PCM_16")

@@ -18,6 +18,11 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
   /// Signal-to-noise ratio range in dB, drawn uniformly; default 5...30.
   public var minimumSNR: Float = 5
   public var maximumSNR: Float = 30
+  /// Longest stretch of the noise alone added on each side of an utterance that gets noise,
+  /// in seconds, drawn uniformly from 0 (the utterance is padded, then the noise plays over
+  /// all of it, at an SNR measured on the utterance itself): a recording that starts and ends
+  /// in a noisy room. Default 0 (off).
+  public var maximumNoisePadSeconds: Float = 0
   /// SpecAugment (Park et al. 2019) time masks per utterance; default 2; 0 turns them off.
   public var timeMasks = 2
   /// Widest time mask in frames, also capped at 1/8 of the utterance per mask; default 8.
@@ -69,6 +74,7 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
     try read(.noiseProbability, &noiseProbability)
     try read(.minimumSNR, &minimumSNR)
     try read(.maximumSNR, &maximumSNR)
+    try read(.maximumNoisePadSeconds, &maximumNoisePadSeconds)
     try read(.timeMasks, &timeMasks)
     try read(.maximumTimeMaskFrames, &maximumTimeMaskFrames)
     try read(.frequencyMasks, &frequencyMasks)
@@ -112,6 +118,7 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
     }
     try within("gainDecibels", gainDecibels, 0...40, "0...40")
     try within("noiseProbability", noiseProbability, 0...1, "0...1")
+    try within("maximumNoisePadSeconds", maximumNoisePadSeconds, 0...10, "0...10 seconds")
     guard minimumSNR <= maximumSNR else {
       throw .invalidOption(name: "minimumSNR", value: "\(minimumSNR)", expected: "<= maximumSNR (\(maximumSNR))")
     }
@@ -169,13 +176,22 @@ public enum Augmentation {
 
   /// Adds `noise` (looped from `offset` when shorter) scaled so that the power ratio of
   /// `samples` to the added noise is `snr` dB. Silent noise or a silent signal adds nothing.
-  public static func addNoise(_ samples: inout [Float], noise: [Float], offset: Int, snr: Float) {
+  /// With `pad` (samples per side, before and after), `samples` is first extended by that
+  /// much digital silence, so the noise also plays alone there; the SNR is still measured
+  /// on the original samples.
+  public static func addNoise(_ samples: inout [Float], noise: [Float], offset: Int, snr: Float,
+                              pad: (before: Int, after: Int) = (0, 0)) {
     guard !samples.isEmpty, !noise.isEmpty else { return }
     var signalPower = 0.0, noisePower = 0.0
     for v in samples { signalPower += Double(v) * Double(v) }
-    let n = samples.count
+    let n = samples.count + max(pad.before, 0) + max(pad.after, 0)
     for i in 0..<n { let v = Double(noise[(offset + i) % noise.count]); noisePower += v * v }
     guard signalPower > 0, noisePower > 0 else { return }
+    if n > samples.count {
+      // Powers are compared per sample: the signal's over its own length, the noise's over all.
+      signalPower *= Double(n) / Double(samples.count)
+      samples = [Float](repeating: 0, count: max(pad.before, 0)) + samples + [Float](repeating: 0, count: max(pad.after, 0))
+    }
     // scale^2 * noisePower = signalPower / 10^(snr / 10)
     let scale = Float((signalPower / noisePower / Foundation.pow(10, Double(snr) / 10)).squareRoot())
     noise.withUnsafeBufferPointer { z in
@@ -257,7 +273,8 @@ public enum Augmentation {
   }
 
   /// The waveform steps of one training draw, in order: room reverberation, gain, background
-  /// noise (one of `noise`, at a random offset and SNR), digital silence on both sides.
+  /// noise (one of `noise`, at a random offset and SNR, with the noise alone on both sides
+  /// when `maximumNoisePadSeconds` is set), digital silence on both sides.
   /// `sampleRate` is the rate of `samples`.
   public static func augmentWaveform(_ samples: inout [Float], sampleRate: Int, options a: AugmentationOptions,
                               noise: [[Float]], generator g: inout SeededGenerator) {
@@ -268,7 +285,13 @@ public enum Augmentation {
     if !noise.isEmpty && g.nextUnitFloat() < a.noiseProbability {
       let z = noise[Int(g.next() % UInt64(noise.count))]
       let offset = Int(g.next() % UInt64(z.count))
-      addNoise(&samples, noise: z, offset: offset, snr: g.uniform(a.minimumSNR, a.maximumSNR))
+      let snr = g.uniform(a.minimumSNR, a.maximumSNR)
+      var pad = (before: 0, after: 0)
+      if a.maximumNoisePadSeconds > 0 {
+        let widest = a.maximumNoisePadSeconds * Float(sampleRate)
+        pad = (Int(g.uniform(0, widest)), Int(g.uniform(0, widest)))
+      }
+      addNoise(&samples, noise: z, offset: offset, snr: snr, pad: pad)
     }
     if a.silenceProbability > 0 && g.nextUnitFloat() < a.silenceProbability {
       let widest = a.maximumSilenceSeconds * Float(sampleRate)
