@@ -95,7 +95,7 @@ struct Train: ParsableCommand {
   @Option(help: "Gradient clipping: largest global L2 norm. (default: 5)") var clip: Float?
   @Option(help: "Token unit: word or character. (default: word)") var tokens: TrainTokenUnit?
   @Option(help: "Random seed: initialisation, batch order, dropout, augmentation. (default: 0)") var seed: UInt64?
-  @Option(help: "Folder of background-noise audio mixed into training utterances (see --noise-snr and --noise-probability).") var noise: String?
+  @Option(help: "Folder of background-noise audio mixed into training utterances (see --noise-snr, --noise-probability and --noise-pad).") var noise: String?
   @Option(help: ArgumentHelp(
     "With --noise: signal-to-noise ratio in dB, drawn uniformly per utterance from MIN,MAX (or one fixed value); the signal's power is the whole utterance's, pauses included. (default: 5,30)",
     valueName: "min,max"))
