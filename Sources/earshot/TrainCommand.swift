@@ -96,8 +96,9 @@ struct Train: ParsableCommand {
   @Option(help: "Token unit: word or character. (default: word)") var tokens: TrainTokenUnit?
   @Option(help: "Random seed: initialisation, batch order, dropout, augmentation. (default: 0)") var seed: UInt64?
   @Option(help: "Folder of background-noise audio mixed into training utterances (see --noise-snr, --noise-probability and --noise-pad).") var noise: String?
-  @Option(help: ArgumentHelp(
-    "With --noise: signal-to-noise ratio in dB, drawn uniformly per utterance from MIN,MAX (or one fixed value); the signal's power is the whole utterance's, pauses included. (default: 5,30)",
+  // .unconditional: a negative range such as -5,10 is a value, not an option.
+  @Option(parsing: .unconditional, help: ArgumentHelp(
+    "With --noise: signal-to-noise ratio in dB, drawn uniformly per utterance from MIN,MAX (or one fixed value), within -20...60; the signal's power is the whole utterance's, pauses included. (default: 5,30)",
     valueName: "min,max"))
   var noiseSnr: String?
   @Option(help: ArgumentHelp("With --noise: probability that an utterance gets noise, in [0, 1]. (default: 0.5)", valueName: "p"))

@@ -98,7 +98,7 @@ struct NoiseOptionTests {
     try writeWAV((0..<8000).map { _ in 0.1 * g.normal() }, sampleRate: 8000, to: noise.appendingPathComponent("white.wav").path)
     let tiny = ["--hidden", "4", "--layers", "1", "--batch-size", "6", "--epochs", "1", "--threads", "1"]
 
-    for (snr, low, high, probability, pad) in [("0,25", Float(0), Float(25), "0.75", "1.5"), ("12", 12, 12, "1", "0")] {
+    for (snr, low, high, probability, pad) in [("0,25", Float(0), Float(25), "0.75", "1.5"), ("12", 12, 12, "1", "0"), ("-5,10", -5, 10, "0.5", "0.2")] {
       let out = dir.appendingPathComponent("run-\(snr)").path
       let run = try CLI.run(["train", "--train", train, "--output", out, "--noise", noise.path,
                              "--noise-snr", snr, "--noise-probability", probability, "--noise-pad", pad] + tiny)
