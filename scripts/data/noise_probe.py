@@ -65,6 +65,8 @@ def main() -> None:
     variants = [("plain", None, None)] + [
         (f"{'p' if args.pad > 0 else 'n'}{'heli' if k == 'helicopter' else k}{snr}", k, float(snr))
         for k in args.kinds.split(",") for snr in args.snr.split(",")]
+    pad = int(round(args.pad * args.rate))
+    silence = np.zeros(pad, np.float32)
     for v, kind, snr in variants:
         folder = os.path.join(args.out, v, args.name)
         os.makedirs(folder, exist_ok=True)
@@ -72,7 +74,6 @@ def main() -> None:
             for i, (r, x) in enumerate(zip(rows, clips)):
                 y = x
                 if kind is not None:
-                    pad = int(round(args.pad * args.rate))
                     length = len(x) + 2 * pad
                     if kind == "white":
                         n = rng.standard_normal(length).astype(np.float32)
@@ -87,7 +88,7 @@ def main() -> None:
                     power = np.sort((frames ** 2).mean(1))[::-1]
                     speech = power[: max(1, len(power) // 2)].mean()
                     n *= np.sqrt(speech / (np.mean(n ** 2) + 1e-12) / 10 ** (snr / 10))
-                    y = np.clip(np.concatenate([np.zeros(pad, np.float32), x, np.zeros(pad, np.float32)]) + n, -1, 1)
+                    y = np.clip(np.concatenate([silence, x, silence]) + n, -1, 1)
                 dst = os.path.abspath(os.path.join(folder, f"{i}.wav"))
                 sf.write(dst, y, args.rate, subtype="PCM_16")
                 out.write(json.dumps({**r, "audio": dst}) + "\n")

@@ -182,15 +182,16 @@ public enum Augmentation {
   public static func addNoise(_ samples: inout [Float], noise: [Float], offset: Int, snr: Float,
                               pad: (before: Int, after: Int) = (0, 0)) {
     guard !samples.isEmpty, !noise.isEmpty else { return }
+    let before = max(pad.before, 0), after = max(pad.after, 0)
     var signalPower = 0.0, noisePower = 0.0
     for v in samples { signalPower += Double(v) * Double(v) }
-    let n = samples.count + max(pad.before, 0) + max(pad.after, 0)
+    let n = samples.count + before + after
     for i in 0..<n { let v = Double(noise[(offset + i) % noise.count]); noisePower += v * v }
     guard signalPower > 0, noisePower > 0 else { return }
     if n > samples.count {
       // Powers are compared per sample: the signal's over its own length, the noise's over all.
       signalPower *= Double(n) / Double(samples.count)
-      samples = [Float](repeating: 0, count: max(pad.before, 0)) + samples + [Float](repeating: 0, count: max(pad.after, 0))
+      samples = zeroPadded(samples, before: before, after: after)
     }
     // scale^2 * noisePower = signalPower / 10^(snr / 10)
     let scale = Float((signalPower / noisePower / Foundation.pow(10, Double(snr) / 10)).squareRoot())
@@ -286,18 +287,27 @@ public enum Augmentation {
       let z = noise[Int(g.next() % UInt64(noise.count))]
       let offset = Int(g.next() % UInt64(z.count))
       let snr = g.uniform(a.minimumSNR, a.maximumSNR)
-      var pad = (before: 0, after: 0)
-      if a.maximumNoisePadSeconds > 0 {
-        let widest = a.maximumNoisePadSeconds * Float(sampleRate)
-        pad = (Int(g.uniform(0, widest)), Int(g.uniform(0, widest)))
-      }
+      let pad = a.maximumNoisePadSeconds > 0
+        ? sides(upTo: a.maximumNoisePadSeconds, sampleRate: sampleRate, generator: &g) : (before: 0, after: 0)
       addNoise(&samples, noise: z, offset: offset, snr: snr, pad: pad)
     }
     if a.silenceProbability > 0 && g.nextUnitFloat() < a.silenceProbability {
-      let widest = a.maximumSilenceSeconds * Float(sampleRate)
-      let before = Int(g.uniform(0, widest)), after = Int(g.uniform(0, widest))
-      samples = [Float](repeating: 0, count: before) + samples + [Float](repeating: 0, count: after)
+      let pad = sides(upTo: a.maximumSilenceSeconds, sampleRate: sampleRate, generator: &g)
+      samples = zeroPadded(samples, before: pad.before, after: pad.after)
     }
+  }
+
+  /// Lengths in samples of two stretches, before and after, each drawn uniformly in
+  /// [0, `seconds`) (before first).
+  static func sides(upTo seconds: Float, sampleRate: Int, generator g: inout SeededGenerator) -> (before: Int, after: Int) {
+    let widest = seconds * Float(sampleRate)
+    let before = Int(g.uniform(0, widest))
+    return (before, Int(g.uniform(0, widest)))
+  }
+
+  /// `samples` between `before` and `after` zeros.
+  static func zeroPadded(_ samples: [Float], before: Int, after: Int) -> [Float] {
+    [Float](repeating: 0, count: before) + samples + [Float](repeating: 0, count: after)
   }
 
   /// The feature steps of one training draw: the vocal-tract warp (when `axis` is given and
