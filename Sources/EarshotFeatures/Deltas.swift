@@ -121,42 +121,74 @@ public enum CMVN {
   /// Smallest standard deviation divided by.
   public static let minimumStandardDeviation: Float = 1e-10
 
-  /// `(x - mean) / max(std, 1e-10)` over all frames (population std); mean only when
+  /// `(x - mean) / max(std, 1e-10)` per bin (population std), the statistics taken over
+  /// `statisticsFrames` (nil: all frames) and applied to every frame; mean only when
   /// `normalizeVariance` is false.
-  public static func utterance(_ x: inout FeatureMatrix, normalizeVariance: Bool) {
+  public static func utterance(_ x: inout FeatureMatrix, normalizeVariance: Bool, statisticsFrames: Range<Int>? = nil) {
     guard x.frames > 0 else { return }
     let frames = x.frames, bins = x.bins
+    let used = statisticsFrames ?? 0..<frames
+    precondition(!used.isEmpty && used.lowerBound >= 0 && used.upperBound <= frames, "statistics frames \(used) of \(frames)")
     x.values.withUnsafeMutableBufferPointer { v in
       for b in 0..<bins {
-        normalize(v, count: frames, at: { $0 * bins + b }, normalizeVariance: normalizeVariance)
+        normalize(v, count: frames, statistics: used, at: { $0 * bins + b }, normalizeVariance: normalizeVariance)
       }
     }
   }
 
-  /// `(x - mean) / max(std, 1e-10)` with one mean and population std over every bin and
-  /// frame; mean only when `normalizeVariance` is false.
-  public static func level(_ x: inout FeatureMatrix, normalizeVariance: Bool) {
+  /// `(x - mean) / max(std, 1e-10)` with one mean and population std over every bin of the
+  /// `statisticsFrames` (nil: all frames), applied to every frame; mean only when
+  /// `normalizeVariance` is false.
+  public static func level(_ x: inout FeatureMatrix, normalizeVariance: Bool, statisticsFrames: Range<Int>? = nil) {
     let count = x.values.count
     guard count > 0 else { return }
+    let bins = x.bins
+    let used = statisticsFrames ?? 0..<x.frames
+    precondition(!used.isEmpty && used.lowerBound >= 0 && used.upperBound <= x.frames, "statistics frames \(used) of \(x.frames)")
     x.values.withUnsafeMutableBufferPointer { v in
-      normalize(v, count: count, at: { $0 }, normalizeVariance: normalizeVariance)
+      normalize(
+        v, count: count, statistics: used.lowerBound * bins..<used.upperBound * bins, at: { $0 },
+        normalizeVariance: normalizeVariance)
     }
   }
 
-  /// Normalises the `count` values at indices `at(0..<count)` of `v` by their own mean and
-  /// floored population std, both summed in Double in index order.
+  /// The frames whose statistics `utterance` and `level` use under `span`: from the first to
+  /// the last frame whose level (the mean of its values, `unitsPerDecibel` of them per dB) is
+  /// within `span.decibels` of the loudest frame's, widened by `span.marginFrames` each side
+  /// and cut to the utterance. `x` must have at least one frame.
+  public static func speechFrames(of x: FeatureMatrix, span: SpeechSpan, unitsPerDecibel: Double) -> Range<Int> {
+    precondition(x.frames > 0, "no frames")
+    let frames = x.frames, bins = x.bins
+    var levels = [Double](repeating: 0, count: frames)
+    x.values.withUnsafeBufferPointer { v in
+      for t in 0..<frames {
+        var sum = 0.0
+        for b in 0..<bins { sum += Double(v[t * bins + b]) }
+        levels[t] = sum / Double(bins)
+      }
+    }
+    let threshold = levels.max()! - Double(span.decibels) * unitsPerDecibel
+    let first = levels.firstIndex { $0 >= threshold }!
+    let last = levels.lastIndex { $0 >= threshold }!
+    return max(0, first - span.marginFrames)..<min(frames, last + 1 + span.marginFrames)
+  }
+
+  /// Normalises the `count` values at indices `at(0..<count)` of `v` by the mean and floored
+  /// population std of those at `at(statistics)`, both summed in Double in index order.
   @inline(__always)
   private static func normalize(
-    _ v: UnsafeMutableBufferPointer<Float>, count: Int, at index: (Int) -> Int, normalizeVariance: Bool
+    _ v: UnsafeMutableBufferPointer<Float>, count: Int, statistics: Range<Int>, at index: (Int) -> Int,
+    normalizeVariance: Bool
   ) {
     var sum = 0.0, squares = 0.0
-    for i in 0..<count {
+    for i in statistics {
       let value = Double(v[index(i)])
       sum += value
       squares += value * value
     }
-    let mean = sum / Double(count)
-    let std = max(sqrt(max(squares / Double(count) - mean * mean, 0)), Double(minimumStandardDeviation))
+    let n = Double(statistics.count)
+    let mean = sum / n
+    let std = max(sqrt(max(squares / n - mean * mean, 0)), Double(minimumStandardDeviation))
     for i in 0..<count {
       let centered = Double(v[index(i)]) - mean
       v[index(i)] = Float(normalizeVariance ? centered / std : centered)

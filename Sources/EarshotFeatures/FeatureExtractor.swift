@@ -213,6 +213,21 @@ public final class FeatureExtractor: @unchecked Sendable {
     guard options.cmvn.mode != .sliding || options.cmvn.windowFrames >= 1 else {
       throw .invalidOption(name: "cmvn.windowFrames", value: "\(options.cmvn.windowFrames)", expected: ">= 1")
     }
+    if let span = options.cmvn.speechSpan {
+      guard options.kind == .logmel || options.kind == .mfcc else {
+        throw .invalidOption(name: "cmvn.speechSpan", value: "with kind \(options.kind.rawValue)", expected: "kind logmel or mfcc")
+      }
+      guard options.cmvn.mode == .utterance || options.cmvn.mode == .level else {
+        throw .invalidOption(
+          name: "cmvn.speechSpan", value: "with mode \(options.cmvn.mode.rawValue)", expected: "mode utterance or level")
+      }
+      guard span.decibels > 0 && span.decibels.isFinite else {
+        throw .invalidOption(name: "cmvn.speechSpan.decibels", value: "\(span.decibels)", expected: "finite and > 0")
+      }
+      guard span.marginFrames >= 0 else {
+        throw .invalidOption(name: "cmvn.speechSpan.marginFrames", value: "\(span.marginFrames)", expected: ">= 0")
+      }
+    }
     outputBins = baseBins * (1 + d.order)
     let clamps = (options.kind == .logmel || options.kind == .mfcc) && options.log.compression == .decibels
       && options.log.topDecibels != nil
@@ -281,6 +296,10 @@ public final class FeatureExtractor: @unchecked Sendable {
     precondition(frameLocal.bins == frameBins, "frame-local bins \(frameLocal.bins) != \(frameBins)")
     // Consumed, so the clamp below works in place instead of copying the whole matrix.
     var m = consume frameLocal
+    // The span is found on the log-mel values as they come (before the clamp, the DCT and deltas).
+    let statisticsFrames = options.cmvn.speechSpan.map { span in
+      CMVN.speechFrames(of: m, span: span, unitsPerDecibel: logUnitsPerDecibel)
+    }
     if (options.kind == .logmel || options.kind == .mfcc) && options.log.compression == .decibels,
       let top = options.log.topDecibels, !m.values.isEmpty
     {
@@ -300,11 +319,18 @@ public final class FeatureExtractor: @unchecked Sendable {
     }
     switch options.cmvn.mode {
     case .none: break
-    case .utterance: CMVN.utterance(&m, normalizeVariance: options.cmvn.normalizeVariance)
+    case .utterance: CMVN.utterance(&m, normalizeVariance: options.cmvn.normalizeVariance, statisticsFrames: statisticsFrames)
     case .sliding: m = CMVN.sliding(m, window: options.cmvn.windowFrames, normalizeVariance: options.cmvn.normalizeVariance)
-    case .level: CMVN.level(&m, normalizeVariance: options.cmvn.normalizeVariance)
+    case .level: CMVN.level(&m, normalizeVariance: options.cmvn.normalizeVariance, statisticsFrames: statisticsFrames)
     }
     return m
+  }
+
+  /// Log-mel units per decibel of signal power: the features hold `log(|X|^power)`, in dB or
+  /// natural log.
+  var logUnitsPerDecibel: Double {
+    let perPowerDecibel = options.log.compression == .decibels ? 1 : log(10.0) / 10
+    return perPowerDecibel * Double(options.spectrogram.power) / 2
   }
 
   /// Per-thread scratch for `processFrame`.

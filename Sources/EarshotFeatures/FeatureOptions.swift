@@ -192,8 +192,28 @@ public struct CMVNOptions: Equatable, Codable, Sendable {
   public var normalizeVariance = true
   /// Sliding window length in frames (Kaldi's `cmn_window`).
   public var windowFrames = 300
+  /// Take the `utterance` or `level` statistics from the speech span alone, and normalise every
+  /// frame by them; nil: from every frame. Log-mel and MFCC only. Noise alone before or after
+  /// the speech (a recording that starts and ends in a room with rain) otherwise pulls the
+  /// statistics towards the noise, and networks trained on tightly cut clips lose words.
+  public var speechSpan: SpeechSpan? = nil
 
   public init() {}
+}
+
+/// The frames from the first to the last whose level is within `decibels` of the loudest
+/// frame's, widened by `marginFrames` on each side. A frame's level is the mean over bands of
+/// its log-mel values (before the DCT of MFCC), read as decibels of power.
+public struct SpeechSpan: Equatable, Codable, Sendable {
+  /// How far under the loudest frame a frame still counts as speech, > 0.
+  public var decibels: Float = 25
+  /// Frames added on each side of the span, >= 0.
+  public var marginFrames = 20
+
+  public init(decibels: Float = 25, marginFrames: Int = 20) {
+    self.decibels = decibels
+    self.marginFrames = marginFrames
+  }
 }
 
 /// Everything needed to turn samples into features, Codable so that a model file carries

@@ -160,6 +160,10 @@ struct Train: ParsableCommand {
   @Option(help: "classify: speed factors, comma-separated. (default: 0.9,1,1.1)") var speeds: String?
   @Option(help: "Feature normalisation per clip: utterance (each band on its own, removing the microphone's colouring) or level (all bands together, keeping the spectral shape, e.g. for steady sounds). (default: utterance)")
   var cmvn: CMVNMode?
+  @Option(help: ArgumentHelp(
+    "Take each clip's normalisation statistics from its speech span only: the frames from the first to the last within DB dB of the loudest, plus 20 frames each side. Noise alone before or after the speech then leaves them as for a tightly cut clip. The model file keeps it, so transcription and classification use it too. (default: every frame)",
+    valueName: "DB"))
+  var cmvnSpan: Double?
 
   /// The options that only `--task classify` takes, by flag name, when given.
   private var classifyOnly: [String] {
@@ -189,6 +193,9 @@ struct Train: ParsableCommand {
     if task == "ctc", let first = classifyOnly.first { throw ValidationError("\(first) applies to --task classify only") }
     if let cmvn, cmvn != .utterance && cmvn != .level {
       throw ValidationError("--cmvn must be utterance or level for training (got \(cmvn.rawValue))")
+    }
+    if let cmvnSpan, !(cmvnSpan > 0 && cmvnSpan <= 60) {
+      throw ValidationError("--cmvn-span must be in (0, 60] dB (got \(cmvnSpan))")
     }
     if task == "classify" {
       if tokens != nil { throw ValidationError("--tokens applies to --task ctc only") }
@@ -244,7 +251,8 @@ struct Train: ParsableCommand {
                                          melBands != nil ? "--mel-bands" : nil, windowMs != nil ? "--window-ms" : nil,
                                          hopMs != nil ? "--hop-ms" : nil, pooling != nil && !newHead ? "--pooling" : nil,
                                          labels != nil && !newHead ? "--labels" : nil,
-                                         cmvn != nil ? "--cmvn" : nil].compactMap({ $0 }).first {
+                                         cmvn != nil ? "--cmvn" : nil,
+                                         cmvnSpan != nil ? "--cmvn-span" : nil].compactMap({ $0 }).first {
       throw ValidationError("\(clash) is taken from the --init model; leave it out"
         + (clash == "--labels" || clash == "--pooling" ? " (or add --new-head to learn new labels on its encoder)" : ""))
     }
@@ -298,6 +306,7 @@ struct Train: ParsableCommand {
       if let seed { options.seed = seed }
       if let checkpointEvery { options.checkpointInterval = checkpointEvery }
       if let cmvn { options.features.cmvn.mode = cmvn }
+      if let cmvnSpan { options.features.cmvn.speechSpan = SpeechSpan(decibels: Float(cmvnSpan)) }
       try applyAugmentationFlags(to: &options.augmentation)
       if let connectedStrings { options.augmentation.connectedStrings = connectedStrings }
       if let connectedMaxClips { options.augmentation.maximumConnectedPieces = connectedMaxClips }
@@ -429,6 +438,7 @@ extension Train {
       options.features = f
     }
     if let cmvn { options.features.cmvn.mode = cmvn }
+    if let cmvnSpan { options.features.cmvn.speechSpan = SpeechSpan(decibels: Float(cmvnSpan)) }
     if let speeds = try speedList(speeds, option: "--speeds") { options.augmentation.speeds = speeds }
     try applyAugmentationFlags(to: &options.augmentation)
     if let initial {

@@ -5,6 +5,14 @@ import Testing
 /// Absurd options and degenerate signals found by the `FuzzFeatures` fuzzer (Fuzz/): each is
 /// rejected with `FeatureError.invalidOption` naming the option, or runs to finite features,
 /// where it used to trap, hang, allocate gigabytes or return NaN or infinity.
+extension FeatureOptions {
+  fileprivate func with(_ change: (inout FeatureOptions) -> Void) -> FeatureOptions {
+    var o = self
+    change(&o)
+    return o
+  }
+}
+
 @Suite("Option validation and degenerate signals")
 struct OptionValidationTests {
   static let speech = FeatureOptions.speechLogMel(sampleRate: 16_000)
@@ -45,6 +53,12 @@ struct OptionValidationTests {
     ("melBands", spectral(.mel) { $0.mel.melBands = 10_000 }),
     // frame start + frame length overflowed in the stream.
     ("hopLength", spectral(.power) { $0.spectrogram.hopLength = Int.max }),
+    // A speech span needs log-mel levels and per-utterance statistics.
+    ("cmvn.speechSpan", fbank { _ in }.with { $0.cmvn.mode = .utterance; $0.cmvn.speechSpan = SpeechSpan() }),
+    ("cmvn.speechSpan", spectral(.logmel) { $0.cmvn.mode = .sliding; $0.cmvn.speechSpan = SpeechSpan() }),
+    ("cmvn.speechSpan.decibels", spectral(.logmel) { $0.cmvn.mode = .utterance; $0.cmvn.speechSpan = SpeechSpan(decibels: 0) }),
+    ("cmvn.speechSpan.decibels", spectral(.mfcc) { $0.cmvn.mode = .level; $0.cmvn.speechSpan = SpeechSpan(decibels: .nan) }),
+    ("cmvn.speechSpan.marginFrames", spectral(.logmel) { $0.cmvn.mode = .level; $0.cmvn.speechSpan = SpeechSpan(marginFrames: -1) }),
   ]
 
   @Test(arguments: rejected.indices)

@@ -84,10 +84,11 @@ struct ConnectedStringsTests {
   }
 }
 
-@Suite("Noise options of earshot train")
+@Suite("Noise and normalisation options of earshot train")
 struct NoiseOptionTests {
   /// --noise-snr, --noise-probability and --noise-pad reach the run's saved options (one value fixes the
-  /// SNR); without --noise, malformed or out of range, they are refused before training.
+  /// SNR), --cmvn-span the model file; without --noise, malformed or out of range, with --init
+  /// (--cmvn-span), they are refused before training.
   @Test func noiseOptionsReachTheRunOrAreRefused() throws {
     let dir = trainingTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -112,6 +113,14 @@ struct NoiseOptionTests {
     let defaults = try CTCTrainer.savedOptions(output: plain).augmentation
     #expect(defaults.minimumSNR == 5 && defaults.maximumSNR == 30 && defaults.noiseProbability == 0.5
       && defaults.maximumNoisePadSeconds == 0)
+    #expect(try TranscriptionModel(named: plain + "/last.safetensors").features.cmvn.speechSpan == nil)
+
+    // --cmvn-span reaches the model file (and so every later reader of it).
+    let spanned = dir.appendingPathComponent("span").path
+    let spanRun = try CLI.run(["train", "--train", train, "--output", spanned, "--cmvn-span", "30", "--cmvn", "level"] + tiny)
+    #expect(spanRun.status == 0, "\(spanRun.stderr)")
+    let features = try TranscriptionModel(named: spanned + "/last.safetensors").features
+    #expect(features.cmvn.speechSpan == SpeechSpan(decibels: 30, marginFrames: 20) && features.cmvn.mode == .level)
 
     for (arguments, message) in [
       (["--noise-snr", "0,20"], "--noise-snr, --noise-probability and --noise-pad need --noise"),
@@ -123,11 +132,16 @@ struct NoiseOptionTests {
       (["--noise", noise.path, "--noise-snr", "low"], "--noise-snr must be MIN,MAX in dB"),
       (["--noise", noise.path, "--noise-snr", "1,2,3"], "--noise-snr must be MIN,MAX in dB"),
       (["--noise", noise.path, "--noise-probability", "1.5"], "--noise-probability must be in [0, 1]"),
+      (["--cmvn-span", "0"], "--cmvn-span must be in (0, 60] dB"),
+      (["--cmvn-span", "61"], "--cmvn-span must be in (0, 60] dB"),
     ] {
       let out = dir.appendingPathComponent("refused").path
       let r = try CLI.run(["train", "--train", train, "--output", out] + arguments + tiny)
       #expect(r.status == 64 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
       #expect(!FileManager.default.fileExists(atPath: out), "\(arguments) started a run")
     }
+    let fromInit = try CLI.run(["train", "--train", train, "--output", dir.appendingPathComponent("init").path,
+                                "--init", "digits", "--cmvn-span", "25"])
+    #expect(fromInit.status == 64 && fromInit.stderr.contains("--cmvn-span is taken from the --init model"), "\(fromInit.stderr)")
   }
 }

@@ -71,6 +71,10 @@ done
 "$EARSHOT" ensemble "$WORK/digits-run/best.safetensors" "$WORK/voices-run-digits.safetensors" \
   "$WORK/level-run/last.safetensors" --output "$WORK/digits-ensemble.safetensors" \
   --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"0 digits-run/best (seed $SEED), 1 voices-run (last epoch, cut to the digits), 2 level-run (last epoch)\"}"
+# 4. Each member's CMVN statistics from the speech span (25 dB under the loudest frame, 20 frames
+#    each side), not every frame: noise alone before or after a string no longer pulls them
+#    (docs/models.md, "CMVN statistics from the speech span"). The networks are unchanged.
+python3 scripts/train/set_speech_span.py "$WORK/digits-ensemble.safetensors" 25 20
 for model in digits-run/best.safetensors voices-run-digits.safetensors level-run/last.safetensors \
   digits-ensemble.safetensors; do
   for set in valid-fsdd valid-sc valid-espeak valid-connected; do
