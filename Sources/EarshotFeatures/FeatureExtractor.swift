@@ -215,11 +215,13 @@ public final class FeatureExtractor: @unchecked Sendable {
     }
     if let span = options.cmvn.speechSpan {
       guard options.kind == .logmel || options.kind == .mfcc else {
-        throw .invalidOption(name: "cmvn.speechSpan", value: "with kind \(options.kind.rawValue)", expected: "kind logmel or mfcc")
+        throw .invalidOption(
+          name: "cmvn.speechSpan", value: "\(span.decibels) dB, kind \(options.kind.rawValue)", expected: "kind logmel or mfcc")
       }
       guard options.cmvn.mode == .utterance || options.cmvn.mode == .level else {
         throw .invalidOption(
-          name: "cmvn.speechSpan", value: "with mode \(options.cmvn.mode.rawValue)", expected: "mode utterance or level")
+          name: "cmvn.speechSpan", value: "\(span.decibels) dB, mode \(options.cmvn.mode.rawValue)",
+          expected: "mode utterance or level")
       }
       guard span.decibels > 0 && span.decibels.isFinite else {
         throw .invalidOption(name: "cmvn.speechSpan.decibels", value: "\(span.decibels)", expected: "finite and > 0")

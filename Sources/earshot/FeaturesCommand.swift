@@ -84,6 +84,12 @@ struct Features: ParsableCommand {
   var cmvn: CMVNMode = .none
   @Option(help: "Sliding CMVN window in frames.")
   var cmvnWindow = 300
+  @Option(help: ArgumentHelp(
+    "utterance or level CMVN: take the statistics from the speech span only, the frames from the first to the last within DB dB of the loudest (logmel, mfcc). (default: every frame)",
+    valueName: "DB"))
+  var cmvnSpan: Float?
+  @Option(help: "Frames added on each side of the --cmvn-span span.")
+  var cmvnSpanMargin = 20
   @Flag(help: "fbank: prepend the log frame energy as column 0.")
   var useEnergy = false
   @Flag(inversion: .prefixedNo, help: "fbank: only frames that fit wholly in the signal (Kaldi snip-edges).")
@@ -134,6 +140,7 @@ struct Features: ParsableCommand {
     o.deltas.width = deltaWidth
     o.cmvn.mode = cmvn
     o.cmvn.windowFrames = cmvnWindow
+    if let cmvnSpan { o.cmvn.speechSpan = SpeechSpan(decibels: cmvnSpan, marginFrames: cmvnSpanMargin) }
     if kind == .fbank {
       if let melBands { o.fbank.melBands = melBands }
       if let minFrequency { o.fbank.lowFrequency = minFrequency }

@@ -157,6 +157,34 @@ struct CLITests {
     #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
   }
 
+  /// --cmvn-span reaches the front end: the file equals the library's features with the same
+  /// span, and a span that leaves out the quiet frames changes them.
+  @Test func cmvnSpanMatchesTheLibrary() throws {
+    let file = audio.appendingPathComponent("phrase-16000-mono-s16.aiff").path
+    let common = ["features", file, "--kind", "logmel", "--log", "natural", "--top-db", "0", "--fft-size", "512",
+                  "--hop-length", "160", "--mel-bands", "40", "--cmvn", "utterance"]
+    let spanOut = temporaryDirectory(), plainOut = temporaryDirectory()
+    let r = try CLI.run(common + ["--cmvn-span", "10", "--cmvn-span-margin", "3", "--output", spanOut.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(try CLI.run(common + ["--output", plainOut.path]).status == 0)
+    let spanned = try NumpyArray(contentsOf: spanOut.appendingPathComponent("phrase-16000-mono-s16.npy").path)
+    let plain = try NumpyArray(contentsOf: plainOut.appendingPathComponent("phrase-16000-mono-s16.npy").path)
+
+    var o = FeatureOptions(kind: .logmel, sampleRate: 16_000)
+    o.spectrogram.fftSize = 512
+    o.spectrogram.hopLength = 160
+    o.mel.melBands = 40
+    o.log.compression = .natural
+    o.log.topDecibels = nil
+    o.cmvn.mode = .utterance
+    o.cmvn.speechSpan = SpeechSpan(decibels: 10, marginFrames: 3)
+    let samples = try AudioFile.loadMono(path: file).samples
+    let library = try FeatureExtractor(options: o)(samples)
+    #expect(spanned.shape == [library.frames, library.bins])
+    #expect(zip(spanned.values, library.values).map { abs($0 - $1) }.max()! < 1e-5)
+    #expect(zip(spanned.values, plain.values).map { abs($0 - $1) }.max()! > 0.1)
+  }
+
   @Test func stdinIsAccepted() throws {
     let bytes = try Data(contentsOf: audio.appendingPathComponent("phrase-8000-mono-s16.wav"))
     let r = try CLI.run(["features", "-", "--kind", "power", "--fft-size", "256", "--format", "csv", "--output", "-"], stdin: bytes)
@@ -170,6 +198,12 @@ struct CLITests {
     (["features", "x.wav", "--output", "o", "--kind", "mfcc", "--mfcc-count", "500"], "mfccCount = 500 is invalid"),
     (["features", "x.wav", "--output", "-", "--format", "png"], "--format png needs an output folder"),
     (["features", "x.wav", "--output", "o", "--sample-rate", "5"], "--sample-rate must be 1000...768000"),
+    (["features", "x.wav", "--output", "o", "--kind", "fbank", "--cmvn", "utterance", "--cmvn-span", "25"],
+     "cmvn.speechSpan = 25.0 dB, kind fbank is invalid; expected kind logmel or mfcc"),
+    (["features", "x.wav", "--output", "o", "--kind", "logmel", "--cmvn-span", "25"],
+     "cmvn.speechSpan = 25.0 dB, mode none is invalid; expected mode utterance or level"),
+    (["features", "x.wav", "--output", "o", "--kind", "logmel", "--cmvn", "level", "--cmvn-span", "25", "--cmvn-span-margin=-2"],
+     "cmvn.speechSpan.marginFrames = -2 is invalid"),
   ])
   func badArgumentsExit64(_ arguments: [String], _ message: String) throws {
     let r = try CLI.run(arguments)
