@@ -97,6 +97,13 @@ struct SpeechSpanTests {
     }
   }
 
+  /// Defaults are API: no span unless asked; a span's defaults are the shipped `digits` model's.
+  @Test func defaults() {
+    let o = CMVNOptions()
+    #expect(o.mode == .none && o.normalizeVariance && o.windowFrames == 300 && o.speechSpan == nil)
+    #expect(SpeechSpan().decibels == 25 && SpeechSpan().marginFrames == 20)
+  }
+
   @Test func modelFilesWithoutASpanStillDecode() throws {
     let old = #"{"mode":"utterance","normalizeVariance":true,"windowFrames":300}"#
     let decoded = try JSONDecoder().decode(CMVNOptions.self, from: Data(old.utf8))
