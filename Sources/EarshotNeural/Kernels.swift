@@ -24,6 +24,9 @@ struct Kernels: @unchecked Sendable {  // a pointer to a static, immutable table
   /// fallen back to pre-AVX2 kernels on a CPU it does not know; nil where its choice stood.
   static var openBLASOverride: String? { ek_openblas_forced_core().map { String(cString: $0) } }
 
+  /// `Neural.keepFreedMemory()`.
+  static func keepFreedMemory() -> Bool { ek_keep_freed_memory() == 1 }
+
   /// The set for `level` (0 portable, 1 AVX2, 2 AVX-512), lowered to what the CPU supports.
   init(level: Int) { table = ek_kernels_for(Int32(level)) }
 

@@ -218,3 +218,16 @@ import Testing
     #expect(worst == 0, "sgemm differs from the direct sum by \(worst) with '\(Neural.blasKernels)' kernels")
   }
 }
+
+@Suite struct FreedMemoryTests {
+  /// glibc takes both settings and says so; a second call changes nothing. What the setting
+  /// saves a training step is measured by `scripts/bench/lstm` (`faults_per_step`); a
+  /// test thread's own heap (glibc gives each thread an arena of 64 MB heaps, freed on its
+  /// own terms) does not show it reliably.
+  @Test func glibcKeepsFreedMemory() {
+    #if canImport(Glibc)
+    #expect(Neural.keepFreedMemory())
+    #expect(Neural.keepFreedMemory())
+    #endif
+  }
+}

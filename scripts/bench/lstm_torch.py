@@ -37,11 +37,14 @@ def once() -> float:
 
 once()
 times = []
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(reps):
     t = time.perf_counter()
     once()
     times.append((time.perf_counter() - t) * 1e3)
 times.sort()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+usage = resource.getrusage(resource.RUSAGE_SELF)
+rss = usage.ru_maxrss / 1024
 print(f"pytorch {mode} batch={batch} frames={frames} threads={threads} "
-      f"median_ms={times[len(times) // 2]:.1f} min_ms={times[0]:.1f} peak_rss_mib={rss:.0f}")
+      f"median_ms={times[len(times) // 2]:.1f} min_ms={times[0]:.1f} peak_rss_mib={rss:.0f} "
+      f"faults_per_step={(usage.ru_minflt - faults) // reps}")

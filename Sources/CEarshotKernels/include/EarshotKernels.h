@@ -73,6 +73,11 @@ const ek_kernels *ek_kernels_for(int level);
 /// recording's 80 log-mel bands (19 MB) then cost about ten page faults instead of 4,700.
 void ek_advise_huge_pages(void *start, long bytes);
 
+/// glibc: keeps freed memory in the heap for reuse (mallopt M_MMAP_THRESHOLD 512 MB,
+/// M_TRIM_THRESHOLD INT_MAX) for the whole process. 1 when both settings took; 0 on other C
+/// libraries or when glibc refused one.
+int ek_keep_freed_memory(void);
+
 /// The kernel set OpenBLAS uses (`openblas_get_corename`, e.g. "SkylakeX", "Haswell",
 /// "Zen"), or NULL when the process has no OpenBLAS.
 const char *ek_openblas_core(void);

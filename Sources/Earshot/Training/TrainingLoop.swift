@@ -270,6 +270,8 @@ enum TrainingLoop {
   ) throws -> TrainingOutcome<Task.Network, Task.State> {
     let files = try RunFiles(output: output)
     let options = task.runOptions
+    // Each step frees and allocates the same buffers; keep them instead of faulting them in anew.
+    Neural.keepFreedMemory()
     var network: Task.Network
     var adam = Adam()
     var state: Task.State

@@ -1,7 +1,8 @@
 // Times Earshot's 3-layer BiLSTM (256 per direction, 80 inputs, Linear to 29, log-softmax):
 //   lstm-bench infer BATCH FRAMES THREADS REPS
 //   lstm-bench train BATCH FRAMES THREADS REPS     (forward, CTC, backward, Adam)
-// Prints one line: mode, shape, threads, median and min milliseconds, peak RSS in MiB.
+// Prints one line: mode, shape, threads, median and min milliseconds, peak RSS in MiB, minor
+// page faults per timed call (memory the process had to be handed anew).
 // Run through scripts/bench/lstm, which also runs PyTorch on the same shapes.
 import Earshot
 import Foundation
@@ -14,6 +15,8 @@ guard args.count == 6, let batch = Int(args[2]), let frames = Int(args[3]),
 }
 let mode = args[1]
 Neural.setThreads(threads)
+// As `earshot train` does (its trainers call it when a run starts); inference does not.
+if mode == "train" { Neural.keepFreedMemory() }
 var arch = ModelArchitecture()
 arch.inputSize = 80
 arch.hiddenSize = 256
@@ -44,14 +47,18 @@ var sink: Float = 0
 
 once()  // warm-up
 var times: [Double] = []
+var usage = rusage()
+getrusage(RUSAGE_SELF.rawValue, &usage)
+let faultsBefore = usage.ru_minflt
 for _ in 0..<reps {
   let start = DispatchTime.now().uptimeNanoseconds
   once()
   times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
 }
 times.sort()
-var usage = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage)
-print(String(format: "earshot %@ batch=%d frames=%d threads=%d median_ms=%.1f min_ms=%.1f peak_rss_mib=%.0f check=%g",
-             mode, batch, frames, threads, times[times.count / 2], times[0], Double(usage.ru_maxrss) / 1024, Double(sink))
+let faultsPerStep = (usage.ru_minflt - faultsBefore) / reps
+print(String(format: "earshot %@ batch=%d frames=%d threads=%d median_ms=%.1f min_ms=%.1f peak_rss_mib=%.0f faults_per_step=%d check=%g",
+             mode, batch, frames, threads, times[times.count / 2], times[0], Double(usage.ru_maxrss) / 1024, faultsPerStep,
+             Double(sink))
       + " blas=\(Neural.blasKernels)" + (Neural.blasKernelsOverride == nil ? "" : "(earshot-override)"))
