@@ -13,9 +13,11 @@ trained on tightly cut clips hears those as it heard its training clips. Tensors
 byte for byte. Standard library only.
 """
 import json
-import os
-import struct
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import model_header  # noqa: E402
 
 
 def with_span(features_json: str, span) -> str:
@@ -43,11 +45,7 @@ def main() -> None:
         if not decibels > 0 or margin < 0:
             sys.exit("DECIBELS must be > 0 and MARGIN_FRAMES >= 0")
         span = {"decibels": decibels, "marginFrames": margin}
-    with open(model, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    data = raw[8 + n :]
+    header, data = model_header.read(model)
     meta = header.get("__metadata__", {})
     if "ensemble" in meta:
         for k in range(int(meta["ensemble"])):
@@ -58,12 +56,7 @@ def main() -> None:
         meta["features"] = with_span(meta["features"], span)
     else:
         sys.exit(f"{model}: no features in its metadata; is it an Earshot model?")
-    text = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = model + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + data)
-    os.replace(tmp, model)
+    model_header.write(model, header, data)
     print(f"{model}: speech span {'cleared' if span is None else span}")
 
 

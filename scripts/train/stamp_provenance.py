@@ -8,28 +8,20 @@ stored as a string under __metadata__["provenance"]. Tensors are copied byte for
 Standard library only.
 """
 import json
-import struct
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import model_header  # noqa: E402
 
 
 def main() -> None:
     model, provenance_path = sys.argv[1], sys.argv[2]
     with open(provenance_path) as f:
         provenance = json.load(f)
-    with open(model, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    data = raw[8 + n :]
+    header, data = model_header.read(model)
     header.setdefault("__metadata__", {})["provenance"] = json.dumps(provenance, sort_keys=True)
-    text = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = model + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + data)
-    import os
-
-    os.replace(tmp, model)
+    model_header.write(model, header, data)
     print(f"{model}: provenance stamped ({len(json.dumps(provenance))} bytes)")
 
 
