@@ -177,6 +177,9 @@ public final class CTCTrainer {
 
   /// Trains into `output` (created if needed) and returns what happened.
   ///
+  /// From then on the process keeps freed memory for reuse (``Neural/keepFreedMemory()``), so
+  /// that each step does not fault its buffers in anew.
+  ///
   /// - Parameters:
   ///   - output: folder for checkpoints, models and `log.jsonl`.
   ///   - resume: continue from `output/checkpoint.safetensors` (the options must equal the
