@@ -20,9 +20,9 @@ public enum Neural {
   /// A training step frees and allocates the same few hundred MB (activations, gates,
   /// gradients). By default glibc hands much of it back between steps, and the next step faults
   /// its pages in again and has them zeroed: about 17,000 page faults (66 MB) per step of the
-  /// benchmark's 3 x 256 BiLSTM at batch 16 x 300 frames. Kept, a step after the first faults
-  /// none on the thread that trains, and the process's resident memory stays at the peak of
-  /// one step. The trainers call
+  /// benchmark's 3 x 256 BiLSTM at batch 16 x 300 frames. Kept, the steps after the first two
+  /// fault none on the thread that trains, and the process's resident memory stays near the
+  /// peak of one step. The trainers call
   /// this when a run starts; a program that trains through the lower layers can too.
   /// - Returns: whether the setting took (false on C libraries other than glibc).
   @discardableResult
