@@ -305,8 +305,7 @@ struct Train: ParsableCommand {
       if let tokens { options.tokenUnit = tokens.unit }
       if let seed { options.seed = seed }
       if let checkpointEvery { options.checkpointInterval = checkpointEvery }
-      if let cmvn { options.features.cmvn.mode = cmvn }
-      if let cmvnSpan { options.features.cmvn.speechSpan = SpeechSpan(decibels: Float(cmvnSpan)) }
+      applyNormalizationFlags(to: &options.features)
       try applyAugmentationFlags(to: &options.augmentation)
       if let connectedStrings { options.augmentation.connectedStrings = connectedStrings }
       if let connectedMaxClips { options.augmentation.maximumConnectedPieces = connectedMaxClips }
@@ -388,6 +387,12 @@ extension Train {
     return (low, high)
   }
 
+  /// --cmvn and --cmvn-span, for either task.
+  func applyNormalizationFlags(to f: inout FeatureOptions) {
+    if let cmvn { f.cmvn.mode = cmvn }
+    if let cmvnSpan { f.cmvn.speechSpan = SpeechSpan(decibels: Float(cmvnSpan)) }
+  }
+
   /// --no-augmentation, --noise, --noise-snr, --noise-probability, --noise-pad, --frequency-warp, --silence and --reverb, for either task.
   func applyAugmentationFlags(to a: inout AugmentationOptions) throws {
     if noAugmentation { a = .none }
@@ -437,8 +442,7 @@ extension Train {
       f.cmvn.mode = .utterance
       options.features = f
     }
-    if let cmvn { options.features.cmvn.mode = cmvn }
-    if let cmvnSpan { options.features.cmvn.speechSpan = SpeechSpan(decibels: Float(cmvnSpan)) }
+    applyNormalizationFlags(to: &options.features)
     if let speeds = try speedList(speeds, option: "--speeds") { options.augmentation.speeds = speeds }
     try applyAugmentationFlags(to: &options.augmentation)
     if let initial {

@@ -37,7 +37,7 @@ struct SpeechSpanTests {
   /// pulls them far off, which is what the span is for.
   @Test(arguments: [CMVNMode.utterance, .level])
   func noiseAroundTheSpeechLeavesItsNormalisationAlone(_ mode: CMVNMode) {
-    var g = SeededGenerator(seed: 11)
+    var g = SplitMix64(seed: 11)
     let speechLevels = (0..<60).map { t in t == 0 || t == 59 ? 0.0 : -20 * g.uniform() }
     let noiseLevels = (0..<40).map { _ in -45 - 5 * g.uniform() }
     let speech = Self.frames(speechLevels)
@@ -73,10 +73,10 @@ struct SpeechSpanTests {
   /// parts, frames 30..<110 give or take the windows' overlap, whether the log is natural or
   /// in decibels and whether the spectrogram is power or magnitude.
   @Test func extractorFindsTheSpanInAnyLogUnits() throws {
-    var g = SeededGenerator(seed: 5)
+    var g = SplitMix64(seed: 5)
     func noise(_ seconds: Double, _ db: Double) -> [Float] {
       let a = Float(0.1 * pow(10, db / 20))
-      return (0..<Int(seconds * 16_000)).map { _ in a * Float(g.normal()) }
+      return (0..<Int(seconds * 16_000)).map { _ in a * g.nextGaussian() }
     }
     let signal = noise(0.3, -30) + noise(0.5, 0) + noise(0.3, -20) + noise(0.4, -30)
     for (compression, power) in [(LogCompression.natural, Float(2)), (.decibels, 2), (.natural, 1)] {
@@ -116,21 +116,7 @@ struct SpeechSpanTests {
   }
 }
 
-/// SplitMix64 with Box-Muller: a seeded stream for these tests (the features tests do not
-/// depend on EarshotNeural's generator).
-private struct SeededGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
+extension SplitMix64 {
   /// Uniform in [0, 1).
-  mutating func uniform() -> Double {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-  }
-  mutating func normal() -> Double {
-    let u = max(uniform(), 1e-300), v = uniform()
-    return sqrt(-2 * log(u)) * cos(2 * .pi * v)
-  }
+  mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
