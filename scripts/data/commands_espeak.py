@@ -4,13 +4,15 @@ other words, as one-second 16 kHz clips in Speech Commands' shape.
 
     python3 scripts/data/commands_espeak.py --out WORK/commands-data/espeak [--sessions 80] [--seed 1]
     python3 scripts/data/commands_espeak.py --out WORK/commands-data/voices --voices all [--sessions 80]
+    python3 scripts/data/commands_espeak.py --out WORK/commands-data/more --voices more [--sessions 80]
     ... [--unknown-words other|all] [--unknown-per-session 3]
 
-With --voices (a comma-separated list of digits_voices.py's "flite:NAME"/"festival:NAME"
-voices, or `all`), Flite and Festival voices made from recorded speakers say the words
-instead, each session at a random duration stretch (0.8-1.3) and pitch shift (-300..+500
-cents); the manifest is then `voices.jsonl` and speaker ids `voices-<n>`. Needs flite,
-festival and the festvox voices listed in digits_voices.py.
+With --voices (a comma-separated list of digits_voices.py's "ENGINE:NAME" voices, `all` for
+its Flite and Festival voices, or `more` for its Pico, MBROLA and RHVoice voices, train and
+valid alike: commands are validated on real speakers), voices made from recorded speakers say
+the words instead, each session at a random duration stretch (0.8-1.3) and pitch shift
+(-300..+500 cents); the manifest is then `voices.jsonl` and speaker ids `voices-<n>`. Needs
+the synthesizers listed in digits_voices.py.
 
 Writes WAVs and `espeak.jsonl` (lines {"audio", "label", "speaker"}) in --out, outside the
 repository (refused inside it). A "session" is one espeak-ng voice (accent + variant) at one
@@ -94,7 +96,7 @@ def main() -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--sessions", type=int, default=80)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--voices", help="Flite/Festival voices instead of espeak-ng: a comma list or `all`")
+    ap.add_argument("--voices", help="recorded-speaker voices instead of espeak-ng: a comma list, `all` or `more`")
     ap.add_argument("--unknown-words", choices=["other", "all"], default="other",
                     help="`unknown` words: the fifteen non-digit words, or `all` (digits too)")
     ap.add_argument("--unknown-per-session", type=int, default=3, help="unknown words per session")
@@ -107,10 +109,12 @@ def main() -> int:
     voices = None
     if args.voices:
         import digits_voices
-        voices = digits_voices.ALL_VOICES if args.voices == "all" else args.voices.split(",")
-        unknown = set(voices) - set(digits_voices.ALL_VOICES)
+        more = digits_voices.MORE_TRAIN_VOICES + digits_voices.MORE_VALID_VOICES
+        known = digits_voices.ALL_VOICES + more
+        voices = {"all": digits_voices.ALL_VOICES, "more": more}.get(args.voices) or args.voices.split(",")
+        unknown = set(voices) - set(known)
         if unknown:
-            sys.exit(f"--voices: unknown {sorted(unknown)}; choose from {digits_voices.ALL_VOICES}")
+            sys.exit(f"--voices: unknown {sorted(unknown)}; choose from {known}, `all` or `more`")
     repo = Path(__file__).resolve().parents[2]
     out = args.out.resolve()
     if out == repo or repo in out.parents:

@@ -16,6 +16,19 @@ Voices and splits (disjoint by recorded speaker, so validation voices are unseen
          female speaker, two synthesizers): a voice and a gender the train voices lack,
          which is what tells whether pitch and frequency-warp augmentation generalise.
 
+`--voice-set more` (2026-11-28) makes a second, separate set from three other synthesizers,
+chosen because the `digits` model erred most on women's voices and fast diphone speech:
+SVOX Pico (libttspico-utils, non-free), MBROLA diphone voices through espeak-ng (mbrola and
+mbrola-us1, -us2, -us3, -en1, -de3, -de5, -fr4, -sw2; contrib/non-free) and RHVoice
+(rhvoice, rhvoice-english):
+  train  pico en-US (F); rhvoice clb, lyubov (F), bdl, alan (M); mbrola us1 (F), us2 (M),
+         fr4-en, de5-en (F, French and German accents)
+  valid  pico en-GB (F); rhvoice slt (F; the speaker of the flite valid voice), evgeniy-eng
+         (M, Russian accent); mbrola us3, en1 (M), de3-en, sw2-en (F, German and Swedish
+         accents)
+Speed comes from the synthesizer's own rate where it has one (espeak-ng -s, RHVoice -r) and
+from sox `tempo` for Pico; pitch from sox `pitch`, -200..+300 cents.
+
 Outputs in --out (outside the repository): train.jsonl (isolated words and strings),
 valid-voices.jsonl (isolated), valid-voices-strings.jsonl, stats.json, wav/. Rows have the
 digits.py layout ({"audio", "text", "speaker", "source"}); audio is 8 kHz 16-bit with
@@ -46,30 +59,53 @@ import soxr  # noqa: E402
 TRAIN_VOICES = ["flite:kal", "flite:kal16", "flite:rms", "festival:kal_diphone", "festival:ked_diphone"]
 VALID_VOICES = ["flite:awb", "flite:slt", "festival:cmu_us_slt_arctic_hts"]
 PACKAGES = "flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox"
+MORE_TRAIN_VOICES = ["pico:en-US", "rhvoice:clb", "rhvoice:lyubov", "rhvoice:bdl", "rhvoice:alan",
+                     "mbrola:mb-us1", "mbrola:mb-us2", "mbrola:mb-fr4-en", "mbrola:mb-de5-en"]
+MORE_VALID_VOICES = ["pico:en-GB", "rhvoice:slt", "rhvoice:evgeniy-eng", "mbrola:mb-us3", "mbrola:mb-en1",
+                     "mbrola:mb-de3-en", "mbrola:mb-sw2-en"]
+MORE_PACKAGES = ("libttspico-utils mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbrola-de3 mbrola-de5 "
+                 "mbrola-fr4 mbrola-sw2 rhvoice rhvoice-english sox (contrib and non-free)")
+VOICE_SETS = {"flite": (TRAIN_VOICES, VALID_VOICES, (-300, 501), ("flite", "festival"), PACKAGES),
+              "more": (MORE_TRAIN_VOICES, MORE_VALID_VOICES, (-200, 301), ("pico2wave", "espeak-ng", "RHVoice-test"),
+                       MORE_PACKAGES)}
 
 
 ALL_VOICES = TRAIN_VOICES + VALID_VOICES
 
 
 def synthesize(voice: str, text: str, stretch: float, cents: int, rate: int = D.SAMPLE_RATE) -> np.ndarray:
-    """Speak `text` with `voice` ("flite:NAME" or "festival:NAME") at `rate` Hz, float32 mono.
+    """Speak `text` with `voice` ("ENGINE:NAME", engine flite, festival, pico, mbrola or
+    rhvoice) at `rate` Hz, float32 mono.
 
     stretch: duration factor (> 1 is slower); cents: pitch shift (sox `pitch`, tempo kept).
     """
     engine, name = voice.split(":")
+    effects = ["pitch", str(cents)]
     with tempfile.TemporaryDirectory() as d:
         raw, wav = os.path.join(d, "raw.wav"), os.path.join(d, "x.wav")
         if engine == "flite":
             cmd = ["flite", "-voice", name, "--setf", f"duration_stretch={stretch:.3f}", "-t", text, "-o", raw]
             subprocess.run(cmd, check=True, capture_output=True)
-        else:
+        elif engine == "festival":
             script = os.path.join(d, "say.scm")
             escaped = text.replace('"', "")
             Path(script).write_text(
                 f"(voice_{name})\n(Parameter.set 'Duration_Stretch {stretch:.3f})\n"
                 f"(utt.save.wave (utt.synth (Utterance Text \"{escaped}\")) \"{raw}\" 'riff)\n")
             subprocess.run(["festival", "-b", script], check=True, capture_output=True)
-        subprocess.run(["sox", raw, "-c", "1", wav, "pitch", str(cents)], check=True, capture_output=True)
+        elif engine == "pico":
+            subprocess.run(["pico2wave", "-l", name, "-w", raw, text], check=True, capture_output=True)
+            effects += ["tempo", "-s", f"{1 / stretch:.3f}"]
+        elif engine == "mbrola":
+            words_per_minute = str(round(150 / stretch))
+            subprocess.run(["espeak-ng", "-v", name, "-s", words_per_minute, "-w", raw, text],
+                           check=True, capture_output=True)
+        elif engine == "rhvoice":
+            subprocess.run(["RHVoice-test", "-p", name, "-r", str(round(100 / stretch)), "-o", raw],
+                           input=text.encode(), check=True, capture_output=True)
+        else:
+            raise ValueError(f"unknown engine {engine!r} in voice {voice!r}")
+        subprocess.run(["sox", raw, "-c", "1", wav, *effects], check=True, capture_output=True)
         x, sr = sf.read(wav, dtype="float32")
     assert len(x) > 0, f"{voice} produced no audio for {text!r}"
     return soxr.resample(x, sr, rate, quality="HQ").astype(np.float32)
@@ -81,10 +117,10 @@ def pad(rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
 
 def session_task(task):
     """One session: eleven isolated words and `strings` phone strings; returns manifest rows."""
-    seed, voice, split, index, strings, outdir = task
+    seed, voice, split, index, strings, outdir, cents_range = task
     rng = np.random.default_rng(seed)
     stretch = float(rng.uniform(0.8, 1.3))
-    cents = int(rng.integers(-300, 501))
+    cents = int(rng.integers(*cents_range))
     speaker = f"{voice}:s{stretch:.2f}:p{cents}"
     rows = []
     for word in D.SPOKEN:
@@ -113,27 +149,32 @@ def main() -> int:
     p.add_argument("--valid-sessions", type=int, default=4, help="sessions per validation voice")
     p.add_argument("--strings", type=int, default=2, help="phone strings per session")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--voice-set", choices=sorted(VOICE_SETS), default="flite",
+                   help="flite: Flite and Festival (the default); more: Pico, MBROLA and RHVoice")
     args = p.parse_args()
+    train_voices, valid_voices, cents_range, tools, packages = VOICE_SETS[args.voice_set]
 
     t0 = time.time()
     out = Path(args.out).resolve()
     repo = Path(__file__).resolve().parents[2]
     if out == repo or repo in out.parents:
         sys.exit(f"--out {out} is inside the repository {repo}; write data outside it")
-    for tool in ("flite", "festival", "sox"):
+    for tool in (*tools, "sox"):
         if shutil.which(tool) is None:
-            sys.exit(f"{tool} not found; install: apt-get install -y {PACKAGES}")
+            sys.exit(f"{tool} not found; install: apt-get install -y {packages}")
     wav_root = out / "wav"
     if wav_root.exists():
         shutil.rmtree(wav_root)
     wav_root.mkdir(parents=True)
 
     tasks = []
-    for split, voices, count in (("train", TRAIN_VOICES, args.train_sessions), ("valid", VALID_VOICES, args.valid_sessions)):
+    for split, voices, count in (("train", train_voices, args.train_sessions), ("valid", valid_voices, args.valid_sessions)):
         for v, voice in enumerate(voices):
             for i in range(count):
                 outdir = wav_root / split / voice.replace(":", "-") / f"{i:03d}"
-                tasks.append(((args.seed, split == "valid", v, i), voice, split, i, args.strings, str(outdir)))
+                # the flite set keeps the seeds it was made with; the more set draws its own
+                seed = (args.seed, split == "valid", v, i) + (() if args.voice_set == "flite" else (2,))
+                tasks.append((seed, voice, split, i, args.strings, str(outdir), cents_range))
     with multiprocessing.Pool(args.workers) as pool:
         results = pool.map(session_task, tasks, chunksize=1)
 
@@ -149,7 +190,7 @@ def main() -> int:
         with open(out / f"{name}.jsonl", "w") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
-    stats = {"seed": args.seed, "train_voices": TRAIN_VOICES, "valid_voices": VALID_VOICES,
+    stats = {"seed": args.seed, "voice_set": args.voice_set, "train_voices": train_voices, "valid_voices": valid_voices,
              "clips": {k: len(v) for k, v in manifests.items()},
              "seconds": {k: round(v, 1) for k, v in seconds.items()},
              "elapsed_s": round(time.time() - t0, 1)}

@@ -17,11 +17,18 @@
 #   compares them.)
 #   The three are combined with `earshot ensemble` (decoding keeps the pooled hypothesis with
 #   the highest summed CTC log-likelihood).
+#   4. Each member's CMVN statistics from its speech span (set on the trained networks).
+#   5. Each member fine-tuned 4 epochs (peak lr 5e-4, seed SEED + 6, last epoch) with 3,024
+#      clips of nine more training voices (Pico, RHVoice, MBROLA: women, men, two accents;
+#      scripts/data/digits_voices.py --voice-set more), on its own data (member 1: digits only,
+#      with the Flite/Festival clips and warp 0.1); the three are combined again.
 #
 #   scripts/train/digits.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
 #
-# Needs ../shared/data (FSDD, Speech Commands), espeak-ng, flite, festival and sox (Debian), and a Python
-# venv with numpy, scipy, soundfile and soxr for the data step (PYTHON, default python3).
+# Needs ../shared/data (FSDD, Speech Commands), espeak-ng, flite, festival and sox (Debian), for
+# step 5 also libttspico-utils, mbrola and its us1 us2 us3 en1 de3 de5 fr4 sw2 voices (contrib and
+# non-free) and rhvoice, rhvoice-english; and a Python venv with numpy, scipy, soundfile and soxr
+# for the data steps (PYTHON, default python3).
 # Everything it writes goes to WORK_DIR, outside the repository, except the final model,
 # copied to Sources/Earshot/Models/digits.safetensors. Resumable: rerun after an interruption
 # and training continues from its last checkpoint.
@@ -75,12 +82,38 @@ done
 #    each side), not every frame: noise alone before or after a string no longer pulls them
 #    (docs/models.md, "CMVN statistics from the speech span"). The networks are unchanged.
 python3 scripts/train/set_speech_span.py "$WORK/digits-ensemble.safetensors" 25 20
+# 5. More voices: every member fine-tuned with Pico, RHVoice and MBROLA clips (docs/models.md,
+#    "More voices"; about 6 minutes a member on one thread).
+if [ ! -f "$WORK/digits-more/train.jsonl" ]; then
+  "$PYTHON" scripts/data/digits_voices.py --voice-set more --out "$WORK/digits-more" --seed "$SEED" \
+    --train-sessions 24 --valid-sessions 8 --strings 3
+fi
+cat "$WORK/digits-data/train.jsonl" "$WORK/digits-more/train.jsonl" > "$WORK/digits-data/train-more.jsonl"
+cat "$WORK/digits-data/train.jsonl" "$WORK/digits-voices/train.jsonl" "$WORK/digits-more/train.jsonl" \
+  > "$WORK/digits-data/train-voices-more.jsonl"
+fine_tune() {   # fine_tune MEMBER MANIFEST [OPTION...]
+  local k=$1 manifest=$2
+  shift 2
+  local resume=()
+  [ -f "$WORK/more-$k/checkpoint.safetensors" ] && resume=(--resume)
+  "$EARSHOT" train --task ctc --train "$WORK/digits-data/$manifest" \
+    --init "$WORK/digits-ensemble.safetensors" --init-member "$k" --output "$WORK/more-$k" \
+    --noise ../shared/data/speech-commands/_silence_ --epochs 4 --learning-rate 0.0005 \
+    --seed $((SEED + 6)) --threads 1 "$@" "${resume[@]}"
+}
+fine_tune 0 train-more.jsonl
+fine_tune 1 train-voices-more.jsonl --frequency-warp 0.1
+fine_tune 2 train-more.jsonl
+"$EARSHOT" ensemble "$WORK/more-0/last.safetensors" "$WORK/more-1/last.safetensors" \
+  "$WORK/more-2/last.safetensors" --output "$WORK/digits-more.safetensors" \
+  --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"steps 1-4, each fine-tuned with the more voices (step 5), last epochs\"}"
 for model in digits-run/best.safetensors voices-run-digits.safetensors level-run/last.safetensors \
-  digits-ensemble.safetensors; do
-  for set in valid-fsdd valid-sc valid-espeak valid-connected; do
+  digits-ensemble.safetensors digits-more.safetensors; do
+  for set in digits-data/valid-fsdd digits-data/valid-sc digits-data/valid-espeak digits-data/valid-connected \
+    digits-voices/valid-voices digits-voices/valid-voices-strings digits-more/valid-voices digits-more/valid-voices-strings; do
     echo "== $model $set"
-    "$EARSHOT" evaluate --model "$WORK/$model" --beam 8 "$WORK/digits-data/$set.jsonl" | head -4
+    "$EARSHOT" evaluate --model "$WORK/$model" --beam 8 "$WORK/$set.jsonl" | head -4
   done
 done
-cp "$WORK/digits-ensemble.safetensors" Sources/Earshot/Models/digits.safetensors
+cp "$WORK/digits-more.safetensors" Sources/Earshot/Models/digits.safetensors
 echo "installed Sources/Earshot/Models/digits.safetensors"
