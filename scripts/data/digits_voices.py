@@ -26,7 +26,10 @@ mbrola-us1, -us2, -us3, -en1, -de3, -de5, -fr4, -sw2; contrib/non-free) and RHVo
   valid  pico en-GB (F); rhvoice slt (F; the speaker of the flite valid voice), evgeniy-eng
          (M, Russian accent); mbrola us3, en1 (M), de3-en, sw2-en (F, German and Swedish
          accents)
-Speed comes from the synthesizer's own rate where it has one (espeak-ng -s, RHVoice -r) and
+`--voice-set accents` (training only, no validation voices): English through eleven more
+MBROLA voices of other languages (Afrikaans, Dutch, French, German x3, Greek, Romanian, Swedish,
+Hungarian, Polish; women and men), heavy accents that a general English recognizer also
+stumbles on. Speed comes from the synthesizer's own rate where it has one (espeak-ng -s, RHVoice -r) and
 from sox `tempo` for Pico; pitch from sox `pitch`, -200..+300 cents.
 
 Outputs in --out (outside the repository): train.jsonl (isolated words and strings),
@@ -65,9 +68,14 @@ MORE_VALID_VOICES = ["pico:en-GB", "rhvoice:slt", "rhvoice:evgeniy-eng", "mbrola
                      "mbrola:mb-de3-en", "mbrola:mb-sw2-en"]
 MORE_PACKAGES = ("libttspico-utils mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbrola-de3 mbrola-de5 "
                  "mbrola-fr4 mbrola-sw2 rhvoice rhvoice-english sox (contrib and non-free)")
+ACCENT_VOICES = ["mbrola:mb-af1-en", "mbrola:mb-nl2-en", "mbrola:mb-fr1-en", "mbrola:mb-de1-en", "mbrola:mb-de2-en",
+                 "mbrola:mb-de6-en", "mbrola:mb-gr2-en", "mbrola:mb-ro1-en", "mbrola:mb-sw1-en", "mbrola:mb-hu1-en",
+                 "mbrola:mb-pl1-en"]
+ACCENT_PACKAGES = "mbrola mbrola-af1 mbrola-nl2 mbrola-fr1 mbrola-de1 mbrola-de2 mbrola-de6 mbrola-gr2 mbrola-ro1 mbrola-sw1 mbrola-hu1 mbrola-pl1 sox"
 VOICE_SETS = {"flite": (TRAIN_VOICES, VALID_VOICES, (-300, 501), ("flite", "festival"), PACKAGES),
               "more": (MORE_TRAIN_VOICES, MORE_VALID_VOICES, (-200, 301), ("pico2wave", "espeak-ng", "RHVoice-test"),
-                       MORE_PACKAGES)}
+                       MORE_PACKAGES),
+              "accents": (ACCENT_VOICES, [], (-200, 301), ("espeak-ng",), ACCENT_PACKAGES)}
 
 
 ALL_VOICES = TRAIN_VOICES + VALID_VOICES
@@ -150,7 +158,7 @@ def main() -> int:
     p.add_argument("--strings", type=int, default=2, help="phone strings per session")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--voice-set", choices=sorted(VOICE_SETS), default="flite",
-                   help="flite: Flite and Festival (the default); more: Pico, MBROLA and RHVoice")
+                   help="flite: Flite and Festival (the default); more: Pico, MBROLA and RHVoice; accents: MBROLA voices of other languages")
     args = p.parse_args()
     train_voices, valid_voices, cents_range, tools, packages = VOICE_SETS[args.voice_set]
 
@@ -172,8 +180,8 @@ def main() -> int:
         for v, voice in enumerate(voices):
             for i in range(count):
                 outdir = wav_root / split / voice.replace(":", "-") / f"{i:03d}"
-                # the flite set keeps the seeds it was made with; the more set draws its own
-                seed = (args.seed, split == "valid", v, i) + (() if args.voice_set == "flite" else (2,))
+                # the flite set keeps the seeds it was made with; the others draw their own
+                seed = (args.seed, split == "valid", v, i) + {"flite": (), "more": (2,), "accents": (3,)}[args.voice_set]
                 tasks.append((seed, voice, split, i, args.strings, str(outdir), cents_range))
     with multiprocessing.Pool(args.workers) as pool:
         results = pool.map(session_task, tasks, chunksize=1)
