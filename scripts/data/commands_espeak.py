@@ -9,7 +9,7 @@ other words, as one-second 16 kHz clips in Speech Commands' shape.
 
 With --voices (a comma-separated list of digits_voices.py's "ENGINE:NAME" voices, `all` for
 its Flite and Festival voices, or `more` for its Pico, MBROLA and RHVoice voices, train and
-valid alike: commands are validated on real speakers), voices made from recorded speakers say
+valid alike, as commands are validated on real speakers, but not the non-commercial ones), voices made from recorded speakers say
 the words instead, each session at a random duration stretch (0.8-1.3) and pitch shift
 (-300..+500 cents); the manifest is then `voices.jsonl` and speaker ids `voices-<n>`. Needs
 the synthesizers listed in digits_voices.py.
@@ -109,7 +109,8 @@ def main() -> int:
     voices = None
     if args.voices:
         import digits_voices
-        more = digits_voices.MORE_TRAIN_VOICES + digits_voices.MORE_VALID_VOICES
+        more = [v for v in digits_voices.MORE_TRAIN_VOICES + digits_voices.MORE_VALID_VOICES
+                if v not in digits_voices.NONCOMMERCIAL_VOICES]   # training data: licence-clean only
         known = digits_voices.ALL_VOICES + more
         voices = {"all": digits_voices.ALL_VOICES, "more": more}.get(args.voices) or args.voices.split(",")
         unknown = set(voices) - set(known)

@@ -21,7 +21,7 @@ chosen because the `digits` model erred most on women's voices and fast diphone 
 SVOX Pico (libttspico-utils, non-free), MBROLA diphone voices through espeak-ng (mbrola and
 mbrola-us1, -us2, -us3, -en1, -de3, -de5, -fr4, -sw2; contrib/non-free) and RHVoice
 (rhvoice, rhvoice-english):
-  train  pico en-US (F); rhvoice clb, lyubov (F), bdl, alan (M); mbrola us1 (F), us2 (M),
+  train  pico en-US (F); rhvoice clb (F), bdl, alan (M); mbrola us1 (F), us2 (M),
          fr4-en, de5-en (F, French and German accents)
   valid  pico en-GB (F); rhvoice slt (F; the speaker of the flite valid voice), evgeniy-eng
          (M, Russian accent); mbrola us3, en1 (M), de3-en, sw2-en (F, German and Swedish
@@ -62,7 +62,12 @@ import soxr  # noqa: E402
 TRAIN_VOICES = ["flite:kal", "flite:kal16", "flite:rms", "festival:kal_diphone", "festival:ked_diphone"]
 VALID_VOICES = ["flite:awb", "flite:slt", "festival:cmu_us_slt_arctic_hts"]
 PACKAGES = "flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox"
-MORE_TRAIN_VOICES = ["pico:en-US", "rhvoice:clb", "rhvoice:lyubov", "rhvoice:bdl", "rhvoice:alan",
+# Licences: Pico Apache-2.0; RHVoice's clb, slt, bdl and alan LGPL-2.1+ (CMU ARCTIC speakers);
+# MBROLA voices may be used to synthesize speech with the mbrola program (not sold). RHVoice's
+# evgeniy-eng (and lyubov, not used) are CC BY-NC-ND 4.0: evgeniy-eng is only ever a validation
+# voice, never in the training data of a model this project ships.
+NONCOMMERCIAL_VOICES = ["rhvoice:evgeniy-eng", "rhvoice:lyubov"]
+MORE_TRAIN_VOICES = ["pico:en-US", "rhvoice:clb", "rhvoice:bdl", "rhvoice:alan",
                      "mbrola:mb-us1", "mbrola:mb-us2", "mbrola:mb-fr4-en", "mbrola:mb-de5-en"]
 MORE_VALID_VOICES = ["pico:en-GB", "rhvoice:slt", "rhvoice:evgeniy-eng", "mbrola:mb-us3", "mbrola:mb-en1",
                      "mbrola:mb-de3-en", "mbrola:mb-sw2-en"]
@@ -113,7 +118,8 @@ def synthesize(voice: str, text: str, stretch: float, cents: int, rate: int = D.
                            input=text.encode(), check=True, capture_output=True)
         else:
             raise ValueError(f"unknown engine {engine!r} in voice {voice!r}")
-        subprocess.run(["sox", raw, "-c", "1", wav, *effects], check=True, capture_output=True)
+        # -D: no dither, which sox otherwise draws afresh on every run
+        subprocess.run(["sox", "-D", raw, "-c", "1", wav, *effects], check=True, capture_output=True)
         x, sr = sf.read(wav, dtype="float32")
     assert len(x) > 0, f"{voice} produced no audio for {text!r}"
     return soxr.resample(x, sr, rate, quality="HQ").astype(np.float32)

@@ -23,6 +23,9 @@
 #   voices  per band, plus 1,560 Flite/Festival clips in training and --frequency-warp 0.1
 #   level-espeak, level-voices   the same two with level normalisation
 #   m64-level-voices, m64-level-espeak   those two with 64 bands and max pooling
+#   m64-level-more   the same with 2,002 Pico/RHVoice/MBROLA clips (women, men, accents;
+#                    scripts/data/commands_espeak.py --voices more); not in the default
+#                    MEMBERS until it has earned its place (docs/models.md)
 # Step 1 (STEP=valid) trains them on 80% of the speakers (20% held out by a seeded hash of
 # the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
 # the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
@@ -45,10 +48,11 @@ JOBS=${JOBS:-1}
 case "$JOBS" in ''|*[!0-9]*|0) echo "JOBS must be a positive whole number (got $JOBS)" >&2; exit 64 ;; esac
 case "$STEP" in all|valid|final) ;; *) echo "STEP must be all, valid or final (got $STEP)" >&2; exit 64 ;; esac
 ALL_MEMBERS=(band level espeak voices level-espeak level-voices m64-level-voices m64-level-espeak)
+KNOWN_MEMBERS=("${ALL_MEMBERS[@]}" m64-level-more)
 if [ -n "${MEMBERS:-}" ]; then
   read -ra MEMBERS <<< "$MEMBERS"
   for m in "${MEMBERS[@]}"; do
-    case " ${ALL_MEMBERS[*]} " in *" $m "*) ;; *) echo "MEMBERS: unknown member $m (members: ${ALL_MEMBERS[*]})" >&2; exit 64 ;; esac
+    case " ${KNOWN_MEMBERS[*]} " in *" $m "*) ;; *) echo "MEMBERS: unknown member $m (members: ${KNOWN_MEMBERS[*]})" >&2; exit 64 ;; esac
   done
 else
   MEMBERS=("${ALL_MEMBERS[@]}")
@@ -92,6 +96,9 @@ if [ -z "${EARSHOT:-}" ]; then   # EARSHOT=path/to/earshot skips the build
 fi
 [ -f "$WORK/commands-espeak/espeak.jsonl" ] || "$PYTHON" scripts/data/commands_espeak.py --out "$WORK/commands-espeak" --sessions 80 --seed 1
 [ -f "$WORK/commands-voices/voices.jsonl" ] || "$PYTHON" scripts/data/commands_espeak.py --out "$WORK/commands-voices" --voices all --sessions 120 --seed 1
+case " ${MEMBERS[*]} " in *" m64-level-more "*)
+  [ -f "$WORK/commands-more/voices.jsonl" ] || "$PYTHON" scripts/data/commands_espeak.py --out "$WORK/commands-more" --voices more --sessions 154 --seed 1 ;;
+esac
 [ -n "${PREPARE_ONLY:-}" ] && exit 0
 
 COMMON=(--task classify --train "$OUT/train.jsonl"
@@ -106,6 +113,7 @@ train_member() {   # $1: run folder, $2: member, rest: split options
   local m40=(--mel-bands 40 --pooling attention) m64=(--mel-bands 64 --pooling max)
   local espeak=(--extra-train "$WORK/commands-espeak/espeak.jsonl" --frequency-warp 0.1)
   local voices=(--extra-train "$WORK/commands-voices/voices.jsonl" --frequency-warp 0.1)
+  local more=(--extra-train "$WORK/commands-more/voices.jsonl" --frequency-warp 0.1)
   case "$member" in
     band) own=("${m40[@]}") ;;
     level) own=("${m40[@]}" --cmvn level) ;;
@@ -115,6 +123,7 @@ train_member() {   # $1: run folder, $2: member, rest: split options
     level-voices) own=("${m40[@]}" --cmvn level "${voices[@]}") ;;
     m64-level-voices) own=("${m64[@]}" --cmvn level "${voices[@]}") ;;
     m64-level-espeak) own=("${m64[@]}" --cmvn level "${espeak[@]}") ;;
+    m64-level-more) own=("${m64[@]}" --cmvn level "${more[@]}") ;;
     *) echo "unknown member $member" >&2; exit 1 ;;
   esac
   [ -f "$dir/done" ] && return 0   # finished earlier (delete the folder to retrain)
