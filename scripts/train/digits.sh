@@ -18,8 +18,8 @@
 #   The three are combined with `earshot ensemble` (decoding keeps the pooled hypothesis with
 #   the highest summed CTC log-likelihood).
 #   4. Each member's CMVN statistics from its speech span (set on the trained networks).
-#   5. Each member fine-tuned 4 epochs (peak lr 5e-4, seed SEED + 6, last epoch) with 3,024
-#      clips of nine more training voices (Pico, RHVoice, MBROLA: women, men, two accents;
+#   5. Each member fine-tuned 4 epochs (peak lr 5e-4, seed SEED + 6, last epoch) with 2,688
+#      clips of eight more training voices (Pico, RHVoice, MBROLA: women, men, two accents;
 #      scripts/data/digits_voices.py --voice-set more), on its own data (member 1: digits only,
 #      with the Flite/Festival clips and warp 0.1); the three are combined again.
 #
