@@ -8,9 +8,9 @@ other words, as one-second 16 kHz clips in Speech Commands' shape.
     ... [--unknown-words other|all] [--unknown-per-session 3]
 
 With --voices (a comma-separated list of digits_voices.py's "ENGINE:NAME" voices, `all` for
-its Flite and Festival voices, or `more` for its Pico, MBROLA and RHVoice voices, train and
-valid alike, as commands are validated on real speakers, but not the non-commercial ones), voices made from recorded speakers say
-the words instead, each session at a random duration stretch (0.8-1.3) and pitch shift
+its Flite and Festival voices, or `more` for its licence-clean Pico, MBROLA and RHVoice
+voices, train and valid alike, since commands are validated on real speakers), voices made
+from recorded speakers say the words instead, each session at a random duration stretch (0.8-1.3) and pitch shift
 (-300..+500 cents); the manifest is then `voices.jsonl` and speaker ids `voices-<n>`. Needs
 the synthesizers listed in digits_voices.py.
 

@@ -29,8 +29,9 @@ mbrola-us1, -us2, -us3, -en1, -de3, -de5, -fr4, -sw2; contrib/non-free) and RHVo
 `--voice-set accents` (training only, no validation voices): English through eleven more
 MBROLA voices of other languages (Afrikaans, Dutch, French, German x3, Greek, Romanian, Swedish,
 Hungarian, Polish; women and men), heavy accents that a general English recognizer also
-stumbles on. Speed comes from the synthesizer's own rate where it has one (espeak-ng -s, RHVoice -r) and
-from sox `tempo` for Pico; pitch from sox `pitch`, -200..+300 cents.
+stumbles on. In both sets, speed comes from the synthesizer's own rate where it has one
+(espeak-ng -s, RHVoice -r) and from sox `tempo` for Pico; pitch from sox `pitch`, -200..+300
+cents.
 
 Outputs in --out (outside the repository): train.jsonl (isolated words and strings),
 valid-voices.jsonl (isolated), valid-voices-strings.jsonl, stats.json, wav/. Rows have the
@@ -81,6 +82,8 @@ VOICE_SETS = {"flite": (TRAIN_VOICES, VALID_VOICES, (-300, 501), ("flite", "fest
               "more": (MORE_TRAIN_VOICES, MORE_VALID_VOICES, (-200, 301), ("pico2wave", "espeak-ng", "RHVoice-test"),
                        MORE_PACKAGES),
               "accents": (ACCENT_VOICES, [], (-200, 301), ("espeak-ng",), ACCENT_PACKAGES)}
+assert not set(NONCOMMERCIAL_VOICES) & set(TRAIN_VOICES + MORE_TRAIN_VOICES + ACCENT_VOICES), \
+    "a non-commercial voice in a training list"
 
 
 ALL_VOICES = TRAIN_VOICES + VALID_VOICES
