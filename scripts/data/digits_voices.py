@@ -52,6 +52,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import digits as D  # noqa: E402  (trim, fade, finish, digit_string, write_wav)
@@ -78,10 +79,24 @@ ACCENT_VOICES = ["mbrola:mb-af1-en", "mbrola:mb-nl2-en", "mbrola:mb-fr1-en", "mb
                  "mbrola:mb-de6-en", "mbrola:mb-gr2-en", "mbrola:mb-ro1-en", "mbrola:mb-sw1-en", "mbrola:mb-hu1-en",
                  "mbrola:mb-pl1-en"]
 ACCENT_PACKAGES = "mbrola mbrola-af1 mbrola-nl2 mbrola-fr1 mbrola-de1 mbrola-de2 mbrola-de6 mbrola-gr2 mbrola-ro1 mbrola-sw1 mbrola-hu1 mbrola-pl1 sox"
-VOICE_SETS = {"flite": (TRAIN_VOICES, VALID_VOICES, (-300, 501), ("flite", "festival"), PACKAGES),
-              "more": (MORE_TRAIN_VOICES, MORE_VALID_VOICES, (-200, 301), ("pico2wave", "espeak-ng", "RHVoice-test"),
-                       MORE_PACKAGES),
-              "accents": (ACCENT_VOICES, [], (-200, 301), ("espeak-ng",), ACCENT_PACKAGES)}
+
+
+class VoiceSet(NamedTuple):
+    train: list[str]
+    valid: list[str]
+    cents: tuple[int, int]      # pitch shift drawn from [low, high)
+    tools: tuple[str, ...]      # commands that must be on PATH
+    packages: str               # what to apt-get install when one is missing
+    seed_tag: tuple[int, ...]   # appended to each session's seed: sets never share sessions
+
+
+# The flite set keeps the seeds it was made with (no tag); the others draw their own.
+VOICE_SETS = {
+    "flite": VoiceSet(TRAIN_VOICES, VALID_VOICES, (-300, 501), ("flite", "festival"), PACKAGES, ()),
+    "more": VoiceSet(MORE_TRAIN_VOICES, MORE_VALID_VOICES, (-200, 301), ("pico2wave", "espeak-ng", "RHVoice-test"),
+                     MORE_PACKAGES, (2,)),
+    "accents": VoiceSet(ACCENT_VOICES, [], (-200, 301), ("espeak-ng",), ACCENT_PACKAGES, (3,)),
+}
 assert not set(NONCOMMERCIAL_VOICES) & set(TRAIN_VOICES + MORE_TRAIN_VOICES + ACCENT_VOICES), \
     "a non-commercial voice in a training list"
 
@@ -169,29 +184,28 @@ def main() -> int:
     p.add_argument("--voice-set", choices=sorted(VOICE_SETS), default="flite",
                    help="flite: Flite and Festival (the default); more: Pico, MBROLA and RHVoice; accents: MBROLA voices of other languages")
     args = p.parse_args()
-    train_voices, valid_voices, cents_range, tools, packages = VOICE_SETS[args.voice_set]
+    voice_set = VOICE_SETS[args.voice_set]
 
     t0 = time.time()
     out = Path(args.out).resolve()
     repo = Path(__file__).resolve().parents[2]
     if out == repo or repo in out.parents:
         sys.exit(f"--out {out} is inside the repository {repo}; write data outside it")
-    for tool in (*tools, "sox"):
+    for tool in (*voice_set.tools, "sox"):
         if shutil.which(tool) is None:
-            sys.exit(f"{tool} not found; install: apt-get install -y {packages}")
+            sys.exit(f"{tool} not found; install: apt-get install -y {voice_set.packages}")
     wav_root = out / "wav"
     if wav_root.exists():
         shutil.rmtree(wav_root)
     wav_root.mkdir(parents=True)
 
     tasks = []
-    for split, voices, count in (("train", train_voices, args.train_sessions), ("valid", valid_voices, args.valid_sessions)):
+    for split, voices, count in (("train", voice_set.train, args.train_sessions), ("valid", voice_set.valid, args.valid_sessions)):
         for v, voice in enumerate(voices):
             for i in range(count):
                 outdir = wav_root / split / voice.replace(":", "-") / f"{i:03d}"
-                # the flite set keeps the seeds it was made with; the others draw their own
-                seed = (args.seed, split == "valid", v, i) + {"flite": (), "more": (2,), "accents": (3,)}[args.voice_set]
-                tasks.append((seed, voice, split, i, args.strings, str(outdir), cents_range))
+                seed = (args.seed, split == "valid", v, i) + voice_set.seed_tag
+                tasks.append((seed, voice, split, i, args.strings, str(outdir), voice_set.cents))
     with multiprocessing.Pool(args.workers) as pool:
         results = pool.map(session_task, tasks, chunksize=1)
 
@@ -207,7 +221,7 @@ def main() -> int:
         with open(out / f"{name}.jsonl", "w") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
-    stats = {"seed": args.seed, "voice_set": args.voice_set, "train_voices": train_voices, "valid_voices": valid_voices,
+    stats = {"seed": args.seed, "voice_set": args.voice_set, "train_voices": voice_set.train, "valid_voices": voice_set.valid,
              "clips": {k: len(v) for k, v in manifests.items()},
              "seconds": {k: round(v, 1) for k, v in seconds.items()},
              "elapsed_s": round(time.time() - t0, 1)}
