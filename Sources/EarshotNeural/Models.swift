@@ -293,7 +293,8 @@ public struct SequenceClassifier: StoredModel, Sendable {
   public var lstm: BiLSTM
   /// Attention scorer, (1, 2 hiddenSize); zero-sized and unused unless pooling is `.attention`.
   public var attention: Linear
-  /// Projection to the labels, (outputSize, 2 hiddenSize).
+  /// Projection to the labels, (outputSize, 2 hiddenSize), or (outputSize, 4 hiddenSize) after
+  /// `.meanMax` pooling.
   public var fc: Linear
   /// Free-form metadata saved with the model.
   public var metadata: [String: String] = [:]
@@ -308,7 +309,8 @@ public struct SequenceClassifier: StoredModel, Sendable {
     attention = a.pooling == .attention
       ? Linear(inputSize: 2 * a.hiddenSize, outputSize: 1, generator: &generator)
       : Linear(inputSize: 2 * a.hiddenSize, outputSize: 1)
-    fc = Linear(inputSize: 2 * a.hiddenSize, outputSize: a.outputSize, generator: &generator)
+    fc = Linear(inputSize: a.pooling.outputWidth(features: 2 * a.hiddenSize), outputSize: a.outputSize,
+                generator: &generator)
   }
 
   /// A classifier with all parameters zero.
@@ -318,7 +320,7 @@ public struct SequenceClassifier: StoredModel, Sendable {
     self.architecture = a
     lstm = BiLSTM(inputSize: a.inputSize, hiddenSize: a.hiddenSize, numLayers: a.numLayers, dropout: a.dropout)
     attention = Linear(inputSize: 2 * a.hiddenSize, outputSize: 1)
-    fc = Linear(inputSize: 2 * a.hiddenSize, outputSize: a.outputSize)
+    fc = Linear(inputSize: a.pooling.outputWidth(features: 2 * a.hiddenSize), outputSize: a.outputSize)
   }
 
   public var namedParameters: [NamedParameter<SequenceClassifier>] {

@@ -9,37 +9,47 @@ public enum Pooling: String, Codable, Sendable, CaseIterable {
   /// Attention pooling: scores `e_t = h_t . w + b` (a `Linear(features, 1)` named
   /// `attention`), weights `a = softmax_t(e)` over the real frames, output `sum_t a_t h_t`.
   case attention
+  /// The mean and the maximum side by side: `[mean, max]`, twice the encoder's width.
+  case meanMax = "mean-max"
+
+  /// The width of the pooled vector for encoder frames of `features` values.
+  public func outputWidth(features: Int) -> Int {
+    self == .meanMax ? 2 * features : features
+  }
 }
 
 /// What ``pool(_:_:attention:)`` keeps for its backward.
 public struct PoolingCache: Sendable {
   let input: SequenceBatch
-  /// For `.max`: the frame index of each maximum, (B, D). For `.attention`: the weights a,
-  /// (T, B) as rows t*B+b.
+  /// For `.max` and `.meanMax`: the frame index of each maximum, (B, D). For `.attention`:
+  /// the weights a, (T, B) as rows t*B+b.
   var argmax: [Int] = []
   var weights: [Float] = []
 }
 
-/// Pools each sequence of `x` ((T*B, D), time-major) into one row: (B, D).
+/// Pools each sequence of `x` ((T*B, D), time-major) into one row: (B, D), or (B, 2D) for
+/// `.meanMax` (the mean in columns 0..<D, the maximum in D..<2D).
 ///
 /// A sequence of length 0 pools to zeros. `attention` is required for `.attention`.
 public func pool(_ x: SequenceBatch, _ pooling: Pooling, attention: Linear? = nil)
   -> (output: Matrix, cache: PoolingCache)
 {
-  let b = x.batchSize, d = x.features
-  var out = Matrix(rows: b, cols: d)
+  let b = x.batchSize, d = x.features, width = pooling.outputWidth(features: d)
+  var out = Matrix(rows: b, cols: width)
   var cache = PoolingCache(input: x)
   let xd = x.data.data
-  switch pooling {
-  case .mean:
+  // The mean of each sequence into columns `offset..<offset + d` of `out`.
+  func poolMean(offset: Int) {
     for bb in 0..<b where x.lengths[bb] > 0 {
       let n = x.lengths[bb]
       for t in 0..<n {
-        for j in 0..<d { out.data[bb * d + j] += xd[(t * b + bb) * d + j] }
+        for j in 0..<d { out.data[bb * width + offset + j] += xd[(t * b + bb) * d + j] }
       }
-      for j in 0..<d { out.data[bb * d + j] /= Float(n) }
+      for j in 0..<d { out.data[bb * width + offset + j] /= Float(n) }
     }
-  case .max:
+  }
+  // The maximum of each sequence into columns `offset..<offset + d`, its frame into the cache.
+  func poolMax(offset: Int) {
     cache.argmax = [Int](repeating: -1, count: b * d)
     for bb in 0..<b where x.lengths[bb] > 0 {
       for j in 0..<d {
@@ -47,10 +57,19 @@ public func pool(_ x: SequenceBatch, _ pooling: Pooling, attention: Linear? = ni
         for t in 0..<x.lengths[bb] where xd[(t * b + bb) * d + j] > best {
           best = xd[(t * b + bb) * d + j]; at = t
         }
-        out.data[bb * d + j] = best
+        out.data[bb * width + offset + j] = best
         cache.argmax[bb * d + j] = at
       }
     }
+  }
+  switch pooling {
+  case .mean:
+    poolMean(offset: 0)
+  case .max:
+    poolMax(offset: 0)
+  case .meanMax:
+    poolMean(offset: 0)
+    poolMax(offset: d)
   case .attention:
     guard let attention else { preconditionFailure("pool: .attention needs the attention layer") }
     precondition(attention.inputSize == d && attention.outputSize == 1,
@@ -78,27 +97,39 @@ public func pool(_ x: SequenceBatch, _ pooling: Pooling, attention: Linear? = ni
   return (out, cache)
 }
 
-/// Backward of ``pool(_:_:attention:)``: dy (B, D) -> dx (T*B, D), zero on padding rows.
-/// Adds the attention layer's gradients into `attentionGradients` for `.attention`.
+/// Backward of ``pool(_:_:attention:)``: dy (B, D) ((B, 2D) for `.meanMax`) -> dx (T*B, D),
+/// zero on padding rows. Adds the attention layer's gradients into `attentionGradients` for
+/// `.attention`.
 public func poolBackward(_ dy: Matrix, _ pooling: Pooling, cache: PoolingCache,
                          attention: Linear? = nil, attentionGradients: inout Linear?) -> Matrix {
   let x = cache.input
-  let b = x.batchSize, d = x.features
-  precondition(dy.rows == b && dy.cols == d, "poolBackward: gradient \(dy.shapeDescription), expected \(b)x\(d)")
+  let b = x.batchSize, d = x.features, width = pooling.outputWidth(features: d)
+  precondition(dy.rows == b && dy.cols == width, "poolBackward: gradient \(dy.shapeDescription), expected \(b)x\(width)")
   var dx = Matrix(rows: x.data.rows, cols: d)
   let xd = x.data.data
-  switch pooling {
-  case .mean:
+  // The mean's share, from columns `offset..<offset + d` of dy: spread evenly over the frames.
+  func meanBackward(offset: Int) {
     for bb in 0..<b where x.lengths[bb] > 0 {
       let inv = 1 / Float(x.lengths[bb])
       for t in 0..<x.lengths[bb] {
-        for j in 0..<d { dx.data[(t * b + bb) * d + j] = dy.data[bb * d + j] * inv }
+        for j in 0..<d { dx.data[(t * b + bb) * d + j] += dy.data[bb * width + offset + j] * inv }
       }
     }
-  case .max:
+  }
+  // The maximum's share: all to the frame that held it.
+  func maxBackward(offset: Int) {
     for bb in 0..<b where x.lengths[bb] > 0 {
-      for j in 0..<d { dx.data[(cache.argmax[bb * d + j] * b + bb) * d + j] += dy.data[bb * d + j] }
+      for j in 0..<d { dx.data[(cache.argmax[bb * d + j] * b + bb) * d + j] += dy.data[bb * width + offset + j] }
     }
+  }
+  switch pooling {
+  case .mean:
+    meanBackward(offset: 0)
+  case .max:
+    maxBackward(offset: 0)
+  case .meanMax:
+    meanBackward(offset: 0)
+    maxBackward(offset: d)
   case .attention:
     guard let attention else { preconditionFailure("poolBackward: .attention needs the attention layer") }
     // forward was y = sum_t a_t h_t, a = softmax(e), e_t = h_t . w + c

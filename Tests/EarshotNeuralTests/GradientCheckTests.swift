@@ -90,10 +90,11 @@ import Testing
     var input = g.normalMatrix(rows: 3 * 2, cols: 4)
     // Max pooling has kinks where two frames tie: spread the values and use a smaller step so
     // no difference straddles one.
-    if pooling == .max { input.scale(by: 10) }
-    let h: Float = pooling == .max ? 1e-3 : Self.step
+    let hasMax = pooling == .max || pooling == .meanMax
+    if hasMax { input.scale(by: 10) }
+    let h: Float = hasMax ? 1e-3 : Self.step
     let attention = Linear(inputSize: 4, outputSize: 1, generator: &g)
-    let w = g.normalMatrix(rows: 2, cols: 4)
+    let w = g.normalMatrix(rows: 2, cols: pooling.outputWidth(features: 4))
     let (_, cache) = pool(SequenceBatch(data: input, lengths: lengths), pooling, attention: attention)
     var ag: Linear? = nil
     let dx = poolBackward(w, pooling, cache: cache, attention: attention, attentionGradients: &ag)

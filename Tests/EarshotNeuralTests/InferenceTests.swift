@@ -53,7 +53,7 @@ import Testing
 
   /// A classifier's log-probabilities (the encoder's inference path) equal its training
   /// forward pass without dropout, for every pooling, at batch 1 and with uneven lengths.
-  @Test(arguments: [Pooling.mean, .max, .attention])
+  @Test(arguments: Pooling.allCases)
   func classifierInferenceMatchesTrainingForward(pooling: Pooling) {
     var a = ModelArchitecture()
     a.kind = .classifier
