@@ -12,6 +12,7 @@ struct EarshotCLI: ParsableCommand {
         earshot transcribe phone-number.wav              # the shipped digits model
         earshot transcribe calls/ --format json > calls.jsonl
         earshot info recording.flac
+        earshot info --model commands                    # what a shipped model is
         earshot features speech.wav --kind mfcc --output feats/
         earshot features corpus/ --kind fbank --format kaldi-ark --output feats/
       """,

@@ -5,19 +5,45 @@ import Foundation
 struct Info: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "info",
-    abstract: "Print the format, sample rate, channels and duration of audio files.",
-    discussion: "One line per file: path, container, encoding, rate, channels, frames, seconds. Unreadable files are reported on stderr and the exit status is 1.")
+    abstract: "Print the format, sample rate, channels and duration of audio files, or what a model is.",
+    discussion: """
+      One line per audio file: path, container, encoding, rate, channels, frames, seconds. \
+      Unreadable files are reported on stderr and the exit status is 1.
+
+      A model (--model NAME|PATH, or a .safetensors file among the inputs) is described \
+      instead: what it outputs (words or labels), its networks (size, pooling, parameters), \
+      each network's front end (features, sample rate, frames, normalisation), its test-time \
+      speeds and the recipe that made it.
+
+      Examples:
+        earshot info recording.flac calls/
+        earshot info --model digits
+        earshot info --model runs/sounds/best.safetensors --json
+      """)
 
   @Flag(help: "Print JSON Lines instead of text.") var json = false
-  @Argument(help: "Audio files or directories (any format libsndfile reads).") var inputs: [String]
+  @Option(help: "Describe a model: a shipped name (\(ModelCatalog.names.joined(separator: ", "))) or a .safetensors file.")
+  var model: String?
+  @Argument(help: "Audio files or directories (any format libsndfile reads); .safetensors files are described as models.")
+  var inputs: [String] = []
 
   func validate() throws {
-    guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
+    guard !inputs.isEmpty || model != nil else {
+      throw ValidationError("give at least one audio file or directory, or --model NAME|PATH")
+    }
   }
 
   func run() throws {
     var failures = 0
-    for path in expandInputs(inputs) {
+    for name in (model.map { [$0] } ?? []) + inputs.filter(\.isModelFile) {
+      do {
+        print(try ModelDescription(named: name).render(json: json))
+      } catch {
+        failures += 1
+        printError("error: \(error)")
+      }
+    }
+    for path in expandInputs(inputs.filter { !$0.isModelFile }) {
       do {
         let info = try AudioFile(path: path).info
         if json {
@@ -33,5 +59,124 @@ struct Info: ParsableCommand {
       }
     }
     if failures > 0 { throw ExitCode.failure }
+  }
+}
+
+private extension String {
+  var isModelFile: Bool { lowercased().hasSuffix(".safetensors") }
+}
+
+/// What `earshot info --model` prints: a model's outputs, networks and front ends.
+struct ModelDescription {
+  struct Network {
+    var architecture: ModelArchitecture
+    var parameters: Int
+    var features: FeatureOptions
+  }
+  var name: String
+  var path: String
+  var bytes: Int
+  /// "transcription" (CTC) or "classification".
+  var task: String
+  /// Tokens without the blank (CTC) or labels.
+  var outputs: [String]
+  var networks: [Network]
+  var testSpeeds: [Float]
+  var provenance: String?
+
+  init(named name: String) throws {
+    let path = try ModelCatalog.path(for: name)
+    let file = try SafeTensors(contentsOf: path)
+    self.name = name
+    self.path = path
+    bytes = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
+    provenance = file.metadata[ModelMetadataKey.provenance]
+    // A classifier carries labels; anything else is read as a CTC model (whose error is the
+    // one to show when the file is neither).
+    if file.metadata[ModelMetadataKey.labels] != nil {
+      let m = try ClassificationModel(named: path)
+      task = "classification"
+      outputs = m.labels
+      networks = m.members.map { Network(architecture: $0.network.architecture, parameters: $0.network.parameterCount, features: $0.features) }
+      testSpeeds = m.testSpeeds
+      provenance = provenance ?? m.network.metadata[ModelMetadataKey.provenance]
+    } else {
+      let m = try TranscriptionModel(named: path)
+      task = "transcription"
+      let blank = m.network.architecture.blank
+      outputs = m.tokens.enumerated().filter { $0.offset != blank }.map(\.element)
+      networks = m.members.map { Network(architecture: $0.network.architecture, parameters: $0.network.parameterCount, features: $0.features) }
+      testSpeeds = [1]
+      provenance = provenance ?? m.network.metadata[ModelMetadataKey.provenance]
+    }
+  }
+
+  func render(json: Bool) -> String { json ? jsonLine : text }
+
+  private var shipped: Bool { path != name }
+
+  var text: String {
+    let mb = String(format: "%.1f MB", Double(bytes) / 1_000_000)
+    var lines = ["\(name)\t\(shipped ? "shipped model, " : "")\(mb)"]
+    let what = task == "transcription" ? "CTC transcription, \(outputs.count) words" : "classification, \(outputs.count) labels"
+    lines.append("  \(what): \(outputs.joined(separator: " "))")
+    let total = networks.reduce(0) { $0 + $1.parameters }
+    lines.append("  " + (networks.count == 1 ? "one network" : "an ensemble of \(networks.count) networks")
+      + ", \(total.formatted()) parameters"
+      + (testSpeeds == [1] ? "" : "; hears each clip at speeds \(testSpeeds.map { String(format: "%g", $0) }.joined(separator: ", ")) and averages"))
+    for (k, n) in networks.enumerated() {
+      let a = n.architecture
+      let head = a.kind == .classifier ? ", \(a.pooling.rawValue) pooling" : ""
+      lines.append("  network \(k): BiLSTM \(a.numLayers) x \(a.hiddenSize)\(head), \(n.parameters.formatted()) parameters; \(Self.frontEnd(n.features))")
+    }
+    if let provenance {
+      // Provenance can run to kilobytes of JSON (a training run's options): a line here, all of it in --json.
+      let limit = 240
+      lines.append("  recipe: " + (provenance.count <= limit ? provenance : provenance.prefix(limit) + "... (--json has all of it)"))
+    }
+    if shipped { lines.append("  file: \(path)") }
+    return lines.joined(separator: "\n")
+  }
+
+  var jsonLine: String {
+    func string(_ s: String) -> String { FeatureWriter.jsonString(s) }
+    let nets = networks.map { n in
+      "{\"layers\":\(n.architecture.numLayers),\"hidden\":\(n.architecture.hiddenSize),"
+        + (n.architecture.kind == .classifier ? "\"pooling\":\(string(n.architecture.pooling.rawValue))," : "")
+        + "\"parameters\":\(n.parameters),\"features\":\(n.features.json)}"
+    }
+    return "{\"model\":\(string(name)),\"file\":\(string(path)),\"bytes\":\(bytes),\"task\":\(string(task)),"
+      + "\"\(task == "transcription" ? "words" : "labels")\":[\(outputs.map(string).joined(separator: ","))],"
+      + "\"test_speeds\":[\(testSpeeds.map { String(format: "%g", $0) }.joined(separator: ","))],"
+      + "\"networks\":[\(nets.joined(separator: ","))],\"provenance\":\(provenance.map(string) ?? "null")}"
+  }
+
+  /// "log-mel, 40 bands, 16000 Hz, 25 ms windows every 10 ms, CMVN per band".
+  static func frontEnd(_ f: FeatureOptions) -> String {
+    let rate = Double(f.sampleRate)
+    func ms(_ samples: Int) -> String { String(format: "%g ms", (Double(samples) / rate * 1000 * 10).rounded() / 10) }
+    var parts: [String]
+    switch f.kind {
+    case .fbank:
+      parts = ["Kaldi fbank, \(f.fbank.melBands) bands", "\(f.sampleRate) Hz",
+               String(format: "%g ms windows every %g ms", f.fbank.frameLengthMilliseconds, f.fbank.frameShiftMilliseconds)]
+    default:
+      let bins: String
+      switch f.kind {
+      case .mfcc: bins = "MFCC, \(f.mfcc.mfccCount) coefficients"
+      case .mel, .logmel: bins = "\(f.kind == .logmel ? "log-mel" : "mel"), \(f.mel.melBands) bands"
+      default: bins = "\(f.kind.rawValue), \(f.spectrogram.fftSize / 2 + 1) bins"
+      }
+      parts = [bins, "\(f.sampleRate) Hz",
+               "\(ms(f.spectrogram.resolvedWindowLength)) windows every \(ms(f.spectrogram.resolvedHopLength))"]
+    }
+    if f.deltas.order > 0 { parts.append("deltas to order \(f.deltas.order)") }
+    switch f.cmvn.mode {
+    case .none: break
+    case .utterance: parts.append("CMVN per band over the utterance" + (f.cmvn.speechSpan != nil ? "'s speech span" : ""))
+    case .sliding: parts.append("CMVN per band over a sliding \(f.cmvn.windowFrames)-frame window")
+    case .level: parts.append("level normalisation (one mean and deviation for all bands)")
+    }
+    return parts.joined(separator: ", ")
   }
 }

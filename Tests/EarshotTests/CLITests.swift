@@ -75,6 +75,52 @@ struct CLITests {
     #expect(r.text.contains("WAV"))
   }
 
+  /// `info --model` (JSON) on each shipped model: the outputs the issues name, and per network
+  /// a parameter count that matches PyTorch's layout counted here (nn.LSTM: 4H x (in + H) weights
+  /// and two 4H biases per direction and layer; fc over 2H, or 4H after mean-max pooling).
+  @Test(arguments: ["digits", "commands", "sounds"])
+  func infoDescribesAShippedModel(_ name: String) throws {
+    let r = try CLI.run(["info", "--model", name, "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let object = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
+    let expected: [String: (task: String, key: String, outputs: Set<String>)] = [
+      "digits": ("transcription", "words", ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]),
+      "commands": ("classification", "labels", ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "unknown", "silence"]),
+      "sounds": ("classification", "labels", ["dog_bark", "rain", "sea_waves", "baby_cry", "clock_tick", "person_sneeze",
+                                               "helicopter", "chainsaw", "rooster", "fire_crackling"]),
+    ]
+    let e = expected[name]!
+    #expect(object["task"] as? String == e.task)
+    #expect(Set(object[e.key] as! [String]) == e.outputs)
+    let networks = object["networks"] as! [[String: Any]]
+    #expect(!networks.isEmpty)
+    for n in networks {
+      let features = n["features"] as! [String: Any]
+      let input = (features["mel"] as! [String: Any])["melBands"] as! Int
+      let h = n["hidden"] as! Int, layers = n["layers"] as! Int
+      var count = 0
+      for layer in 0..<layers { count += 2 * (4 * h * ((layer == 0 ? input : 2 * h) + h) + 8 * h) }
+      let outputs = e.outputs.count + (e.task == "transcription" ? 1 : 0)   // CTC adds the blank
+      let pooling = n["pooling"] as? String
+      count += outputs * ((pooling == "mean-max" ? 4 : 2) * h + 1)
+      if pooling == "attention" { count += 2 * h + 1 }
+      #expect(n["parameters"] as? Int == count, "\(name): \(n)")
+    }
+    let text = try CLI.run(["info", "--model", name])
+    #expect(text.status == 0 && text.text.hasPrefix(name) && text.text.contains("network 0: BiLSTM"), "\(text.text)")
+  }
+
+  /// A model file among audio inputs is described; an unknown model is an error that lists the shipped ones.
+  @Test func infoTellsModelsFromAudio() throws {
+    let model = CLI.repository.appendingPathComponent("Sources/Earshot/Models/sounds.safetensors").path
+    let wav = audio.appendingPathComponent("phrase-48000-stereo-s16.wav").path
+    let r = try CLI.run(["info", wav, model])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.text.contains("48000 Hz, 2 ch") && r.text.contains("classification, 10 labels"), "\(r.text)")
+    let bad = try CLI.run(["info", "--model", "no-such-model"])
+    #expect(bad.status == 1 && bad.stderr.contains("no-such-model") && bad.stderr.contains("digits"), "\(bad.stderr)")
+  }
+
   /// `--kind mel` with explicit sizes through the whole CLI equals librosa's fixture.
   @Test func melThroughTheCLIEqualsLibrosa() throws {
     let manifest = try JSONSerialization.jsonObject(
