@@ -5,7 +5,8 @@
 #   scripts/train/commands.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
 #
 # Needs ../shared/data (Speech Commands, ESC-10 for background noise), sox, espeak-ng, flite,
-# festival and the festvox voices (Debian; see scripts/data/commands_espeak.py), and a Python
+# festival and the festvox voices, libttspico-utils, mbrola and its voices, rhvoice and
+# rhvoice-english (Debian, contrib and non-free; see scripts/data/commands_espeak.py), and a Python
 # with numpy, scipy, soundfile and soxr (PYTHON, default python3) for the synthetic clips.
 # Everything it writes goes to WORK_DIR, outside the repository, except the final model,
 # copied to Sources/Earshot/Models/commands.safetensors. Resumable: rerun after an
@@ -22,10 +23,11 @@
 #   espeak  per band, plus 1,040 espeak-ng clips in training and --frequency-warp 0.1
 #   voices  per band, plus 1,560 Flite/Festival clips in training and --frequency-warp 0.1
 #   level-espeak, level-voices   the same two with level normalisation
-#   m64-level-voices, m64-level-espeak   those two with 64 bands and max pooling
-#   m64-level-more   the same with 2,002 Pico/RHVoice/MBROLA clips (women, men, accents;
-#                    scripts/data/commands_espeak.py --voices more); not in the default
-#                    MEMBERS until it has earned its place (docs/models.md)
+#   m64-level-more   64 bands, max pooling, level, with 2,002 Pico/RHVoice/MBROLA clips (women,
+#                    men, accents; scripts/data/commands_espeak.py --voices more) and warp 0.1
+#   m64-level-espeak the same with the espeak-ng clips
+#   m64-level-voices the same with the Flite/Festival clips: shipped until 2026-11-28, when
+#                    m64-level-more took its place (two splits; docs/models.md); opt-in now
 # Step 1 (STEP=valid) trains them on 80% of the speakers (20% held out by a seeded hash of
 # the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
 # the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
@@ -47,8 +49,8 @@ PYTHON=${PYTHON:-python3}
 JOBS=${JOBS:-1}
 case "$JOBS" in ''|*[!0-9]*|0) echo "JOBS must be a positive whole number (got $JOBS)" >&2; exit 64 ;; esac
 case "$STEP" in all|valid|final) ;; *) echo "STEP must be all, valid or final (got $STEP)" >&2; exit 64 ;; esac
-ALL_MEMBERS=(band level espeak voices level-espeak level-voices m64-level-voices m64-level-espeak)
-KNOWN_MEMBERS=("${ALL_MEMBERS[@]}" m64-level-more)
+ALL_MEMBERS=(band level espeak voices level-espeak level-voices m64-level-more m64-level-espeak)
+KNOWN_MEMBERS=("${ALL_MEMBERS[@]}" m64-level-voices)
 if [ -n "${MEMBERS:-}" ]; then
   read -ra MEMBERS <<< "$MEMBERS"
   for m in "${MEMBERS[@]}"; do
