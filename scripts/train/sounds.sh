@@ -28,7 +28,7 @@ if [ -z "${EARSHOT:-}" ]; then   # EARSHOT=path/to/earshot skips the build
 fi
 
 SETTINGS=(--sample-rate 16000 --mel-bands 64 --window-ms 40 --hop-ms 20
-  --hidden 192 --layers 2 --dropout 0.1 --pooling max --batch-size 16 --learning-rate 0.003
+  --hidden 192 --layers 2 --dropout 0.1 --pooling mean-max --batch-size 16 --learning-rate 0.003
   --mixup 0.5 --time-shift 1.0 --label-smoothing 0.1 --balance weighted-loss --cmvn level
   --seed "$SEED" --threads "$THREADS")
 
