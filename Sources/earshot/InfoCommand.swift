@@ -90,6 +90,8 @@ struct ModelDescription {
     self.name = name
     self.path = path
     bytes = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
+    // At the top of the file both for an ensemble and for a plain model (whose network
+    // metadata is the file's).
     provenance = file.metadata[ModelMetadataKey.provenance]
     // A classifier carries labels; anything else is read as a CTC model (whose error is the
     // one to show when the file is neither).
@@ -97,18 +99,21 @@ struct ModelDescription {
       let m = try ClassificationModel(named: path)
       task = "classification"
       outputs = m.labels
-      networks = m.members.map { Network(architecture: $0.network.architecture, parameters: $0.network.parameterCount, features: $0.features) }
+      networks = Self.networks(m.members)
       testSpeeds = m.testSpeeds
-      provenance = provenance ?? m.network.metadata[ModelMetadataKey.provenance]
     } else {
       let m = try TranscriptionModel(named: path)
       task = "transcription"
       let blank = m.network.architecture.blank
       outputs = m.tokens.enumerated().filter { $0.offset != blank }.map(\.element)
-      networks = m.members.map { Network(architecture: $0.network.architecture, parameters: $0.network.parameterCount, features: $0.features) }
+      networks = Self.networks(m.members)
       testSpeeds = [1]
-      provenance = provenance ?? m.network.metadata[ModelMetadataKey.provenance]
     }
+  }
+
+  /// Each member's sizes, parameter count and front end.
+  private static func networks<N: StoredModel>(_ members: [EnsembleMember<N>]) -> [Network] {
+    members.map { Network(architecture: $0.network.architecture, parameters: $0.network.parameterCount, features: $0.features) }
   }
 
   func render(json: Bool) -> String { json ? jsonLine : text }
