@@ -238,7 +238,12 @@ public final class Classifier: Sendable {
 
   /// Labels windows of `window` seconds every `hop` seconds across a file, streaming it in
   /// bounded memory; the last window ends at the end of the file.
-  public func timeline(path: String, window: Double, hop: Double) throws -> [Classification] {
+  /// - Parameter progress: called after each window with the seconds of the file read and
+  ///   labelled so far (never decreasing; the last call gives its whole duration), e.g. for a
+  ///   progress bar on hours of audio. Called on the calling thread.
+  public func timeline(
+    path: String, window: Double, hop: Double, progress: (_ secondsDone: Double) -> Void = { _ in }
+  ) throws -> [Classification] {
     precondition(window > 0 && hop > 0, "window \(window) and hop \(hop) must be > 0")
     let rate = model.features.sampleRate
     let windowSamples = max(Int(window * Double(rate)), 1)
@@ -255,6 +260,7 @@ public final class Classifier: Sendable {
       while nextStart + windowSamples <= total {
         let from = nextStart - bufferStart
         results.append(try classify(samples: Array(buffer[from..<(from + windowSamples)]), offsetSeconds: Double(nextStart) / Double(rate)))
+        progress(Double(nextStart + windowSamples) / Double(rate))
         nextStart += hopSamples
       }
       // Keep a window's worth before the end for the final, end-aligned window.
@@ -272,6 +278,7 @@ public final class Classifier: Sendable {
         results.append(try classify(samples: Array(buffer[from...]), offsetSeconds: Double(start) / Double(rate)))
       }
     }
+    progress(Double(total) / Double(rate))
     return results
   }
 }

@@ -150,7 +150,10 @@ public final class Transcriber: Sendable {
   }
 
   /// Transcribes a file of any format libsndfile reads.
-  public func transcribe(path: String) throws -> Transcript {
+  /// - Parameter progress: called after each decoded piece with the seconds of the file
+  ///   transcribed so far (increasing; the last call gives its whole duration), e.g. for a
+  ///   progress bar on hours of audio. Called on the calling thread.
+  public func transcribe(path: String, progress: (_ secondsDone: Double) -> Void = { _ in }) throws -> Transcript {
     let file = try AudioFile(path: path)
     var stream = try MonoStream(file: file, sampleRate: model.features.sampleRate)
     let rate = model.features.sampleRate
@@ -166,6 +169,7 @@ public final class Transcriber: Sendable {
       segments.append((start, start + Double(piece.count) / Double(rate)))
       pending.removeFirst(count)
       offset += count
+      progress(Double(offset) / Double(rate))
     }
     while let block = try stream.next() {
       pending += block

@@ -9,7 +9,8 @@ struct Classify: ParsableCommand {
     discussion: """
       Each file gets its most probable label, its probability and the next --top labels. \
       With --window and --hop, long recordings get a timeline of labels instead (sound \
-      event detection), one line or JSON object per window.
+      event detection), one line or JSON object per window. On a terminal, several files \
+      or one long timeline get a progress bar on stderr (audio done, speed, time left).
 
       Formats:
         text  FILE<TAB>label<TAB>probability[<TAB>label2:p2 ...]
@@ -78,8 +79,8 @@ struct Classify: ParsableCommand {
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
     let window = window, hop = hop ?? window
-    let failures = batch.run(threads: workers) { i -> [Classification] in
-      if let window, let hop { return try classifier.timeline(path: batch.paths[i], window: window, hop: hop) }
+    let failures = batch.run(threads: workers) { i, progress -> [Classification] in
+      if let window, let hop { return try classifier.timeline(path: batch.paths[i], window: window, hop: hop, progress: progress) }
       return [try classifier.classify(path: batch.paths[i])]
     } emit: { i, results in
       let text = results.map { render($0, name: batch.names[i], timeline: window != nil) }.joined()

@@ -192,7 +192,7 @@ struct Features: ParsableCommand {
     var ark = Data()
     var scp = ""
     let arkPath = toStdout ? "-" : URL(fileURLWithPath: output).appendingPathComponent("feats.ark").path
-    let failures = batch.run(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { i -> Outcome in
+    let failures = batch.run(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { i, _ -> Outcome in
       let base = try outputNames[i].get()
       let file = try AudioFile(path: batch.paths[i])
       let rate = targetRate ?? file.info.sampleRate

@@ -60,10 +60,13 @@ func expandInputs(_ inputs: [String]) -> [String] {
   return files
 }
 
-/// A progress bar on stderr, drawn only when stderr is a terminal.
+/// A progress bar on stderr, drawn only when stderr is a terminal: files done and, where the
+/// files' durations are known, seconds of audio done (moving inside a long file too, as its
+/// pieces or windows finish) with the speed as a multiple of real time.
 final class ProgressBar: @unchecked Sendable {
-  private let total: Int
-  private let label: String
+  private let durations: [Double]
+  private var secondsDone: [Double]
+  private let totalSeconds: Double
   private var done = 0
   private var failed = 0
   private let start = Date()
@@ -71,35 +74,87 @@ final class ProgressBar: @unchecked Sendable {
   private let enabled: Bool
   private var lastDraw = Date.distantPast
 
-  init(total: Int, label: String) {
-    self.total = total
-    self.label = label
-    enabled = isatty(STDERR_FILENO) != 0 && total > 1
+  /// - Parameters:
+  ///   - durations: each file's length in seconds (0 where unknown).
+  ///   - enabled: draw at all; callers pass whether stderr is a terminal.
+  init(durations: [Double], enabled: Bool) {
+    self.durations = durations
+    secondsDone = [Double](repeating: 0, count: durations.count)
+    totalSeconds = durations.reduce(0, +)
+    // One short file has nothing to wait for; one long one does.
+    self.enabled = enabled && (durations.count > 1 || totalSeconds >= Self.longSeconds)
   }
 
-  func advance(failed didFail: Bool) {
+  /// One file longer than this (seconds) gets a bar of its own.
+  static let longSeconds = 30.0
+
+  /// The bar for audio files at `paths`, their durations read from the headers; drawn only
+  /// when stderr is a terminal (the headers are read only then).
+  convenience init(paths: [String]) {
+    let terminal = isatty(STDERR_FILENO) != 0
+    let durations = terminal ? paths.map { (try? AudioFile(path: $0).info.durationSeconds) ?? 0 } : paths.map { _ in 0 }
+    self.init(durations: durations, enabled: terminal)
+  }
+
+  /// File `i` is done up to `seconds` of its audio.
+  func update(file i: Int, seconds: Double) {
+    lock.lock()
+    defer { lock.unlock() }
+    secondsDone[i] = min(max(secondsDone[i], seconds), durations[i])
+    draw(final: false)
+  }
+
+  /// File `i` is finished (or failed).
+  func finish(file i: Int, failed didFail: Bool) {
     lock.lock()
     defer { lock.unlock() }
     done += 1
     if didFail { failed += 1 }
-    guard enabled else { return }
-    let now = Date()
-    if done < total && now.timeIntervalSince(lastDraw) < 0.1 { return }
-    lastDraw = now
-    let width = 30
-    let filled = total > 0 ? done * width / total : width
-    let elapsed = now.timeIntervalSince(start)
-    let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
-    let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-    let line = String(format: "\r[%@] %d/%d %@  %.1fs elapsed, ETA %.1fs%@", bar, done, total, label, elapsed, eta, failed > 0 ? "  \(failed) failed" : "")
-    FileHandle.standardError.write(Data(line.utf8))
-    if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+    secondsDone[i] = durations[i]
+    draw(final: done == durations.count)
   }
 
   /// Clears the bar before an error line is printed.
   func clearLine() {
     guard enabled else { return }
     FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+  }
+
+  private func draw(final: Bool) {
+    guard enabled else { return }
+    let now = Date()
+    if !final && now.timeIntervalSince(lastDraw) < 0.1 { return }
+    lastDraw = now
+    let line = Self.line(
+      filesDone: done, files: durations.count, failed: failed,
+      secondsDone: secondsDone.reduce(0, +), totalSeconds: totalSeconds, elapsed: now.timeIntervalSince(start))
+    FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K" + (final ? "\n" : "")).utf8))
+  }
+
+  /// One line of the bar. With audio durations (`totalSeconds` > 0) the bar fills with the
+  /// audio done, and shows its speed as a multiple of real time; otherwise with the files.
+  static func line(
+    filesDone: Int, files: Int, failed: Int, secondsDone: Double, totalSeconds: Double, elapsed: Double
+  ) -> String {
+    let width = 30
+    let byAudio = totalSeconds > 0
+    let fraction = byAudio ? secondsDone / totalSeconds : (files > 0 ? Double(filesDone) / Double(files) : 1)
+    let filled = min(width, max(0, Int(fraction * Double(width))))
+    let bar = "[" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled) + "]"
+    var parts = [bar]
+    if byAudio { parts.append("\(clock(secondsDone)) / \(clock(totalSeconds)) audio") }
+    parts.append("\(filesDone)/\(files) files")
+    if byAudio && elapsed > 0 && secondsDone > 0 { parts.append(String(format: "%.0fx real time", secondsDone / elapsed)) }
+    parts.append("\(clock(elapsed)) elapsed")
+    if fraction > 0 && fraction < 1 { parts.append("ETA \(clock(elapsed / fraction * (1 - fraction)))") }
+    if failed > 0 { parts.append("\(failed) failed") }
+    return parts.joined(separator: "  ")
+  }
+
+  /// Seconds as m:ss, or h:mm:ss from an hour.
+  static func clock(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
   }
 }
 
@@ -198,25 +253,27 @@ final class AudioBatch: @unchecked Sendable {
 
   var count: Int { paths.count }
 
-  /// Runs `work(i)` for every file on `threads` threads and hands the results to `emit` in
-  /// input order; an error from either prints one line naming the file. Returns how many
-  /// files failed. A progress bar is drawn when stderr is a terminal.
+  /// Runs `work(i, progress)` for every file on `threads` threads and hands the results to
+  /// `emit` in input order; an error from either prints one line naming the file. Returns how
+  /// many files failed. A progress bar is drawn when stderr is a terminal; `work` may call
+  /// `progress` with the seconds of file `i` done so far, so that it moves inside long files.
   func run<Result>(
-    threads: Int, work: @escaping @Sendable (Int) throws -> Result, emit: (Int, Result) throws -> Void
+    threads: Int, work: @escaping @Sendable (Int, _ progress: (Double) -> Void) throws -> Result,
+    emit: (Int, Result) throws -> Void
   ) -> Int {
-    let progress = ProgressBar(total: count, label: "files")
+    let progress = ProgressBar(paths: paths)
     var failures = 0
     forEachInOrder(count: count, threads: threads) { i -> Swift.Result<Result, Error> in
-      Swift.Result { try work(i) }
+      Swift.Result { try work(i) { progress.update(file: i, seconds: $0) } }
     } emit: { i, outcome in
       do {
         try emit(i, try outcome.get())
-        progress.advance(failed: false)
+        progress.finish(file: i, failed: false)
       } catch {
         failures += 1
         progress.clearLine()
         printError("error: \(describe(error, file: i))")
-        progress.advance(failed: true)
+        progress.finish(file: i, failed: true)
       }
     }
     if failures > 0 && count > 1 { printError("\(failures) of \(count) files failed") }

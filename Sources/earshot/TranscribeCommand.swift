@@ -17,7 +17,8 @@ struct Transcribe: ParsableCommand {
       piece in bounded memory; times are in seconds of the file. A large DC offset is \
       removed and each stretch of speech is scaled so its loudest sample is at -0.1 dBFS \
       before its features, so quiet recordings are heard as well as loud ones (--keep-level: \
-      as recorded).
+      as recorded). On a terminal, several files or one long one get a progress bar on \
+      stderr: audio done, speed (x real time) and time left.
 
       Formats:
         text  the transcript; with several files, "FILE<TAB>transcript" per line
@@ -87,8 +88,8 @@ struct Transcribe: ParsableCommand {
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     // Files run in parallel; each network call then uses one BLAS thread.
     useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
-    let failures = batch.run(threads: workers) { i in
-      try transcriber.transcribe(path: batch.paths[i])
+    let failures = batch.run(threads: workers) { i, progress in
+      try transcriber.transcribe(path: batch.paths[i], progress: progress)
     } emit: { i, transcript in
       let rendered = render(transcript, name: batch.names[i], several: batch.count > 1)
       if let output {

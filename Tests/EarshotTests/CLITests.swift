@@ -171,6 +171,42 @@ struct CLITests {
     #expect(m.shape[1] == 20)
   }
 
+  /// On a terminal, one long file gets a progress bar in seconds of audio that ends full;
+  /// with stderr a pipe nothing is drawn. `script` (util-linux, on every Debian) gives the
+  /// terminal.
+  @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+  func longFileShowsProgressOnATerminal() throws {
+    let (_, model) = try fixtureTranscriptionModel()
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var rng = SeededGenerator(seed: 5)
+    var samples: [Float] = []
+    while samples.count < 40 * 16_000 {
+      samples += (0..<16_000).map { _ in Float.random(in: -0.5...0.5, using: &rng) }
+      samples += [Float](repeating: 0, count: 8_000)
+    }
+    samples = Array(samples.prefix(40 * 16_000))
+    let long = dir.appendingPathComponent("long.wav").path, out = dir.appendingPathComponent("out.txt").path
+    try writeWAV(samples, sampleRate: 16_000, to: long)
+    let command = "'\(CLI.executable.path)' transcribe --model '\(model)' '\(long)' > '\(out)'"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    process.arguments = ["-qec", command, "/dev/null"]
+    let terminal = Pipe()
+    process.standardOutput = terminal
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let drawn = String(decoding: terminal.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "\(drawn)")
+    let lines = drawn.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).map(String.init)
+    #expect(lines.contains { $0.contains("[==============================]  0:40 / 0:40 audio  1/1 files") }, "\(drawn)")
+    #expect(lines.contains { $0.contains("x real time") })
+    #expect(try String(contentsOfFile: out, encoding: .utf8).hasSuffix("\n"))
+    let piped = try CLI.run(["transcribe", "--model", model, long])
+    #expect(piped.status == 0 && piped.stderr.isEmpty, "\(piped.stderr)")
+  }
+
   @Test func formatsRoundTrip() throws {
     let file = audio.appendingPathComponent("phrase-16000-mono-s16.aiff").path
     let common = ["features", file, "--kind", "logmel", "--fft-size", "512", "--hop-length", "160", "--mel-bands", "40"]

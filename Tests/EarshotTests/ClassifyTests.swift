@@ -87,6 +87,13 @@ struct ClassifyTests {
     }
     #expect(abs(windows.last!.end - duration) < 1e-3)
     #expect(abs(windows.last!.end - windows.last!.start - 0.3) < 1e-3)
+    // The progress hook: each full window's end, then the file's end.
+    var reported: [Double] = []
+    let again = try Classifier(model: model).timeline(path: wav, window: 0.3, hop: 0.2) { reported.append($0) }
+    #expect(again.map(\.label) == windows.map(\.label))
+    #expect(reported.count == windows.count)
+    for (seconds, w) in zip(reported.dropLast(), windows.dropLast()) { #expect(abs(seconds - w.end) < 1e-3) }
+    #expect(abs(try #require(reported.last) - duration) < 1e-3)
     let r = try CLI.run(["classify", "--model", path, "--window", "0.3", "--hop", "0.2", wav])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.text.split(separator: "\n").count == 5)

@@ -191,6 +191,33 @@ struct TranscribeTests {
     for w in t.words { #expect(w.end <= Double(samples.count) / Double(rate) + 1e-6) }
   }
 
+  /// The progress hook: one call per decoded piece, at each piece's end in file time, the
+  /// last at the whole duration; the transcript is the one without a hook.
+  @Test func progressFollowsThePieces() throws {
+    let (model, _) = try fixtureTranscriptionModel()
+    let rate = 16_000
+    var rng = SeededGenerator(seed: 7)
+    var samples: [Float] = []
+    while samples.count < 35 * rate {
+      samples += (0..<rate).map { _ in Float.random(in: -0.5...0.5, using: &rng) }
+      samples += [Float](repeating: 0, count: rate / 3)
+    }
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("long.wav").path
+    try writeWAV(samples, sampleRate: rate, to: path)
+    var options = TranscriptionOptions()
+    options.maxSegmentSeconds = 10
+    let transcriber = try Transcriber(model: model, options: options)
+    var reported: [Double] = []
+    let t = try transcriber.transcribe(path: path) { reported.append($0) }
+    #expect(t.segments.count >= 4)
+    #expect(reported.count == t.segments.count)
+    for (seconds, segment) in zip(reported, t.segments) { #expect(abs(seconds - segment.end) < 1e-9) }
+    #expect(abs(try #require(reported.last) - Double(samples.count) / Double(rate)) < 1e-9)
+    #expect(try transcriber.transcribe(path: path) == t)
+  }
+
   /// Bursts of noise between stretches of digital silence or a quiet floor: the regions are
   /// the bursts, joined across short pauses, widened by the margin except into digital silence.
   @Test func speechRegionsFollowTheBursts() {
