@@ -69,7 +69,8 @@ struct Evaluate: ParsableCommand {
                                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       speech.apply(to: &evaluator.transcription)
       evaluator.transcription.vocabulary = try vocabularyWords(vocabulary)
-      result = try evaluator.evaluate(entries)
+      let bar = ProgressBar(paths: entries.map(\.audio), label: "clips")
+      result = try evaluator.evaluate(entries) { i, failed in bar.finish(file: i, failed: failed) }
     } catch {
       printError("error: \(error)")
       throw ExitCode.failure
@@ -98,7 +99,8 @@ extension Evaluate {
       total = entries.count
       var evaluator = ClassificationEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       evaluator.normalizesLevel = !speech.keepLevel
-      result = try evaluator.evaluate(entries)
+      let bar = ProgressBar(paths: entries.map(\.audio), label: "clips")
+      result = try evaluator.evaluate(entries) { i, failed in bar.finish(file: i, failed: failed) }
       if let confusionCsv {
         try Data(result.report.csv.utf8).write(to: URL(fileURLWithPath: confusionCsv), options: .atomic)
       }

@@ -67,6 +67,7 @@ final class ProgressBar: @unchecked Sendable {
   private let durations: [Double]
   private var secondsDone: [Double]
   private let totalSeconds: Double
+  private let label: String
   private var done = 0
   private var failed = 0
   private let start = Date()
@@ -76,9 +77,11 @@ final class ProgressBar: @unchecked Sendable {
 
   /// - Parameters:
   ///   - durations: each file's length in seconds (0 where unknown).
+  ///   - label: what the files are called on the bar ("files", "clips").
   ///   - enabled: draw at all; callers pass whether stderr is a terminal.
-  init(durations: [Double], enabled: Bool) {
+  init(durations: [Double], label: String, enabled: Bool) {
     self.durations = durations
+    self.label = label
     secondsDone = [Double](repeating: 0, count: durations.count)
     totalSeconds = durations.reduce(0, +)
     // One short file has nothing to wait for; one long one does.
@@ -90,10 +93,10 @@ final class ProgressBar: @unchecked Sendable {
 
   /// The bar for audio files at `paths`, their durations read from the headers; drawn only
   /// when stderr is a terminal (the headers are read only then).
-  convenience init(paths: [String]) {
+  convenience init(paths: [String], label: String = "files") {
     let terminal = isatty(STDERR_FILENO) != 0
     let durations = terminal ? paths.map { (try? AudioFile(path: $0).info.durationSeconds) ?? 0 } : paths.map { _ in 0 }
-    self.init(durations: durations, enabled: terminal)
+    self.init(durations: durations, label: label, enabled: terminal)
   }
 
   /// File `i` is done up to `seconds` of its audio.
@@ -126,7 +129,7 @@ final class ProgressBar: @unchecked Sendable {
     if !final && now.timeIntervalSince(lastDraw) < 0.1 { return }
     lastDraw = now
     let line = Self.line(
-      filesDone: done, files: durations.count, failed: failed,
+      filesDone: done, files: durations.count, label: label, failed: failed,
       secondsDone: secondsDone.reduce(0, +), totalSeconds: totalSeconds, elapsed: now.timeIntervalSince(start))
     FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K" + (final ? "\n" : "")).utf8))
   }
@@ -134,7 +137,7 @@ final class ProgressBar: @unchecked Sendable {
   /// One line of the bar. With audio durations (`totalSeconds` > 0) the bar fills with the
   /// audio done, and shows its speed as a multiple of real time; otherwise with the files.
   static func line(
-    filesDone: Int, files: Int, failed: Int, secondsDone: Double, totalSeconds: Double, elapsed: Double
+    filesDone: Int, files: Int, label: String, failed: Int, secondsDone: Double, totalSeconds: Double, elapsed: Double
   ) -> String {
     let width = 30
     let byAudio = totalSeconds > 0
@@ -143,7 +146,7 @@ final class ProgressBar: @unchecked Sendable {
     let bar = "[" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled) + "]"
     var parts = [bar]
     if byAudio { parts.append("\(clock(secondsDone)) / \(clock(totalSeconds)) audio") }
-    parts.append("\(filesDone)/\(files) files")
+    parts.append("\(filesDone)/\(files) \(label)")
     if byAudio && elapsed > 0 && secondsDone > 0 { parts.append(String(format: "%.0fx real time", secondsDone / elapsed)) }
     parts.append("\(clock(elapsed)) elapsed")
     if fraction > 0 && fraction < 1 { parts.append("ETA \(clock(elapsed / fraction * (1 - fraction)))") }

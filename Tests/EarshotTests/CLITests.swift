@@ -25,6 +25,24 @@ struct CLI {
     .deletingLastPathComponent()
   static let fixtures = repository.appendingPathComponent("Tests/Fixtures/features")
 
+  /// util-linux's `script`, which runs a command on a pseudo-terminal (on every Debian).
+  static let script = "/usr/bin/script"
+
+  /// Runs a shell command line on a pseudo-terminal; returns its exit status and what it
+  /// drew there (stdout and stderr not redirected by the command line).
+  static func runOnTerminal(_ commandLine: String) throws -> (status: Int32, drawn: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: script)
+    process.arguments = ["-qec", commandLine, "/dev/null"]
+    let terminal = Pipe()
+    process.standardOutput = terminal
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let drawn = String(decoding: terminal.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, drawn)
+  }
+
   /// Runs `earshot arguments` (in `directory`, default the tests' own) and collects its output.
   static func run(_ arguments: [String], stdin: Data? = nil, in directory: String? = nil) throws -> Result {
     let process = Process()
@@ -171,11 +189,10 @@ struct CLITests {
     #expect(m.shape[1] == 20)
   }
 
-  /// On a terminal, one long file gets a progress bar in seconds of audio that ends full;
-  /// with stderr a pipe nothing is drawn. `script` (util-linux, on every Debian) gives the
-  /// terminal.
-  @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
-  func longFileShowsProgressOnATerminal() throws {
+  /// On a terminal, one long file gets a progress bar in seconds of audio that ends full,
+  /// and so does `evaluate` over a manifest's clips; with stderr a pipe nothing is drawn.
+  @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: CLI.script)))
+  func progressBarsOnATerminal() throws {
     let (_, model) = try fixtureTranscriptionModel()
     let dir = temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -188,23 +205,24 @@ struct CLITests {
     samples = Array(samples.prefix(40 * 16_000))
     let long = dir.appendingPathComponent("long.wav").path, out = dir.appendingPathComponent("out.txt").path
     try writeWAV(samples, sampleRate: 16_000, to: long)
-    let command = "'\(CLI.executable.path)' transcribe --model '\(model)' '\(long)' > '\(out)'"
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-    process.arguments = ["-qec", command, "/dev/null"]
-    let terminal = Pipe()
-    process.standardOutput = terminal
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let drawn = String(decoding: terminal.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(drawn)")
-    let lines = drawn.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).map(String.init)
-    #expect(lines.contains { $0.contains("[==============================]  0:40 / 0:40 audio  1/1 files") }, "\(drawn)")
-    #expect(lines.contains { $0.contains("x real time") })
+    func drawnLines(_ arguments: String) throws -> [String] {
+      let (status, drawn) = try CLI.runOnTerminal("'\(CLI.executable.path)' \(arguments) > '\(out)'")
+      #expect(status == 0, "\(drawn)")
+      return drawn.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).map(String.init)
+    }
+    let transcribing = try drawnLines("transcribe --model '\(model)' '\(long)'")
+    #expect(transcribing.contains { $0.contains("[==============================]  0:40 / 0:40 audio  1/1 files") }, "\(transcribing)")
+    #expect(transcribing.contains { $0.contains("x real time") })
     #expect(try String(contentsOfFile: out, encoding: .utf8).hasSuffix("\n"))
     let piped = try CLI.run(["transcribe", "--model", model, long])
     #expect(piped.status == 0 && piped.stderr.isEmpty, "\(piped.stderr)")
+
+    let clip = CLI.fixtures.appendingPathComponent("audio/phrase-48000-stereo-s16.wav").path
+    let manifest = dir.appendingPathComponent("m.jsonl").path
+    try (0..<3).map { _ in "{\"audio\": \"\(clip)\", \"text\": \"two\"}\n" }.joined().write(toFile: manifest, atomically: true, encoding: .utf8)
+    let evaluating = try drawnLines("evaluate --model '\(model)' '\(manifest)'")
+    #expect(evaluating.contains { $0.contains("[==============================]") && $0.contains("3/3 clips") }, "\(evaluating)")
+    #expect(try String(contentsOfFile: out, encoding: .utf8).contains("utterances: 3"))
   }
 
   @Test func formatsRoundTrip() throws {

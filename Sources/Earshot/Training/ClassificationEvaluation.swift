@@ -171,20 +171,26 @@ public struct ClassificationEvaluator: Sendable {
 
   /// Classifies every clip; a clip that cannot be read, or whose label the model does not
   /// have, is listed in `failures` (path and reason) and left out of the report.
-  public func evaluate(_ entries: [ClassificationEntry]) throws -> (report: ClassificationReport, failures: [String]) {
+  /// - Parameter progress: called as each clip is done, with its index and whether it
+  ///   failed, from the worker threads (in any order), e.g. for a progress bar.
+  public func evaluate(
+    _ entries: [ClassificationEntry], progress: @Sendable (_ index: Int, _ failed: Bool) -> Void = { _, _ in }
+  ) throws -> (report: ClassificationReport, failures: [String]) {
     let classifier = try Classifier(model: model, normalizesLevel: normalizesLevel)
     let index = Dictionary(uniqueKeysWithValues: model.labels.enumerated().map { ($1, $0) })
     let saved = Neural.threads
     if threads > 1 { Neural.setThreads(1) }
     defer { Neural.setThreads(saved) }
     let outcomes: [Result<Int, any Error>] = parallelMap(entries.count, threads: threads) { i in
-      Result {
+      let outcome = Result {
         let e = entries[i]
         guard index[e.label] != nil else {
           throw TrainingError.unknownToken(path: e.audio, token: e.label, known: model.labels)
         }
         return index[try classifier.classify(path: e.audio).label]!
       }
+      progress(i, (try? outcome.get()) == nil)
+      return outcome
     }
     var report = ClassificationReport(labels: model.labels)
     var failures: [String] = []

@@ -33,7 +33,11 @@ public struct TranscriptionEvaluator: Sendable {
 
   /// Scores every entry; a clip that cannot be read is listed in `failures` (one line each:
   /// path and reason) and left out of the report.
-  public func evaluate(_ entries: [ManifestEntry]) throws -> (report: EvaluationReport, failures: [String]) {
+  /// - Parameter progress: called as each clip is done, with its index and whether it
+  ///   failed, from the worker threads (in any order), e.g. for a progress bar.
+  public func evaluate(
+    _ entries: [ManifestEntry], progress: @Sendable (_ index: Int, _ failed: Bool) -> Void = { _, _ in }
+  ) throws -> (report: EvaluationReport, failures: [String]) {
     var options = transcription
     options.beamWidth = beamWidth
     let transcriber = try Transcriber(model: model, options: options)
@@ -41,7 +45,9 @@ public struct TranscriptionEvaluator: Sendable {
     if threads > 1 { Neural.setThreads(1) }
     defer { Neural.setThreads(saved) }
     let outcomes: [Result<String, any Error>] = parallelMap(entries.count, threads: threads) { i in
-      Result { try transcribe(path: entries[i].audio, transcriber: transcriber) }
+      let outcome = Result { try transcribe(path: entries[i].audio, transcriber: transcriber) }
+      progress(i, (try? outcome.get()) == nil)
+      return outcome
     }
     var report = EvaluationReport()
     var failures: [String] = []
