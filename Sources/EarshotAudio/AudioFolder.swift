@@ -7,11 +7,13 @@ public let audioFileExtensions: Set<String> = [
 ]
 
 /// The audio files under `folder`, recursively, by extension (`audioFileExtensions`), sorted
-/// by relative path; empty when the folder does not exist.
+/// by relative path; empty when the folder does not exist. Each path starts with `folder` as
+/// written (`find`'s way: `clips` gives `clips/a.wav`, `.` gives `./a.wav`), so a relative
+/// folder gives relative paths.
 public func audioFiles(in folder: String) -> [String] {
-  let base = URL(fileURLWithPath: folder)
+  let prefix = folder.hasSuffix("/") ? folder : folder + "/"
   return ((FileManager.default.enumerator(atPath: folder)?.allObjects as? [String]) ?? [])
     .filter { audioFileExtensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
     .sorted()
-    .map { base.appendingPathComponent($0).path }
+    .map { prefix + $0 }
 }

@@ -139,6 +139,26 @@ struct CLITests {
     #expect(bad.status == 1 && bad.stderr.contains("no-such-model") && bad.stderr.contains("digits"), "\(bad.stderr)")
   }
 
+  /// A folder among the inputs is searched recursively for audio (other files skipped), and its
+  /// files are named from the folder as the user wrote it: relative stays relative.
+  @Test func foldersKeepThePathsAsWritten() throws {
+    let dir = temporaryDirectory()
+    let clips = dir.appendingPathComponent("clips/deeper")
+    try FileManager.default.createDirectory(at: clips, withIntermediateDirectories: true)
+    let wav = audio.appendingPathComponent("phrase-8000-mono-s16.wav")
+    try FileManager.default.copyItem(at: wav, to: dir.appendingPathComponent("clips/b.wav"))
+    try FileManager.default.copyItem(at: wav, to: clips.appendingPathComponent("a.WAV"))
+    try Data("notes".utf8).write(to: dir.appendingPathComponent("clips/notes.txt"))
+    for (folder, expected) in [("clips", ["clips/b.wav", "clips/deeper/a.WAV"]), ("clips/", ["clips/b.wav", "clips/deeper/a.WAV"])] {
+      let r = try CLI.run(["info", folder], in: dir.path)
+      #expect(r.status == 0, "\(r.stderr)")
+      let names = r.text.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
+      #expect(names == expected, "\(r.text)")
+    }
+    let here = try CLI.run(["info", "."], in: clips.path)
+    #expect(here.text.hasPrefix("./a.WAV\t"), "\(here.text)")
+  }
+
   /// `--kind mel` with explicit sizes through the whole CLI equals librosa's fixture.
   @Test func melThroughTheCLIEqualsLibrosa() throws {
     let manifest = try JSONSerialization.jsonObject(
