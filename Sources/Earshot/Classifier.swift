@@ -114,11 +114,11 @@ public struct ClassificationModel: Sendable {
       self.testSpeeds = try testSpeeds()
       return
     }
-    let labels = try labels()
+    // The networks first, so an ensemble of CTC models is named as one.
     let members = try memberFiles.map { m in
       Member(network: try SequenceClassifier(file: m.file, path: m.name), features: try FeatureOptions(metadata: m.file.metadata, path: m.name))
     }
-    try self.init(members: members, labels: labels, source: source)
+    try self.init(members: members, labels: try labels(), source: source)
     self.testSpeeds = try testSpeeds()
   }
 
@@ -207,13 +207,29 @@ public final class Classifier: Sendable {
   /// Classifies a whole file (any format, rate and channel count).
   public func classify(path: String) throws -> Classification {
     let audio = try AudioFile.loadMono(path: path, sampleRate: model.features.sampleRate)
-    return try classify(samples: audio.samples, offsetSeconds: 0)
+    return try classifyAtModelRate(audio.samples, offsetSeconds: 0)
   }
 
-  /// Classifies samples at the model's rate. The probabilities are the mean over the model's
-  /// ``ClassificationModel/testSpeeds`` and its members; members with the same front end
-  /// share one feature computation.
-  public func classify(samples: [Float], offsetSeconds: Double = 0) throws -> Classification {
+  /// Classifies mono audio at any rate (resampled to the model's first).
+  public func classify(_ audio: MonoAudio) throws -> Classification {
+    try classify(samples: audio.samples, sampleRate: audio.sampleRate)
+  }
+
+  /// Classifies mono samples recorded at `sampleRate` Hz; samples at another rate than the
+  /// model's (`model.features.sampleRate`) are resampled to it first (soxr HQ). The
+  /// probabilities are the mean over the model's ``ClassificationModel/testSpeeds`` and its
+  /// members; members with the same front end share one feature computation.
+  /// - Parameter offsetSeconds: where the samples start in a longer recording (the result's
+  ///   `start`).
+  /// - Throws: `AudioError.invalidTargetRate` for a rate outside 1,000-768,000 Hz.
+  public func classify(samples: [Float], sampleRate: Int, offsetSeconds: Double = 0) throws -> Classification {
+    let rate = model.features.sampleRate
+    let samples = sampleRate == rate ? samples : try Resampler.resample(samples, from: sampleRate, to: rate)
+    return try classifyAtModelRate(samples, offsetSeconds: offsetSeconds)
+  }
+
+  /// ``classify(samples:sampleRate:offsetSeconds:)`` for samples at the model's rate.
+  func classifyAtModelRate(_ samples: [Float], offsetSeconds: Double) throws -> Classification {
     let duration = Double(samples.count) / Double(model.features.sampleRate)
     let samples = normalizesLevel
       ? LevelNormalization.apply(LevelNormalization.removingDC(samples), target: LevelNormalization.minimumPeak, raiseOnly: true)
@@ -241,10 +257,14 @@ public final class Classifier: Sendable {
   /// - Parameter progress: called after each window with the seconds of the file read and
   ///   labelled so far (never decreasing; the last call gives its whole duration), e.g. for a
   ///   progress bar on hours of audio. Called on the calling thread.
+  /// - Throws: `PipelineError.badTimeline` unless window and hop are positive, `AudioError`
+  ///   for a file that cannot be read.
   public func timeline(
     path: String, window: Double, hop: Double, progress: (_ secondsDone: Double) -> Void = { _ in }
   ) throws -> [Classification] {
-    precondition(window > 0 && hop > 0, "window \(window) and hop \(hop) must be > 0")
+    guard window > 0, hop > 0, window.isFinite, hop.isFinite else {
+      throw PipelineError.badTimeline(window: window, hop: hop)
+    }
     let rate = model.features.sampleRate
     let windowSamples = max(Int(window * Double(rate)), 1)
     let hopSamples = max(Int(hop * Double(rate)), 1)
@@ -259,7 +279,7 @@ public final class Classifier: Sendable {
       total += block.count
       while nextStart + windowSamples <= total {
         let from = nextStart - bufferStart
-        results.append(try classify(samples: Array(buffer[from..<(from + windowSamples)]), offsetSeconds: Double(nextStart) / Double(rate)))
+        results.append(try classifyAtModelRate(Array(buffer[from..<(from + windowSamples)]), offsetSeconds: Double(nextStart) / Double(rate)))
         progress(Double(nextStart + windowSamples) / Double(rate))
         nextStart += hopSamples
       }
@@ -275,7 +295,7 @@ public final class Classifier: Sendable {
       let start = max(total - windowSamples, 0)
       let from = start - bufferStart
       if from >= 0 {
-        results.append(try classify(samples: Array(buffer[from...]), offsetSeconds: Double(start) / Double(rate)))
+        results.append(try classifyAtModelRate(Array(buffer[from...]), offsetSeconds: Double(start) / Double(rate)))
       }
     }
     progress(Double(total) / Double(rate))

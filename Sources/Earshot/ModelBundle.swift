@@ -169,13 +169,35 @@ public enum ModelCatalog {
       .sorted()
   }
 
-  /// The folder holding the shipped models: the SwiftPM resource bundle, or the source tree
-  /// when the bundle cannot be found (a binary copied away from its build folder).
-  static var directory: String? {
-    if let url = Bundle.module.url(forResource: "Models", withExtension: nil) { return url.path }
+  /// Environment variable naming a folder of `NAME.safetensors` files that replaces the
+  /// shipped models' folder (for a binary installed without its resource folder).
+  public static let environmentKey = "EARSHOT_MODELS"
+
+  /// The folder holding the shipped models, or nil. In order: the folder named by
+  /// `EARSHOT_MODELS`; SwiftPM's resource folder for this target (`PACKAGE_Earshot.resources`,
+  /// copied there by `swift build`) beside the executable, symbolic links to the executable
+  /// followed; the source tree this library was built from. (SwiftPM's `Bundle.module` is not
+  /// used: it stops the process when its folder is missing.)
+  static let directory: String? = {
+    let fm = FileManager.default
+    func isFolder(_ path: String) -> Bool {
+      var folder: ObjCBool = false
+      return fm.fileExists(atPath: path, isDirectory: &folder) && folder.boolValue
+    }
+    if let given = ProcessInfo.processInfo.environment[environmentKey], !given.isEmpty {
+      return isFolder(given) ? given : nil
+    }
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    for folder in [executable, Bundle.main.bundleURL] {
+      let bundles = ((try? fm.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix("_Earshot.resources") }
+      for bundle in bundles.sorted() {
+        let models = folder.appendingPathComponent(bundle).appendingPathComponent("Models").path
+        if isFolder(models) { return models }
+      }
+    }
     let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Models").path
-    return FileManager.default.fileExists(atPath: source) ? source : nil
-  }
+    return isFolder(source) ? source : nil
+  }()
 
   /// A path for `nameOrPath`: an existing file is used as it is; otherwise a shipped name.
   public static func path(for nameOrPath: String) throws(PipelineError) -> String {

@@ -16,6 +16,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case noSuchMember(name: String, asked: Int?, count: Int)
   /// A classifier's test-time speeds are unusable (none, out of 0.5...2, or repeated).
   case badTestSpeeds(path: String, reason: String)
+  /// A timeline's window or hop is not a positive number of seconds.
+  case badTimeline(window: Double, hop: Double)
 
   public var description: String {
     switch self {
@@ -24,7 +26,10 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
     case .inputMismatch(let what, let found, let expected):
       return "\(what): \(found) features per frame, the model expects \(expected)"
     case .unknownModel(let name, let available):
-      let list = available.isEmpty ? "none are built in" : "built in: \(available.joined(separator: ", "))"
+      let list = available.isEmpty
+        ? "no shipped models found: keep the folder PACKAGE_Earshot.resources that swift build writes beside the "
+          + "executable, or name a folder of .safetensors files in EARSHOT_MODELS"
+        : "built in: \(available.joined(separator: ", "))"
       return "\(name): no such model file or shipped model (\(list))"
     case .invalidDecoderInput(let name, let value, let expected):
       return "CTC decoding: \(name) = \(value) is invalid; expected \(expected)"
@@ -36,8 +41,15 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
         ?? "\(name): an ensemble of \(members); say which one"
     case .badTestSpeeds(let path, let reason):
       return "\(path): unusable test speeds: \(reason)"
+    case .badTimeline(let window, let hop):
+      return "timeline: window \(window) s and hop \(hop) s must both be positive numbers of seconds"
     }
   }
+}
+
+/// `localizedDescription` (Foundation's way to show an error) reads as `description` does.
+extension PipelineError: LocalizedError {
+  public var errorDescription: String? { description }
 }
 
 extension FeatureOptions {

@@ -182,10 +182,18 @@ public final class Transcriber: Sendable {
                       alternatives: decoded.alternatives)
   }
 
-  /// Transcribes samples already at the model's rate (`model.features.sampleRate`), cutting
-  /// long audio at pauses as `transcribe(path:)` does.
-  public func transcribe(samples: [Float]) throws -> Transcript {
+  /// Transcribes mono audio at any rate (resampled to the model's first).
+  public func transcribe(_ audio: MonoAudio) throws -> Transcript {
+    try transcribe(samples: audio.samples, sampleRate: audio.sampleRate)
+  }
+
+  /// Transcribes mono samples recorded at `sampleRate` Hz, cutting long audio at pauses as
+  /// `transcribe(path:)` does. Samples at another rate than the model's
+  /// (`model.features.sampleRate`: 8 kHz for `digits`) are resampled to it first (soxr HQ).
+  /// - Throws: `AudioError.invalidTargetRate` for a rate outside 1,000-768,000 Hz.
+  public func transcribe(samples: [Float], sampleRate: Int) throws -> Transcript {
     let rate = model.features.sampleRate
+    let samples = sampleRate == rate ? samples : try Resampler.resample(samples, from: sampleRate, to: rate)
     let maxSamples = max(Int(options.maxSegmentSeconds * Double(rate)), rate)
     var start = 0
     var decoded = Decoded()

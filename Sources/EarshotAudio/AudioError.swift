@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why audio could not be read, resampled or written.
 ///
 /// Every case names the file (or parameter), what was found and, where possible, what to do.
@@ -18,6 +20,8 @@ public enum AudioError: Error, Equatable, Sendable, CustomStringConvertible {
   case readFailed(path: String, reason: String)
   /// The file ended before the frame count its header promised.
   case truncated(path: String, expectedFrames: Int, readFrames: Int)
+  /// libsndfile cannot tell how many frames the file holds (a cut-off Ogg file, say).
+  case unknownLength(path: String)
   /// A decoded sample is NaN or infinite.
   case nonFiniteSample(path: String, frame: Int)
   /// libsoxr refused the conversion.
@@ -45,6 +49,8 @@ public enum AudioError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(path): decoding failed: \(reason)"
     case .truncated(let path, let expected, let read):
       return "\(path): truncated: the header promises \(expected) frames, only \(read) could be decoded"
+    case .unknownLength(let path):
+      return "\(path): its length cannot be read (a truncated or damaged file?); nothing was decoded"
     case .nonFiniteSample(let path, let frame):
       return "\(path): sample at frame \(frame) is NaN or infinite; the file is corrupt"
     case .resampleFailed(let from, let to, let reason):
@@ -55,6 +61,11 @@ public enum AudioError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(path): cannot write: \(reason)"
     }
   }
+}
+
+/// `localizedDescription` (Foundation's way to show an error) reads as `description` does.
+extension AudioError: LocalizedError {
+  public var errorDescription: String? { description }
 }
 
 /// Sample rates Earshot accepts, in Hz.

@@ -61,6 +61,11 @@ public final class AudioFile {
     guard let handle = sf_open(path, Int32(SFM_READ), &sfInfo) else {
       throw .cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
     }
+    // libsndfile's "length unknown" (SF_COUNT_MAX): an Ogg file cut off before its last page.
+    guard sfInfo.frames < sf_count_t(Int64.max) else {
+      sf_close(handle)
+      throw .unknownLength(path: path)
+    }
     let (container, encoding) = Self.formatNames(Int32(sfInfo.format))
     let info = AudioInfo(
       path: path, sampleRate: Int(sfInfo.samplerate), channels: Int(sfInfo.channels),

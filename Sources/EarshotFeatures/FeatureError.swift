@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a feature pipeline could not be built or run.
 public enum FeatureError: Error, Equatable, Sendable, CustomStringConvertible {
   /// An option is outside its allowed range; `expected` says what would be accepted.
@@ -17,4 +19,9 @@ public enum FeatureError: Error, Equatable, Sendable, CustomStringConvertible {
       return "sample \(index) is NaN or infinite"
     }
   }
+}
+
+/// `localizedDescription` (Foundation's way to show an error) reads as `description` does.
+extension FeatureError: LocalizedError {
+  public var errorDescription: String? { description }
 }

@@ -18,6 +18,11 @@ public enum ArrayFileError: Error, Equatable, Sendable, CustomStringConvertible 
   }
 }
 
+/// `localizedDescription` (Foundation's way to show an error) reads as `description` does.
+extension ArrayFileError: LocalizedError {
+  public var errorDescription: String? { description }
+}
+
 /// A NumPy `.npy` array read as Float32, with its shape.
 ///
 /// Reads format versions 1-3, little-endian `f4`, `f8`, `i2`, `i4`, `i8`, `u1` in C or

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything that can be wrong with a model file or its contents.
 ///
 /// Each message names the file, the tensor or key, what was found and what was expected.
@@ -33,4 +35,9 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case let .badMetadata(path, key, reason): return "\(path): metadata '\(key)': \(reason)"
     }
   }
+}
+
+/// `localizedDescription` (Foundation's way to show an error) reads as `description` does.
+extension ModelError: LocalizedError {
+  public var errorDescription: String? { description }
 }

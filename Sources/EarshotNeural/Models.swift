@@ -154,7 +154,10 @@ public enum ModelFile {
       throw .badMetadata(path: path, key: architectureKey, reason: "not valid architecture JSON: \(json)")
     }
     guard a.kind == kind else {
-      throw .badMetadata(path: path, key: architectureKey, reason: "kind is \(a.kind.rawValue), expected \(kind.rawValue)")
+      let use = a.kind == .ctc
+        ? "a transcription model: load it with TranscriptionModel(named:) (earshot transcribe)"
+        : "a classifier: load it with ClassificationModel(named:) (earshot classify)"
+      throw .badMetadata(path: path, key: architectureKey, reason: "kind is \(a.kind.rawValue), expected \(kind.rawValue); it is \(use)")
     }
     try a.validate(path: path)
     return a

@@ -181,6 +181,11 @@ struct BadInput: Sendable, CustomTestStringConvertible {
       BadInput(name: "truncated data chunk", bytes: full.prefix(44 + 1000)) {
         if case .truncated(_, 1600, 500) = $0 { true } else { false }
       },
+      // An Ogg Vorbis file cut off before its last page: libsndfile cannot tell its length.
+      BadInput(name: "cut-off Ogg", bytes: try! Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../Fixtures/features/audio/phrase-44100-mono.ogg")).prefix(6_000)) {
+        if case .unknownLength = $0 { true } else { false }
+      },
       BadInput(name: "missing file", bytes: nil) { if case .notFound = $0 { true } else { false } },
     ]
   }()

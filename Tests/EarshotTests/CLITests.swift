@@ -43,14 +43,17 @@ struct CLI {
     return (process.terminationStatus, drawn)
   }
 
-  /// Runs `earshot arguments` (in `directory`, default the tests' own) and collects its output.
-  static func run(_ arguments: [String], stdin: Data? = nil, in directory: String? = nil) throws -> Result {
+  /// Runs `earshot arguments` (in `directory`, default the tests' own; `program` in place of
+  /// the built `earshot`; `environment` added to the tests' own) and collects its output.
+  static func run(_ arguments: [String], stdin: Data? = nil, in directory: String? = nil, program: URL? = nil,
+                  environment extra: [String: String] = [:]) throws -> Result {
     let process = Process()
-    process.executableURL = executable
+    process.executableURL = program ?? executable
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["COLUMNS"] = "100"
+    environment.merge(extra) { _, new in new }
     process.environment = environment
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
@@ -137,6 +140,31 @@ struct CLITests {
     #expect(r.text.contains("48000 Hz, 2 ch") && r.text.contains("classification, 10 labels"), "\(r.text)")
     let bad = try CLI.run(["info", "--model", "no-such-model"])
     #expect(bad.status == 1 && bad.stderr.contains("no-such-model") && bad.stderr.contains("digits"), "\(bad.stderr)")
+  }
+
+  /// Shipped models are found in SwiftPM's resource folder beside the executable, whatever
+  /// the package is called (a copied binary with its folder), or in the folder that
+  /// EARSHOT_MODELS names, which then stands alone.
+  @Test func modelsAreFoundBesideTheExecutableOrInEarshotModels() throws {
+    let fm = FileManager.default
+    let dir = temporaryDirectory()
+    let binary = dir.appendingPathComponent("earshot")
+    try fm.copyItem(at: CLI.executable, to: binary)
+    let sounds = CLI.repository.appendingPathComponent("Sources/Earshot/Models/sounds.safetensors")
+    let beside = dir.appendingPathComponent("app_Earshot.resources/Models")
+    let named = dir.appendingPathComponent("models")
+    for folder in [beside, named] { try fm.createDirectory(at: folder, withIntermediateDirectories: true) }
+    try fm.copyItem(at: sounds, to: beside.appendingPathComponent("birds.safetensors"))
+    try fm.copyItem(at: sounds, to: named.appendingPathComponent("owls.safetensors"))
+    let found = try CLI.run(["info", "--model", "birds"], program: binary)
+    #expect(found.status == 0 && found.text.contains("10 labels"), "\(found.stderr)")
+    let environment = ["EARSHOT_MODELS": named.path]
+    let owls = try CLI.run(["info", "--model", "owls"], program: binary, environment: environment)
+    #expect(owls.status == 0 && owls.text.contains("10 labels"), "\(owls.stderr)")
+    let birds = try CLI.run(["info", "--model", "birds"], program: binary, environment: environment)
+    #expect(birds.status == 1 && birds.stderr.contains("built in: owls"), "\(birds.stderr)")
+    let none = try CLI.run(["info", "--model", "owls"], program: binary, environment: ["EARSHOT_MODELS": dir.appendingPathComponent("gone").path])
+    #expect(none.status == 1 && none.stderr.contains("EARSHOT_MODELS"), "\(none.stderr)")
   }
 
   /// A folder among the inputs is searched recursively for audio (other files skipped), and its

@@ -65,13 +65,13 @@ struct ClassifyTests {
     let centred = LevelNormalization.removingDC(x)
     let centredPeak = centred.map(abs).max()!
     #expect(centredPeak > LevelNormalization.minimumPeak)
-    same(try raising.classify(samples: x), try asRecorded.classify(samples: centred))
+    same(try raising.classify(samples: x, sampleRate: raising.model.features.sampleRate), try asRecorded.classify(samples: centred, sampleRate: asRecorded.model.features.sampleRate))
     let quiet = x.map { $0 * 1e-3 }
-    let heard = try raising.classify(samples: quiet)
-    let reference = try asRecorded.classify(samples: centred.map { $0 * (LevelNormalization.minimumPeak / centredPeak) })
+    let heard = try raising.classify(samples: quiet, sampleRate: raising.model.features.sampleRate)
+    let reference = try asRecorded.classify(samples: centred.map { $0 * (LevelNormalization.minimumPeak / centredPeak) }, sampleRate: asRecorded.model.features.sampleRate)
     #expect(heard.label == "yes")
     same(heard, reference)
-    #expect(try asRecorded.classify(samples: quiet).label != "yes")
+    #expect(try asRecorded.classify(samples: quiet, sampleRate: asRecorded.model.features.sampleRate).label != "yes")
   }
 
   /// Windows every hop seconds, in file time; a last window ends at the end of the file.
@@ -102,8 +102,26 @@ struct ClassifyTests {
 
   @Test func shortClipIsPaddedNotRejected() throws {
     let (model, _) = try fixtureClassificationModel()
-    let result = try Classifier(model: model).classify(samples: [Float](repeating: 0.1, count: 100))
+    let result = try Classifier(model: model).classify(samples: [Float](repeating: 0.1, count: 100), sampleRate: model.features.sampleRate)
     #expect(result.ranked.count == 3)
+  }
+
+  /// Samples at any rate are resampled to the model's: `yes.wav` read at 22.05 kHz is still
+  /// "yes", about as sure as from the file.
+  @Test func samplesAtAnyRateAreResampled() throws {
+    let classifier = try Classifier(model: ClassificationModel(named: "commands"))
+    let path = CLI.repository.appendingPathComponent("samples/yes.wav").path
+    let heard = try classifier.classify(try AudioFile.loadMono(path: path, sampleRate: 22_050))
+    #expect(heard.label == "yes")
+    #expect(abs(heard.confidence - (try classifier.classify(path: path)).confidence) < 0.05)
+  }
+
+  /// A timeline needs a positive window and hop: an error, not a crash.
+  @Test func timelineRefusesAnEmptyWindow() throws {
+    let (model, _) = try fixtureClassificationModel()
+    let classifier = try Classifier(model: model)
+    #expect(throws: PipelineError.badTimeline(window: 0, hop: 1)) { try classifier.timeline(path: wav, window: 0, hop: 1) }
+    #expect(throws: PipelineError.self) { try classifier.timeline(path: wav, window: 1, hop: -1) }
   }
 
   @Test func badFilesAndArguments() throws {

@@ -177,7 +177,7 @@ struct TranscribeTests {
     }
     var options = TranscriptionOptions()
     options.maxSegmentSeconds = 10
-    let t = try Transcriber(model: model, options: options).transcribe(samples: samples)
+    let t = try Transcriber(model: model, options: options).transcribe(samples: samples, sampleRate: model.features.sampleRate)
     #expect(t.segments.count >= 5)
     for (i, s) in t.segments.enumerated() {
       #expect(s.end - s.start <= 10 + 1e-9)
@@ -253,7 +253,7 @@ struct TranscribeTests {
     options.maxSegmentSeconds = 1
     let transcriber = try Transcriber(model: model, options: options)
     let samples = try AudioFile.loadMono(path: wav, sampleRate: 16_000).samples
-    #expect(try transcriber.transcribe(path: wav) == transcriber.transcribe(samples: samples))
+    #expect(try transcriber.transcribe(path: wav) == transcriber.transcribe(samples: samples, sampleRate: transcriber.model.features.sampleRate))
   }
 
   @Test func subtitlesAreWellFormed() {
@@ -306,6 +306,48 @@ struct DigitsModelTests {
     }
   }
 
+  /// Samples at any rate are resampled to the model's (8 kHz): the 44.1 kHz stereo sample,
+  /// downmixed at its own rate, reads as its transcript and as the file does; a rate Earshot
+  /// does not take is an error, not a wrong text.
+  @Test func samplesAtAnyRateAreResampled() throws {
+    let transcriber = try Transcriber(model: TranscriptionModel(named: "digits"))
+    let path = CLI.repository.appendingPathComponent("samples/two-zero-nine-five-44k-stereo.wav").path
+    let audio = try AudioFile.loadMono(path: path)
+    #expect(audio.sampleRate == 44_100)
+    let heard = try transcriber.transcribe(audio)
+    #expect(heard.text == "two zero nine five")
+    #expect(heard.text == (try transcriber.transcribe(path: path)).text)
+    #expect(abs(heard.durationSeconds - audio.durationSeconds) < 1e-3)
+    #expect(throws: AudioError.invalidTargetRate(0)) { try transcriber.transcribe(samples: audio.samples, sampleRate: 0) }
+  }
+
+  /// Loading a shipped model as the other kind names the loader to use.
+  @Test func aModelOfTheOtherKindNamesItsLoader() {
+    do {
+      _ = try ClassificationModel(named: "digits")
+      Issue.record("digits loaded as a classifier")
+    } catch {
+      #expect("\(error)".contains("TranscriptionModel(named:)"), "\(error)")
+    }
+    do {
+      _ = try TranscriptionModel(named: "commands")
+      Issue.record("commands loaded as a transcription model")
+    } catch {
+      #expect("\(error)".contains("ClassificationModel(named:)"), "\(error)")
+    }
+  }
+
+  /// Every error type reads the same through Foundation's `localizedDescription` as printed.
+  @Test func errorsReadTheSameLocalized() {
+    let errors: [any Error & CustomStringConvertible] = [
+      AudioError.notFound(path: "x.wav"), FeatureError.invalidOption(name: "n_fft", value: "0", expected: "> 0"),
+      ModelError.missingTensor(path: "m.safetensors", tensor: "fc.weight"),
+      ArrayFileError.malformed(path: "x.npy", reason: "no magic"),
+      PipelineError.badTimeline(window: 0, hop: 1), TrainingError.emptyDataset(path: "train.jsonl", reason: "no clips"),
+    ]
+    for error in errors { #expect(error.localizedDescription == error.description) }
+  }
+
   /// A recording 60 dB quieter gives the same words at nearly the same times: each stretch
   /// of speech is scaled to the same peak before its features (the stretches themselves may
   /// end a few frames sooner: their margins stop at digital silence, -90 dBFS, which the
@@ -316,8 +358,8 @@ struct DigitsModelTests {
     let model = try TranscriptionModel(named: "digits")
     let loud = try AudioFile.loadMono(path: path, sampleRate: model.features.sampleRate).samples
     let quiet = loud.map { $0 * 1e-3 }
-    let reference = try Transcriber(model: model).transcribe(samples: loud)
-    let scaled = try Transcriber(model: model).transcribe(samples: quiet)
+    let reference = try Transcriber(model: model).transcribe(samples: loud, sampleRate: model.features.sampleRate)
+    let scaled = try Transcriber(model: model).transcribe(samples: quiet, sampleRate: model.features.sampleRate)
     #expect(reference.text == "four one five five five five two three six eight")
     #expect(scaled.text == reference.text)
     for (a, b) in zip(scaled.words, reference.words) {
@@ -325,7 +367,7 @@ struct DigitsModelTests {
     }
     var asRecorded = TranscriptionOptions()
     asRecorded.normalizesLevel = false
-    #expect(try Transcriber(model: model, options: asRecorded).transcribe(samples: quiet).text != reference.text)
+    #expect(try Transcriber(model: model, options: asRecorded).transcribe(samples: quiet, sampleRate: model.features.sampleRate).text != reference.text)
   }
 
   /// A large DC offset (here 0.2 under a quiet recording peaking at 0.03) is subtracted before
@@ -342,7 +384,7 @@ struct DigitsModelTests {
     let quiet = raw.map { $0 - rawMean }
     let shifted = quiet.map { $0 + 0.2 }
     let transcriber = try Transcriber(model: model)
-    let heard = try transcriber.transcribe(samples: shifted), reference = try transcriber.transcribe(samples: quiet)
+    let heard = try transcriber.transcribe(samples: shifted, sampleRate: transcriber.model.features.sampleRate), reference = try transcriber.transcribe(samples: quiet, sampleRate: transcriber.model.features.sampleRate)
     #expect(heard.text == "four one five five five five two three six eight" && heard.text == reference.text)
     for (a, b) in zip(heard.words, reference.words) {
       #expect(abs(a.start - b.start) < 0.02 && abs(a.end - b.end) < 0.02 && abs(a.confidence - b.confidence) < 1e-3, "\(a) \(b)")
@@ -426,7 +468,7 @@ struct DigitsModelTests {
     noise = noise.map { $0 * scale }
     let mixed = noise.enumerated().map { i, n in Float(n) + (i >= pad && i < pad + speech.count ? speech[i - pad] : 0) }
 
-    let heard = try Transcriber(model: model).transcribe(samples: mixed)
+    let heard = try Transcriber(model: model).transcribe(samples: mixed, sampleRate: model.features.sampleRate)
     #expect(heard.text == "four one five five five five two three six eight")
     // (The times are not checked: a word's time grows from its spike over the loud frames
     // around it, and here the noise is loud, so the first and last words reach into it; the
@@ -438,7 +480,7 @@ struct DigitsModelTests {
         m.features.cmvn.speechSpan = nil
         return m
       }, tokens: model.tokens, unit: model.unit)
-    let lost = try Transcriber(model: everyFrame).transcribe(samples: mixed)
+    let lost = try Transcriber(model: everyFrame).transcribe(samples: mixed, sampleRate: everyFrame.features.sampleRate)
     #expect(lost.words.count < heard.words.count, "statistics over every frame: \(lost.text)")
   }
 

@@ -48,3 +48,8 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
     }
   }
 }
+
+/// `localizedDescription` (Foundation's way to show an error) reads as `description` does.
+extension TrainingError: LocalizedError {
+  public var errorDescription: String? { description }
+}

@@ -12,3 +12,19 @@ let features = try extractor(samples)
 var loudest = 0
 for b in 0..<features.bins where features[50, b] > features[50, loudest] { loudest = b }
 print("log-mel: \(features.frames) frames x \(features.bins) bands; loudest band \(loudest)")
+
+// The shipped models load by name with no set-up (SwiftPM's resource folder beside this binary).
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let transcriber = try Transcriber(model: TranscriptionModel(named: "digits"))
+let text = try transcriber.transcribe(path: repository.appendingPathComponent("samples/phone-415-555-2368.wav").path).text
+print("digits: \(text)")
+let classifier = try Classifier(model: ClassificationModel(named: "commands"))
+// Audio in memory at any rate: it is resampled to the model's.
+let yes = try AudioFile.loadMono(path: repository.appendingPathComponent("samples/yes.wav").path, sampleRate: 44_100)
+let label = try classifier.classify(yes).label
+print("commands: \(label)")
+guard text == "four one five five five five two three six eight", label == "yes" else {
+  print("unexpected results")
+  exit(1)
+}
