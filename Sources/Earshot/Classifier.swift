@@ -87,6 +87,7 @@ public struct ClassificationModel: Sendable {
   public init(named nameOrPath: String) throws {
     let path = try ModelCatalog.path(for: nameOrPath)
     let file = try SafeTensors(contentsOf: path)
+    if Checkpoint.isCheckpoint(file) { throw PipelineError.trainingCheckpoint(path: path) }
     let source = nameOrPath == path ? path : "builtin:\(nameOrPath)"
     func labels() throws(PipelineError) -> [String] {
       guard let text = file.metadata[ModelMetadataKey.labels],

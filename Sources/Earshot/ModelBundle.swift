@@ -109,6 +109,7 @@ public struct TranscriptionModel: Sendable {
   public init(named nameOrPath: String) throws {
     let path = try ModelCatalog.path(for: nameOrPath)
     let file = try SafeTensors(contentsOf: path)
+    if Checkpoint.isCheckpoint(file) { throw PipelineError.trainingCheckpoint(path: path) }
     let source = nameOrPath == path ? path : "builtin:\(nameOrPath)"
     let memberFiles = try EnsembleFile.members(of: file, path: path) ?? [(file, path)]
     // The network first, so a classifier is named as one.

@@ -16,6 +16,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case noSuchMember(name: String, asked: Int?, count: Int)
   /// A classifier's test-time speeds are unusable (none, out of 0.5...2, or repeated).
   case badTestSpeeds(path: String, reason: String)
+  /// A training checkpoint was given where a model belongs.
+  case trainingCheckpoint(path: String)
   /// A timeline's window or hop is not a positive number of seconds.
   case badTimeline(window: Double, hop: Double)
 
@@ -41,6 +43,9 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
         ?? "\(name): an ensemble of \(members); say which one"
     case .badTestSpeeds(let path, let reason):
       return "\(path): unusable test speeds: \(reason)"
+    case .trainingCheckpoint(let path):
+      return "\(path): a training checkpoint (for train --resume), not a model; "
+        + "use best.safetensors or last.safetensors of the same run"
     case .badTimeline(let window, let hop):
       return "timeline: window \(window) s and hop \(hop) s must both be positive numbers of seconds"
     }

@@ -136,12 +136,25 @@ public final class Transcriber: Sendable {
     extractors = try model.members.map { try FeatureExtractor(options: $0.features) }
     decoder = CTCDecoder(blank: model.network.architecture.blank)
     if let words = options.vocabulary {
+      let blank = model.network.architecture.blank
+      let spoken = model.tokens.enumerated().filter { $0.offset != blank }.map(\.element)
       switch model.unit {
       case .word:
-        let ids = words.compactMap { model.tokens.firstIndex(of: $0.lowercased()) }.map { [$0] }
-        vocabulary = Vocabulary(words: ids)
+        let unknown = words.filter { !spoken.contains($0.lowercased()) }
+        guard unknown.isEmpty else {
+          throw PipelineError.invalidDecoderInput(
+            name: "vocabulary", value: unknown.joined(separator: ","),
+            expected: "words the model outputs: \(spoken.joined(separator: " "))")
+        }
+        vocabulary = Vocabulary(words: words.map { [model.tokens.firstIndex(of: $0.lowercased())!] })
       case .character:
-        let spelled = words.map { $0.lowercased().compactMap { model.tokens.firstIndex(of: String($0)) } }
+        let unknown = words.filter { $0.lowercased().contains { !spoken.contains(String($0)) || $0 == " " } }
+        guard unknown.isEmpty else {
+          throw PipelineError.invalidDecoderInput(
+            name: "vocabulary", value: unknown.joined(separator: ","),
+            expected: "single words spelled with the model's characters: \(spoken.filter { $0 != " " }.joined())")
+        }
+        let spelled = words.map { $0.lowercased().map { model.tokens.firstIndex(of: String($0))! } }
         vocabulary = Vocabulary(words: spelled, separator: model.tokens.firstIndex(of: " "))
       }
     } else {

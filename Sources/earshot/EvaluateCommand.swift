@@ -90,10 +90,16 @@ extension Evaluate {
       printError("error: --vocabulary applies to CTC models; \(model) is a classifier")
       throw ExitCode.validationFailure
     }
+    // The folders for the pictures and tables first: a typo must not cost the whole run.
+    for (option, path) in [("--confusion-csv", confusionCsv), ("--confusion-png", confusionPng)] {
+      if let path { try createOutputFolder(URL(fileURLWithPath: path).deletingLastPathComponent().path, for: option) }
+    }
     let result: (report: ClassificationReport, failures: [String])
     let total: Int
+    let name: String
     do {
       var loaded = try ClassificationModel(named: model)
+      name = URL(fileURLWithPath: loaded.source).deletingPathExtension().lastPathComponent
       if let speeds = try testSpeedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
       let entries = try ClassificationDataset.load(manifest)
       total = entries.count
@@ -101,13 +107,6 @@ extension Evaluate {
       evaluator.normalizesLevel = !speech.keepLevel
       let bar = ProgressBar(paths: entries.map(\.audio), label: "clips")
       result = try evaluator.evaluate(entries) { i, failed in bar.finish(file: i, failed: failed) }
-      if let confusionCsv {
-        try Data(result.report.csv.utf8).write(to: URL(fileURLWithPath: confusionCsv), options: .atomic)
-      }
-      if let confusionPng {
-        let name = URL(fileURLWithPath: loaded.source).deletingPathExtension().lastPathComponent
-        try result.report.png(title: name).write(to: URL(fileURLWithPath: confusionPng), options: .atomic)
-      }
     } catch {
       printError("error: \(error)")
       throw ExitCode.failure
@@ -117,7 +116,18 @@ extension Evaluate {
     case .text: print(result.report.text, terminator: "")
     case .json: print(result.report.json)
     }
-    if !result.failures.isEmpty { throw ExitCode.failure }
+    // After the report, so that a file that cannot be written loses nothing else.
+    var written = true
+    for (path, data) in [(confusionCsv, { Data(result.report.csv.utf8) }), (confusionPng, { result.report.png(title: name) })] {
+      guard let path else { continue }
+      do {
+        try writeAtomically(data(), to: path)
+      } catch {
+        printError("error: cannot write \(path): \(error.localizedDescription)")
+        written = false
+      }
+    }
+    if !result.failures.isEmpty || !written { throw ExitCode.failure }
   }
 
   /// Names every clip that could not be read, then says how many the report leaves out; when

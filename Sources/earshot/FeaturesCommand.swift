@@ -68,9 +68,9 @@ struct Features: ParsableCommand {
   var melNorm: MelNormalization = .slaney
   @Option(help: "Log for logmel/mfcc: decibels (librosa power_to_db) or natural (ln).")
   var log: LogCompression = .decibels
-  @Option(help: "Clamp dB values to this far below the maximum; 0 disables. (default: 80)")
+  @Option(help: "Clamp dB values to this far below the maximum; 0 disables.")
   var topDb: Float = 80
-  @Option(help: "Floor before the log (librosa amin). (default: 1e-10)")
+  @Option(help: "Floor before the log (librosa amin).")
   var logFloor: Float = 1e-10
   @Option(help: "MFCC coefficients kept.")
   var mfccCount = 20
@@ -166,27 +166,10 @@ struct Features: ParsableCommand {
     let batch = try AudioBatch(inputs)
     let toStdout = output == "-"
     InterruptCleanup.install(outputFolder: toStdout ? nil : output)
-    if !toStdout {
-      do {
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-      } catch {
-        printError("error: cannot create output folder \(output): \(error.localizedDescription)")
-        throw ExitCode.failure
-      }
-    }
+    if !toStdout { try createOutputFolder(output) }
     let extractors = ExtractorCache(make: { rate in try FeatureExtractor(options: self.options(sampleRate: rate)) })
     let targetRate = sampleRate
-    // Output names are fixed up front, so that two inputs with one base name fail clearly
-    // (the second one) instead of overwriting each other.
-    var owners: [String: String] = [:]
-    let outputNames: [Result<String, ValidationError>] = batch.names.map { name in
-      let base = FeatureWriter.kaldiKey(for: name)
-      if let previous = owners[base] {
-        return .failure(ValidationError("output name '\(base)' is already taken by \(previous); rename one of them"))
-      }
-      owners[base] = name
-      return .success(base)
-    }
+    let outputNames = outputBaseNames(batch.names)
     let streamNpy = format == .npy && !toStdout
     let outputFolder = output
     var ark = Data()

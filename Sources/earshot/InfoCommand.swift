@@ -43,7 +43,13 @@ struct Info: ParsableCommand {
         printError("error: \(error)")
       }
     }
-    for path in expandInputs(inputs.filter { !$0.isModelFile }) {
+    let audioInputs = inputs.filter { !$0.isModelFile }
+    let files = expandInputs(audioInputs)
+    if files.isEmpty && !audioInputs.isEmpty {
+      failures += 1
+      printError("error: no audio files found in \(audioInputs.joined(separator: " "))")
+    }
+    for path in files {
       do {
         let info = try AudioFile(path: path).info
         if json {

@@ -242,6 +242,10 @@ final class AudioBatch: @unchecked Sendable {
       printError("error: no audio files found in \(inputs.joined(separator: " "))")
       throw ExitCode.failure
     }
+    if files.filter({ $0 == "-" }).count > 1 {
+      printError("error: - (stdin) can be given once; it holds one recording")
+      throw ExitCode.validationFailure
+    }
     var staged: String?
     if let i = files.firstIndex(of: "-") {
       staged = try stdinToTemporaryFile()
@@ -288,6 +292,36 @@ final class AudioBatch: @unchecked Sendable {
     let message = "\(error)"
     return message.hasPrefix(paths[i])
       ? names[i] + message.dropFirst(paths[i].count) : "\(names[i]): \(message)"
+  }
+}
+
+/// Creates the output folder of `option` (and its parents); prints why and fails when it cannot.
+func createOutputFolder(_ path: String, for option: String = "--output") throws {
+  var isFolder: ObjCBool = false
+  if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
+    printError("error: \(option): \(path) is a file, not a folder")
+    throw ExitCode.failure
+  }
+  do {
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+  } catch {
+    printError("error: \(option): cannot create the folder \(path): \(error.localizedDescription)")
+    throw ExitCode.failure
+  }
+}
+
+/// Each input's output base name (its Kaldi key: the file name without its extension),
+/// fixed up front so that two inputs with one base name fail clearly (the second one)
+/// instead of overwriting each other.
+func outputBaseNames(_ names: [String]) -> [Result<String, ValidationError>] {
+  var owners: [String: String] = [:]
+  return names.map { name in
+    let base = FeatureWriter.kaldiKey(for: name)
+    if let previous = owners[base] {
+      return .failure(ValidationError("output name '\(base)' is already taken by \(previous); rename one of them"))
+    }
+    owners[base] = name
+    return .success(base)
   }
 }
 

@@ -37,7 +37,7 @@ struct Transcribe: ParsableCommand {
         earshot transcribe call.wav --format json --nbest 5
       """)
 
-  @Option(help: "Model: a shipped name (\(ModelCatalog.names.isEmpty ? "digits" : ModelCatalog.names.joined(separator: ", "))) or a .safetensors path.")
+  @Option(help: "Model: a shipped transcription model (digits) or a .safetensors path.")
   var model = "digits"
   @Option(help: "Beam width of the CTC prefix search (1 = greedy).")
   var beam = 8
@@ -81,19 +81,19 @@ struct Transcribe: ParsableCommand {
     if (format == .srt || format == .vtt) && batch.count > 1 && output == nil {
       throw ValidationError("--format \(format.rawValue) with several files needs --output DIR")
     }
-    if let output {
-      try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-    }
+    if let output { try createOutputFolder(output) }
+    let outputNames = outputBaseNames(batch.names)
     InterruptCleanup.install(outputFolder: output)
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     // Files run in parallel; each network call then uses one BLAS thread.
     useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
     let failures = batch.run(threads: workers) { i, progress in
-      try transcriber.transcribe(path: batch.paths[i], progress: progress)
+      if output != nil { _ = try outputNames[i].get() }
+      return try transcriber.transcribe(path: batch.paths[i], progress: progress)
     } emit: { i, transcript in
       let rendered = render(transcript, name: batch.names[i], several: batch.count > 1)
       if let output {
-        let base = FeatureWriter.kaldiKey(for: batch.names[i])
+        let base = try outputNames[i].get()
         let suffix = format == .text ? "txt" : format.rawValue
         try writeAtomically(Data(rendered.utf8), to: URL(fileURLWithPath: output).appendingPathComponent("\(base).\(suffix)").path)
       } else {

@@ -177,6 +177,10 @@ struct CLITests {
     try FileManager.default.copyItem(at: wav, to: dir.appendingPathComponent("clips/b.wav"))
     try FileManager.default.copyItem(at: wav, to: clips.appendingPathComponent("a.WAV"))
     try Data("notes".utf8).write(to: dir.appendingPathComponent("clips/notes.txt"))
+    // Hidden files and folders are not audio to search (macOS leaves `._name.wav` shadows).
+    try Data("shadow".utf8).write(to: dir.appendingPathComponent("clips/._b.wav"))
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("clips/.cache"), withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: wav, to: dir.appendingPathComponent("clips/.cache/c.wav"))
     for (folder, expected) in [("clips", ["clips/b.wav", "clips/deeper/a.WAV"]), ("clips/", ["clips/b.wav", "clips/deeper/a.WAV"])] {
       let r = try CLI.run(["info", folder], in: dir.path)
       #expect(r.status == 0, "\(r.stderr)")
@@ -185,6 +189,9 @@ struct CLITests {
     }
     let here = try CLI.run(["info", "."], in: clips.path)
     #expect(here.text.hasPrefix("./a.WAV\t"), "\(here.text)")
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("empty"), withIntermediateDirectories: true)
+    let empty = try CLI.run(["info", "empty"], in: dir.path)
+    #expect(empty.status == 1 && empty.stderr.contains("no audio files found in empty"), "\(empty.stderr)")
   }
 
   /// `--kind mel` with explicit sizes through the whole CLI equals librosa's fixture.
@@ -338,6 +345,8 @@ struct CLITests {
     let r = try CLI.run(["features", "-", "--kind", "power", "--fft-size", "256", "--format", "csv", "--output", "-"], stdin: bytes)
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.text.split(separator: "\n").first?.split(separator: ",").count == 129)
+    let twice = try CLI.run(["features", "-", "-", "--output", "-"], stdin: bytes)
+    #expect(twice.status == 64 && twice.stderr.contains("can be given once"), "\(twice.stderr)")
   }
 
   @Test(arguments: [

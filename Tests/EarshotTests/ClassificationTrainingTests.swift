@@ -267,7 +267,8 @@ enum ToneClasses {
     #expect(t.text.contains("best validation accuracy"), "\(t.text)")
     #expect(t.stderr.contains("loaded 20 training and 20 validation clips"), "\(t.stderr)")
     let model = run + "/best.safetensors"
-    let csv = dir.appendingPathComponent("c.csv").path, png = dir.appendingPathComponent("c.png").path
+    // Missing folders on the way to the outputs are made.
+    let csv = dir.appendingPathComponent("figures/tables/c.csv").path, png = dir.appendingPathComponent("c.png").path
     let e = try CLI.run(["evaluate", "--model", model, "--confusion-csv", csv, "--confusion-png", png, data])
     #expect(e.status == 0, "\(e.stderr)")
     let report = try ClassificationEvaluator(model: ClassificationModel(named: model), threads: 1)
@@ -276,6 +277,11 @@ enum ToneClasses {
     #expect(report.accuracy >= 0.85, "\(report.text)")
     #expect(try String(contentsOfFile: csv, encoding: .utf8) == report.csv)
     #expect(Array(try Data(contentsOf: URL(fileURLWithPath: png)).prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
+    let checkpoint = try CLI.run(["classify", "--model", run + "/checkpoint.safetensors", data])
+    #expect(checkpoint.status == 1 && checkpoint.stderr.contains("a training checkpoint"), "\(checkpoint.stderr)")
+    // An output that cannot be written (under a file) fails before any clip is scored.
+    let blocked = try CLI.run(["evaluate", "--model", model, "--confusion-csv", png + "/c.csv", data])
+    #expect(blocked.status == 1 && blocked.stderr.contains("is a file") && blocked.text.isEmpty, "\(blocked.stderr)")
     // A CTC-only option is refused for a classifier, and vice versa.
     let bad = try CLI.run(["train", "--task", "ctc", "--train", data, "--output", run, "--pooling", "max"])
     #expect(bad.status == 64 && bad.stderr.contains("--pooling applies to --task classify only"), "\(bad.stderr)")

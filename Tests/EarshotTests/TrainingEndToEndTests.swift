@@ -105,6 +105,10 @@ func trainingTemporaryDirectory() -> URL {
     for f in ["best.safetensors", "last.safetensors", "checkpoint.safetensors"] {
       #expect(FileManager.default.fileExists(atPath: output + "/" + f), "\(f)")
     }
+    // The checkpoint is for --resume; loaded as a model it says which files are models.
+    #expect(throws: PipelineError.trainingCheckpoint(path: output + "/checkpoint.safetensors")) {
+      try TranscriptionModel(named: output + "/checkpoint.safetensors")
+    }
     // Starting again into the same folder without --resume is refused.
     #expect(throws: TrainingError.self) { try trainer.train(output: output) }
   }
@@ -263,6 +267,8 @@ func trainingTemporaryDirectory() -> URL {
     #expect(c.status == 64 && c.stderr.contains("applies to CTC models"), "\(c.stderr)")
     let e = try CLI.run(["evaluate", "--model", "digits", "--vocabulary", ",", manifest])
     #expect(e.status == 64 && e.stderr.contains("at least one word"), "\(e.stderr)")
+    let unknown = try CLI.run(["transcribe", "--vocabulary", "five,banana", audio])
+    #expect(unknown.status == 1 && unknown.stderr.contains("banana") && unknown.stderr.contains("outputs: eight five four nine"), "\(unknown.stderr)")
   }
 
   /// Clips that cannot be read are named, counted and left out of the report; when none can

@@ -179,6 +179,20 @@ import Testing
     #expect(entries[1].audio.hasSuffix("/7_george_12.wav"))
   }
 
+  /// Windows line ends (CRLF, one Swift Character) and old Mac ones (CR) split lines as LF
+  /// does, for both manifest kinds; line numbers in errors count them the same way.
+  @Test func manifestsWithCRLFLineEnds() throws {
+    let dir = temporaryDirectory()
+    let ctc = dir.appendingPathComponent("ctc.jsonl"), labels = dir.appendingPathComponent("labels.jsonl")
+    try Data(#"{"audio": "a.wav", "text": "zero"}\#r\#n{"audio": "b.wav", "text": "seven"}\#r\#n"#.utf8).write(to: ctc)
+    try Data(#"{"audio": "a.wav", "label": "yes"}\#r{"audio": "b.wav", "label": "no"}\#r\#n"#.utf8).write(to: labels)
+    #expect(try Manifest.load(ctc.path).map(\.text) == ["zero", "seven"])
+    #expect(try ClassificationDataset.load(labels.path).map(\.label) == ["yes", "no"])
+    try Data("{\"audio\": \"a.wav\", \"text\": \"zero\"}\r\nnot json\r\n".utf8).write(to: ctc)
+    #expect(throws: TrainingError.self) { try Manifest.load(ctc.path) }
+    do { _ = try Manifest.load(ctc.path) } catch { #expect("\(error)".contains(":2:"), "\(error)") }
+  }
+
   @Test func missingManifestIsAnError() {
     #expect(throws: TrainingError.self) { try Manifest.load("/nonexistent/train.jsonl") }
   }

@@ -129,6 +129,24 @@ struct TranscribeTests {
     #expect(loaded.unit == .word)
   }
 
+  /// `--output DIR` writes one file per input; two inputs with one base name do not
+  /// overwrite each other (the second fails, named), and a file is no folder.
+  @Test func outputFolderNamesEachFileOnce() throws {
+    let (_, path) = try fixtureTranscriptionModel()
+    let dir = temporaryDirectory()
+    for sub in ["a", "b"] {
+      try FileManager.default.createDirectory(at: dir.appendingPathComponent(sub), withIntermediateDirectories: true)
+      try FileManager.default.copyItem(atPath: wav, toPath: dir.appendingPathComponent("\(sub)/x.wav").path)
+    }
+    let out = dir.appendingPathComponent("out")
+    let r = try CLI.run(["transcribe", "--model", path, "--format", "srt", "--output", out.path, "a/x.wav", "b/x.wav"], in: dir.path)
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("b/x.wav") && r.stderr.contains("output name 'x' is already taken by a/x.wav"), "\(r.stderr)")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["x.srt"])
+    let file = try CLI.run(["transcribe", "--model", path, "--output", out.appendingPathComponent("x.srt").path, "a/x.wav"], in: dir.path)
+    #expect(file.status == 1 && file.stderr.contains("--output: \(out.appendingPathComponent("x.srt").path) is a file, not a folder"), "\(file.stderr)")
+  }
+
   @Test func jsonOutputMatchesTheLibrary() throws {
     let (model, path) = try fixtureTranscriptionModel()
     let expected = try Transcriber(model: model).transcribe(path: wav)
@@ -156,6 +174,11 @@ struct TranscribeTests {
     options.vocabulary = ["two", "four"]
     let t = try Transcriber(model: model, options: options).transcribe(path: wav)
     #expect(t.words.allSatisfy { $0.word == "two" || $0.word == "four" }, "\(t.text)")
+    // A word the model cannot output is an error naming it, not a silent drop.
+    options.vocabulary = ["two", "banana", "Four"]
+    #expect(throws: PipelineError.invalidDecoderInput(
+      name: "vocabulary", value: "banana", expected: "words the model outputs: \(model.tokens.dropFirst().joined(separator: " "))"
+    )) { try Transcriber(model: model, options: options) }
   }
 
   /// 50 s of noise bursts with pauses: decoded in pieces cut inside pauses, times in

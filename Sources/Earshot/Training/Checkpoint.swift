@@ -69,6 +69,9 @@ enum Checkpoint {
 }
 
 extension Checkpoint {
+  /// Whether `file` is a checkpoint (it carries the optimizer's step), not a model.
+  static func isCheckpoint(_ file: SafeTensors) -> Bool { file.metadata[adamStepKey] != nil }
+
   /// Writes any model's tensors under `model/`, Adam moments under `adam.m/` and `adam.v/`,
   /// and `metadata` plus the Adam step, atomically.
   static func write<M: Parameterized>(to path: String, network: M, metadata: [String: String],

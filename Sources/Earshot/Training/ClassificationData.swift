@@ -80,7 +80,7 @@ public enum ClassificationDataset {
     let base = URL(fileURLWithPath: path).deletingLastPathComponent()
     var entries: [ClassificationEntry] = []
     var number = 0
-    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
       number += 1
       let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
       if line.isEmpty || line.hasPrefix("#") { continue }

@@ -63,7 +63,7 @@ public enum Manifest {
     let base = URL(fileURLWithPath: path).deletingLastPathComponent()
     var entries: [ManifestEntry] = []
     var number = 0
-    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
       number += 1
       let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
       if line.isEmpty || line.hasPrefix("#") { continue }
