@@ -140,6 +140,6 @@ extension Evaluate {
       printError("error: none of the \(total) clips of \(manifest) could be read; nothing to score")
       throw ExitCode.failure
     }
-    printError("error: \(failures.count) of \(total) clips could not be read; the report leaves them out")
+    printError("error: \(failures.count) of \(total) clips could not be read or scored; the report leaves them out")
   }
 }

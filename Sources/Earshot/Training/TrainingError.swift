@@ -23,6 +23,8 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
   case nonFiniteLoss(epoch: Int, step: Int, loss: Float, checkpoint: String?)
   /// A checkpoint cannot be read, or does not fit the run it should continue.
   case badCheckpoint(path: String, reason: String)
+  /// The output folder already holds a run (a checkpoint) and resuming was not asked for.
+  case runExists(output: String)
   /// A file cannot be written; `reason` is the system's message.
   case cannotWrite(path: String, reason: String)
 
@@ -37,13 +39,15 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
     case let .badClip(path, reason): return "\(path): \(reason)"
     case let .unknownToken(path, token, known):
       let list = known.count > 40 ? known.prefix(40).joined(separator: " ") + " ..." : known.joined(separator: " ")
-      return "\(path): '\(token)' is not one of the model's tokens (\(list)); train with it or drop the clip"
+      return "\(path): '\(token)' is not among the model's outputs (\(list)); train with it or drop the clip"
     case let .invalidOption(name, value, expected): return "\(name) = \(value) is invalid; expected \(expected)"
     case let .nonFiniteLoss(epoch, step, loss, checkpoint):
       let keep = checkpoint.map { "the last good checkpoint is \($0)" } ?? "no checkpoint was written yet"
       return "loss is \(loss) at epoch \(epoch), step \(step): training diverged; \(keep). "
         + "Lower --learning-rate or the gradient clip, then --resume or start again"
     case let .badCheckpoint(path, reason): return "\(path): cannot resume: \(reason)"
+    case let .runExists(output):
+      return "\(output) already holds a run (checkpoint.safetensors); add --resume to continue it, or choose another --output"
     case let .cannotWrite(path, reason): return "\(path): cannot write: \(reason)"
     }
   }

@@ -284,7 +284,8 @@ enum TrainingLoop {
       saved.epochs = options.epochs
       guard saved == options else {
         throw TrainingError.badCheckpoint(path: files.checkpoint, reason:
-          "it was trained with other options (\(state.options.differences(from: options))); resume with the same ones")
+          "it was trained with other options (\(saved.differences(from: options))); resume with the same ones "
+          + "(only --epochs may change)")
       }
       guard network.architecture == task.architecture else {
         throw TrainingError.badCheckpoint(path: files.checkpoint, reason:
@@ -294,8 +295,7 @@ enum TrainingLoop {
       state.options = options
     } else {
       guard !files.hasCheckpoint else {
-        throw TrainingError.badCheckpoint(path: files.checkpoint, reason:
-          "a run already lives in \(output); add --resume to continue it, or choose another --output")
+        throw TrainingError.runExists(output: output)
       }
       var g = SeededGenerator(seed: mixSeed(options.seed, 0x1417))
       network = Task.Network(architecture: task.architecture, generator: &g)
