@@ -230,6 +230,9 @@ public final class Transcriber: Sendable {
   func decode(_ samples: [Float], offsetSeconds: Double) throws -> Decoded {
     // A large DC offset would hide the pauses and take the peak of the level step.
     let samples = options.normalizesLevel ? LevelNormalization.removingLargeOffset(samples) : samples
+    // Digital silence (no sample above -90 dBFS) holds no words, even decoded whole: no
+    // network here heard it in training, and each names a digit for it.
+    guard samples.contains(where: { abs($0) > 3.2e-5 }) else { return Decoded() }
     guard options.decodesSpeechOnly else { return try decodeWhole(samples, offsetSeconds: offsetSeconds) }
     let rate = model.features.sampleRate
     var result = Decoded()

@@ -129,6 +129,21 @@ struct TranscribeTests {
     #expect(loaded.unit == .word)
   }
 
+  /// Digital silence, or a constant offset, holds no words, also when decoded whole
+  /// (`--min-pause 0`), where the network alone would name something.
+  @Test func digitalSilenceHoldsNoWords() throws {
+    let (model, _) = try fixtureTranscriptionModel()
+    var whole = TranscriptionOptions()
+    whole.decodesSpeechOnly = false
+    let transcriber = try Transcriber(model: model, options: whole)
+    let rate = model.features.sampleRate
+    for samples in [[Float](repeating: 0, count: 2 * rate), [Float](repeating: 0.05, count: 2 * rate)] {
+      let t = try transcriber.transcribe(samples: samples, sampleRate: rate)
+      #expect(t.words.isEmpty && t.text.isEmpty, "\(t.text)")
+      #expect(t.durationSeconds == 2)
+    }
+  }
+
   /// `--output DIR` writes one file per input; two inputs with one base name do not
   /// overwrite each other (the second fails, named), and a file is no folder.
   @Test func outputFolderNamesEachFileOnce() throws {
