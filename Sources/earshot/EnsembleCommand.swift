@@ -55,6 +55,9 @@ struct Ensemble: ParsableCommand {
     let target = URL(fileURLWithPath: output).standardizedFileURL.path
     let inputs = models.map { URL(fileURLWithPath: (try? ModelCatalog.path(for: $0)) ?? $0).standardizedFileURL.path }
     if inputs.contains(target) { throw ValidationError("--output \(output) is one of the inputs; write the ensemble elsewhere") }
+    for (k, path) in inputs.enumerated() where inputs[..<k].contains(path) {
+      throw ValidationError("\(models[k]) is given twice; an ensemble of a network with itself only weighs it twice")
+    }
   }
 
   func run() throws {

@@ -127,6 +127,8 @@ struct EnsembleTests {
     #expect(object["label"] as? String == expected.label)
     #expect(abs((object["confidence"] as! Double) - expected.confidence) < 1e-5)
 
+    let twice = try CLI.run(["ensemble", aPath, bPath, aPath, "--output", dir.appendingPathComponent("t.safetensors").path])
+    #expect(twice.status == 64 && twice.stderr.contains("is given twice"), "\(twice.stderr)")
     let one = try CLI.run(["ensemble", aPath, "--output", out])
     #expect(one.status == 64 && one.stderr.contains("at least two"), "\(one.stderr)")
     let ctc = CLI.repository.appendingPathComponent("Tests/Fixtures/logits/model.safetensors").path
