@@ -165,6 +165,12 @@ struct Features: ParsableCommand {
     useBLASThreads(1)
     let batch = try AudioBatch(inputs)
     let toStdout = output == "-"
+    if toStdout && batch.count > 1 && (format == .npy || format == .csv) {
+      // Several arrays back to back could not be told apart.
+      printError("error: --format \(format.rawValue) to stdout (--output -) takes one file, not \(batch.count); "
+        + "give --output DIR, or --format json or kaldi-ark, which hold several")
+      throw ExitCode.validationFailure
+    }
     InterruptCleanup.install(outputFolder: toStdout ? nil : output)
     if !toStdout { try createOutputFolder(output) }
     let extractors = ExtractorCache(make: { rate in try FeatureExtractor(options: self.options(sampleRate: rate)) })

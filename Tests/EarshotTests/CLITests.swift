@@ -345,6 +345,9 @@ struct CLITests {
     let r = try CLI.run(["features", "-", "--kind", "power", "--fft-size", "256", "--format", "csv", "--output", "-"], stdin: bytes)
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.text.split(separator: "\n").first?.split(separator: ",").count == 129)
+    let wav = audio.appendingPathComponent("phrase-8000-mono-s16.wav").path
+    let several = try CLI.run(["features", wav, wav, "--format", "csv", "--output", "-"])
+    #expect(several.status == 64 && several.stderr.contains("takes one file, not 2") && several.text.isEmpty, "\(several.stderr)")
     let twice = try CLI.run(["features", "-", "-", "--output", "-"], stdin: bytes)
     #expect(twice.status == 64 && twice.stderr.contains("can be given once"), "\(twice.stderr)")
   }
