@@ -76,6 +76,16 @@ extension FeatureOptions {
   }
 }
 
+extension FeatureExtractor {
+  /// Features of mono audio at any rate: resampled to `options.sampleRate` first (soxr HQ),
+  /// so a front end never hears audio at a rate it was not planned for.
+  /// - Throws: `AudioError` when the rate cannot be resampled, `FeatureError` as for samples.
+  public func callAsFunction(_ audio: MonoAudio) throws -> FeatureMatrix {
+    let rate = options.sampleRate
+    return try self(audio.sampleRate == rate ? audio.samples : Resampler.resample(audio.samples, from: audio.sampleRate, to: rate))
+  }
+}
+
 extension Matrix {
   /// The features as a (frames, bins) matrix.
   public init(_ features: FeatureMatrix) {

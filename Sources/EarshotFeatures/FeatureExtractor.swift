@@ -239,6 +239,8 @@ public final class FeatureExtractor: @unchecked Sendable {
   }
 
   /// Features of a whole utterance: (frames, outputBins); `finalize(frameLocal(samples))`.
+  /// The samples must be at `options.sampleRate` (`import Earshot` adds a `MonoAudio`
+  /// overload that resamples audio at any rate).
   /// - Throws: `FeatureError.signalTooShort` when `center` is off and the signal is shorter
   ///   than one frame (librosa raises there too) or deltas need more frames than there are,
   ///   `.nonFiniteInput` for NaN or Inf samples.

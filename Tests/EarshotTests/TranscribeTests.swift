@@ -359,6 +359,17 @@ struct DigitsModelTests {
     #expect(throws: AudioError.invalidTargetRate(0)) { try transcriber.transcribe(samples: audio.samples, sampleRate: 0) }
   }
 
+  /// A front end given audio at another rate resamples it first: features of the 44.1 kHz
+  /// sample equal those of the same file read at the front end's 16 kHz.
+  @Test func featuresOfAudioAtAnyRate() throws {
+    let path = CLI.repository.appendingPathComponent("samples/two-zero-nine-five-44k-stereo.wav").path
+    let extractor = try FeatureExtractor(options: .speechLogMel(sampleRate: 16_000))
+    let heard = try extractor(try AudioFile.loadMono(path: path))
+    let expected = try extractor(try AudioFile.loadMono(path: path, sampleRate: 16_000).samples)
+    #expect(heard.frames == expected.frames && heard.bins == expected.bins)
+    #expect(zip(heard.values, expected.values).allSatisfy { abs($0 - $1) < 1e-3 })
+  }
+
   /// Loading a shipped model as the other kind names the loader to use.
   @Test func aModelOfTheOtherKindNamesItsLoader() {
     do {
