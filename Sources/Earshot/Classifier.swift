@@ -103,7 +103,9 @@ public struct ClassificationModel: Sendable {
       try Self.checkTestSpeeds(speeds, source: path)
       return speeds
     }
-    guard let memberFiles = try EnsembleFile.members(of: file, path: path) else {
+    let ensemble = try EnsembleFile.members(of: file, path: path)
+    try EnsembleFile.checkKind(of: ensemble ?? [(file, path)], name: nameOrPath, expected: .classifier)
+    guard let memberFiles = ensemble else {
       // A plain model: the network first, so a CTC model is named as one.
       let network = try SequenceClassifier(file: file, path: path)
       let labels = try labels()
@@ -115,7 +117,6 @@ public struct ClassificationModel: Sendable {
       self.testSpeeds = try testSpeeds()
       return
     }
-    // The networks first, so an ensemble of CTC models is named as one.
     let members = try memberFiles.map { m in
       Member(network: try SequenceClassifier(file: m.file, path: m.name), features: try FeatureOptions(metadata: m.file.metadata, path: m.name))
     }
@@ -216,15 +217,22 @@ public final class Classifier: Sendable {
     try classify(samples: audio.samples, sampleRate: audio.sampleRate)
   }
 
+  /// Samples at the model's rate, as before the rate was asked for.
+  @available(*, deprecated, message: "say the samples' rate: classify(samples:sampleRate:) resamples to the model's")
+  public func classify(samples: [Float], offsetSeconds: Double = 0) throws -> Classification {
+    try classifyAtModelRate(samples, offsetSeconds: offsetSeconds)
+  }
+
   /// Classifies mono samples recorded at `sampleRate` Hz; samples at another rate than the
   /// model's (`model.features.sampleRate`) are resampled to it first (soxr HQ). The
   /// probabilities are the mean over the model's ``ClassificationModel/testSpeeds`` and its
   /// members; members with the same front end share one feature computation.
   /// - Parameter offsetSeconds: where the samples start in a longer recording (the result's
   ///   `start`).
-  /// - Throws: `AudioError.invalidTargetRate` for a rate outside 1,000-768,000 Hz.
+  /// - Throws: `AudioError.invalidSampleRate` for a rate outside 1,000-768,000 Hz.
   public func classify(samples: [Float], sampleRate: Int, offsetSeconds: Double = 0) throws -> Classification {
     let rate = model.features.sampleRate
+    guard supportedSampleRates.contains(sampleRate) else { throw AudioError.invalidSampleRate(path: "samples", sampleRate: sampleRate) }
     let samples = sampleRate == rate ? samples : try Resampler.resample(samples, from: sampleRate, to: rate)
     return try classifyAtModelRate(samples, offsetSeconds: offsetSeconds)
   }
@@ -263,7 +271,8 @@ public final class Classifier: Sendable {
   public func timeline(
     path: String, window: Double, hop: Double, progress: (_ secondsDone: Double) -> Void = { _ in }
   ) throws -> [Classification] {
-    guard window > 0, hop > 0, window.isFinite, hop.isFinite else {
+    // Up to a year: beyond, window x rate would not fit an Int.
+    guard window > 0, hop > 0, window <= 31_536_000, hop <= 31_536_000 else {
       throw PipelineError.badTimeline(window: window, hop: hop)
     }
     let rate = model.features.sampleRate

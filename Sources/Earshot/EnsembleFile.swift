@@ -59,6 +59,17 @@ enum EnsembleFile {
   /// - Throws: `PipelineError.badEnsemble` for a bad count or member metadata,
   ///   `ModelError.unexpectedTensor` for a tensor no member claims, `ModelError` for a
   ///   format version this code does not read.
+  /// Throws `PipelineError.wrongModelKind` when the first network of `members` declares
+  /// another kind than `expected` (a file without a readable architecture is left to the
+  /// network's own loader, which names what is wrong).
+  static func checkKind(of members: [(file: SafeTensors, name: String)], name: String,
+                        expected: ModelArchitecture.Kind) throws(PipelineError) {
+    guard let json = members.first?.file.metadata[ModelFile.architectureKey],
+      let architecture = try? JSONDecoder().decode(ModelArchitecture.self, from: Data(json.utf8))
+    else { return }
+    if architecture.kind != expected { throw .wrongModelKind(name: name, kind: architecture.kind.rawValue) }
+  }
+
   static func members(of file: SafeTensors, path: String) throws -> [(file: SafeTensors, name: String)]? {
     guard let countText = file.metadata[ModelFile.ensembleKey] else { return nil }
     try ModelFile.checkVersion(of: file, path: path)

@@ -112,6 +112,7 @@ public struct TranscriptionModel: Sendable {
     if Checkpoint.isCheckpoint(file) { throw PipelineError.trainingCheckpoint(path: path) }
     let source = nameOrPath == path ? path : "builtin:\(nameOrPath)"
     let memberFiles = try EnsembleFile.members(of: file, path: path) ?? [(file, path)]
+    try EnsembleFile.checkKind(of: memberFiles, name: nameOrPath, expected: .ctc)
     // The network first, so a classifier is named as one.
     let members = try memberFiles.map { m in
       Member(network: try SequenceModel(file: m.file, path: m.name), features: try FeatureOptions(metadata: m.file.metadata, path: m.name))
@@ -174,6 +175,9 @@ public enum ModelCatalog {
   /// shipped models' folder (for a binary installed without its resource folder).
   public static let environmentKey = "EARSHOT_MODELS"
 
+  /// `EARSHOT_MODELS` as the process started, nil when unset or empty.
+  static let configuredFolder: String? = ProcessInfo.processInfo.environment[environmentKey].flatMap { $0.isEmpty ? nil : $0 }
+
   /// The folder holding the shipped models, or nil. In order: the folder named by
   /// `EARSHOT_MODELS`; SwiftPM's resource folder for this target (`PACKAGE_Earshot.resources`,
   /// copied there by `swift build`) beside the executable, symbolic links to the executable
@@ -185,9 +189,7 @@ public enum ModelCatalog {
       var folder: ObjCBool = false
       return fm.fileExists(atPath: path, isDirectory: &folder) && folder.boolValue
     }
-    if let given = ProcessInfo.processInfo.environment[environmentKey], !given.isEmpty {
-      return isFolder(given) ? given : nil
-    }
+    if let given = configuredFolder { return isFolder(given) ? given : nil }
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     for folder in [executable, Bundle.main.bundleURL] {
       let bundles = ((try? fm.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix("_Earshot.resources") }
@@ -205,6 +207,9 @@ public enum ModelCatalog {
     var isFolder: ObjCBool = false
     // A folder of the same name (say, a training run called `digits`) is not a model file.
     if FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isFolder), !isFolder.boolValue { return nameOrPath }
+    if directory == nil, let given = configuredFolder {
+      throw .modelsFolderMissing(variable: environmentKey, path: given)
+    }
     if let dir = directory {
       let candidate = URL(fileURLWithPath: dir).appendingPathComponent(nameOrPath + ".safetensors").path
       if FileManager.default.fileExists(atPath: candidate) { return candidate }

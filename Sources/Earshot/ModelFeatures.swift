@@ -8,6 +8,9 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case inputMismatch(what: String, found: Int, expected: Int)
   /// Neither a file nor a shipped model has this name.
   case unknownModel(name: String, available: [String])
+  /// The folder named by the environment variable `variable` (``ModelCatalog/environmentKey``)
+  /// is not a folder.
+  case modelsFolderMissing(variable: String, path: String)
   /// A CTC decoder option or its log-probabilities are out of range.
   case invalidDecoderInput(name: String, value: String, expected: String)
   /// An ensemble's members do not fit together, or its file is inconsistent.
@@ -16,9 +19,11 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case noSuchMember(name: String, asked: Int?, count: Int)
   /// A classifier's test-time speeds are unusable (none, out of 0.5...2, or repeated).
   case badTestSpeeds(path: String, reason: String)
+  /// A model of the other kind: `kind` is `ctc` (transcription) or `classifier`.
+  case wrongModelKind(name: String, kind: String)
   /// A training checkpoint was given where a model belongs.
   case trainingCheckpoint(path: String)
-  /// A timeline's window or hop is not a positive number of seconds.
+  /// A timeline's window or hop is not a positive number of seconds, at most a year.
   case badTimeline(window: Double, hop: Double)
 
   public var description: String {
@@ -31,8 +36,10 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
       let list = available.isEmpty
         ? "no shipped models found: keep the folder PACKAGE_Earshot.resources that swift build writes beside the "
           + "executable, or name a folder of .safetensors files in EARSHOT_MODELS"
-        : "built in: \(available.joined(separator: ", "))"
+        : "shipped: \(available.joined(separator: ", "))"
       return "\(name): no such model file or shipped model (\(list))"
+    case .modelsFolderMissing(let variable, let path):
+      return "\(variable)=\(path) is not a folder; point it at a folder of NAME.safetensors files, or unset it"
     case .invalidDecoderInput(let name, let value, let expected):
       return "CTC decoding: \(name) = \(value) is invalid; expected \(expected)"
     case .badEnsemble(let path, let reason):
@@ -43,11 +50,15 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
         ?? "\(name): an ensemble of \(members); say which one"
     case .badTestSpeeds(let path, let reason):
       return "\(path): unusable test speeds: \(reason)"
+    case .wrongModelKind(let name, let kind):
+      return kind == ModelArchitecture.Kind.ctc.rawValue
+        ? "\(name) is a transcription (CTC) model, not a classifier"
+        : "\(name) is a classifier, not a transcription (CTC) model"
     case .trainingCheckpoint(let path):
       return "\(path): a training checkpoint (for train --resume), not a model; "
         + "use best.safetensors or last.safetensors of the same run"
     case .badTimeline(let window, let hop):
-      return "timeline: window \(window) s and hop \(hop) s must both be positive numbers of seconds"
+      return "timeline: window \(window) s and hop \(hop) s must both be positive numbers of seconds, at most a year"
     }
   }
 }

@@ -12,7 +12,8 @@ public struct TranscriptionOptions: Equatable, Sendable {
   /// against no margin (nor at 6), and most frames, where the blank is all but certain,
   /// then extend nothing.
   public var pruneMargin: Double? = 10
-  /// If set, only these words may be produced.
+  /// If set, only these words may be produced (case-insensitive; each must be one the model
+  /// can output, or spelled with its characters: ``Transcriber/init(model:options:)`` throws otherwise).
   public var vocabulary: [String]? = nil
   /// Audio longer than this is cut at pauses into pieces of at most this length, seconds.
   public var maxSegmentSeconds: Double = 20
@@ -23,7 +24,8 @@ public struct TranscriptionOptions: Equatable, Sendable {
   /// (energy-based), and every stretch of speech, with `speechMarginSeconds` of its
   /// surroundings, is decoded on its own; leading and trailing silence is dropped. The models
   /// are trained on clips with short pauses, and per-utterance normalisation is thrown off by
-  /// long silences. Default true.
+  /// long silences. Default true. Either way, a piece that is digital silence (or a constant
+  /// offset) holds no words.
   public var decodesSpeechOnly = true
   /// Shortest pause that separates two stretches of speech, seconds; default 0.5.
   public var minimumPauseSeconds: Double = 0.5
@@ -128,7 +130,8 @@ public final class Transcriber: Sendable {
 
   /// Prepares one feature extractor per member and the vocabulary, if any.
   /// - Throws: `PipelineError.badEnsemble` when an ensemble's members do not fit the tokens
-  ///   or each other, `FeatureError` for a front end that cannot be built.
+  ///   or each other, `PipelineError.invalidDecoderInput` for a vocabulary word the model
+  ///   cannot output, `FeatureError` for a front end that cannot be built.
   public init(model: TranscriptionModel, options: TranscriptionOptions = TranscriptionOptions()) throws {
     try TranscriptionModel.check(model.members, tokens: model.tokens, source: model.source)
     self.model = model
@@ -200,12 +203,19 @@ public final class Transcriber: Sendable {
     try transcribe(samples: audio.samples, sampleRate: audio.sampleRate)
   }
 
+  /// Samples at the model's rate, as before the rate was asked for.
+  @available(*, deprecated, message: "say the samples' rate: transcribe(samples:sampleRate:) resamples to the model's")
+  public func transcribe(samples: [Float]) throws -> Transcript {
+    try transcribe(samples: samples, sampleRate: model.features.sampleRate)
+  }
+
   /// Transcribes mono samples recorded at `sampleRate` Hz, cutting long audio at pauses as
   /// `transcribe(path:)` does. Samples at another rate than the model's
   /// (`model.features.sampleRate`: 8 kHz for `digits`) are resampled to it first (soxr HQ).
-  /// - Throws: `AudioError.invalidTargetRate` for a rate outside 1,000-768,000 Hz.
+  /// - Throws: `AudioError.invalidSampleRate` for a rate outside 1,000-768,000 Hz.
   public func transcribe(samples: [Float], sampleRate: Int) throws -> Transcript {
     let rate = model.features.sampleRate
+    guard supportedSampleRates.contains(sampleRate) else { throw AudioError.invalidSampleRate(path: "samples", sampleRate: sampleRate) }
     let samples = sampleRate == rate ? samples : try Resampler.resample(samples, from: sampleRate, to: rate)
     let maxSamples = max(Int(options.maxSegmentSeconds * Double(rate)), rate)
     var start = 0
@@ -230,9 +240,9 @@ public final class Transcriber: Sendable {
   func decode(_ samples: [Float], offsetSeconds: Double) throws -> Decoded {
     // A large DC offset would hide the pauses and take the peak of the level step.
     let samples = options.normalizesLevel ? LevelNormalization.removingLargeOffset(samples) : samples
-    // Digital silence (no sample above -90 dBFS) holds no words, even decoded whole: no
-    // network here heard it in training, and each names a digit for it.
-    guard samples.contains(where: { abs($0) > 3.2e-5 }) else { return Decoded() }
+    // Digital silence holds no words, even decoded whole: no network here heard it in
+    // training, and each names a digit for it.
+    guard !Self.isDigitalSilence(samples) else { return Decoded() }
     guard options.decodesSpeechOnly else { return try decodeWhole(samples, offsetSeconds: offsetSeconds) }
     let rate = model.features.sampleRate
     var result = Decoded()
@@ -257,6 +267,19 @@ public final class Transcriber: Sendable {
       alternatives = Transcriber.combine(alternatives, later.alternatives, keep: keep)
     }
   }
+
+  /// Whether no sample strays more than -90 dBFS (``digitalSilencePeak``) from the mean: digital
+  /// silence, or a constant offset (a DC-only recording), which hold no speech whatever the
+  /// level setting.
+  static func isDigitalSilence(_ samples: [Float]) -> Bool {
+    guard !samples.isEmpty else { return true }
+    let mean = samples.reduce(0, +) / Float(samples.count)
+    return !samples.contains { abs($0 - mean) > digitalSilencePeak }
+  }
+
+  /// -90 dBFS as a sample value: the level under which the speech detection also treats
+  /// frames as digital silence.
+  static let digitalSilencePeak: Float = 3.16e-5
 
   /// Alternatives kept: at least one.
   var nBest: Int { max(options.nBest, 1) }

@@ -154,10 +154,7 @@ public enum ModelFile {
       throw .badMetadata(path: path, key: architectureKey, reason: "not valid architecture JSON: \(json)")
     }
     guard a.kind == kind else {
-      let use = a.kind == .ctc
-        ? "a transcription model: load it with TranscriptionModel(named:) (earshot transcribe)"
-        : "a classifier: load it with ClassificationModel(named:) (earshot classify)"
-      throw .badMetadata(path: path, key: architectureKey, reason: "kind is \(a.kind.rawValue), expected \(kind.rawValue); it is \(use)")
+      throw .badMetadata(path: path, key: architectureKey, reason: "kind is \(a.kind.rawValue), expected \(kind.rawValue)")
     }
     try a.validate(path: path)
     return a

@@ -56,6 +56,7 @@ struct Classify: ParsableCommand {
   enum TextOrJSON: String, CaseIterable, ExpressibleByArgument { case text, json }
 
   func validate() throws {
+    try checkStdinOnce(inputs)
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
     guard top >= 0 else { throw ValidationError("--top must be >= 0 (got \(top))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }

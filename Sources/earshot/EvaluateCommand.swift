@@ -90,19 +90,25 @@ extension Evaluate {
       printError("error: --vocabulary applies to CTC models; \(model) is a classifier")
       throw ExitCode.validationFailure
     }
-    // The folders for the pictures and tables first: a typo must not cost the whole run.
+    var loaded: ClassificationModel
+    let entries: [ClassificationEntry]
+    do {
+      loaded = try ClassificationModel(named: model)
+      if let speeds = try testSpeedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
+      entries = try ClassificationDataset.load(manifest)
+    } catch {
+      printError("error: \(error)")
+      throw ExitCode.failure
+    }
+    // The folders for the pictures and tables before any clip is scored: a typo must not
+    // cost the whole run.
     for (option, path) in [("--confusion-csv", confusionCsv), ("--confusion-png", confusionPng)] {
       if let path { try createOutputFolder(URL(fileURLWithPath: path).deletingLastPathComponent().path, for: option) }
     }
+    let name = URL(fileURLWithPath: loaded.source).deletingPathExtension().lastPathComponent
+    let total = entries.count
     let result: (report: ClassificationReport, failures: [String])
-    let total: Int
-    let name: String
     do {
-      var loaded = try ClassificationModel(named: model)
-      name = URL(fileURLWithPath: loaded.source).deletingPathExtension().lastPathComponent
-      if let speeds = try testSpeedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
-      let entries = try ClassificationDataset.load(manifest)
-      total = entries.count
       var evaluator = ClassificationEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       evaluator.normalizesLevel = !speech.keepLevel
       let bar = ProgressBar(paths: entries.map(\.audio), label: "clips")
@@ -137,7 +143,7 @@ extension Evaluate {
     guard !failures.isEmpty else { return }
     for f in failures { printError("error: \(f)") }
     if failures.count >= total {
-      printError("error: none of the \(total) clips of \(manifest) could be read; nothing to score")
+      printError("error: none of the \(total) clips of \(manifest) could be read or scored; nothing to score")
       throw ExitCode.failure
     }
     printError("error: \(failures.count) of \(total) clips could not be read or scored; the report leaves them out")

@@ -102,6 +102,7 @@ struct Features: ParsableCommand {
   var inputs: [String]
 
   func validate() throws {
+    try checkStdinOnce(inputs)
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     if output == "-" && format == .png { throw ValidationError("--format png needs an output folder, not -") }

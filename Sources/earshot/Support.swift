@@ -14,7 +14,7 @@ func useBLASThreads(_ count: Int) {
 /// - Throws: `ValidationError` when the list has no word.
 func vocabularyWords(_ option: String?) throws -> [String]? {
   guard let option else { return nil }
-  let words = option.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+  let words = option.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
   guard !words.isEmpty else { throw ValidationError("--vocabulary needs at least one word") }
   return words
 }
@@ -43,6 +43,11 @@ func testSpeedList(_ text: String?, option: String) throws -> [Float]? {
 /// Writes one line to stderr.
 func printError(_ message: String) {
   FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Throws unless `-` (stdin) is among `inputs` at most once: it holds one recording.
+func checkStdinOnce(_ inputs: [String]) throws {
+  if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("- (stdin) can be given once; it holds one recording") }
 }
 
 /// Expands directories (recursively, sorted, audio extensions only); files are kept as given,
@@ -241,10 +246,6 @@ final class AudioBatch: @unchecked Sendable {
     if files.isEmpty {
       printError("error: no audio files found in \(inputs.joined(separator: " "))")
       throw ExitCode.failure
-    }
-    if files.filter({ $0 == "-" }).count > 1 {
-      printError("error: - (stdin) can be given once; it holds one recording")
-      throw ExitCode.validationFailure
     }
     var staged: String?
     if let i = files.firstIndex(of: "-") {

@@ -56,6 +56,7 @@ struct Transcribe: ParsableCommand {
   var inputs: [String]
 
   func validate() throws {
+    try checkStdinOnce(inputs)
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
     guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
     guard (1...100).contains(nbest) else { throw ValidationError("--nbest must be in 1...100 (got \(nbest))") }

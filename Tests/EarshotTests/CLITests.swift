@@ -162,9 +162,9 @@ struct CLITests {
     let owls = try CLI.run(["info", "--model", "owls"], program: binary, environment: environment)
     #expect(owls.status == 0 && owls.text.contains("10 labels"), "\(owls.stderr)")
     let birds = try CLI.run(["info", "--model", "birds"], program: binary, environment: environment)
-    #expect(birds.status == 1 && birds.stderr.contains("built in: owls"), "\(birds.stderr)")
+    #expect(birds.status == 1 && birds.stderr.contains("shipped: owls"), "\(birds.stderr)")
     let none = try CLI.run(["info", "--model", "owls"], program: binary, environment: ["EARSHOT_MODELS": dir.appendingPathComponent("gone").path])
-    #expect(none.status == 1 && none.stderr.contains("EARSHOT_MODELS"), "\(none.stderr)")
+    #expect(none.status == 1 && none.stderr.contains("EARSHOT_MODELS=\(dir.path)/gone is not a folder"), "\(none.stderr)")
   }
 
   /// A folder among the inputs is searched recursively for audio (other files skipped), and its
@@ -187,6 +187,9 @@ struct CLITests {
       let names = r.text.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
       #expect(names == expected, "\(r.text)")
     }
+    // Hidden names above the searched folder (`..`, `./`) do not hide it.
+    let above = try CLI.run(["info", "../clips/"], in: clips.path + "/..")
+    #expect(above.text.split(separator: "\n").map { String($0.split(separator: "\t")[0]) } == ["../clips/b.wav", "../clips/deeper/a.WAV"], "\(above.text)")
     let here = try CLI.run(["info", "."], in: clips.path)
     #expect(here.text.hasPrefix("./a.WAV\t"), "\(here.text)")
     try FileManager.default.createDirectory(at: dir.appendingPathComponent("empty"), withIntermediateDirectories: true)

@@ -138,6 +138,21 @@ enum ToneClasses {
 }
 
 @Suite struct ClassificationSplitTests {
+  /// Hidden files (macOS `._clip.wav` shadows) in a folder of label folders are not clips,
+  /// and one at the top does not make it "a folder of clips".
+  @Test func labelFoldersSkipHiddenFiles() throws {
+    let dir = temporaryDirectory()
+    for label in ["yes", "no"] {
+      try FileManager.default.createDirectory(at: dir.appendingPathComponent(label), withIntermediateDirectories: true)
+      try Data("audio".utf8).write(to: dir.appendingPathComponent("\(label)/a.wav"))
+      try Data("shadow".utf8).write(to: dir.appendingPathComponent("\(label)/._a.wav"))
+    }
+    try Data("shadow".utf8).write(to: dir.appendingPathComponent("._top.wav"))
+    let entries = try ClassificationDataset.load(dir.path)
+    #expect(entries.map(\.label) == ["no", "yes"])
+    #expect(entries.allSatisfy { $0.audio.hasSuffix("/a.wav") })
+  }
+
   @Test func namesGiveSpeakerAndFold() {
     #expect(ClassificationDataset.speaker(ofFileName: "0a7c2a8d_nohash_0.wav") == "0a7c2a8d")
     #expect(ClassificationDataset.speaker(ofFileName: "backward_0c540988_nohash_4.wav") == "0c540988")

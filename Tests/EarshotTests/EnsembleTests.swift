@@ -133,7 +133,7 @@ struct EnsembleTests {
     #expect(one.status == 64 && one.stderr.contains("at least two"), "\(one.stderr)")
     let ctc = CLI.repository.appendingPathComponent("Tests/Fixtures/logits/model.safetensors").path
     let wrongKind = try CLI.run(["ensemble", aPath, ctc, "--output", dir.appendingPathComponent("y.safetensors").path])
-    #expect(wrongKind.status == 1 && wrongKind.stderr.contains("kind is ctc, expected classifier"), "\(wrongKind.stderr)")
+    #expect(wrongKind.status == 1 && wrongKind.stderr.contains("is a transcription (CTC) model, not a classifier"), "\(wrongKind.stderr)")
     var relabelled = b
     relabelled.labels = ["up", "no", "yes"]
     let otherPath = dir.appendingPathComponent("relabelled.safetensors").path

@@ -46,10 +46,10 @@ struct NBestTests {
     options.nBest = 4
     let transcriber = try Transcriber(model: model, options: options)
     let samples = Array(try AudioFile.loadMono(path: wav, sampleRate: 16_000).samples.prefix(16_000))
-    let t = try transcriber.transcribe(samples: samples, sampleRate: transcriber.model.features.sampleRate)
+    let t = try transcriber.transcribe(samples: samples, sampleRate: 16_000)
     #expect(t.alternatives.count == 4)
     #expect(t.alternatives[0].text == t.text)
-    #expect(t.words == (try plain.transcribe(samples: samples, sampleRate: plain.model.features.sampleRate)).words)
+    #expect(t.words == (try plain.transcribe(samples: samples, sampleRate: 16_000)).words)
     // The transcriber hears the piece scaled to its normalised peak (TranscriptionOptions.normalizesLevel).
     let heard = LevelNormalization.apply(samples)
     let lp = model.network.logProbabilities(features: Matrix(try FeatureExtractor(options: model.features)(heard)))
@@ -69,7 +69,7 @@ struct NBestTests {
     options.nBest = 5
     let transcriber = try Transcriber(model: ensemble, options: options)
     let samples = Array(try AudioFile.loadMono(path: wav, sampleRate: 16_000).samples.prefix(16_000))
-    let t = try transcriber.transcribe(samples: samples, sampleRate: transcriber.model.features.sampleRate)
+    let t = try transcriber.transcribe(samples: samples, sampleRate: 16_000)
     #expect(t.alternatives.count == 5 && t.alternatives[0].text == t.text)
     let logProbs = try transcriber.memberLogProbabilities(LevelNormalization.apply(samples))
     for alternative in t.alternatives {

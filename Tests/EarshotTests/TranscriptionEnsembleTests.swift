@@ -190,7 +190,7 @@ struct TranscriptionEnsembleTests {
 
     let (_, classifierPath) = try fixtureClassificationModel()
     let wrongKind = try CLI.run(["ensemble", aPath, classifierPath, "--output", dir.appendingPathComponent("y.safetensors").path])
-    #expect(wrongKind.status == 1 && wrongKind.stderr.contains("kind is classifier, expected ctc"), "\(wrongKind.stderr)")
+    #expect(wrongKind.status == 1 && wrongKind.stderr.contains("is a classifier, not a transcription (CTC) model"), "\(wrongKind.stderr)")
     var retokenised = b
     retokenised.tokens = ["<blank>", "one", "zero", "two", "three", "four", "five"]
     let otherPath = dir.appendingPathComponent("retokenised.safetensors").path

@@ -80,7 +80,8 @@ public enum ClassificationDataset {
     let base = URL(fileURLWithPath: path).deletingLastPathComponent()
     var entries: [ClassificationEntry] = []
     var number = 0
-    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+    // LF, CRLF (one Character) or CR; not the other Unicode line breaks, which JSON strings may hold.
+    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
       number += 1
       let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
       if line.isEmpty || line.hasPrefix("#") { continue }
@@ -126,7 +127,10 @@ public enum ClassificationDataset {
     } catch {
       throw .cannotReadManifest(path: path, reason: (error as NSError).localizedDescription)
     }
-    func isAudio(_ file: String) -> Bool { audioFileExtensions.contains(URL(fileURLWithPath: file).pathExtension.lowercased()) }
+    // Hidden files (macOS's `._clip.wav` shadows) are not clips.
+    func isAudio(_ file: String) -> Bool {
+      !file.hasPrefix(".") && audioFileExtensions.contains(URL(fileURLWithPath: file).pathExtension.lowercased())
+    }
     // Checked as the folders are listed, so that a wrong folder (`/`, a folder of clips) fails
     // at its first non-label entry instead of after listing (and decoding) all it holds.
     if let loose = labels.first(where: isAudio) {

@@ -63,7 +63,8 @@ public enum Manifest {
     let base = URL(fileURLWithPath: path).deletingLastPathComponent()
     var entries: [ManifestEntry] = []
     var number = 0
-    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+    // LF, CRLF (one Character) or CR; not the other Unicode line breaks, which JSON strings may hold.
+    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
       number += 1
       let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
       if line.isEmpty || line.hasPrefix("#") { continue }

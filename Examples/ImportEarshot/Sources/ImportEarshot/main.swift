@@ -13,7 +13,7 @@ var loudest = 0
 for b in 0..<features.bins where features[50, b] > features[50, loudest] { loudest = b }
 print("log-mel: \(features.frames) frames x \(features.bins) bands; loudest band \(loudest)")
 
-// The shipped models load by name with no set-up (SwiftPM's resource folder beside this binary).
+// The shipped models load by name with no set-up.
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
   .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let transcriber = try Transcriber(model: TranscriptionModel(named: "digits"))
