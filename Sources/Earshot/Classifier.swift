@@ -243,17 +243,24 @@ public final class Classifier: Sendable {
     let samples = normalizesLevel
       ? LevelNormalization.apply(LevelNormalization.removingDC(samples), target: LevelNormalization.minimumPeak, raiseOnly: true)
       : samples
-    var sums = [Double](repeating: 0, count: model.labels.count)
+    // Each member's features of the clip at every test speed (members with one front end
+    // share them), then each member hears its speeds as one batch: one pass of the encoder
+    // with (speeds x hidden) matrix products instead of one pass per speed.
+    var features = [[Matrix]](repeating: [], count: model.members.count)
     for speed in model.testSpeeds {
       let heard = try Augmentation.changeSpeed(samples, by: speed, sampleRate: model.features.sampleRate)
       var shared = SharedFeatures()
-      for (member, extractor) in zip(model.members, extractors) {
+      for (k, extractor) in extractors.enumerated() {
         // A clip shorter than one frame is zero-padded to one frame.
         let minimum = extractor.windowLength
         let padded = heard.count < minimum ? heard + [Float](repeating: 0, count: minimum - heard.count) : heard
-        let features = try shared.features(of: padded, extractor: extractor)
-        for (i, logProb) in member.network.logProbabilities(features: features).enumerated() { sums[i] += exp(Double(logProb)) }
+        features[k].append(try shared.features(of: padded, extractor: extractor))
       }
+    }
+    var sums = [Double](repeating: 0, count: model.labels.count)
+    for (member, heard) in zip(model.members, features) {
+      let logProbabilities = member.network.logProbabilities(SequenceBatch(sequences: heard))
+      for (i, logProb) in logProbabilities.data.enumerated() { sums[i % sums.count] += exp(Double(logProb)) }
     }
     let count = Double(model.members.count * model.testSpeeds.count)
     let ranked = zip(model.labels, sums).map { (label: $0, probability: $1 / count) }
