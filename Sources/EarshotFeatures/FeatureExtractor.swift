@@ -56,6 +56,8 @@ public final class FeatureExtractor: @unchecked Sendable {
   private let window: [Float]
   private let fft: RealFFT
   private let filterbank: MelFilterbank?
+  /// The mel (or Kaldi fbank) filterbank, nil for the kinds without one (stft, power).
+  public var melFilterbank: MelFilterbank? { filterbank }
   /// The orthonormal DCT-II (lifter applied) as Float, transposed, (melBands, dctStride):
   /// row j holds band j's weight in each of the mfccCount coefficients, then zeros.
   private let dctBasis: [Float]

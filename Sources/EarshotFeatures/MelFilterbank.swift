@@ -15,6 +15,9 @@ public struct MelFilterbank: Equatable, Sendable {
 
   /// Number of bands.
   public var bands: Int { start.count }
+  /// Bands no FFT bin falls in (all weights zero), whose output is always zero: too many
+  /// bands for the FFT's resolution (librosa warns of "empty filters" then).
+  public var emptyBands: Int { weights.count { !$0.contains { $0 > 0 } } }
 
   /// librosa's filterbank: `librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax, htk, norm)`,
   /// computed in Double and rounded to Float as librosa does.

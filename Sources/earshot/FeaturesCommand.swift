@@ -174,7 +174,14 @@ struct Features: ParsableCommand {
     }
     InterruptCleanup.install(outputFolder: toStdout ? nil : output)
     if !toStdout { try createOutputFolder(output) }
-    let extractors = ExtractorCache(make: { rate in try FeatureExtractor(options: self.options(sampleRate: rate)) })
+    let extractors = ExtractorCache(make: { rate in
+      let extractor = try FeatureExtractor(options: self.options(sampleRate: rate))
+      if let bank = extractor.melFilterbank, bank.emptyBands > 0 {
+        printError("warning: \(bank.emptyBands) of \(bank.bands) mel bands are empty at \(rate) Hz with \(bank.spectrumBins) FFT bins "
+          + "(their values are the floor); use fewer --mel-bands or a larger --fft-size")
+      }
+      return extractor
+    })
     let targetRate = sampleRate
     let outputNames = outputBaseNames(batch.names)
     let streamNpy = format == .npy && !toStdout
