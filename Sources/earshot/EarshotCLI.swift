@@ -18,4 +18,35 @@ struct EarshotCLI: ParsableCommand {
       """,
     version: "0.1.0",
     subcommands: [Transcribe.self, Classify.self, Info.self, Features.self, Logits.self, Train.self, Evaluate.self, Ensemble.self])
+
+  /// Parses the command line with negative numbers attached to their options, so that
+  /// `--top -1` reaches the option's own check ("--top must be >= 0 (got -1)") instead of
+  /// ArgumentParser's "Missing value", which takes any word starting with a dash for an option.
+  static func main() {
+    main(attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
+  }
+
+  /// `arguments` with each `--name -NUMBER` pair written `--name=-NUMBER` (a number, or a
+  /// comma-separated list of them, that starts with a minus sign); nothing after `--` changes.
+  static func attachingNegativeNumbers(_ arguments: [String]) -> [String] {
+    func isNegativeNumber(_ word: String) -> Bool {
+      word.count > 1 && word.first == "-" && word.dropFirst().allSatisfy { "0123456789.,eE+-".contains($0) }
+        && word.dropFirst().contains(where: \.isNumber)
+    }
+    var result: [String] = []
+    var index = 0
+    while index < arguments.count {
+      let word = arguments[index]
+      if word == "--" { return result + arguments[index...] }
+      if word.hasPrefix("--"), word.count > 2, !word.contains("="), index + 1 < arguments.count,
+        isNegativeNumber(arguments[index + 1]) {
+        result.append(word + "=" + arguments[index + 1])
+        index += 2
+      } else {
+        result.append(word)
+        index += 1
+      }
+    }
+    return result
+  }
 }

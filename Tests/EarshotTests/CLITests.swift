@@ -381,6 +381,12 @@ struct CLITests {
      "cmvn.speechSpan = 25.0 dB, mode none is invalid; expected mode utterance or level"),
     (["features", "x.wav", "--output", "o", "--kind", "logmel", "--cmvn", "level", "--cmvn-span", "25", "--cmvn-span-margin=-2"],
      "cmvn.speechSpan.marginFrames = -2 is invalid"),
+    // A negative number after an option is its value, not an unknown option ("Missing value").
+    (["features", "x.wav", "--output", "o", "--kind", "logmel", "--cmvn", "level", "--cmvn-span", "25", "--cmvn-span-margin", "-2"],
+     "cmvn.speechSpan.marginFrames = -2 is invalid"),
+    (["classify", "x.wav", "--top", "-1"], "--top must be >= 0 (got -1)"),
+    (["transcribe", "x.wav", "--beam", "-2"], "--beam must be >= 1 (got -2)"),
+    (["classify", "x.wav", "--speeds", "-1,2"], "speed -1.0 is outside"),
   ])
   func badArgumentsExit64(_ arguments: [String], _ message: String) throws {
     let r = try CLI.run(arguments)
