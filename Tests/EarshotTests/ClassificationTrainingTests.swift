@@ -134,6 +134,12 @@ enum ToneClasses {
     let resumed = try ClassificationTrainer(options: options, training: entries, threads: 1).train(output: b, resume: true)
     #expect(resumed.steps == whole.steps)
     #expect(resumed.network.stateDict == whole.network.stateDict)
+    // Another split of the same clips is other data.
+    options.epochs = 3
+    #expect {
+      _ = try ClassificationTrainer(options: options, training: Array(entries.dropLast(4)),
+                                    validation: Array(entries.suffix(4)), threads: 1).train(output: b, resume: true)
+    } throws: { "\($0)".contains("trained on other data (\(entries.count) training and 0 validation clips") }
   }
 }
 

@@ -159,6 +159,19 @@ func trainingTemporaryDirectory() -> URL {
     } catch {
       #expect("\(error)".contains("hiddenSize was 8, now 9") && !"\(error)".contains("epochs was"), "\(error)")
     }
+    // Resuming on other data is refused: without the validation set (its epochs would all be
+    // "best"), or with the validation clips as training clips.
+    options.hiddenSize = 8
+    for (training, validation, name) in [(train, nil, "no validation"), (valid, train, "sets swapped")] {
+      do {
+        _ = try CTCTrainer(options: options, training: try Manifest.load(training),
+                           validation: try validation.map { try Manifest.load($0) }, threads: 2)
+          .train(output: middle, resume: true)
+        Issue.record("resumed on other data: \(name)")
+      } catch {
+        #expect("\(error)".contains("trained on other data (20 training and 6 validation clips"), "\(name): \(error)")
+      }
+    }
   }
 
   /// An absurd learning rate makes the loss non-finite: a clear error, and the checkpoint

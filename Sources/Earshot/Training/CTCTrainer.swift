@@ -51,6 +51,8 @@ public final class CTCTrainer {
   private var clips: [Clip] = []
   private var validation: [(entry: ManifestEntry, features: Matrix)] = []
   private var noise: [[Float]] = []
+  /// The clips given, for a resumed run to check.
+  private let data: DataFingerprint
   private let extractor: FeatureExtractor
   /// The features' mel axis, for the vocal-tract warp; nil for features without one.
   private let melAxis: MelAxis?
@@ -72,6 +74,7 @@ public final class CTCTrainer {
     guard !training.isEmpty else { throw TrainingError.emptyDataset(path: "training set", reason: "no utterances") }
     self.options = options
     self.threads = threads
+    data = DataFingerprint(training: training.map { ($0.audio, $0.text) }, validation: (validation ?? []).map { ($0.audio, $0.text) })
     let start = Date()
     tokenizer = tokens.map { Tokenizer(tokens: $0, unit: options.tokenUnit) }
       ?? Tokenizer(texts: training.map(\.text), unit: options.tokenUnit)
@@ -264,7 +267,7 @@ extension CTCTrainer: TrainingTask {
 
   func newState(initialNetwork: SequenceModel?, scope: WarmStartScope) -> TrainingState {
     if let initialNetwork { provenance["initial_model"] = WarmStart.origin(of: initialNetwork.metadata, scope: scope) }
-    return TrainingState(options: options, tokens: tokenizer.tokens)
+    return TrainingState(options: options, tokens: tokenizer.tokens, data: data)
   }
 
   func checkResumable(_ state: TrainingState, checkpoint: String) throws {
@@ -272,6 +275,7 @@ extension CTCTrainer: TrainingTask {
       throw TrainingError.badCheckpoint(path: checkpoint, reason:
         "its tokens \(state.tokens) differ from this training set's \(tokenizer.tokens)")
     }
+    try data.checkResumable(saved: state.data, checkpoint: checkpoint)
   }
 
   var modelMetadata: [String: String] {

@@ -24,6 +24,45 @@ public struct EpochMetrics: Equatable, Codable, Sendable {
   public var utterancesPerSecond: Double
 }
 
+/// What a run trains and validates on, so that a resumed run can tell that it is given the
+/// same data: the clip counts and an FNV-1a hash of each clip's file name and text or label,
+/// in order (file names, not paths: a run resumed from another folder, or with the data moved,
+/// is the same run).
+struct DataFingerprint: Equatable, Codable, Sendable {
+  var trainingClips: Int
+  var validationClips: Int
+  var hash: String
+
+  /// - Parameters: training, validation: (audio path, text or label) of every clip given.
+  init(training: [(audio: String, target: String)], validation: [(audio: String, target: String)]) {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    func add(_ text: String) {
+      for byte in text.utf8 {
+        h ^= UInt64(byte)
+        h = h &* 0x100_0000_01b3
+      }
+    }
+    for (part, clips) in [("training", training), ("validation", validation)] {
+      add(part + "\n")
+      for clip in clips { add((clip.audio as NSString).lastPathComponent + "\t" + clip.target + "\n") }
+    }
+    trainingClips = training.count
+    validationClips = validation.count
+    hash = String(h, radix: 16)
+  }
+
+  /// Refuses to resume when `saved` (nil in checkpoints older than the fingerprint) differs
+  /// from `self`: training on other clips, or scoring the epochs on other ones, would make the
+  /// run's best epoch mean nothing.
+  func checkResumable(saved: DataFingerprint?, checkpoint: String) throws {
+    guard let saved, saved != self else { return }
+    throw TrainingError.badCheckpoint(path: checkpoint, reason:
+      "it was trained on other data (\(saved.trainingClips) training and \(saved.validationClips) validation clips, "
+      + "\(self.trainingClips) and \(self.validationClips) now, or other files or texts); resume with the same "
+      + "--train and validation (--valid, --valid-fold, --valid-speakers, --split-seed), or start a new --output")
+  }
+}
+
 /// Everything besides tensors that a resumed run needs, stored as JSON in the checkpoint.
 ///
 /// There is no generator state to store: every random draw comes from a generator seeded by
@@ -33,6 +72,8 @@ struct TrainingState: RunState, Equatable {
   var formatVersion = 1
   var options: CTCTrainingOptions
   var tokens: [String]
+  /// The clips trained and validated on; nil in checkpoints written before it was kept.
+  var data: DataFingerprint? = nil
   /// Optimizer steps taken.
   var step = 0
   /// Epochs completed.

@@ -53,6 +53,8 @@ public final class ClassificationTrainer {
   private var validation: [(entry: ClassificationEntry, label: Int, features: Matrix)] = []
   private var noise: [[Float]] = []
   private var classWeights: [Float] = []
+  /// The clips given, for a resumed run to check.
+  private let data: DataFingerprint
   private let extractor: FeatureExtractor
   /// The features' mel axis, for the vocal-tract warp; nil for features without one.
   private let melAxis: MelAxis?
@@ -73,6 +75,7 @@ public final class ClassificationTrainer {
     self.options = options
     self.threads = threads
     let start = Date()
+    data = DataFingerprint(training: training.map { ($0.audio, $0.label) }, validation: (validation ?? []).map { ($0.audio, $0.label) })
     labels = options.labels ?? Set(training.map(\.label)).sorted()
     // Checked before any audio is decoded: one label usually means a wrong --train folder
     // (its sub-folders are the labels), and decoding whatever it holds can take long.
@@ -369,13 +372,14 @@ extension ClassificationTrainer: TrainingTask {
 
   func newState(initialNetwork: SequenceClassifier?, scope: WarmStartScope) -> ClassificationTrainingState {
     if let initialNetwork { provenance["initial_model"] = WarmStart.origin(of: initialNetwork.metadata, scope: scope) }
-    return ClassificationTrainingState(options: options, labels: labels)
+    return ClassificationTrainingState(options: options, labels: labels, data: data)
   }
 
   func checkResumable(_ state: ClassificationTrainingState, checkpoint: String) throws {
     guard state.labels == labels else {
       throw TrainingError.badCheckpoint(path: checkpoint, reason: "its labels \(state.labels) differ from this run's \(labels)")
     }
+    try data.checkResumable(saved: state.data, checkpoint: checkpoint)
   }
 
   var modelMetadata: [String: String] {
@@ -437,6 +441,8 @@ struct ClassificationTrainingState: RunState, Equatable {
   var formatVersion = 1
   var options: ClassificationTrainingOptions
   var labels: [String]
+  /// The clips trained and validated on; nil in checkpoints written before it was kept.
+  var data: DataFingerprint? = nil
   var step = 0
   var epoch = 0
   var batchInEpoch = 0
