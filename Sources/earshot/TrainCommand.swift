@@ -53,10 +53,11 @@ struct Train: ParsableCommand {
       softmax) with cross-entropy. --train is a folder with one sub-folder per label \
       (DIR/{label}/*.wav|ogg; _unknown_ names the label unknown) or JSON Lines \
       {"audio": PATH, "label": "yes", "speaker": "...", "fold": 1} (speaker and fold optional; \
-      read from Speech Commands names {speaker}_nohash_{n}.wav and ESC names {fold}-....ogg). \
-      Validation never shares a source with training: --valid-fold N holds out fold N, \
-      --valid-speakers F holds out a fraction F of the speakers (by a seeded hash of the name), \
-      or --valid gives a separate set. Classes are balanced by a weighted loss (default) or by \
+      otherwise read from Speech Commands names {speaker}_nohash_{n}.wav, FSDD names \
+      {digit}_{speaker}_{take}.wav and ESC names {fold}-{recording}-{take}.ogg, whose recording \
+      counts as the speaker). Validation never shares a source with training: --valid-fold N \
+      holds out fold N, --valid-speakers F holds out a fraction F of the speakers (by a seeded \
+      hash of the name; refused when no clip has a known speaker), or --valid gives a separate set. Classes are balanced by a weighted loss (default) or by \
       sampling (--balance); optional --label-smoothing, --mixup, --time-shift, and the same \
       speed/gain/noise/SpecAugment augmentation. Features: log-mel at --sample-rate with \
       --mel-bands, --window-ms and --hop-ms, normalised per clip: each band on its own (speech: \
@@ -490,6 +491,15 @@ extension Train {
         split = "fold \(validFold) of \(train)"
       } else if let validSpeakers {
         let hashSeed = splitSeed ?? options.seed
+        let unknown = all.filter { $0.speaker == nil }.count
+        if unknown == all.count {
+          throw ValidationError("--valid-speakers: no clip of \(train) has a known speaker (a manifest's \"speaker\", "
+            + "or a Speech Commands, FSDD or ESC file name), so the split would be clip by clip and the same voice "
+            + "or recording would be on both sides; give speakers, or use --valid-fold or --valid")
+        }
+        if unknown > 0 {
+          printError("warning: \(unknown) of \(all.count) clips have no known speaker; each is its own \"speaker\" in the split")
+        }
         (training, validation) = ClassificationSplit.bySpeaker(all, fraction: validSpeakers, seed: hashSeed)
         split = String(format: "%.0f%% of the speakers of \(train) (hash, seed \(hashSeed))", 100 * validSpeakers)
       } else if let valid {

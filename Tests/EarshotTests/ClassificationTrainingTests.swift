@@ -163,6 +163,13 @@ enum ToneClasses {
     #expect(ClassificationDataset.speaker(ofFileName: "0a7c2a8d_nohash_0.wav") == "0a7c2a8d")
     #expect(ClassificationDataset.speaker(ofFileName: "backward_0c540988_nohash_4.wav") == "0c540988")
     #expect(ClassificationDataset.speaker(ofFileName: "1024.wav") == nil)
+    // FSDD names carry the speaker, ESC names the source recording (its clips share it).
+    #expect(ClassificationDataset.speaker(ofFileName: "4_george_12.wav") == "george")
+    #expect(ClassificationDataset.speaker(ofFileName: "1-17367-A.ogg") == "freesound:17367")
+    #expect(ClassificationDataset.speaker(ofFileName: "3-17367-B.ogg") == "freesound:17367")
+    for other in ["12_bob_0.wav", "4_george_x.wav", "4__1.wav", "x-17367-A.ogg", "1-abc-A.ogg", "1-2.ogg"] {
+      #expect(ClassificationDataset.speaker(ofFileName: other) == nil, "\(other)")
+    }
     #expect(ClassificationDataset.fold(ofFileName: "4-181286-A.ogg") == 4)
     #expect(ClassificationDataset.fold(ofFileName: "x4-1.ogg") == nil)
     #expect(ClassificationDataset.label(ofFolder: "_unknown_") == "unknown")
@@ -328,6 +335,18 @@ enum ToneClasses {
     #expect(try ClassificationModel(named: run + "/best.safetensors").features.cmvn.mode == .level)
     let sliding = try CLI.run(["train", "--task", "classify", "--train", data, "--output", run + "-x", "--cmvn", "sliding"])
     #expect(sliding.status == 64 && sliding.stderr.contains("--cmvn must be utterance or level"), "\(sliding.stderr)")
+    // Clips whose speaker nothing tells cannot be split by speaker (it would be clip by clip).
+    let anonymous = dir.appendingPathComponent("anonymous.jsonl")
+    let lines = try ClassificationDataset.load(data).enumerated().map { i, e in
+      let link = dir.appendingPathComponent("clip\(i).wav")
+      try? FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: e.audio)
+      return "{\"audio\": \"\(link.path)\", \"label\": \"\(e.label)\"}"
+    }
+    try lines.joined(separator: "\n").write(to: anonymous, atomically: true, encoding: .utf8)
+    let bySpeaker = try CLI.run(["train", "--task", "classify", "--train", anonymous.path, "--valid-speakers", "0.3",
+                                 "--output", run + "-z"])
+    #expect(bySpeaker.status == 1 && bySpeaker.stderr.contains("no clip of") && bySpeaker.stderr.contains("has a known speaker"),
+            "\(bySpeaker.stderr)")
     let unsplit = try CLI.run(["train", "--task", "classify", "--train", data, "--output", run + "-y", "--split-seed", "2"])
     #expect(unsplit.status == 64 && unsplit.stderr.contains("--split-seed applies with --valid-speakers only"), "\(unsplit.stderr)")
     let tuned = dir.appendingPathComponent("tuned").path

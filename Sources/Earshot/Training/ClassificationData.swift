@@ -57,14 +57,30 @@ public enum ClassificationDataset {
     return name
   }
 
-  /// The speaker of a Speech Commands file name: the word before `_nohash_`, after any word
-  /// prefix (`0a7c2a8d_nohash_0.wav` and `backward_0a7c2a8d_nohash_4.wav` are both
-  /// `0a7c2a8d`); nil for names without `_nohash_`.
+  /// The speaker (or source recording) of a file name, where the name says it:
+  /// - Speech Commands: the word before `_nohash_`, after any word prefix
+  ///   (`0a7c2a8d_nohash_0.wav` and `backward_0a7c2a8d_nohash_4.wav` are both `0a7c2a8d`);
+  /// - FSDD `{digit}_{speaker}_{take}.wav`: the speaker (`4_george_12.wav` is `george`);
+  /// - ESC `{fold}-{freesound id}-{take}.ogg`: the source recording, `freesound:{id}`
+  ///   (`1-17367-A.ogg` is `freesound:17367`): the clips cut from one recording share it.
+  /// nil for other names.
   public static func speaker(ofFileName name: String) -> String? {
-    guard let r = name.range(of: "_nohash_") else { return nil }
-    let before = name[..<r.lowerBound]
-    guard let last = before.split(separator: "_").last, !last.isEmpty else { return nil }
-    return String(last)
+    if let r = name.range(of: "_nohash_") {
+      let before = name[..<r.lowerBound]
+      guard let last = before.split(separator: "_").last, !last.isEmpty else { return nil }
+      return String(last)
+    }
+    let stem = (name as NSString).deletingPathExtension
+    let underscored = stem.split(separator: "_", omittingEmptySubsequences: false)
+    if underscored.count == 3, underscored[0].count == 1, underscored[0].allSatisfy(\.isNumber),
+      !underscored[1].isEmpty, !underscored[2].isEmpty, underscored[2].allSatisfy(\.isNumber) {
+      return String(underscored[1])
+    }
+    let dashed = stem.split(separator: "-", omittingEmptySubsequences: false)
+    if dashed.count == 3, fold(ofFileName: name) != nil, !dashed[1].isEmpty, dashed[1].allSatisfy(\.isNumber) {
+      return "freesound:" + dashed[1]
+    }
+    return nil
   }
 
   /// The fold of an ESC file name `{fold}-{freesound id}-{take}.ogg`: its first character
