@@ -151,6 +151,13 @@ public final class Transcriber: Sendable {
         }
         vocabulary = Vocabulary(words: words.map { [model.tokens.firstIndex(of: $0.lowercased())!] })
       case .character:
+        // One prefix at a time cannot spell its way through a word list: greedy decoding
+        // keeps the single best prefix, which soon fits no word, and ends with nothing.
+        guard options.beamWidth >= 2 else {
+          throw PipelineError.invalidDecoderInput(
+            name: "beam width", value: "\(options.beamWidth)",
+            expected: "at least 2 with a vocabulary on a character model (8 or more works best)")
+        }
         let unknown = words.filter { $0.lowercased().contains { !spoken.contains(String($0)) || $0 == " " } }
         guard unknown.isEmpty else {
           throw PipelineError.invalidDecoderInput(

@@ -200,6 +200,23 @@ struct TranscribeTests {
     )) { try Transcriber(model: model, options: options) }
   }
 
+  /// A character model spells the vocabulary's words in a beam; greedy decoding (one prefix)
+  /// would end with nothing, so a beam under 2 is refused with the fix.
+  @Test func characterVocabularyNeedsABeam() throws {
+    let (words, _) = try fixtureTranscriptionModel()
+    let model = TranscriptionModel(network: words.network, features: words.features,
+                                   tokens: ["<blank>", "a", "b", "c", " ", "d", "e"], unit: .character)
+    var options = TranscriptionOptions()
+    options.vocabulary = ["bad", "cab", "ace"]
+    options.beamWidth = 1
+    #expect(throws: PipelineError.invalidDecoderInput(
+      name: "beam width", value: "1", expected: "at least 2 with a vocabulary on a character model (8 or more works best)"
+    )) { try Transcriber(model: model, options: options) }
+    options.beamWidth = 8
+    let t = try Transcriber(model: model, options: options).transcribe(path: wav)
+    #expect(t.words.allSatisfy { ["bad", "cab", "ace"].contains($0.word) }, "\(t.text)")
+  }
+
   /// 50 s of noise bursts with pauses: decoded in pieces cut inside pauses, times in
   /// file time, every piece at most maxSegmentSeconds long.
   @Test func longAudioIsCutAtPauses() throws {
