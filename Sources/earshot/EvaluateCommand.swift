@@ -19,6 +19,12 @@ struct Evaluate: ParsableCommand {
       Clips that cannot be read are named and counted on stderr and left out of the report \
       (exit status 1); when none can be read, no report is printed.
 
+      A CTC model hears each clip as `earshot transcribe` does: split at pauses of 0.5 s \
+      (--min-pause) and each stretch scaled to a -0.1 dBFS peak (--keep-level turns it off), \
+      but greedily unless --beam says otherwise (transcribe: 8). The validation WER that \
+      `earshot train` prints decodes each clip whole, at its recorded level, greedily: \
+      `--min-pause 0 --keep-level --beam 1` reproduces it.
+
       Examples:
         earshot evaluate --model runs/digits/best.safetensors test.jsonl
         earshot evaluate --model digits --beam 8 --format json \\
