@@ -293,6 +293,7 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
+    Self.stopOnInterrupt()
     if task == "classify" { return try runClassify() }
     do {
       var options = resume ? try CTCTrainer.savedOptions(output: output) : CTCTrainingOptions()
@@ -347,6 +348,7 @@ struct Train: ParsableCommand {
       }
       print(line)
       printRunEnd(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)
+      if TrainingInterruption.isRequested { throw ExitCode(130) }
     } catch let error as ExitCode {
       throw error
     } catch {
@@ -367,10 +369,32 @@ extension Train {
     } else {
       print("no epoch finished yet, so no model was written; the checkpoint is \(checkpoint)")
     }
-    if stoppedEarly {
+    if stoppedEarly && TrainingInterruption.isRequested {
+      print("interrupted; the checkpoint holds every step taken: continue with the same command and --resume")
+    } else if stoppedEarly {
       print("stopped after --max-minutes \(maxMinutes ?? 0); continue with the same command and --resume")
     }
   }
+
+  /// Ctrl-C (SIGINT) or SIGTERM while training: the step in progress finishes and a checkpoint
+  /// is written (then `run` exits with 130); a second signal, or one while the clips are still
+  /// loading, quits at once.
+  static func stopOnInterrupt() {
+    for sig in [SIGINT, SIGTERM] {
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+      source.setEventHandler {
+        if TrainingInterruption.isRequested || !TrainingInterruption.request() {
+          printError("interrupted")
+          Glibc.exit(130)
+        }
+        printError("\ninterrupted: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)")
+      }
+      source.resume()
+      interruptSources.append(source)
+    }
+  }
+  nonisolated(unsafe) static var interruptSources: [DispatchSourceSignal] = []
 
   /// --noise-snr as (min, max) dB, nil when not given: "MIN,MAX" or one value for both.
   /// - Throws: `ValidationError` for anything else, a range outside -20...60 dB, or MIN > MAX.
@@ -554,6 +578,7 @@ extension Train {
       print(line)
       if let report = summary.bestReport { print("validation (\(split)), best epoch:\n" + report.text, terminator: "") }
       printRunEnd(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)
+      if TrainingInterruption.isRequested { throw ExitCode(130) }
     } catch let error as ExitCode {
       throw error
     } catch {

@@ -306,6 +306,45 @@ func trainingTemporaryDirectory() -> URL {
     #expect(n.status == 1 && n.stderr.contains("none of the 2 clips") && n.text.isEmpty, "\(n.stderr) / \(n.text)")
   }
 
+  /// Ctrl-C while training: the step in progress ends, a checkpoint is written, the run
+  /// says how to go on and exits with 130; --resume then goes on from that step.
+  @Test func ctrlCWritesACheckpoint() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 16, seed: 12, to: dir, name: "train")
+    let output = dir.appendingPathComponent("run").path
+    let arguments = ["train", "--task", "ctc", "--train", train, "--output", output, "--epochs", "5000", "--hidden", "8",
+                     "--layers", "1", "--batch-size", "8", "--threads", "1", "--checkpoint-every", "100000"]
+    let process = Process()
+    process.executableURL = CLI.executable
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // The first epoch's checkpoint: training is under way (5,000 epochs take minutes).
+    let checkpoint = output + "/checkpoint.safetensors"
+    for _ in 0..<600 where !FileManager.default.fileExists(atPath: checkpoint) { usleep(50_000) }
+    #expect(FileManager.default.fileExists(atPath: checkpoint))
+    usleep(200_000)
+    kill(process.processIdentifier, SIGINT)
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 130, "\(stderr)")
+    #expect(stderr.contains("writing a checkpoint") && stdout.contains("interrupted;") && stdout.contains("--resume"),
+            "\(stdout) / \(stderr)")
+    // "stopped in epoch E at step S": the checkpoint holds S steps, and resuming starts there.
+    let stopped = try #require(stderr.split(separator: "\n").first { $0.hasPrefix("stopped in epoch") })
+    let step = try #require(Int(stopped.split(separator: " ")[6].trimmingCharacters(in: .punctuationCharacters)))
+    #expect(step > 0)
+    // 16 clips in batches of 8: two steps an epoch. This session takes only the steps left.
+    let epochs = step / 2 + 2
+    let resumed = try CLI.run(arguments.filter { $0 != "5000" }.map { $0 == "--epochs" ? "--epochs=\(epochs)" : $0 } + ["--resume"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(resumed.text.contains("trained \(epochs) of \(epochs) epochs (\(2 * epochs) steps"), "\(resumed.text)")
+  }
+
   @Test func trainsAndEvaluatesThroughTheCLI() throws {
     let dir = trainingTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }

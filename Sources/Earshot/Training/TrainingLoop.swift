@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 // The loop that both trainers run: one optimizer step per batch (features, forward, loss,
 // backward, clipping, Adam), checkpoints every few steps and after every epoch, exact
@@ -183,6 +184,31 @@ struct RunFiles {
 }
 
 /// This session's share of a run: when it must stop and how fast it goes.
+/// A stop asked for from outside a running training loop (a Ctrl-C handler, another
+/// thread): the loop finishes its step, writes a checkpoint and returns as if `maxMinutes`
+/// had run out (`stoppedEarly`), so `resume` goes on from exactly there.
+public enum TrainingInterruption {
+  private static let requested = Atomic<Bool>(false)
+  private static let running = Atomic<Int>(0)
+
+  /// Asks every running training loop to stop after its current step. Returns whether one
+  /// is running (false: nothing will act on it, e.g. while the clips are still loading).
+  @discardableResult
+  public static func request() -> Bool {
+    requested.store(true, ordering: .sequentiallyConsistent)
+    return running.load(ordering: .sequentiallyConsistent) > 0
+  }
+
+  /// Whether a stop was asked for (until ``reset()``).
+  public static var isRequested: Bool { requested.load(ordering: .sequentiallyConsistent) }
+
+  /// Forgets an earlier request, so that later runs in this process train on.
+  public static func reset() { requested.store(false, ordering: .sequentiallyConsistent) }
+
+  static func enter() { running.add(1, ordering: .sequentiallyConsistent) }
+  static func leave() { running.subtract(1, ordering: .sequentiallyConsistent) }
+}
+
 struct TrainingSession {
   private let start = Date()
   private let maxSteps: Int?
@@ -200,8 +226,9 @@ struct TrainingSession {
     self.seconds += seconds
   }
 
-  /// Whether `maxSteps` or `maxMinutes` has been reached.
+  /// Whether `maxSteps` or `maxMinutes` has been reached, or ``TrainingInterruption`` asked.
   var shouldStop: Bool {
+    if TrainingInterruption.isRequested { return true }
     if let maxSteps, steps >= maxSteps { return true }
     if let deadline, Date().timeIntervalSince(start) >= deadline { return true }
     return false
@@ -316,6 +343,8 @@ enum TrainingLoop {
     let schedule = options.schedule(totalSteps: totalSteps)
     var gradients = network.zeroGradients()
     var session = TrainingSession(maxMinutes: maxMinutes, maxSteps: maxSteps)
+    TrainingInterruption.enter()
+    defer { TrainingInterruption.leave() }
     var stoppedEarly = false
     var wroteCheckpoint = files.hasCheckpoint
 
