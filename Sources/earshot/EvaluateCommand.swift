@@ -14,7 +14,8 @@ struct Evaluate: ParsableCommand {
     discussion: """
       The manifest is JSON Lines ({"audio": ..., "text": ..., "speaker": ...}) or a folder of \
       FSDD-style {digit}_{speaker}_{take}.wav files. Reference texts are normalised as in \
-      `earshot train` (lower case, "oh" -> "zero"). Word error rate is (S + D + I) / N over a \
+      `earshot train` (lower case, no punctuation but ' and -, numerals spelled as digits, "oh" \
+      among digit words -> "zero"). Word error rate is (S + D + I) / N over a \
       Levenshtein alignment of words; CER is the same over characters (spaces included). \
       Clips that cannot be read are named and counted on stderr and left out of the report \
       (exit status 1); when none can be read, no report is printed.

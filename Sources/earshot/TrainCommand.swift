@@ -18,8 +18,9 @@ struct Train: ParsableCommand {
       (speaker optional; relative audio paths are relative to the manifest's folder; "text": "" \
       marks a recording with no speech, e.g. background noise, which teaches the model to stay \
       silent), or a \
-      folder of FSDD-style {digit}_{speaker}_{take}.wav files. Texts are lower-cased, "oh" \
-      becomes "zero", spaces are collapsed. Word tokens are every word of the training texts, \
+      folder of FSDD-style {digit}_{speaker}_{take}.wav files. Texts are lower-cased, \
+      punctuation other than ' and - is dropped, numerals are spelled digit by digit ("4 71": \
+      "four seven one"), "oh" among digit words becomes "zero", spaces are collapsed. Word tokens are every word of the training texts, \
       sorted, after the blank.
 
       Every clip is decoded once (resampled to 8 kHz for the default features, 40 log-mel \

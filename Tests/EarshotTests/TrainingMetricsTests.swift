@@ -129,6 +129,13 @@ import Testing
   @Test func normalisesText() {
     #expect(Manifest.normalize("  Four OH\tseven  ") == "four zero seven")
     #expect(Manifest.normalize("oh-no Ohio") == "oh-no ohio")
+    // Punctuation, numerals, and "oh" only among digits.
+    #expect(Manifest.normalize("Seven. Eight!") == "seven eight")
+    #expect(Manifest.normalize("O.K.; don't \"stop\"") == "ok don't stop")
+    #expect(Manifest.normalize("4 71, oh 9") == "four seven one zero nine")
+    #expect(Manifest.normalize("Oh no, it's 4") == "oh no it's four")
+    #expect(Manifest.normalize("oh") == "zero")
+    #expect(Manifest.normalize(" ... ") == "")
   }
 
   @Test func parsesLinesResolvingRelativePaths() throws {

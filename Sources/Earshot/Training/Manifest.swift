@@ -33,13 +33,20 @@ public enum Manifest {
   /// English words of the digits 0-9, the text of an FSDD clip.
   public static let digitWords = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
-  /// Lower-cases, maps the word "oh" to "zero", turns tabs and newlines into spaces and
-  /// collapses runs of spaces: `"  Four OH\tseven "` -> `"four zero seven"`.
+  /// Lower-cases; drops punctuation other than apostrophes and hyphens (`"Seven."` ->
+  /// `"seven"`, `"o.k.;"` -> `"ok"`); spells numerals digit by digit (`"4 71"` -> `"four seven
+  /// one"`); in a text of digit words only, reads the word "oh" as "zero" (`"four oh seven"`
+  /// -> `"four zero seven"`, but `"oh no"` stays); turns tabs and newlines into spaces and
+  /// collapses runs of spaces.
   public static func normalize(_ text: String) -> String {
-    text.lowercased()
-      .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
-      .map { $0 == "oh" ? "zero" : String($0) }
-      .joined(separator: " ")
+    let kept = String(text.lowercased().unicodeScalars.filter { c in
+      c == "'" || c == "-" || !(CharacterSet.punctuationCharacters.contains(c) || CharacterSet.symbols.contains(c))
+    }.map(Character.init))
+    let words = kept.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).flatMap { word in
+      word.allSatisfy { $0.isASCII && $0.isNumber } ? word.map { digitWords[$0.wholeNumberValue!] } : [String(word)]
+    }
+    let digitsOnly = !words.isEmpty && words.allSatisfy { $0 == "oh" || digitWords.contains($0) }
+    return words.map { digitsOnly && $0 == "oh" ? "zero" : $0 }.joined(separator: " ")
   }
 
   /// Reads a JSON Lines manifest or an FSDD folder.
