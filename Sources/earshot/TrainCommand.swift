@@ -342,8 +342,8 @@ struct Train: ParsableCommand {
       let summary = try trainer.train(output: output, resume: resume, maxMinutes: maxMinutes,
                                       initialNetwork: initial?.network,
                                       progress: TrainingProgressPrinter().callAsFunction)
-      var line = "trained \(summary.epochs) of \(options.epochs) epochs (\(summary.steps) steps, "
-        + String(format: "%.1f utt/s)", summary.utterancesPerSecond)
+      var line = "trained \(summary.epochs) of \(options.epochs) epochs (\(summary.steps) steps"
+        + (summary.utterancesPerSecond > 0 ? String(format: ", %.1f utt/s)", summary.utterancesPerSecond) : "; none in this session)")
       if let wer = summary.bestWER, let epoch = summary.bestEpoch {
         line += String(format: "; best validation WER %.2f%% at epoch %d", 100 * wer, epoch)
       }
@@ -572,7 +572,8 @@ extension Train {
         printError((terminal ? "\r\u{1B}[K" : "") + line)
       }
       var line = "trained \(summary.epochs) of \(options.epochs) epochs (\(summary.steps) steps, "
-        + String(format: "%.1f clips/s, %.0f s of training)", summary.utterancesPerSecond, summary.trainingSeconds)
+        + (summary.utterancesPerSecond > 0 ? String(format: "%.1f clips/s, ", summary.utterancesPerSecond) : "none in this session, ")
+        + String(format: "%.0f s of training)", summary.trainingSeconds)
       if let a = summary.bestAccuracy, let epoch = summary.bestEpoch {
         line += String(format: "; best validation accuracy %.2f%% at epoch %d", 100 * a, epoch)
       }

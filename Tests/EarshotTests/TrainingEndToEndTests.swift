@@ -130,6 +130,12 @@ func trainingTemporaryDirectory() -> URL {
     }
     let whole = try trainer().train(output: dir.appendingPathComponent("whole").path)
     #expect(whole.steps == 6 && !whole.stoppedEarly)
+    // A finished run cannot be resumed to fewer epochs than it has.
+    options.epochs = 1
+    #expect {
+      _ = try trainer().train(output: dir.appendingPathComponent("whole").path, resume: true)
+    } throws: { "\($0)".contains("it has finished 2 epochs; --epochs must be at least that (got 1)") }
+    options.epochs = 2
 
     let split = dir.appendingPathComponent("split").path
     let half = try trainer().train(output: split, maxSteps: 3)

@@ -319,6 +319,10 @@ enum TrainingLoop {
           "architecture \(network.architecture.json), expected \(task.architecture.json)")
       }
       try task.checkResumable(state, checkpoint: files.checkpoint)
+      guard state.epoch <= options.epochs else {
+        throw TrainingError.badCheckpoint(path: files.checkpoint, reason:
+          "it has finished \(state.epoch) epochs; --epochs must be at least that (got \(options.epochs))")
+      }
       state.options = options
     } else {
       guard !files.hasCheckpoint else {
