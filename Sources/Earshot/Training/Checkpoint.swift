@@ -165,6 +165,12 @@ extension Checkpoint {
 
   /// The metadata of a checkpoint file, without interpreting its tensors.
   static func metadata(_ path: String) throws(TrainingError) -> [String: String] {
+    guard FileManager.default.fileExists(atPath: path) else {
+      let folder = (path as NSString).deletingLastPathComponent
+      throw .badCheckpoint(path: path, reason: FileManager.default.fileExists(atPath: folder)
+        ? "no checkpoint yet (the run stopped before writing one); start again without --resume"
+        : "no run in \(folder); start it without --resume")
+    }
     do {
       return try SafeTensors(contentsOf: path).metadata
     } catch {
