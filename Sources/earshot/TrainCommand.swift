@@ -21,7 +21,8 @@ struct Train: ParsableCommand {
       folder of FSDD-style {digit}_{speaker}_{take}.wav files. Texts are lower-cased, \
       punctuation other than ' and - is dropped, numerals are spelled digit by digit ("4 71": \
       "four seven one"), "oh" among digit words becomes "zero", spaces are collapsed. Word tokens are every word of the training texts, \
-      sorted, after the blank.
+      sorted, after the blank (--tokens character: every character). Validation: --valid \
+      gives a separate set, or --valid-speakers F holds out a fraction F of the speakers.
 
       Every clip is decoded once (resampled to 8 kHz for the default features, 40 log-mel \
       bands with per-utterance normalisation). Each step augments: speed 0.9/1.0/1.1, gain \
@@ -149,8 +150,8 @@ struct Train: ParsableCommand {
     valueName: "seconds"))
   var crop: Float?
   @Option(help: "classify: validate on this fold (ESC: first character of the file name), train on the rest.") var validFold: Int?
-  @Option(help: "classify: validate on this fraction of the speakers, train on the rest.") var validSpeakers: Double?
-  @Option(help: "classify: seed of the --valid-speakers hash, so runs with different --seed values can share one split. (default: --seed)")
+  @Option(help: "Validate on this fraction of the speakers (by a seeded hash of the name), train on the rest; the held-out clips are written to --output as validation.jsonl.") var validSpeakers: Double?
+  @Option(help: "Seed of the --valid-speakers hash, so runs with different --seed values can share one split. (default: --seed)")
   var splitSeed: UInt64?
   @Option(help: "classify: more training clips (manifest or folder), added after the validation split and never validated on, e.g. synthetic speech.")
   var extraTrain: String?
@@ -177,8 +178,6 @@ struct Train: ParsableCommand {
     if timeShift != nil { given.append("--time-shift") }
     if crop != nil { given.append("--crop") }
     if validFold != nil { given.append("--valid-fold") }
-    if validSpeakers != nil { given.append("--valid-speakers") }
-    if splitSeed != nil { given.append("--split-seed") }
     if labels != nil { given.append("--labels") }
     if extraTrain != nil { given.append("--extra-train") }
     if sampleRate != nil { given.append("--sample-rate") }
@@ -199,16 +198,16 @@ struct Train: ParsableCommand {
     if let cmvnSpan, !(cmvnSpan > 0 && cmvnSpan <= 60) {
       throw ValidationError("--cmvn-span must be in (0, 60] dB (got \(cmvnSpan))")
     }
+    let splits = [validFold != nil, validSpeakers != nil, valid != nil].filter { $0 }.count
+    if splits > 1 { throw ValidationError("give at most one of --valid, --valid-fold and --valid-speakers") }
+    if splitSeed != nil && validSpeakers == nil { throw ValidationError("--split-seed applies with --valid-speakers only") }
+    if let validSpeakers, !(validSpeakers > 0 && validSpeakers < 1) {
+      throw ValidationError("--valid-speakers must be in (0, 1) (got \(validSpeakers))")
+    }
     if task == "classify" {
       if tokens != nil { throw ValidationError("--tokens applies to --task ctc only") }
       if connectedStrings != nil || connectedMaxClips != nil || connectedMaxPause != nil {
         throw ValidationError("--connected-strings, --connected-max-clips and --connected-max-pause apply to --task ctc only")
-      }
-      let splits = [validFold != nil, validSpeakers != nil, valid != nil].filter { $0 }.count
-      if splits > 1 { throw ValidationError("give at most one of --valid, --valid-fold and --valid-speakers") }
-      if splitSeed != nil && validSpeakers == nil { throw ValidationError("--split-seed applies with --valid-speakers only") }
-      if let validSpeakers, !(validSpeakers > 0 && validSpeakers < 1) {
-        throw ValidationError("--valid-speakers must be in (0, 1) (got \(validSpeakers))")
       }
       if let labelSmoothing, !(labelSmoothing >= 0 && labelSmoothing < 1) {
         throw ValidationError("--label-smoothing must be in [0, 1) (got \(labelSmoothing))")
@@ -325,14 +324,49 @@ struct Train: ParsableCommand {
         options.tokenUnit = initial.unit
       }
 
-      let trainEntries = try Manifest.load(train)
-      let validEntries = try valid.map { try Manifest.load($0) }
+      var trainEntries = try Manifest.load(train)
+      var validEntries = try valid.map { try Manifest.load($0) }
+      if let validSpeakers {
+        let hashSeed = splitSeed ?? options.seed
+        let unknown = trainEntries.filter { $0.speaker == nil }.count
+        if unknown == trainEntries.count {
+          throw ValidationError("--valid-speakers: no clip of \(train) has a \"speaker\" (a manifest's field, or an FSDD "
+            + "file name), so the split would be clip by clip; give speakers, or use --valid")
+        }
+        if unknown > 0 {
+          printError("warning: \(unknown) of \(trainEntries.count) clips have no \"speaker\"; each is its own speaker in the split")
+        }
+        let all = trainEntries
+        let held = all.map { ClassificationSplit.isValidationSpeaker($0.speaker ?? $0.audio, fraction: validSpeakers, seed: hashSeed) }
+        trainEntries = zip(all, held).filter { !$1 }.map(\.0)
+        validEntries = zip(all, held).filter { $1 }.map(\.0)
+        guard !validEntries!.isEmpty, !trainEntries.isEmpty else {
+          throw ValidationError(String(format: "--valid-speakers %g of the speakers of \(train) leaves %@ empty; ", validSpeakers,
+                                       trainEntries.isEmpty ? "training" : "validation")
+            + "there are \(Set(all.map { $0.speaker ?? $0.audio }).count) speakers; try another fraction or --split-seed")
+        }
+        if !resume || !FileManager.default.fileExists(atPath: output + "/validation.jsonl") {
+          // The held-out clips as a manifest for `earshot evaluate`.
+          try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+          let encoder = JSONEncoder()
+          encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+          var lines = Data()
+          for e in validEntries! {
+            lines.append(try encoder.encode(e))
+            lines.append(0x0A)
+          }
+          try writeAtomically(lines, to: URL(fileURLWithPath: output).appendingPathComponent("validation.jsonl").path)
+        }
+      }
       let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
       let tokens = resume ? try CTCTrainer.savedTokens(output: output) : initial?.tokens
       let trainer = try CTCTrainer(options: options, training: trainEntries, validation: validEntries,
                                    tokens: tokens, threads: threadCount)
       trainer.provenance["train"] = train
       if let valid { trainer.provenance["valid"] = valid }
+      if let validSpeakers {
+        trainer.provenance["valid"] = String(format: "%.0f%% of the speakers of \(train) (hash, seed \(splitSeed ?? options.seed))", 100 * validSpeakers)
+      }
       for line in trainer.skipped.prefix(10) { printError("skipped: \(line)") }
       if trainer.skipped.count > 10 { printError("skipped \(trainer.skipped.count - 10) more") }
       let built = trainer.connectedCount > 0 ? " (\(trainer.connectedCount) of them connected strings)" : ""

@@ -351,6 +351,37 @@ func trainingTemporaryDirectory() -> URL {
     #expect(resumed.text.contains("trained \(epochs) of \(epochs) epochs (\(2 * epochs) steps"), "\(resumed.text)")
   }
 
+  /// --valid-speakers for a CTC run: whole speakers held out, written as validation.jsonl;
+  /// clips with no speaker at all are refused.
+  @Test func ctcValidatesOnHeldOutSpeakers() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 30, seed: 13, to: dir, name: "train")
+    let output = dir.appendingPathComponent("run").path
+    // Three speakers (s0, s1, s2): a split seed that holds out one or two of them.
+    let seed = try #require((0..<100).first { k in
+      (1...2).contains(["s0", "s1", "s2"].filter { ClassificationSplit.isValidationSpeaker($0, fraction: 0.4, seed: UInt64(k)) }.count)
+    })
+    let r = try CLI.run(["train", "--task", "ctc", "--train", train, "--valid-speakers", "0.4", "--split-seed", "\(seed)",
+                         "--output", output, "--epochs", "1", "--hidden", "8", "--layers", "1", "--batch-size", "8",
+                         "--threads", "1"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let all = try Manifest.load(train), held = try Manifest.load(output + "/validation.jsonl")
+    let heldSpeakers = Set(held.compactMap(\.speaker))
+    #expect(!held.isEmpty && held.count < all.count)
+    // Exactly the clips of the held-out speakers, and the hash picks them (not the order).
+    #expect(Set(held.map(\.audio)) == Set(all.filter { heldSpeakers.contains($0.speaker!) }.map(\.audio)))
+    #expect(heldSpeakers == Set(all.compactMap(\.speaker).filter {
+      ClassificationSplit.isValidationSpeaker($0, fraction: 0.4, seed: UInt64(seed)) }))
+    #expect(r.stderr.contains("loaded \(all.count - held.count) training and \(held.count) validation clips"), "\(r.stderr)")
+    let anonymous = dir.appendingPathComponent("anonymous.jsonl")
+    try all.map { #"{"audio": "\#($0.audio)", "text": "\#($0.text)"}"# }.joined(separator: "\n")
+      .write(to: anonymous, atomically: true, encoding: .utf8)
+    let refused = try CLI.run(["train", "--task", "ctc", "--train", anonymous.path, "--valid-speakers", "0.4",
+                               "--output", output + "-2"])
+    #expect(refused.status == 1 && refused.stderr.contains("has a \"speaker\""), "\(refused.stderr)")
+  }
+
   @Test func trainsAndEvaluatesThroughTheCLI() throws {
     let dir = trainingTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
