@@ -86,6 +86,8 @@ struct ModelDescription {
   var task: String
   /// Tokens without the blank (CTC) or labels.
   var outputs: [String]
+  /// What a CTC model's outputs are: "words" or "characters" (a classifier's: "labels").
+  var outputKind = "labels"
   var networks: [Network]
   var testSpeeds: [Float]
   var provenance: String?
@@ -112,6 +114,7 @@ struct ModelDescription {
       task = "transcription"
       let blank = m.network.architecture.blank
       outputs = m.tokens.enumerated().filter { $0.offset != blank }.map(\.element)
+      outputKind = m.unit == .character ? "characters" : "words"
       networks = Self.networks(m.members)
       testSpeeds = [1]
     }
@@ -129,8 +132,8 @@ struct ModelDescription {
   var text: String {
     let mb = String(format: "%.1f MB", Double(bytes) / 1_000_000)
     var lines = ["\(name)\t\(shipped ? "shipped model, " : "")\(mb)"]
-    let what = task == "transcription" ? "CTC transcription, \(outputs.count) words" : "classification, \(outputs.count) labels"
-    lines.append("  \(what): \(outputs.joined(separator: " "))")
+    let what = task == "transcription" ? "CTC transcription, \(outputs.count) \(outputKind)" : "classification, \(outputs.count) labels"
+    lines.append("  \(what): \(outputs.map { $0 == " " ? "(space)" : $0 }.joined(separator: " "))")
     let total = networks.reduce(0) { $0 + $1.parameters }
     lines.append("  " + (networks.count == 1 ? "one network" : "an ensemble of \(networks.count) networks")
       + ", \(total.formatted()) parameters"
@@ -157,7 +160,7 @@ struct ModelDescription {
         + "\"parameters\":\(n.parameters),\"features\":\(n.features.json)}"
     }
     return "{\"model\":\(string(name)),\"file\":\(string(path)),\"bytes\":\(bytes),\"task\":\(string(task)),"
-      + "\"\(task == "transcription" ? "words" : "labels")\":[\(outputs.map(string).joined(separator: ","))],"
+      + "\"\(outputKind)\":[\(outputs.map(string).joined(separator: ","))],"
       + "\"test_speeds\":[\(testSpeeds.map { String(format: "%g", $0) }.joined(separator: ","))],"
       + "\"networks\":[\(nets.joined(separator: ","))],\"provenance\":\(provenance.map(string) ?? "null")}"
   }

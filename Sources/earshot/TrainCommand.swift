@@ -35,7 +35,7 @@ struct Train: ParsableCommand {
       gradients clipped to norm 5, dropout between layers.
 
       Written to --output: checkpoint.safetensors (every epoch and every --checkpoint-every \
-      steps, atomically), last.safetensors, best.safetensors (lowest validation WER; the model \
+      steps, atomically), last.safetensors, best.safetensors (lowest validation WER, a character model's CER; the model \
       to ship; without --valid, the last epoch's) and log.jsonl (one line per epoch). \
       --resume continues from the checkpoint exactly where it stopped (same results as an \
       uninterrupted run); give the same options, except that --epochs may grow (the cosine \
@@ -379,7 +379,7 @@ struct Train: ParsableCommand {
       var line = "trained \(summary.epochs) of \(options.epochs) epochs (\(summary.steps) steps"
         + (summary.utterancesPerSecond > 0 ? String(format: ", %.1f utt/s)", summary.utterancesPerSecond) : "; none in this session)")
       if let wer = summary.bestWER, let epoch = summary.bestEpoch {
-        line += String(format: "; best validation WER %.2f%% at epoch %d", 100 * wer, epoch)
+        line += String(format: "; best validation %@ %.2f%% at epoch %d", options.tokenUnit == .character ? "CER" : "WER", 100 * wer, epoch)
       }
       print(line)
       printRunEnd(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)

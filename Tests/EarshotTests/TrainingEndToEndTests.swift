@@ -382,6 +382,30 @@ func trainingTemporaryDirectory() -> URL {
     #expect(refused.status == 1 && refused.stderr.contains("has a \"speaker\""), "\(refused.stderr)")
   }
 
+  /// A character model keeps the epoch with the lowest CER as best, and `info` calls its
+  /// outputs characters.
+  @Test func characterModelsAreJudgedByCER() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 16, seed: 14, to: dir, name: "train")
+    let output = dir.appendingPathComponent("run").path
+    let r = try CLI.run(["train", "--task", "ctc", "--tokens", "character", "--train", train, "--valid", train,
+                         "--output", output, "--epochs", "6", "--hidden", "8", "--layers", "1", "--batch-size", "8",
+                         "--threads", "1", "--learning-rate", "0.02"])
+    #expect(r.status == 0 && r.text.contains("best validation CER"), "\(r.text) \(r.stderr)")
+    let log = try String(contentsOfFile: output + "/log.jsonl", encoding: .utf8).split(separator: "\n").map {
+      try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+    }
+    var lowest = Double.infinity
+    for line in log {
+      let cer = line["validCER"] as! Double
+      #expect((line["best"] as! Bool) == (cer < lowest), "\(line)")
+      lowest = min(lowest, cer)
+    }
+    let info = try CLI.run(["info", "--model", output + "/best.safetensors"])
+    #expect(info.text.contains("characters: (space)") || info.text.contains(" characters: "), "\(info.text)")
+  }
+
   @Test func trainsAndEvaluatesThroughTheCLI() throws {
     let dir = trainingTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }

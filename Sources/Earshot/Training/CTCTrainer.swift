@@ -283,12 +283,13 @@ extension CTCTrainer: TrainingTask {
      ModelMetadataKey.tokenUnit: tokenizer.unit.rawValue]
   }
 
-  /// Greedy-decodes the validation set, keeps the lowest WER as best (every epoch is best
-  /// without validation).
+  /// Greedy-decodes the validation set, keeps the lowest WER (a character model: CER) as best
+  /// (every epoch is best without validation).
   func finishEpoch(network: SequenceModel, state: inout TrainingState, learningRate: Float, files: RunFiles) throws -> EpochMetrics {
     let report = validation.isEmpty ? nil : evaluateValidation(network)
     let wer = report?.wordErrorRate
-    let isBest = wer.map { w in state.bestWER.map { w < $0 } ?? true } ?? true
+    let score = tokenizer.unit == .character ? report?.characterErrorRate : wer
+    let isBest = score.map { w in state.bestWER.map { w < $0 } ?? true } ?? true
     let metrics = EpochMetrics(
       epoch: state.epoch + 1, step: state.step, trainLoss: state.epochMeanLoss, learningRate: learningRate,
       validWER: wer, validCER: report?.characterErrorRate, validUtteranceAccuracy: report?.utteranceAccuracy,
@@ -297,7 +298,7 @@ extension CTCTrainer: TrainingTask {
     let provenance = provenanceJSON(epoch: state.epoch + 1, step: state.step, wer: wer)
     try files.saveModel(isBest: isBest) { path in try current.save(to: path, provenance: provenance) }
     if isBest {
-      if wer != nil { state.bestWER = wer }
+      if score != nil { state.bestWER = score }
       state.bestEpoch = state.epoch + 1
     }
     state.log.append(metrics)
@@ -339,7 +340,8 @@ public enum TrainingEvent: Sendable {
 public struct TrainingSummary: Sendable {
   /// Epochs completed and optimizer steps taken (over all sessions of the run).
   public var epochs: Int, steps: Int
-  /// Lowest validation WER and its epoch (nil WER without a validation set).
+  /// Lowest validation WER (a character model's: CER, which picks its best epoch) and its
+  /// epoch (nil without a validation set).
   public var bestWER: Double?, bestEpoch: Int?
   /// True when `maxMinutes` ended the run before its last epoch.
   public var stoppedEarly: Bool

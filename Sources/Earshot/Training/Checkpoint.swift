@@ -85,6 +85,7 @@ struct TrainingState: RunState, Equatable {
   var epochBatches = 0
   var epochUtterances = 0
   var epochSeconds = 0.0
+  /// Lowest validation WER (a character model: CER) so far.
   var bestWER: Double? = nil
   var bestEpoch: Int? = nil
   var log: [EpochMetrics] = []
