@@ -238,3 +238,26 @@ struct HostileAudioTests {
         == "b.wav: sample rate 0 Hz is out of range; expected 1000 to 768000 Hz")
   }
 }
+
+@Suite("Audio folders")
+struct AudioFolderTests {
+  /// Files are found through links to folders and files, once each, hidden names skipped,
+  /// paths as written; a link cycle ends.
+  @Test func linksAreFollowedAndCyclesEnd() throws {
+    let root = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let data = root.appendingPathComponent("data"), labels = root.appendingPathComponent("labels")
+    let fm = FileManager.default
+    try fm.createDirectory(at: data.appendingPathComponent("yes"), withIntermediateDirectories: true)
+    try fm.createDirectory(at: labels, withIntermediateDirectories: true)
+    for name in ["yes/a.wav", "yes/b.FLAC", "yes/notes.txt", "yes/._a.wav", "c.ogg"] {
+      try Data().write(to: data.appendingPathComponent(name))
+    }
+    try fm.createSymbolicLink(atPath: labels.appendingPathComponent("yes").path, withDestinationPath: data.appendingPathComponent("yes").path)
+    try fm.createSymbolicLink(atPath: labels.appendingPathComponent("one.ogg").path, withDestinationPath: data.appendingPathComponent("c.ogg").path)
+    try fm.createSymbolicLink(atPath: labels.appendingPathComponent("loop").path, withDestinationPath: labels.path)
+    #expect(audioFiles(in: labels.path) == [labels.path + "/one.ogg", labels.path + "/yes/a.wav", labels.path + "/yes/b.FLAC"])
+    #expect(audioFiles(in: data.path + "/") == [data.path + "/c.ogg", data.path + "/yes/a.wav", data.path + "/yes/b.FLAC"])
+    #expect(audioFiles(in: root.appendingPathComponent("absent").path).isEmpty)
+  }
+}
