@@ -369,6 +369,19 @@ struct Train: ParsableCommand {
       }
       for line in trainer.skipped.prefix(10) { printError("skipped: \(line)") }
       if trainer.skipped.count > 10 { printError("skipped \(trainer.skipped.count - 10) more") }
+      if let validEntries {
+        // Validation words the model cannot output are errors in every epoch's WER.
+        let known = Set(trainer.tokenizer.tokens)
+        let units = validEntries.flatMap { e in
+          trainer.tokenizer.unit == .word ? e.text.split(separator: " ").map(String.init) : e.text.map(String.init)
+        }
+        let unknown = Set(units.filter { !known.contains($0) }).sorted()
+        if !unknown.isEmpty {
+          printError("warning: validation texts hold \(unknown.count) \(trainer.tokenizer.unit == .word ? "word" : "character")(s) "
+            + "that no training text has, so the model can never output them: "
+            + unknown.prefix(10).map { $0 == " " ? "(space)" : $0 }.joined(separator: " ") + (unknown.count > 10 ? " ..." : ""))
+        }
+      }
       let built = trainer.connectedCount > 0 ? " (\(trainer.connectedCount) of them connected strings)" : ""
       printError(String(format: "loaded %d training%@ and %d validation clips in %.1f s; tokens: ",
                         trainer.trainingCount, built, trainer.validationCount, trainer.loadSeconds)

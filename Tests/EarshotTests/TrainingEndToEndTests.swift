@@ -380,6 +380,14 @@ func trainingTemporaryDirectory() -> URL {
     let refused = try CLI.run(["train", "--task", "ctc", "--train", anonymous.path, "--valid-speakers", "0.4",
                                "--output", output + "-2"])
     #expect(refused.status == 1 && refused.stderr.contains("has a \"speaker\""), "\(refused.stderr)")
+    #expect(!r.stderr.contains("warning"), "\(r.stderr)")
+    // A validation word that no training text has is named.
+    let odd = dir.appendingPathComponent("odd.jsonl")
+    try (#"{"audio": "\#(all[0].audio)", "text": "banana"}"# + "\n").write(to: odd, atomically: true, encoding: .utf8)
+    let warned = try CLI.run(["train", "--task", "ctc", "--train", train, "--valid", odd.path, "--output", output + "-3",
+                              "--epochs", "1", "--hidden", "8", "--layers", "1", "--batch-size", "8", "--threads", "1"])
+    #expect(warned.status == 0 && warned.stderr.contains("1 word(s) that no training text has") && warned.stderr.contains(": banana"),
+            "\(warned.stderr)")
   }
 
   /// A character model keeps the epoch with the lowest CER as best, and `info` calls its
