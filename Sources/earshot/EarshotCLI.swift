@@ -23,7 +23,25 @@ struct EarshotCLI: ParsableCommand {
   /// `--top -1` reaches the option's own check ("--top must be >= 0 (got -1)") instead of
   /// ArgumentParser's "Missing value", which takes any word starting with a dash for an option.
   static func main() {
-    main(attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
+    let arguments = attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst()))
+    var command: ParsableCommand
+    do {
+      command = try parseAsRoot(arguments)
+    } catch {
+      exit(withError: error)
+    }
+    do {
+      try command.run()
+    } catch let error as ValidationError {
+      // A check that needs the inputs (made in run(), not validate()) shows the subcommand's
+      // usage, as validate()'s do, not the top-level one.
+      let name = type(of: command).configuration.commandName ?? ""
+      FileHandle.standardError.write(Data(("Error: \(error.message)\nUsage: " + usageString(for: type(of: command))
+        + "\n  See 'earshot \(name) --help' for more information.\n").utf8))
+      exit(withError: ExitCode.validationFailure)
+    } catch {
+      exit(withError: error)
+    }
   }
 
   /// `arguments` with each `--name -NUMBER` pair written `--name=-NUMBER` (a number, or a

@@ -394,6 +394,14 @@ struct CLITests {
     #expect(r.stderr.contains(message), "\(r.stderr)")
   }
 
+  /// A check that needs the inputs (made after parsing) shows the subcommand's usage too.
+  @Test func lateChecksShowTheSubcommandsUsage() throws {
+    let samples = CLI.repository.appendingPathComponent("samples").path
+    let r = try CLI.run(["transcribe", "--format", "srt", samples + "/yes.wav", samples + "/phone-415-555-2368.wav"])
+    #expect(r.status == 64 && r.stderr.contains("--format srt with several files needs --output DIR"), "\(r.stderr)")
+    #expect(r.stderr.contains("Usage: earshot transcribe [") && r.stderr.contains("See 'earshot transcribe --help'"), "\(r.stderr)")
+  }
+
   /// `--help` is API: compare with the saved text (update it when options change).
   @Test func featuresHelpMatchesSnapshot() throws {
     let r = try CLI.run(["features", "--help"])
