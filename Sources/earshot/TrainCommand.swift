@@ -293,6 +293,11 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
+    // Said before any clip is loaded (the trainer checks again when it starts).
+    if !resume && FileManager.default.fileExists(atPath: URL(fileURLWithPath: output).appendingPathComponent("checkpoint.safetensors").path) {
+      printError("error: \(TrainingError.runExists(output: output))")
+      throw ExitCode.failure
+    }
     Self.stopOnInterrupt()
     if task == "classify" { return try runClassify() }
     do {

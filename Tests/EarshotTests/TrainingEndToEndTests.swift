@@ -427,6 +427,8 @@ func trainingTemporaryDirectory() -> URL {
     #expect(r.stderr.contains("epoch 1: loss"), "\(r.stderr)")
     let again = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", output, "--epochs", "1"])
     #expect(again.status == 1 && again.stderr.contains("--resume"), "\(again.stderr)")
+    // ... before the clips are loaded.
+    #expect(!again.stderr.contains("loaded"), "\(again.stderr)")
     let nothing = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", output + "-new", "--resume"])
     #expect(nothing.status == 1 && nothing.stderr.contains("cannot resume: no run in \(output)-new; start it without --resume"),
             "\(nothing.stderr)")
