@@ -159,6 +159,17 @@ enum ToneClasses {
     #expect(entries.allSatisfy { $0.audio.hasSuffix("/a.wav") })
   }
 
+  /// Spaces around a manifest's label are dropped; a label of spaces only is no label.
+  @Test func labelsAreTrimmed() throws {
+    let entries = try ClassificationDataset.parse(#"""
+      {"audio": "a.wav", "label": "yes "}
+      {"audio": "b.wav", "label": " yes"}
+      {"audio": "c.wav", "label": "no"}
+      """#, path: "/data/m.jsonl")
+    #expect(entries.map(\.label) == ["yes", "yes", "no"])
+    #expect(throws: TrainingError.self) { try ClassificationDataset.parse(#"{"audio": "a.wav", "label": "  "}"#, path: "/m.jsonl") }
+  }
+
   @Test func namesGiveSpeakerAndFold() {
     #expect(ClassificationDataset.speaker(ofFileName: "0a7c2a8d_nohash_0.wav") == "0a7c2a8d")
     #expect(ClassificationDataset.speaker(ofFileName: "backward_0c540988_nohash_4.wav") == "0c540988")

@@ -110,7 +110,8 @@ public enum ClassificationDataset {
       guard let audio = map["audio"] as? String, !audio.isEmpty else {
         throw .badManifestLine(path: path, line: number, reason: "no \"audio\" string")
       }
-      guard let label = map["label"] as? String, !label.isEmpty else {
+      // Spaces around a label are a typing slip, not another class ("yes " is "yes").
+      guard let label = (map["label"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines), !label.isEmpty else {
         throw .badManifestLine(path: path, line: number, reason: "no \"label\" string (a classification manifest needs one per clip)")
       }
       let name = URL(fileURLWithPath: audio).lastPathComponent
