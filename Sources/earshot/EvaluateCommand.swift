@@ -93,8 +93,9 @@ struct Evaluate: ParsableCommand {
 
 extension Evaluate {
   func runClassifier() throws {
-    if vocabulary != nil {
-      printError("error: --vocabulary applies to CTC models; \(model) is a classifier")
+    let ctcOnly = [(vocabulary != nil, "--vocabulary"), (beam != 1, "--beam"), (speech.minPause != 0.5, "--min-pause")]
+    if let (_, option) = ctcOnly.first(where: \.0) {
+      printError("error: \(option) applies to CTC models; \(model) is a classifier")
       throw ExitCode.validationFailure
     }
     var loaded: ClassificationModel

@@ -286,6 +286,10 @@ func trainingTemporaryDirectory() -> URL {
     #expect(try wer(["--vocabulary", "one"]) >= 0.9)
     let c = try CLI.run(["evaluate", "--model", "commands", "--vocabulary", "yes", manifest])
     #expect(c.status == 64 && c.stderr.contains("applies to CTC models"), "\(c.stderr)")
+    for option in [["--beam", "8"], ["--min-pause", "0"]] {
+      let r = try CLI.run(["evaluate", "--model", "commands"] + option + [manifest])
+      #expect(r.status == 64 && r.stderr.contains("\(option[0]) applies to CTC models"), "\(r.stderr)")
+    }
     let e = try CLI.run(["evaluate", "--model", "digits", "--vocabulary", ",", manifest])
     #expect(e.status == 64 && e.stderr.contains("at least one word"), "\(e.stderr)")
     let unknown = try CLI.run(["transcribe", "--vocabulary", "five,banana", audio])
