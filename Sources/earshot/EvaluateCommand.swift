@@ -71,6 +71,7 @@ struct Evaluate: ParsableCommand {
     do {
       let loaded = try TranscriptionModel(named: model)
       let entries = try Manifest.load(manifest)
+      warnAboutIgnoredFiles(inFolder: manifest)
       total = entries.count
       var evaluator = TranscriptionEvaluator(model: loaded, beamWidth: beam,
                                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)

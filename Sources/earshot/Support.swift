@@ -398,3 +398,11 @@ struct SpeechDetectionOptions: ParsableArguments {
     options.normalizesLevel = !keepLevel
   }
 }
+
+/// Warns on stderr about audio files that an FSDD-style folder manifest leaves out.
+func warnAboutIgnoredFiles(inFolder path: String) {
+  let ignored = Manifest.ignoredFiles(inFolder: path)
+  guard !ignored.isEmpty else { return }
+  printError("warning: \(ignored.count) audio file(s) in \(path) are not named {digit}_{speaker}_{take}.wav and are left out: "
+    + ignored.prefix(5).joined(separator: " ") + (ignored.count > 5 ? " ..." : ""))
+}

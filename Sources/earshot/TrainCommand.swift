@@ -331,6 +331,7 @@ struct Train: ParsableCommand {
 
       var trainEntries = try Manifest.load(train)
       var validEntries = try valid.map { try Manifest.load($0) }
+      for folder in [train] + (valid.map { [$0] } ?? []) { warnAboutIgnoredFiles(inFolder: folder) }
       if let validSpeakers {
         let hashSeed = splitSeed ?? options.seed
         let unknown = trainEntries.filter { $0.speaker == nil }.count

@@ -184,6 +184,11 @@ import Testing
     #expect(entries.map(\.text) == ["zero", "seven"])
     #expect(entries.map(\.speaker) == ["theo", "george"])
     #expect(entries[1].audio.hasSuffix("/7_george_12.wav"))
+    // The audio files left out are listed (for a warning); other files and hidden ones are not.
+    _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("._hidden.wav").path, contents: Data())
+    _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("12_bob_0.flac").path, contents: Data())
+    #expect(Manifest.ignoredFiles(inFolder: dir.path) == ["12_bob_0.flac", "x_y.wav"])
+    #expect(Manifest.ignoredFiles(inFolder: dir.appendingPathComponent("absent").path).isEmpty)
   }
 
   /// Windows line ends (CRLF, one Swift Character) and old Mac ones (CR) split lines as LF

@@ -133,13 +133,27 @@ public enum Manifest {
       throw .cannotReadManifest(path: path, reason: (error as NSError).localizedDescription)
     }
     let base = URL(fileURLWithPath: path)
-    var entries: [ManifestEntry] = []
-    for name in names.sorted() where name.lowercased().hasSuffix(".wav") {
-      let parts = name.dropLast(4).split(separator: "_")
-      guard parts.count == 3, let digit = Int(parts[0]), (0...9).contains(digit) else { continue }
-      entries.append(ManifestEntry(audio: base.appendingPathComponent(name).path, text: digitWords[digit],
-                                   speaker: String(parts[1])))
+    return names.sorted().compactMap { name in
+      fsddClip(name).map { ManifestEntry(audio: base.appendingPathComponent(name).path, text: $0.text, speaker: $0.speaker) }
     }
-    return entries
+  }
+
+  /// The text and speaker of an FSDD file name `{digit}_{speaker}_{take}.wav`; nil for other names.
+  static func fsddClip(_ name: String) -> (text: String, speaker: String)? {
+    guard name.lowercased().hasSuffix(".wav") else { return nil }
+    let parts = name.dropLast(4).split(separator: "_")
+    guard parts.count == 3, let digit = Int(parts[0]), (0...9).contains(digit) else { return nil }
+    return (digitWords[digit], String(parts[1]))
+  }
+
+  /// The audio files directly in the folder `path` that ``load(_:)`` leaves out, as their
+  /// names are not `{digit}_{speaker}_{take}.wav` (hidden files aside); empty for a file or
+  /// a missing folder.
+  public static func ignoredFiles(inFolder path: String) -> [String] {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return [] }
+    return names.sorted().filter { name in
+      !name.hasPrefix(".") && audioFileExtensions.contains(URL(fileURLWithPath: name).pathExtension.lowercased())
+        && fsddClip(name) == nil
+    }
   }
 }
