@@ -343,25 +343,15 @@ struct Train: ParsableCommand {
           printError("warning: \(unknown) of \(trainEntries.count) clips have no \"speaker\"; each is its own speaker in the split")
         }
         let all = trainEntries
-        let held = all.map { ClassificationSplit.isValidationSpeaker($0.speaker ?? $0.audio, fraction: validSpeakers, seed: hashSeed) }
-        trainEntries = zip(all, held).filter { !$1 }.map(\.0)
-        validEntries = zip(all, held).filter { $1 }.map(\.0)
-        guard !validEntries!.isEmpty, !trainEntries.isEmpty else {
+        let split = ClassificationSplit.bySpeaker(all, fraction: validSpeakers, seed: hashSeed) { $0.speaker ?? $0.audio }
+        (trainEntries, validEntries) = (split.training, split.validation)
+        guard !split.validation.isEmpty, !trainEntries.isEmpty else {
           throw ValidationError(String(format: "--valid-speakers %g of the speakers of \(train) leaves %@ empty; ", validSpeakers,
                                        trainEntries.isEmpty ? "training" : "validation")
             + "there are \(Set(all.map { $0.speaker ?? $0.audio }).count) speakers; try another fraction or --split-seed")
         }
         if !resume || !FileManager.default.fileExists(atPath: output + "/validation.jsonl") {
-          // The held-out clips as a manifest for `earshot evaluate`.
-          try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-          let encoder = JSONEncoder()
-          encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-          var lines = Data()
-          for e in validEntries! {
-            lines.append(try encoder.encode(e))
-            lines.append(0x0A)
-          }
-          try writeAtomically(lines, to: URL(fileURLWithPath: output).appendingPathComponent("validation.jsonl").path)
+          try writeValidationManifest(split.validation)
         }
       }
       let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
@@ -416,6 +406,20 @@ extension Pooling: ExpressibleByArgument {}
 extension ClassBalancing: ExpressibleByArgument {}
 
 extension Train {
+  /// The held-out clips as a manifest, `--output`/validation.jsonl, so that `earshot evaluate`
+  /// (say, of an ensemble of several runs on one split) can score exactly them.
+  func writeValidationManifest<Entry: Encodable>(_ entries: [Entry]) throws {
+    try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var lines = Data()
+    for e in entries {
+      lines.append(try encoder.encode(e))
+      lines.append(0x0A)
+    }
+    try writeAtomically(lines, to: URL(fileURLWithPath: output).appendingPathComponent("validation.jsonl").path)
+  }
+
   /// Where the model is, or why there is none yet, and how to go on.
   func printRunEnd(bestModel: String, checkpoint: String, stoppedEarly: Bool) {
     if FileManager.default.fileExists(atPath: bestModel) {
@@ -593,19 +597,7 @@ extension Train {
       }
       let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
       let trainer = try ClassificationTrainer(options: options, training: training, validation: validation, threads: threadCount)
-      if let validation, valid == nil {
-        // The held-out clips as a manifest, so `earshot evaluate` (say, of an ensemble of
-        // several runs on one split) can score exactly them.
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var lines = Data()
-        for e in validation {
-          lines.append(try encoder.encode(e))
-          lines.append(0x0A)
-        }
-        try writeAtomically(lines, to: URL(fileURLWithPath: output).appendingPathComponent("validation.jsonl").path)
-      }
+      if let validation, valid == nil { try writeValidationManifest(validation) }
       trainer.provenance["train"] = train
       trainer.provenance["validation"] = split
       for line in trainer.skipped.prefix(10) { printError("skipped: \(line)") }

@@ -35,20 +35,14 @@ struct DataFingerprint: Equatable, Codable, Sendable {
 
   /// - Parameters: training, validation: (audio path, text or label) of every clip given.
   init(training: [(audio: String, target: String)], validation: [(audio: String, target: String)]) {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    func add(_ text: String) {
-      for byte in text.utf8 {
-        h ^= UInt64(byte)
-        h = h &* 0x100_0000_01b3
-      }
-    }
+    var h = FNV1a()
     for (part, clips) in [("training", training), ("validation", validation)] {
-      add(part + "\n")
-      for clip in clips { add((clip.audio as NSString).lastPathComponent + "\t" + clip.target + "\n") }
+      h.add(part + "\n")
+      for clip in clips { h.add((clip.audio as NSString).lastPathComponent + "\t" + clip.target + "\n") }
     }
     trainingClips = training.count
     validationClips = validation.count
-    hash = String(h, radix: 16)
+    hash = String(h.value, radix: 16)
   }
 
   /// Refuses to resume when `saved` (nil in checkpoints older than the fingerprint) differs

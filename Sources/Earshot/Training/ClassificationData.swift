@@ -186,11 +186,18 @@ public enum ClassificationSplit {
   public static func bySpeaker(_ entries: [ClassificationEntry], fraction: Double, seed: UInt64 = 0)
     -> (training: [ClassificationEntry], validation: [ClassificationEntry])
   {
+    bySpeaker(entries, fraction: fraction, seed: seed) { $0.speaker ?? URL(fileURLWithPath: $0.audio).lastPathComponent }
+  }
+
+  /// The same split for any kind of entry (a transcription manifest's, say), each grouped
+  /// under the name `speaker` gives it.
+  public static func bySpeaker<Entry>(_ entries: [Entry], fraction: Double, seed: UInt64 = 0,
+                                      speaker: (Entry) -> String) -> (training: [Entry], validation: [Entry])
+  {
     precondition((0...1).contains(fraction), "bySpeaker: fraction \(fraction) is outside [0, 1]")
-    var training: [ClassificationEntry] = [], validation: [ClassificationEntry] = []
+    var training: [Entry] = [], validation: [Entry] = []
     for e in entries {
-      let key = e.speaker ?? URL(fileURLWithPath: e.audio).lastPathComponent
-      if isValidationSpeaker(key, fraction: fraction, seed: seed) { validation.append(e) } else { training.append(e) }
+      if isValidationSpeaker(speaker(e), fraction: fraction, seed: seed) { validation.append(e) } else { training.append(e) }
     }
     return (training, validation)
   }
@@ -198,12 +205,28 @@ public enum ClassificationSplit {
   /// Whether `speaker` falls in the validation share: FNV-1a of the name, mixed with `seed`,
   /// mapped to [0, 1) and compared with `fraction`.
   public static func isValidationSpeaker(_ speaker: String, fraction: Double, seed: UInt64 = 0) -> Bool {
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325
-    for b in speaker.utf8 {
-      h ^= UInt64(b)
-      h = h &* 0x0000_0100_0000_01B3
-    }
-    let u = Double(mixSeed(h, seed) >> 11) * 0x1p-53
+    let u = Double(mixSeed(FNV1a.hash(speaker), seed) >> 11) * 0x1p-53
     return u < fraction
+  }
+}
+
+/// 64-bit FNV-1a over UTF-8 bytes (Fowler, Noll, Vo): a stable hash of names, the same in
+/// every process and build (Swift's `Hasher` is seeded per process).
+struct FNV1a {
+  private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+
+  /// Mixes in the UTF-8 bytes of `text`.
+  mutating func add(_ text: String) {
+    for byte in text.utf8 {
+      value ^= UInt64(byte)
+      value = value &* 0x0000_0100_0000_01B3
+    }
+  }
+
+  /// The hash of `text` alone.
+  static func hash(_ text: String) -> UInt64 {
+    var h = FNV1a()
+    h.add(text)
+    return h.value
   }
 }

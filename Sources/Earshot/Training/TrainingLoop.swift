@@ -183,7 +183,6 @@ struct RunFiles {
   }
 }
 
-/// This session's share of a run: when it must stop and how fast it goes.
 /// A stop asked for from outside a running training loop (a Ctrl-C handler, another
 /// thread): the loop finishes its step, writes a checkpoint and returns as if `maxMinutes`
 /// had run out (`stoppedEarly`), so `resume` goes on from exactly there.
@@ -209,6 +208,7 @@ public enum TrainingInterruption {
   static func leave() { running.subtract(1, ordering: .sequentiallyConsistent) }
 }
 
+/// This session's share of a run: when it must stop and how fast it goes.
 struct TrainingSession {
   private let start = Date()
   private let maxSteps: Int?
