@@ -597,7 +597,11 @@ extension Train {
       }
       let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
       let trainer = try ClassificationTrainer(options: options, training: training, validation: validation, threads: threadCount)
-      if let validation, valid == nil { try writeValidationManifest(validation) }
+      // A resumed run keeps the manifest it has (a resume on another split is refused below,
+      // and must not overwrite it first).
+      if let validation, valid == nil, !resume || !FileManager.default.fileExists(atPath: output + "/validation.jsonl") {
+        try writeValidationManifest(validation)
+      }
       trainer.provenance["train"] = train
       trainer.provenance["validation"] = split
       for line in trainer.skipped.prefix(10) { printError("skipped: \(line)") }

@@ -471,6 +471,13 @@ enum ToneClasses {
     #expect(c != a)
     let speakers = Set(try ClassificationDataset.load(data).map(\.audio))
     #expect(Set(a).isSubset(of: speakers))
+    // Resuming run "a" on run "c"'s split is refused, and "a"'s validation.jsonl stays.
+    let run = dir.appendingPathComponent("a").path
+    let other = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-speakers", "0.5", "--output", run,
+                             "--sample-rate", "8000", "--mel-bands", "16", "--hidden", "4", "--layers", "1",
+                             "--batch-size", "8", "--epochs", "2", "--threads", "1", "--seed", "1", "--split-seed", "2", "--resume"])
+    #expect(other.status == 1 && other.stderr.contains("trained on other data"), "\(other.stderr)")
+    #expect(try ClassificationDataset.load(run + "/validation.jsonl").map(\.audio).sorted() == a)
   }
 
   /// The shipped `commands` model hears the project's own espeak-ng "yes".
