@@ -94,7 +94,7 @@ struct Evaluate: ParsableCommand {
 
 extension Evaluate {
   func runClassifier() throws {
-    let ctcOnly = [(vocabulary != nil, "--vocabulary"), (beam != 1, "--beam"), (speech.minPause != 0.5, "--min-pause")]
+    let ctcOnly = [(vocabulary != nil, "--vocabulary"), (beam != 1, "--beam"), (speech.minPause != SpeechDetectionOptions.defaultMinPause, "--min-pause")]
     if let (_, option) = ctcOnly.first(where: \.0) {
       printError("error: \(option) applies to CTC models; \(model) is a classifier")
       throw ExitCode.validationFailure

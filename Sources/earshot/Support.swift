@@ -383,7 +383,9 @@ struct SpeechDetectionOptions: ParsableArguments {
   @Option(help: ArgumentHelp(
     "Decode each stretch of speech on its own, splitting at pauses this long, and drop silence around it; 0 decodes the audio whole.",
     valueName: "seconds"))
-  var minPause: Double = 0.5
+  var minPause: Double = Self.defaultMinPause
+  /// The pause length used when --min-pause is not given, seconds.
+  static let defaultMinPause = 0.5
   @Flag(help: "Hear the audio at its recorded level instead of scaling each stretch of speech to a peak of -0.1 dBFS first (a classifier: instead of removing its DC offset and raising a clip that peaks under -20 dBFS to that peak).")
   var keepLevel = false
 
