@@ -405,6 +405,6 @@ struct SpeechDetectionOptions: ParsableArguments {
 func warnAboutIgnoredFiles(inFolder path: String) {
   let ignored = Manifest.ignoredFiles(inFolder: path)
   guard !ignored.isEmpty else { return }
-  printError("warning: \(ignored.count) audio file(s) in \(path) are not named {digit}_{speaker}_{take}.wav and are left out: "
+  printError("warning: \(ignored.count) audio file(s) in \(path) are not named {digit}_{speaker}_{take}.wav (FSDD; any audio extension) and are left out: "
     + ignored.prefix(5).joined(separator: " ") + (ignored.count > 5 ? " ..." : ""))
 }

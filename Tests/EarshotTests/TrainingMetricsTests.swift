@@ -191,6 +191,26 @@ import Testing
     #expect(Manifest.ignoredFiles(inFolder: dir.appendingPathComponent("absent").path).isEmpty)
   }
 
+  /// The CTC folder reader and the classifiers' speaker split read FSDD names by one rule:
+  /// a name one of them takes, the other takes with the same speaker.
+  @Test func fsddNamesReadAlikeForBothTasks() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-fsdd-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let names = ["7_george_12.wav", "3_jackson_0.flac", "4_nicolas_x.wav", "07_theo_1.wav", "4__1.wav",
+                 "4_lucas_.wav", "12_bob_0.wav", "+4_yweweler_2.wav", "5_theo_1.txt", "5_a_b_1.wav"]
+    for name in names {
+      _ = FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: Data())
+    }
+    let ctc = Dictionary(uniqueKeysWithValues: try Manifest.load(dir.path).map {
+      (URL(fileURLWithPath: $0.audio).lastPathComponent, $0.speaker)
+    })
+    #expect(ctc == ["7_george_12.wav": "george", "3_jackson_0.flac": "jackson"])
+    for name in names where name.hasSuffix(".wav") || name.hasSuffix(".flac") {
+      #expect(ClassificationDataset.speaker(ofFileName: name) == ctc[name] ?? nil, "\(name)")
+    }
+  }
+
   /// Windows line ends (CRLF, one Swift Character) and old Mac ones (CR) split lines as LF
   /// does, for both manifest kinds; line numbers in errors count them the same way.
   @Test func manifestsWithCRLFLineEnds() throws {

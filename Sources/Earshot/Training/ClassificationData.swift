@@ -70,12 +70,8 @@ public enum ClassificationDataset {
       guard let last = before.split(separator: "_").last, !last.isEmpty else { return nil }
       return String(last)
     }
+    if let fsdd = FSDDName(name) { return fsdd.speaker }
     let stem = (name as NSString).deletingPathExtension
-    let underscored = stem.split(separator: "_", omittingEmptySubsequences: false)
-    if underscored.count == 3, underscored[0].count == 1, underscored[0].allSatisfy(\.isNumber),
-      !underscored[1].isEmpty, !underscored[2].isEmpty, underscored[2].allSatisfy(\.isNumber) {
-      return String(underscored[1])
-    }
     let dashed = stem.split(separator: "-", omittingEmptySubsequences: false)
     if dashed.count == 3, fold(ofFileName: name) != nil, !dashed[1].isEmpty, dashed[1].allSatisfy(\.isNumber) {
       return "freesound:" + dashed[1]

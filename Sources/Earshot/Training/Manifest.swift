@@ -27,8 +27,8 @@ public struct ManifestEntry: Equatable, Codable, Sendable {
 /// "speaker": "george"}` (`speaker` optional; `"text": ""` marks a recording with no speech,
 /// such as background noise); relative audio paths are relative to the
 /// manifest's folder; empty lines and lines starting with `#` are skipped. A folder is read
-/// in the Free Spoken Digit Dataset convention `{digit}_{speaker}_{take}.wav`: the text is
-/// the digit's English word.
+/// in the Free Spoken Digit Dataset convention `{digit}_{speaker}_{take}.wav` (or another
+/// audio extension: `.flac`, `.ogg`, ...): the text is the digit's English word.
 public enum Manifest {
   /// English words of the digits 0-9, the text of an FSDD clip.
   public static let digitWords = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -124,7 +124,7 @@ public enum Manifest {
     return text
   }
 
-  /// `{digit}_{speaker}_{take}.wav` files of a folder (not recursive), sorted by name.
+  /// `{digit}_{speaker}_{take}.{ext}` audio files of a folder (not recursive), sorted by name.
   private static func folder(_ path: String) throws(TrainingError) -> [ManifestEntry] {
     let names: [String]
     do {
@@ -138,12 +138,9 @@ public enum Manifest {
     }
   }
 
-  /// The text and speaker of an FSDD file name `{digit}_{speaker}_{take}.wav`; nil for other names.
+  /// The text and speaker of an FSDD file name (see ``FSDDName``); nil for other names.
   static func fsddClip(_ name: String) -> (text: String, speaker: String)? {
-    guard name.lowercased().hasSuffix(".wav") else { return nil }
-    let parts = name.dropLast(4).split(separator: "_")
-    guard parts.count == 3, let digit = Int(parts[0]), (0...9).contains(digit) else { return nil }
-    return (digitWords[digit], String(parts[1]))
+    FSDDName(name).map { (digitWords[$0.digit], $0.speaker) }
   }
 
   /// The audio files directly in the folder `path` that ``load(_:)`` leaves out, as their
@@ -155,5 +152,24 @@ public enum Manifest {
       !name.hasPrefix(".") && audioFileExtensions.contains(URL(fileURLWithPath: name).pathExtension.lowercased())
         && fsddClip(name) == nil
     }
+  }
+}
+
+/// A Free Spoken Digit Dataset file name, `{digit}_{speaker}_{take}.{ext}`: one digit 0-9, a
+/// speaker name and a take number (`4_george_12.wav`), with an audio extension. The one rule
+/// for both the CTC folder reader and the classifiers' speaker split.
+struct FSDDName {
+  let digit: Int
+  let speaker: String
+
+  init?(_ fileName: String) {
+    let url = URL(fileURLWithPath: fileName)
+    guard audioFileExtensions.contains(url.pathExtension.lowercased()) else { return nil }
+    let parts = url.deletingPathExtension().lastPathComponent.split(separator: "_", omittingEmptySubsequences: false)
+    guard parts.count == 3, parts[0].count == 1, let digit = parts[0].first?.wholeNumberValue,
+      !parts[1].isEmpty, !parts[2].isEmpty, parts[2].allSatisfy({ $0.isASCII && $0.isNumber })
+    else { return nil }
+    self.digit = digit
+    self.speaker = String(parts[1])
   }
 }
