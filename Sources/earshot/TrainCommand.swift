@@ -334,14 +334,8 @@ struct Train: ParsableCommand {
       for folder in [train] + (valid.map { [$0] } ?? []) { warnAboutIgnoredFiles(inFolder: folder) }
       if let validSpeakers {
         let hashSeed = splitSeed ?? options.seed
-        let unknown = trainEntries.filter { $0.speaker == nil }.count
-        if unknown == trainEntries.count {
-          throw ValidationError("--valid-speakers: no clip of \(train) has a \"speaker\" (a manifest's field, or an FSDD "
-            + "file name), so the split would be clip by clip; give speakers, or use --valid")
-        }
-        if unknown > 0 {
-          printError("warning: \(unknown) of \(trainEntries.count) clips have no \"speaker\"; each is its own speaker in the split")
-        }
+        try checkSpeakers(unknown: trainEntries.filter { $0.speaker == nil }.count, of: trainEntries.count,
+                          namedBy: "a manifest's \"speaker\", or an FSDD file name", otherwise: "--valid")
         let all = trainEntries
         let split = ClassificationSplit.bySpeaker(all, fraction: validSpeakers, seed: hashSeed) { $0.speaker ?? $0.audio }
         (trainEntries, validEntries) = (split.training, split.validation)
@@ -418,6 +412,19 @@ extension Train {
       lines.append(0x0A)
     }
     try writeAtomically(lines, to: URL(fileURLWithPath: output).appendingPathComponent("validation.jsonl").path)
+  }
+
+  /// Refuses a --valid-speakers split when no clip of --train has a known speaker (it would
+  /// be clip by clip, one voice on both sides); warns when only some lack one. `namedBy`
+  /// says where speakers come from for this task, `otherwise` what to use instead.
+  func checkSpeakers(unknown: Int, of total: Int, namedBy: String, otherwise: String) throws {
+    if unknown == total {
+      throw ValidationError("--valid-speakers: no clip of \(train) has a known speaker (\(namedBy)), so the split "
+        + "would be clip by clip and the same voice or recording would be on both sides; give speakers, or use \(otherwise)")
+    }
+    if unknown > 0 {
+      printError("warning: \(unknown) of \(total) clips have no known speaker; each is its own \"speaker\" in the split")
+    }
   }
 
   /// Where the model is, or why there is none yet, and how to go on.
@@ -573,15 +580,9 @@ extension Train {
         split = "fold \(validFold) of \(train)"
       } else if let validSpeakers {
         let hashSeed = splitSeed ?? options.seed
-        let unknown = all.filter { $0.speaker == nil }.count
-        if unknown == all.count {
-          throw ValidationError("--valid-speakers: no clip of \(train) has a known speaker (a manifest's \"speaker\", "
-            + "or a Speech Commands, FSDD or ESC file name), so the split would be clip by clip and the same voice "
-            + "or recording would be on both sides; give speakers, or use --valid-fold or --valid")
-        }
-        if unknown > 0 {
-          printError("warning: \(unknown) of \(all.count) clips have no known speaker; each is its own \"speaker\" in the split")
-        }
+        try checkSpeakers(unknown: all.filter { $0.speaker == nil }.count, of: all.count,
+                          namedBy: "a manifest's \"speaker\", or a Speech Commands, FSDD or ESC file name",
+                          otherwise: "--valid-fold or --valid")
         (training, validation) = ClassificationSplit.bySpeaker(all, fraction: validSpeakers, seed: hashSeed)
         split = String(format: "%.0f%% of the speakers of \(train) (hash, seed \(hashSeed))", 100 * validSpeakers)
       } else if let valid {
@@ -594,6 +595,10 @@ extension Train {
       }
       if let v = validation, v.isEmpty {
         throw TrainingError.emptyDataset(path: train, reason: "the validation split (\(split)) holds no clips")
+      }
+      for group in ClassificationDataset.labelsDifferingOnlyInCase(training + (validation ?? [])) {
+        printError("warning: labels \(group.map { "'\($0)'" }.joined(separator: " and ")) differ only in case and train as "
+          + "\(group.count) classes; rename one (folder or manifest \"label\") if they are the same")
       }
       let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
       let trainer = try ClassificationTrainer(options: options, training: training, validation: validation, threads: threadCount)

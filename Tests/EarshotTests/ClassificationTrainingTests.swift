@@ -293,6 +293,29 @@ enum ToneClasses {
 @Suite(.serialized) struct ClassificationCLITests {
   /// `earshot train --task classify` then `earshot evaluate` on the trained model, through the
   /// built binary.
+  /// Labels that differ only in case are found (they would train as separate classes), and
+  /// train warns about them by name.
+  @Test func labelsDifferingOnlyInCaseAreNamed() throws {
+    let entries = ["Yes", "yes", "no", "YES", "No", "up"].map { ClassificationEntry(audio: "a.wav", label: $0) }
+    #expect(ClassificationDataset.labelsDifferingOnlyInCase(entries) == [["No", "no"], ["YES", "Yes", "yes"]])
+    #expect(ClassificationDataset.labelsDifferingOnlyInCase(Array(entries.suffix(1))).isEmpty)
+
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let data = try ToneClasses.write(to: dir.appendingPathComponent("data"), folds: [1], perFold: 4, seed: 3)
+    let clips = try ClassificationDataset.load(data)
+    let manifest = dir.appendingPathComponent("m.jsonl")
+    try clips.enumerated().map { i, c in
+      #"{"audio": "\#(c.audio)", "label": "\#(i % 2 == 0 ? c.label : c.label.uppercased())"}"#
+    }.joined(separator: "\n").write(to: manifest, atomically: true, encoding: .utf8)
+    let t = try CLI.run(["train", "--task", "classify", "--train", manifest.path, "--output", dir.appendingPathComponent("run").path,
+                         "--sample-rate", "8000", "--mel-bands", "16", "--hidden", "4", "--layers", "1", "--epochs", "1",
+                         "--no-augmentation", "--threads", "1"])
+    let first = clips[0].label
+    #expect(t.status == 0, "\(t.stderr)")
+    #expect(t.stderr.contains("warning: labels '\(first.uppercased())' and '\(first)' differ only in case"), "\(t.stderr)")
+  }
+
   @Test func trainAndEvaluateThroughTheCLI() throws {
     let dir = trainingTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }

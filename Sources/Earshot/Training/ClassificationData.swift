@@ -87,6 +87,14 @@ public enum ClassificationDataset {
     return d
   }
 
+  /// Labels of `entries` that differ only in letter case (`Yes` and `yes`), each group
+  /// sorted, groups in order of their first label: they train as separate classes, which is
+  /// rarely what was meant (a folder or manifest typo).
+  public static func labelsDifferingOnlyInCase(_ entries: [ClassificationEntry]) -> [[String]] {
+    let groups = Dictionary(grouping: Set(entries.map(\.label)), by: { $0.lowercased() })
+    return groups.values.filter { $0.count > 1 }.map { $0.sorted() }.sorted { $0[0] < $1[0] }
+  }
+
   /// Parses JSON Lines text; `path` names the file in errors and anchors relative audio paths.
   public static func parse(_ text: String, path: String) throws(TrainingError) -> [ClassificationEntry] {
     let base = URL(fileURLWithPath: path).deletingLastPathComponent()
