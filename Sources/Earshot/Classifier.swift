@@ -269,7 +269,10 @@ public final class Classifier: Sendable {
   }
 
   /// Labels windows of `window` seconds every `hop` seconds across a file, streaming it in
-  /// bounded memory; the last window ends at the end of the file.
+  /// bounded memory. Where the next window on the hop grid would run past the end of the
+  /// file, a last one ends at the end of the file instead (a file shorter than a window is
+  /// one window); a tail that falls in the gap between windows (hop > window) is left out,
+  /// as the other gaps are.
   /// - Parameter progress: called after each window with the seconds of the file read and
   ///   labelled so far (never decreasing; the last call gives its whole duration), e.g. for a
   ///   progress bar on hours of audio. Called on the calling thread.
@@ -307,8 +310,9 @@ public final class Classifier: Sendable {
         bufferStart = keepFrom
       }
     }
-    // A last, partial window so the end of the file is covered (or the whole of a short file).
-    if results.isEmpty || (results.last!.end * Double(rate)).rounded() < Double(total) {
+    // A last window, ending at the end of the file, so the tail is labelled (or the whole of a
+    // short file); not when the tail lies in a gap the hop leaves between windows (hop > window).
+    if results.isEmpty || ((results.last!.end * Double(rate)).rounded() < Double(total) && nextStart < total) {
       let start = max(total - windowSamples, 0)
       let from = start - bufferStart
       if from >= 0 {

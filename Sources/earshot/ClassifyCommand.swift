@@ -40,7 +40,7 @@ struct Classify: ParsableCommand {
   var top = 0
   @Option(help: "Output format: text or json.")
   var format: TextOrJSON = .text
-  @Option(help: "Timeline mode: window length in seconds.")
+  @Option(help: "Timeline mode: window length in seconds (a last window ends at the end of the file; a file shorter than this is one window).")
   var window: Double?
   @Option(help: "Timeline mode: seconds between window starts. (default: the window length)")
   var hop: Double?

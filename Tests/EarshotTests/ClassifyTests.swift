@@ -98,6 +98,14 @@ struct ClassifyTests {
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.text.split(separator: "\n").count == 5)
     #expect(r.text.hasPrefix("\(wav)\t0.00\t0.30\t\(windows[0].label)\t"))
+    // Hop longer than the window: the grid's next start (1.0 s) is inside the file, so a last
+    // window covers the tail; at hop 0.6 the next start (1.2 s) is past the end, and the tail
+    // (0.8-1.026 s) lies in a gap, like 0.2-0.6 s: no extra window.
+    let sparse = try Classifier(model: model).timeline(path: wav, window: 0.2, hop: 0.5)
+    #expect(sparse.map { ($0.start * 1000).rounded() } == [0, 500, (1000 * (duration - 0.2)).rounded()])
+    let gapped = try Classifier(model: model).timeline(path: wav, window: 0.2, hop: 0.6)
+    #expect(gapped.map { ($0.start * 1000).rounded() } == [0, 600])
+    #expect(abs(gapped.last!.end - 0.8) < 1e-9)
   }
 
   @Test func shortClipIsPaddedNotRejected() throws {
