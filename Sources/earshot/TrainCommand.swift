@@ -25,7 +25,8 @@ struct Train: ParsableCommand {
       gives a separate set, or --valid-speakers F holds out a fraction F of the speakers.
 
       Every clip is decoded once (resampled to 8 kHz for the default features, 40 log-mel \
-      bands with per-utterance normalisation). Each step augments: speed 0.9/1.0/1.1, gain \
+      bands in 25 ms windows every 10 ms, normalised per utterance; --sample-rate, \
+      --mel-bands, --window-ms and --hop-ms change them, e.g. 16000 for wideband speech). Each step augments: speed 0.9/1.0/1.1, gain \
       +-6 dB, background noise from --noise (half the utterances at 5-30 dB SNR; --noise-probability, --noise-snr, --noise-pad), SpecAugment \
       time and frequency masks; --frequency-warp, --silence and --reverb add vocal tract length \
       perturbation, digital-silence padding and simulated rooms. --connected-strings N adds N utterances built \
@@ -156,10 +157,10 @@ struct Train: ParsableCommand {
   @Option(help: "classify: more training clips (manifest or folder), added after the validation split and never validated on, e.g. synthetic speech.")
   var extraTrain: String?
   @Option(help: "classify: output labels in order, comma-separated. (default: the training labels, sorted)") var labels: String?
-  @Option(help: "classify: feature sample rate in Hz. (default: 16000)") var sampleRate: Int?
-  @Option(help: "classify: log-mel bands. (default: 40)") var melBands: Int?
-  @Option(help: "classify: analysis window, milliseconds. (default: 25)") var windowMs: Double?
-  @Option(help: "classify: frame shift, milliseconds. (default: 10)") var hopMs: Double?
+  @Option(help: "Feature sample rate in Hz: audio is resampled to it. (default: ctc 8000, classify 16000)") var sampleRate: Int?
+  @Option(help: "Log-mel bands. (default: 40)") var melBands: Int?
+  @Option(help: "Analysis window, milliseconds. (default: 25)") var windowMs: Double?
+  @Option(help: "Frame shift, milliseconds. (default: 10)") var hopMs: Double?
   @Option(help: "classify: speed factors, comma-separated. (default: 0.9,1,1.1)") var speeds: String?
   @Option(help: "Feature normalisation per clip: utterance (each band on its own, removing the microphone's colouring) or level (all bands together, keeping the spectral shape, e.g. for steady sounds). (default: utterance)")
   var cmvn: CMVNMode?
@@ -180,10 +181,6 @@ struct Train: ParsableCommand {
     if validFold != nil { given.append("--valid-fold") }
     if labels != nil { given.append("--labels") }
     if extraTrain != nil { given.append("--extra-train") }
-    if sampleRate != nil { given.append("--sample-rate") }
-    if melBands != nil { given.append("--mel-bands") }
-    if windowMs != nil { given.append("--window-ms") }
-    if hopMs != nil { given.append("--hop-ms") }
     if speeds != nil { given.append("--speeds") }
     if newHead { given.append("--new-head") }
     return given
@@ -215,14 +212,14 @@ struct Train: ParsableCommand {
       if let mixup, !(mixup >= 0 && mixup <= 1) { throw ValidationError("--mixup must be in [0, 1] (got \(mixup))") }
       if let timeShift, !(timeShift >= 0 && timeShift <= 10) { throw ValidationError("--time-shift must be in [0, 10] seconds (got \(timeShift))") }
       if let crop, !(crop > 0 && crop <= 3600) { throw ValidationError("--crop must be in (0, 3600] seconds (got \(crop))") }
-      if let sampleRate, !(1000...192_000).contains(sampleRate) {
-        throw ValidationError("--sample-rate must be in 1000...192000 (got \(sampleRate))")
-      }
-      if let melBands, !(1...512).contains(melBands) { throw ValidationError("--mel-bands must be in 1...512 (got \(melBands))") }
-      if let windowMs, !(windowMs > 0 && windowMs <= 1000) { throw ValidationError("--window-ms must be in (0, 1000] (got \(windowMs))") }
-      if let hopMs, !(hopMs > 0 && hopMs <= 1000) { throw ValidationError("--hop-ms must be in (0, 1000] (got \(hopMs))") }
       _ = try speedList(speeds, option: "--speeds")
     }
+    if let sampleRate, !(1000...192_000).contains(sampleRate) {
+      throw ValidationError("--sample-rate must be in 1000...192000 (got \(sampleRate))")
+    }
+    if let melBands, !(1...512).contains(melBands) { throw ValidationError("--mel-bands must be in 1...512 (got \(melBands))") }
+    if let windowMs, !(windowMs > 0 && windowMs <= 1000) { throw ValidationError("--window-ms must be in (0, 1000] (got \(windowMs))") }
+    if let hopMs, !(hopMs > 0 && hopMs <= 1000) { throw ValidationError("--hop-ms must be in (0, 1000] (got \(hopMs))") }
     guard FileManager.default.fileExists(atPath: train) else { throw ValidationError("--train \(train): no such file or folder") }
     if let extraTrain, !FileManager.default.fileExists(atPath: extraTrain) {
       throw ValidationError("--extra-train \(extraTrain): no such file or folder")
@@ -312,6 +309,7 @@ struct Train: ParsableCommand {
       if let tokens { options.tokenUnit = tokens.unit }
       if let seed { options.seed = seed }
       if let checkpointEvery { options.checkpointInterval = checkpointEvery }
+      applyFeatureFlags(to: &options.features)
       applyNormalizationFlags(to: &options.features)
       try applyAugmentationFlags(to: &options.augmentation)
       if let connectedStrings { options.augmentation.connectedStrings = connectedStrings }
@@ -477,6 +475,25 @@ extension Train {
     return (low, high)
   }
 
+  /// --sample-rate, --mel-bands, --window-ms and --hop-ms, for either task: log-mel features
+  /// rebuilt from the given values and, for the rest, the task's defaults (a new
+  /// --sample-rate alone takes 25 ms windows every 10 ms at that rate).
+  func applyFeatureFlags(to f: inout FeatureOptions) {
+    guard sampleRate != nil || melBands != nil || windowMs != nil || hopMs != nil else { return }
+    let rate = sampleRate ?? f.sampleRate
+    var g = FeatureOptions.speechLogMel(sampleRate: rate, melBands: melBands ?? f.mel.melBands)
+    let window = windowMs.map { Int(($0 * Double(rate) / 1000).rounded()) }
+      ?? (sampleRate == nil ? f.spectrogram.resolvedWindowLength : rate / 40)
+    var fft = 1
+    while fft < window { fft *= 2 }
+    g.spectrogram.windowLength = window
+    g.spectrogram.fftSize = fft
+    g.spectrogram.hopLength = hopMs.map { max(Int(($0 * Double(rate) / 1000).rounded()), 1) }
+      ?? (sampleRate == nil ? f.spectrogram.hopLength : rate / 100)
+    g.cmvn.mode = .utterance
+    f = g
+  }
+
   /// --cmvn and --cmvn-span, for either task.
   func applyNormalizationFlags(to f: inout FeatureOptions) {
     if let cmvn { f.cmvn.mode = cmvn }
@@ -518,20 +535,7 @@ extension Train {
     if let labels {
       options.labels = labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
-    if sampleRate != nil || melBands != nil || windowMs != nil || hopMs != nil {
-      let rate = sampleRate ?? options.features.sampleRate
-      var f = FeatureOptions.speechLogMel(sampleRate: rate, melBands: melBands ?? options.features.mel.melBands)
-      let window = windowMs.map { Int(($0 * Double(rate) / 1000).rounded()) }
-        ?? (sampleRate == nil ? options.features.spectrogram.resolvedWindowLength : rate / 40)
-      var fft = 1
-      while fft < window { fft *= 2 }
-      f.spectrogram.windowLength = window
-      f.spectrogram.fftSize = fft
-      f.spectrogram.hopLength = hopMs.map { max(Int(($0 * Double(rate) / 1000).rounded()), 1) }
-        ?? (sampleRate == nil ? options.features.spectrogram.hopLength : rate / 100)
-      f.cmvn.mode = .utterance
-      options.features = f
-    }
+    applyFeatureFlags(to: &options.features)
     applyNormalizationFlags(to: &options.features)
     if let speeds = try speedList(speeds, option: "--speeds") { options.augmentation.speeds = speeds }
     try applyAugmentationFlags(to: &options.augmentation)

@@ -355,6 +355,27 @@ func trainingTemporaryDirectory() -> URL {
     #expect(resumed.text.contains("trained \(epochs) of \(epochs) epochs (\(2 * epochs) steps"), "\(resumed.text)")
   }
 
+  /// --sample-rate, --mel-bands, --window-ms and --hop-ms shape a CTC model's features as a
+  /// classifier's; the model carries them, and transcribe resamples to its rate.
+  @Test func ctcFeatureOptions() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 8, seed: 17, to: dir, name: "train")
+    let output = dir.appendingPathComponent("run").path
+    let r = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", output, "--epochs", "1",
+                         "--hidden", "4", "--layers", "1", "--batch-size", "8", "--threads", "1",
+                         "--sample-rate", "16000", "--mel-bands", "24", "--window-ms", "32", "--hop-ms", "16"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let f = try TranscriptionModel(named: output + "/last.safetensors").features
+    #expect(f.sampleRate == 16_000 && f.mel.melBands == 24)
+    #expect(f.spectrogram.resolvedWindowLength == 512 && f.spectrogram.fftSize == 512 && f.spectrogram.hopLength == 256)
+    let clip = try Manifest.load(train)[0].audio
+    let t = try CLI.run(["transcribe", "--model", output + "/last.safetensors", clip])
+    #expect(t.status == 0, "\(t.stderr)")
+    let bad = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", output + "-2", "--mel-bands", "0"])
+    #expect(bad.status == 64 && bad.stderr.contains("--mel-bands must be in 1...512"), "\(bad.stderr)")
+  }
+
   /// --valid-speakers for a CTC run: whole speakers held out, written as validation.jsonl;
   /// clips with no speaker at all are refused.
   @Test func ctcValidatesOnHeldOutSpeakers() throws {
