@@ -14,7 +14,7 @@ struct Ensemble: ParsableCommand {
       hypotheses (--beam of each) the ensemble keeps the one with the highest summed CTC \
       log-likelihood; times come from the first model. Networks place their spikes on \
       different frames, so their frames are never averaged. They must have the same tokens in \
-      the same order (scripts/train/keep_tokens.py cuts a model's extra tokens).
+      the same order (the Earshot repository's scripts/train/keep_tokens.py cuts a model's extra tokens).
 
       Each model keeps its own front end (say, one normalised per band and one by level), so \
       models trained with different settings or seeds can be combined; all must share a \
@@ -127,7 +127,7 @@ struct Ensemble: ParsableCommand {
       if let shared, model.tokens != shared.tokens || model.unit != shared.unit {
         throw PipelineError.badEnsemble(path: name, reason: "tokens \(model.tokens.joined(separator: ",")) (\(model.unit.rawValue)) "
           + "differ from \(shared.name)'s \(shared.tokens.joined(separator: ",")) (\(shared.unit.rawValue)); members must share "
-          + "tokens in the same order (scripts/train/keep_tokens.py cuts a model down to some of its tokens)")
+          + "tokens in the same order (the Earshot repository's scripts/train/keep_tokens.py cuts a model down to some of its tokens)")
       }
       if shared == nil { shared = (model.tokens, model.unit, name) }
       members += model.members

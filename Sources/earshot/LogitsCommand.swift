@@ -10,7 +10,7 @@ struct Logits: ParsableCommand {
       The input is either features, a (frames, inputs) float32 .npy, or audio, which is \
       turned into features with the model's own FeatureOptions (its 'features' metadata). \
       The output is (frames, outputs) float32 log-probabilities: compare it with PyTorch's \
-      to check a model converted by scripts/torch_export.py.
+      to check a model converted by scripts/torch_export.py (in the Earshot repository).
 
       --model takes a file or a shipped model's name. The shipped digits model is an \
       ensemble: --member picks one of its networks.

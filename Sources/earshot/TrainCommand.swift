@@ -557,7 +557,7 @@ extension Train {
   func initialMemberIndex(count: Int) throws -> Int {
     if count > 1 && initMember == nil {
       throw ValidationError("--init \(initialModel!) is an ensemble of \(count) networks; choose the one to start from "
-        + "with --init-member 0...\(count - 1) (docs/models.md describes each)")
+        + "with --init-member 0...\(count - 1) (the Earshot repository's docs/models.md describes each)")
     }
     let k = initMember ?? 0
     guard k < count else {
