@@ -60,8 +60,9 @@ struct Classify: ParsableCommand {
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
     guard top >= 0 else { throw ValidationError("--top must be >= 0 (got \(top))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
-    if let window, !(window > 0) { throw ValidationError("--window must be > 0 seconds (got \(window))") }
-    if let hop, !(hop > 0) { throw ValidationError("--hop must be > 0 seconds (got \(hop))") }
+    // Up to a year, as Classifier.timeline takes.
+    if let window, !(window > 0 && window <= 31_536_000) { throw ValidationError("--window must be in (0, 31536000] seconds (got \(window))") }
+    if let hop, !(hop > 0 && hop <= 31_536_000) { throw ValidationError("--hop must be in (0, 31536000] seconds (got \(hop))") }
     if hop != nil && window == nil { throw ValidationError("--hop needs --window") }
     _ = try testSpeedList(speeds, option: "--speeds")
   }
@@ -85,7 +86,7 @@ struct Classify: ParsableCommand {
       return [try classifier.classify(path: batch.paths[i])]
     } emit: { i, results in
       let text = results.map { render($0, name: batch.names[i], timeline: window != nil) }.joined()
-      FileHandle.standardOutput.write(Data(text.utf8))
+      StandardOutput.write(text)
     }
     if failures > 0 { throw ExitCode.failure }
   }

@@ -54,7 +54,7 @@ struct Evaluate: ParsableCommand {
   @Argument(help: "Manifest (.jsonl) or folder (FSDD-style for CTC, one sub-folder per label for a classifier).") var manifest: String
 
   func validate() throws {
-    guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
+    try checkBeam(beam)
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     _ = try vocabularyWords(vocabulary)
     _ = try testSpeedList(speeds, option: "--speeds")
@@ -85,8 +85,8 @@ struct Evaluate: ParsableCommand {
     }
     try reportUnreadable(result.failures, of: total)
     switch format {
-    case .text: print(result.report.text, terminator: "")
-    case .json: print(result.report.json)
+    case .text: StandardOutput.write(result.report.text)
+    case .json: StandardOutput.write(result.report.json + "\n")
     }
     if !result.failures.isEmpty { throw ExitCode.failure }
   }
@@ -128,8 +128,8 @@ extension Evaluate {
     }
     try reportUnreadable(result.failures, of: total)
     switch format {
-    case .text: print(result.report.text, terminator: "")
-    case .json: print(result.report.json)
+    case .text: StandardOutput.write(result.report.text)
+    case .json: StandardOutput.write(result.report.json + "\n")
     }
     // After the report, so that a file that cannot be written loses nothing else.
     var written = true

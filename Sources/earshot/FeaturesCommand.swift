@@ -106,6 +106,7 @@ struct Features: ParsableCommand {
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     if output == "-" && format == .png { throw ValidationError("--format png needs an output folder, not -") }
+    guard topDb >= 0 && topDb.isFinite else { throw ValidationError("--top-db must be >= 0 dB, 0 to disable (got \(topDb))") }
     if let rate = sampleRate, !(1_000...768_000).contains(rate) {
       throw ValidationError("--sample-rate must be 1000...768000 Hz (got \(rate))")
     }
@@ -223,7 +224,7 @@ struct Features: ParsableCommand {
     }
     if format == .kaldiArk && !ark.isEmpty {
       if toStdout {
-        FileHandle.standardOutput.write(ark)
+        StandardOutput.write(ark)
       } else {
         try writeAtomically(ark, to: arkPath)
         try writeAtomically(Data(scp.utf8), to: URL(fileURLWithPath: output).appendingPathComponent("feats.scp").path)
@@ -255,7 +256,7 @@ struct Features: ParsableCommand {
     case .png: bytes = picture(m, sampleRate: sampleRate, hop: hop, name: name)
     }
     if toStdout {
-      FileHandle.standardOutput.write(bytes)
+      StandardOutput.write(bytes)
     } else {
       let path = URL(fileURLWithPath: output).appendingPathComponent("\(base).\(format.fileExtension)")
       try writeAtomically(bytes, to: path.path)

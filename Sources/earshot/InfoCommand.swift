@@ -37,7 +37,7 @@ struct Info: ParsableCommand {
     var failures = 0
     for name in (model.map { [$0] } ?? []) + inputs.filter(\.isModelFile) {
       do {
-        print(try ModelDescription(named: name).render(json: json))
+        StandardOutput.write(try ModelDescription(named: name).render(json: json) + "\n")
       } catch {
         failures += 1
         printError("error: \(error)")
@@ -53,11 +53,11 @@ struct Info: ParsableCommand {
       do {
         let info = try AudioFile(path: path).info
         if json {
-          print(
-            "{\"file\":\(FeatureWriter.jsonString(path)),\"container\":\(FeatureWriter.jsonString(info.container)),\"encoding\":\(FeatureWriter.jsonString(info.encoding)),\"sample_rate\":\(info.sampleRate),\"channels\":\(info.channels),\"frames\":\(info.frames),\"duration\":\(info.durationSeconds)}"
+          StandardOutput.write(
+            "{\"file\":\(FeatureWriter.jsonString(path)),\"container\":\(FeatureWriter.jsonString(info.container)),\"encoding\":\(FeatureWriter.jsonString(info.encoding)),\"sample_rate\":\(info.sampleRate),\"channels\":\(info.channels),\"frames\":\(info.frames),\"duration\":\(info.durationSeconds)}\n"
           )
         } else {
-          print(String(format: "%@\t%@, %@, %d Hz, %d ch, %d frames, %.3f s", path, info.container, info.encoding, info.sampleRate, info.channels, info.frames, info.durationSeconds))
+          StandardOutput.write(String(format: "%@\t%@, %@, %d Hz, %d ch, %d frames, %.3f s\n", path, info.container, info.encoding, info.sampleRate, info.channels, info.frames, info.durationSeconds))
         }
       } catch {
         failures += 1

@@ -59,7 +59,7 @@ struct Logits: ParsableCommand {
       let out = network.logProbabilities(features: input)
       let array = NumpyArray(shape: [out.rows, out.cols], values: out.data)
       if output == "-" {
-        FileHandle.standardOutput.write(array.data())
+        StandardOutput.write(array.data())
       } else {
         try array.write(to: output)
       }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Earshot
 import Foundation
+import Glibc
 
 /// Sets the BLAS threads; at one, also stops the workers OpenBLAS started at load, which
 /// would spin for about 0.1 s of CPU (see `Neural.stopIdleThreads`). Call before other
@@ -43,6 +44,43 @@ func testSpeedList(_ text: String?, option: String) throws -> [Float]? {
 /// Writes one line to stderr.
 func printError(_ message: String) {
   FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Results on standard output. A write that fails (a full disk, a closed stream) ends the
+/// command at once with one line on stderr and status 1, not a crash and not a quiet loss; a
+/// reader that has gone away (`| head`) ends it quietly with 141, as SIGPIPE would.
+enum StandardOutput {
+  /// stdin staged in a temporary file (``AudioBatch``), removed if output ends the process.
+  nonisolated(unsafe) static var stagedInput: String?
+
+  static func write(_ text: String) { write(Data(text.utf8)) }
+
+  static func write(_ data: Data) {
+    data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+      var offset = 0
+      while offset < raw.count {
+        let n = Glibc.write(STDOUT_FILENO, raw.baseAddress! + offset, raw.count - offset)
+        if n > 0 { offset += n; continue }
+        let code = n < 0 ? errno : EIO
+        if code == EINTR { continue }
+        if let staged = stagedInput { unlink(staged) }
+        if code == EPIPE { exit(141) }
+        printError("error: cannot write to standard output: \(String(cString: strerror(code)))")
+        exit(1)
+      }
+    }
+  }
+}
+
+/// The widest --beam: a beam of 1,000 takes about 0.1 s per second of audio here, and the
+/// time grows faster than the width; results stop changing long before.
+let maximumBeam = 1000
+
+/// Throws a usage error unless --beam is in 1...maximumBeam.
+func checkBeam(_ beam: Int) throws {
+  guard (1...maximumBeam).contains(beam) else {
+    throw ValidationError("--beam must be in 1...\(maximumBeam) (got \(beam)); 8 is transcribe's default, 1 is greedy")
+  }
 }
 
 /// Throws unless `-` (stdin) is among `inputs` at most once: it holds one recording.
@@ -124,8 +162,19 @@ final class ProgressBar: @unchecked Sendable {
 
   /// Clears the bar before an error line is printed.
   func clearLine() {
+    lock.lock()
+    defer { lock.unlock() }
     guard enabled else { return }
     FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+  }
+
+  /// Runs `body` (which writes results) with the bar off the line when stdout shares the
+  /// terminal, so a result never lands after the bar; the next update draws it again.
+  func clearingLine<T>(_ body: () throws -> T) rethrows -> T {
+    lock.lock()
+    defer { lock.unlock() }
+    if enabled && isatty(STDOUT_FILENO) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    return try body()
   }
 
   private func draw(final: Bool) {
@@ -253,6 +302,7 @@ final class AudioBatch: @unchecked Sendable {
       files[i] = staged!
     }
     stdinPath = staged
+    StandardOutput.stagedInput = staged
     paths = files
     names = files.map { $0 == staged ? "stdin" : $0 }
   }
@@ -275,7 +325,8 @@ final class AudioBatch: @unchecked Sendable {
       Swift.Result { try work(i) { progress.update(file: i, seconds: $0) } }
     } emit: { i, outcome in
       do {
-        try emit(i, try outcome.get())
+        let result = try outcome.get()
+        try progress.clearingLine { try emit(i, result) }
         progress.finish(file: i, failed: false)
       } catch {
         failures += 1
@@ -369,8 +420,9 @@ enum InterruptCleanup {
             if unlink(URL(fileURLWithPath: folder).appendingPathComponent(name).path) == 0 { removed += 1 }
           }
         }
+        if let staged = StandardOutput.stagedInput { unlink(staged) }
         printError("interrupted; \(removed) unfinished output file(s) removed")
-        exit(130)
+        exit(128 + sig)
       }
       source.resume()
       sources.append(source)

@@ -382,7 +382,7 @@ struct Train: ParsableCommand {
       if let wer = summary.bestWER, let epoch = summary.bestEpoch {
         line += String(format: "; best validation %@ %.2f%% at epoch %d", options.tokenUnit == .character ? "CER" : "WER", 100 * wer, epoch)
       }
-      print(line)
+      StandardOutput.write(line + "\n")
       printRunEnd(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)
       if TrainingInterruption.isRequested { throw ExitCode(130) }
     } catch let error as ExitCode {
@@ -428,14 +428,14 @@ extension Train {
   /// Where the model is, or why there is none yet, and how to go on.
   func printRunEnd(bestModel: String, checkpoint: String, stoppedEarly: Bool) {
     if FileManager.default.fileExists(atPath: bestModel) {
-      print("model: \(bestModel)")
+      StandardOutput.write("model: \(bestModel)\n")
     } else {
-      print("no epoch finished yet, so no model was written; the checkpoint is \(checkpoint)")
+      StandardOutput.write("no epoch finished yet, so no model was written; the checkpoint is \(checkpoint)\n")
     }
     if stoppedEarly && TrainingInterruption.isRequested {
-      print("interrupted; the checkpoint holds every step taken: continue with the same command and --resume")
+      StandardOutput.write("interrupted; the checkpoint holds every step taken: continue with the same command and --resume\n")
     } else if stoppedEarly {
-      print("stopped after --max-minutes \(maxMinutes ?? 0); continue with the same command and --resume")
+      StandardOutput.write("stopped after --max-minutes \(maxMinutes ?? 0); continue with the same command and --resume\n")
     }
   }
 
@@ -635,8 +635,8 @@ extension Train {
       if let a = summary.bestAccuracy, let epoch = summary.bestEpoch {
         line += String(format: "; best validation accuracy %.2f%% at epoch %d", 100 * a, epoch)
       }
-      print(line)
-      if let report = summary.bestReport { print("validation (\(split)), best epoch:\n" + report.text, terminator: "") }
+      StandardOutput.write(line + "\n")
+      if let report = summary.bestReport { StandardOutput.write("validation (\(split)), best epoch:\n" + report.text) }
       printRunEnd(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)
       if TrainingInterruption.isRequested { throw ExitCode(130) }
     } catch let error as ExitCode {

@@ -58,7 +58,7 @@ struct Transcribe: ParsableCommand {
   func validate() throws {
     try checkStdinOnce(inputs)
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
-    guard beam >= 1 else { throw ValidationError("--beam must be >= 1 (got \(beam))") }
+    try checkBeam(beam)
     guard (1...100).contains(nbest) else { throw ValidationError("--nbest must be in 1...100 (got \(nbest))") }
     if nbest > 1 && format != .json { throw ValidationError("--nbest lists alternatives in --format json only") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
@@ -98,7 +98,7 @@ struct Transcribe: ParsableCommand {
         let suffix = format == .text ? "txt" : format.rawValue
         try writeAtomically(Data(rendered.utf8), to: URL(fileURLWithPath: output).appendingPathComponent("\(base).\(suffix)").path)
       } else {
-        FileHandle.standardOutput.write(Data(rendered.utf8))
+        StandardOutput.write(rendered)
       }
     }
     if failures > 0 { throw ExitCode.failure }

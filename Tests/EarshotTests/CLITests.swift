@@ -295,6 +295,45 @@ struct CLITests {
     let evaluating = try drawnLines("evaluate --model '\(model)' '\(manifest)'")
     #expect(evaluating.contains { $0.contains("[==============================]") && $0.contains("3/3 clips") }, "\(evaluating)")
     #expect(try String(contentsOfFile: out, encoding: .utf8).contains("utterances: 3"))
+
+    // stdout on the same terminal: the bar leaves the line before each result is written, so
+    // no result is glued after the bar.
+    let first = CLI.repository.appendingPathComponent("samples/yes.wav").path
+    let copy = dir.appendingPathComponent("copy.wav").path
+    try FileManager.default.copyItem(atPath: CLI.repository.appendingPathComponent("samples/phone-415-555-2368.wav").path, toPath: copy)
+    let (status, shared) = try CLI.runOnTerminal("'\(CLI.executable.path)' transcribe '\(first)' '\(copy)'")
+    #expect(status == 0, "\(shared)")
+    #expect(shared.contains("1/2 files"), "\(shared)")
+    #expect(shared.contains("\r\u{1B}[K\(copy)\t"), "\(shared.debugDescription)")
+  }
+
+  /// A failed write to stdout (a full disk) is one error line and status 1 from every
+  /// subcommand, not a crash and not a quiet loss; a reader that leaves early (`| head`)
+  /// ends it quietly.
+  @Test func failedStdoutIsAnError() throws {
+    let samples = CLI.repository.appendingPathComponent("samples").path
+    let sample = samples + "/yes.wav"
+    func shell(_ line: String) throws -> (status: Int32, stderr: String) {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/bin/bash")
+      process.arguments = ["-c", line]
+      let err = Pipe()
+      process.standardError = err
+      process.standardOutput = FileHandle.nullDevice
+      try process.run()
+      let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      process.waitUntilExit()
+      return (process.terminationStatus, text)
+    }
+    let e = "'\(CLI.executable.path)'"
+    for command in ["transcribe '\(sample)'", "transcribe --format json '\(sample)'", "classify '\(sample)'",
+                    "info '\(sample)'", "info --model digits", "features --output - '\(sample)'"] {
+      let r = try shell("\(e) \(command) > /dev/full")
+      #expect(r.status == 1 && r.stderr.contains("error: cannot write to standard output: No space left on device")
+              && !r.stderr.contains("Fatal error"), "\(command): \(r.status) \(r.stderr)")
+    }
+    let early = try shell("\(e) features --output - '\(sample)' | head -c 1; exit ${PIPESTATUS[0]}")
+    #expect([0, 141].contains(early.status) && early.stderr.isEmpty, "\(early.status) \(early.stderr)")
   }
 
   @Test func formatsRoundTrip() throws {
@@ -385,7 +424,13 @@ struct CLITests {
     (["features", "x.wav", "--output", "o", "--kind", "logmel", "--cmvn", "level", "--cmvn-span", "25", "--cmvn-span-margin", "-2"],
      "cmvn.speechSpan.marginFrames = -2 is invalid"),
     (["classify", "x.wav", "--top", "-1"], "--top must be >= 0 (got -1)"),
-    (["transcribe", "x.wav", "--beam", "-2"], "--beam must be >= 1 (got -2)"),
+    (["transcribe", "x.wav", "--beam", "-2"], "--beam must be in 1...1000 (got -2)"),
+    (["transcribe", "x.wav", "--beam", "1000000"], "--beam must be in 1...1000 (got 1000000)"),
+    (["evaluate", "--model", "m", "--beam", "1001", "x.jsonl"], "--beam must be in 1...1000 (got 1001)"),
+    (["classify", "x.wav", "--window", "inf"], "--window must be in (0, 31536000] seconds (got inf)"),
+    (["classify", "x.wav", "--window", "1", "--hop", "1e9"], "--hop must be in (0, 31536000] seconds"),
+    (["features", "x.wav", "--output", "o", "--top-db", "-1"], "--top-db must be >= 0 dB"),
+    (["features", "x.wav", "--output", "o", "--top-db", "nan"], "--top-db must be >= 0 dB"),
     (["classify", "x.wav", "--speeds", "-1,2"], "speed -1.0 is outside"),
   ])
   func badArgumentsExit64(_ arguments: [String], _ message: String) throws {
