@@ -21,7 +21,7 @@ struct Transcribe: ParsableCommand {
       stderr: audio done, speed (x real time) and time left.
 
       Formats:
-        text  the transcript; with several files, "FILE<TAB>transcript" per line
+        text  the transcript; with several files or a folder, "FILE<TAB>transcript" per line
         json  JSON Lines, one object per file:
               {"file", "text", "duration",
                "words": [{"word", "start", "end", "confidence"}]}
@@ -47,8 +47,11 @@ struct Transcribe: ParsableCommand {
   var nbest = 1
   @Option(help: "Output format: text, json, srt or vtt.")
   var format: TranscriptFormat = .text
-  @Option(help: "Write one file per input into this folder instead of stdout.")
+  @Option(help: "Write one file per input into this folder (made if missing) instead of stdout; - is stdout.")
   var output: String?
+
+  /// The --output folder; nil for stdout (no --output, or -).
+  var folder: String? { output == "-" ? nil : output }
   @Option(help: "Files transcribed at once. (default: all cores)")
   var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
@@ -63,6 +66,11 @@ struct Transcribe: ParsableCommand {
     if nbest > 1 && format != .json { throw ValidationError("--nbest lists alternatives in --format json only") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     _ = try vocabularyWords(vocabulary)
+    if let folder, !FileManager.default.fileExists(atPath: folder),
+      ["txt", "json", "jsonl", "srt", "vtt"].contains(URL(fileURLWithPath: folder).pathExtension.lowercased()) {
+      throw ValidationError("--output names a folder that gets one file per input; \(folder) looks like a file name: "
+        + "leave --output out and redirect stdout (> \(folder)), or name a folder")
+    }
   }
 
   func run() throws {
@@ -79,21 +87,26 @@ struct Transcribe: ParsableCommand {
       throw ExitCode.failure
     }
     let batch = try AudioBatch(inputs)
-    if (format == .srt || format == .vtt) && batch.count > 1 && output == nil {
+    if (format == .srt || format == .vtt) && batch.count > 1 && folder == nil {
       throw ValidationError("--format \(format.rawValue) with several files needs --output DIR")
     }
-    if let output { try createOutputFolder(output) }
+    if let folder { try createOutputFolder(folder) }
     let outputNames = outputBaseNames(batch.names)
-    InterruptCleanup.install(outputFolder: output)
+    InterruptCleanup.install(outputFolder: folder)
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     // Files run in parallel; each network call then uses one BLAS thread.
     useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
+    // Text lines name their file when there are several, or the files came from a folder.
+    let named = batch.count > 1 || inputs.contains { input in
+      var isFolder: ObjCBool = false
+      return FileManager.default.fileExists(atPath: input, isDirectory: &isFolder) && isFolder.boolValue
+    }
     let failures = batch.run(threads: workers) { i, progress in
-      if output != nil { _ = try outputNames[i].get() }
+      if folder != nil { _ = try outputNames[i].get() }
       return try transcriber.transcribe(path: batch.paths[i], progress: progress)
     } emit: { i, transcript in
-      let rendered = render(transcript, name: batch.names[i], several: batch.count > 1)
-      if let output {
+      let rendered = render(transcript, name: batch.names[i], several: named)
+      if let output = folder {
         let base = try outputNames[i].get()
         let suffix = format == .text ? "txt" : format.rawValue
         try writeAtomically(Data(rendered.utf8), to: URL(fileURLWithPath: output).appendingPathComponent("\(base).\(suffix)").path)
@@ -107,7 +120,7 @@ struct Transcribe: ParsableCommand {
   func render(_ t: Transcript, name: String, several: Bool) -> String {
     switch format {
     case .text:
-      return several && output == nil ? "\(name)\t\(t.text)\n" : t.text + "\n"
+      return several && folder == nil ? "\(name)\t\(t.text)\n" : t.text + "\n"
     case .json:
       return TranscriptWriter.jsonLine(t, file: name, alternatives: nbest > 1)
     case .srt:

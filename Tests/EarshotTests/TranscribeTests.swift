@@ -164,6 +164,18 @@ struct TranscribeTests {
     #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["x.srt"])
     let file = try CLI.run(["transcribe", "--model", path, "--output", out.appendingPathComponent("x.srt").path, "a/x.wav"], in: dir.path)
     #expect(file.status == 1 && file.stderr.contains("--output: \(out.appendingPathComponent("x.srt").path) is a file, not a folder"), "\(file.stderr)")
+    // A new --output that looks like a file name is refused, not made a folder.
+    let named = try CLI.run(["transcribe", "--model", path, "--format", "srt", "--output", "talk.srt", "a/x.wav"], in: dir.path)
+    #expect(named.status == 64 && named.stderr.contains("talk.srt looks like a file name"), "\(named.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("talk.srt").path))
+    // - is stdout, as for features and logits: no folder named -.
+    let dash = try CLI.run(["transcribe", "--model", path, "--output", "-", "a/x.wav"], in: dir.path)
+    let plain = try CLI.run(["transcribe", "--model", path, "a/x.wav"], in: dir.path)
+    #expect(dash.status == 0 && dash.text == plain.text && !dash.text.isEmpty, "\(dash.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("-").path))
+    // A folder of one file still names it on each line; one file given alone does not.
+    let folder = try CLI.run(["transcribe", "--model", path, "a"], in: dir.path)
+    #expect(folder.status == 0 && folder.text == "a/x.wav\t" + plain.text, "\(folder.text)")
   }
 
   @Test func jsonOutputMatchesTheLibrary() throws {
