@@ -138,7 +138,7 @@ struct Train: ParsableCommand {
   var initMember: Int?
   @Flag(help: "classify, with --init: keep only the --init model's encoder (features, sizes, LSTM weights) and learn a new pooling and output layer for this run's labels (the data's, or --labels; --pooling defaults to the model's): transfer to other labels.")
   var newHead = false
-  @Option(help: "Stop cleanly, after a checkpoint, after this many minutes of training.") var maxMinutes: Double?
+  @Option(help: "Stop cleanly, after a checkpoint, after this many minutes of training (exit status 75 if no epoch has finished, so no model exists yet; --resume goes on).") var maxMinutes: Double?
 
   // --task classify only.
   @Option(help: "classify: pooling over frames: mean, max, mean-max (the two side by side) or attention. (default: mean)") var pooling: Pooling?
@@ -221,6 +221,10 @@ struct Train: ParsableCommand {
     if let windowMs, !(windowMs > 0 && windowMs <= 1000) { throw ValidationError("--window-ms must be in (0, 1000] (got \(windowMs))") }
     if let hopMs, !(hopMs > 0 && hopMs <= 1000) { throw ValidationError("--hop-ms must be in (0, 1000] (got \(hopMs))") }
     guard FileManager.default.fileExists(atPath: train) else { throw ValidationError("--train \(train): no such file or folder") }
+    var outputIsFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: output, isDirectory: &outputIsFolder), !outputIsFolder.boolValue {
+      throw ValidationError("--output \(output) is a file; it names the run's folder")
+    }
     if let extraTrain, !FileManager.default.fileExists(atPath: extraTrain) {
       throw ValidationError("--extra-train \(extraTrain): no such file or folder")
     }
@@ -383,8 +387,7 @@ struct Train: ParsableCommand {
         line += String(format: "; best validation %@ %.2f%% at epoch %d", options.tokenUnit == .character ? "CER" : "WER", 100 * wer, epoch)
       }
       StandardOutput.write(line + "\n")
-      printRunEnd(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)
-      if TrainingInterruption.isRequested { throw ExitCode(130) }
+      try endRun(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)
     } catch let error as ExitCode {
       throw error
     } catch {
@@ -425,9 +428,12 @@ extension Train {
     }
   }
 
-  /// Where the model is, or why there is none yet, and how to go on.
-  func printRunEnd(bestModel: String, checkpoint: String, stoppedEarly: Bool) {
-    if FileManager.default.fileExists(atPath: bestModel) {
+  /// Where the model is, or why there is none yet, and how to go on; then the exit: 130
+  /// when interrupted, 75 (try again: --resume) when no epoch has finished, so no model
+  /// exists for a command chained after this one.
+  func endRun(bestModel: String, checkpoint: String, stoppedEarly: Bool) throws {
+    let hasModel = FileManager.default.fileExists(atPath: bestModel)
+    if hasModel {
       StandardOutput.write("model: \(bestModel)\n")
     } else {
       StandardOutput.write("no epoch finished yet, so no model was written; the checkpoint is \(checkpoint)\n")
@@ -437,6 +443,8 @@ extension Train {
     } else if stoppedEarly {
       StandardOutput.write("stopped after --max-minutes \(maxMinutes ?? 0); continue with the same command and --resume\n")
     }
+    if TrainingInterruption.isRequested { throw ExitCode(130) }
+    if !hasModel { throw ExitCode(75) }
   }
 
   /// Ctrl-C (SIGINT) or SIGTERM while training: the step in progress finishes and a checkpoint
@@ -637,8 +645,7 @@ extension Train {
       }
       StandardOutput.write(line + "\n")
       if let report = summary.bestReport { StandardOutput.write("validation (\(split)), best epoch:\n" + report.text) }
-      printRunEnd(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)
-      if TrainingInterruption.isRequested { throw ExitCode(130) }
+      try endRun(bestModel: summary.bestModel, checkpoint: summary.checkpoint, stoppedEarly: summary.stoppedEarly)
     } catch let error as ExitCode {
       throw error
     } catch {

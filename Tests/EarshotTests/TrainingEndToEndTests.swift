@@ -355,6 +355,25 @@ func trainingTemporaryDirectory() -> URL {
     #expect(resumed.text.contains("trained \(epochs) of \(epochs) epochs (\(2 * epochs) steps"), "\(resumed.text)")
   }
 
+  /// A run stopped by --max-minutes before any epoch finished has no model: it says so and
+  /// exits 75, so `train && evaluate` stops there; --resume finishes it (status 0). An
+  /// --output that is a file is refused before any clip is loaded.
+  @Test func noModelYetIsNotSuccess() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 64, seed: 19, to: dir, name: "train")
+    let output = dir.appendingPathComponent("run").path
+    let arguments = ["train", "--task", "ctc", "--train", train, "--output", output, "--epochs", "1",
+                     "--hidden", "4", "--layers", "1", "--batch-size", "4", "--threads", "1"]
+    let stopped = try CLI.run(arguments + ["--max-minutes", "0.000001"])
+    #expect(stopped.status == 75, "\(stopped.text) \(stopped.stderr)")
+    #expect(stopped.text.contains("no epoch finished yet, so no model was written"), "\(stopped.text)")
+    let resumed = try CLI.run(arguments + ["--resume"])
+    #expect(resumed.status == 0 && resumed.text.contains("model: \(output)/best.safetensors"), "\(resumed.text) \(resumed.stderr)")
+    let file = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", train])
+    #expect(file.status == 64 && file.stderr.contains("--output \(train) is a file"), "\(file.stderr)")
+  }
+
   /// --sample-rate, --mel-bands, --window-ms and --hop-ms shape a CTC model's features as a
   /// classifier's; the model carries them, and transcribe resamples to its rate.
   @Test func ctcFeatureOptions() throws {
