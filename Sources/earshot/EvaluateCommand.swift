@@ -77,6 +77,19 @@ struct Evaluate: ParsableCommand {
                                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       speech.apply(to: &evaluator.transcription)
       evaluator.transcription.vocabulary = try vocabularyWords(vocabulary)
+      // Reference words that cannot be output are errors in every score: say which.
+      let texts = entries.map(\.text)
+      let untokened = unitsOutside(Set(loaded.tokens), in: texts, unit: loaded.unit)
+      if !untokened.isEmpty {
+        printError("warning: the references hold \(untokened.count) \(loaded.unit == .word ? "word" : "character")(s) "
+          + "that \(model) cannot output (not among its tokens), each an error: " + listUnits(untokened))
+      }
+      if let words = evaluator.transcription.vocabulary {
+        let outside = unitsOutside(Set(words), in: texts, unit: .word).filter { !untokened.contains($0) }
+        if !outside.isEmpty {
+          printError("warning: the references hold \(outside.count) word(s) outside --vocabulary, each an error: " + listUnits(outside))
+        }
+      }
       let bar = ProgressBar(paths: entries.map(\.audio), label: "clips")
       result = try evaluator.evaluate(entries) { i, failed in bar.finish(file: i, failed: failed) }
     } catch {

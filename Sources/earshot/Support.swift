@@ -72,6 +72,18 @@ enum StandardOutput {
   }
 }
 
+/// The words (or, for a character model, characters) of `texts` outside `known`, sorted and
+/// once each: what decoding can never output, so errors in every score.
+func unitsOutside(_ known: Set<String>, in texts: [String], unit: TokenUnit) -> [String] {
+  let units = texts.flatMap { text in unit == .word ? text.split(separator: " ").map(String.init) : text.map(String.init) }
+  return Set(units.filter { !known.contains($0) }).sorted()
+}
+
+/// Up to ten units for a warning line, a space shown as "(space)".
+func listUnits(_ units: [String]) -> String {
+  units.prefix(10).map { $0 == " " ? "(space)" : $0 }.joined(separator: " ") + (units.count > 10 ? " ..." : "")
+}
+
 /// The widest --beam: a beam of 1,000 takes about 0.1 s per second of audio here, and the
 /// time grows faster than the width; results stop changing long before.
 let maximumBeam = 1000

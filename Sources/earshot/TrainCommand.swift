@@ -363,15 +363,10 @@ struct Train: ParsableCommand {
       if trainer.skipped.count > 10 { printError("skipped \(trainer.skipped.count - 10) more") }
       if let validEntries {
         // Validation words the model cannot output are errors in every epoch's WER.
-        let known = Set(trainer.tokenizer.tokens)
-        let units = validEntries.flatMap { e in
-          trainer.tokenizer.unit == .word ? e.text.split(separator: " ").map(String.init) : e.text.map(String.init)
-        }
-        let unknown = Set(units.filter { !known.contains($0) }).sorted()
+        let unknown = unitsOutside(Set(trainer.tokenizer.tokens), in: validEntries.map(\.text), unit: trainer.tokenizer.unit)
         if !unknown.isEmpty {
           printError("warning: validation texts hold \(unknown.count) \(trainer.tokenizer.unit == .word ? "word" : "character")(s) "
-            + "that no training text has, so the model can never output them: "
-            + unknown.prefix(10).map { $0 == " " ? "(space)" : $0 }.joined(separator: " ") + (unknown.count > 10 ? " ..." : ""))
+            + "that no training text has, so the model can never output them: " + listUnits(unknown))
         }
       }
       let built = trainer.connectedCount > 0 ? " (\(trainer.connectedCount) of them connected strings)" : ""

@@ -355,6 +355,23 @@ func trainingTemporaryDirectory() -> URL {
     #expect(resumed.text.contains("trained \(epochs) of \(epochs) epochs (\(2 * epochs) steps"), "\(resumed.text)")
   }
 
+  /// evaluate names the reference words that cannot be output: outside the model's tokens,
+  /// or outside --vocabulary.
+  @Test func evaluateNamesUnreachableReferenceWords() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let clip = CLI.repository.appendingPathComponent("samples/phone-415-555-2368.wav").path
+    let manifest = dir.appendingPathComponent("m.jsonl")
+    try (#"{"audio": "\#(clip)", "text": "four one five five five five two three six eight"}"# + "\n"
+      + #"{"audio": "\#(clip)", "text": "four banana"}"# + "\n").write(to: manifest, atomically: true, encoding: .utf8)
+    let r = try CLI.run(["evaluate", "--model", "digits", "--beam", "4", "--vocabulary", "four,one,five", manifest.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("1 word(s) that digits cannot output (not among its tokens), each an error: banana"), "\(r.stderr)")
+    #expect(r.stderr.contains("4 word(s) outside --vocabulary, each an error: eight six three two"), "\(r.stderr)")
+    let plain = try CLI.run(["evaluate", "--model", "digits", manifest.path])
+    #expect(plain.status == 0 && !plain.stderr.contains("--vocabulary"), "\(plain.stderr)")
+  }
+
   /// A run stopped by --max-minutes before any epoch finished has no model: it says so and
   /// exits 75, so `train && evaluate` stops there; --resume finishes it (status 0). An
   /// --output that is a file is refused before any clip is loaded.
