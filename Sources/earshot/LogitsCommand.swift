@@ -36,6 +36,11 @@ struct Logits: ParsableCommand {
 
   func run() throws {
     useBLASThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    if ClassificationEvaluator.isClassifier(model) {
+      printError("error: \(model) is a classifier, not a CTC model: logits writes a CTC network's per-frame "
+        + "log-probabilities; for a classifier's label probabilities use earshot classify --model \(model) --top K --format json")
+      throw ExitCode.failure
+    }
     do {
       let network = try SequenceModel(named: model, member: member)
       let input: Matrix

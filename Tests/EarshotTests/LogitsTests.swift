@@ -96,6 +96,11 @@ struct LogitsTests {
     ])
     #expect(plain.status == 1)
     #expect(plain.stderr.contains("no member 1; it holds one network"), "\(plain.stderr)")
-    for suffix in ["2", "3", "4"] { #expect(!FileManager.default.fileExists(atPath: out + suffix)) }
+    // A classifier is named as one at once, with or without --member.
+    for extra in [[], ["--member", "0"]] {
+      let classifier = try CLI.run(["logits", "--model", "commands", "--audio", wav, "--output", out + "5"] + extra)
+      #expect(classifier.status == 1 && classifier.stderr.contains("commands is a classifier, not a CTC model"), "\(classifier.stderr)")
+    }
+    for suffix in ["2", "3", "4", "5"] { #expect(!FileManager.default.fileExists(atPath: out + suffix)) }
   }
 }
