@@ -55,6 +55,12 @@ struct Ensemble: ParsableCommand {
     let target = URL(fileURLWithPath: output).standardizedFileURL.path
     let inputs = models.map { URL(fileURLWithPath: (try? ModelCatalog.path(for: $0)) ?? $0).standardizedFileURL.path }
     if inputs.contains(target) { throw ValidationError("--output \(output) is one of the inputs; write the ensemble elsewhere") }
+    // An existing model is replaced (re-running a recipe); anything else there is kept.
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: output, isDirectory: &isFolder),
+      isFolder.boolValue || (try? SafeTensors(contentsOf: output)) == nil {
+      throw ValidationError("--output \(output) exists and is not a model (.safetensors); it is not replaced: remove it or write elsewhere")
+    }
     for (k, path) in inputs.enumerated() where inputs[..<k].contains(path) {
       throw ValidationError("\(models[k]) is given twice; an ensemble of a network with itself only weighs it twice")
     }

@@ -127,6 +127,14 @@ struct EnsembleTests {
     #expect(object["label"] as? String == expected.label)
     #expect(abs((object["confidence"] as! Double) - expected.confidence) < 1e-5)
 
+    // An existing model at --output is replaced; any other file is kept.
+    let again = try CLI.run(["ensemble", aPath, bPath, "--output", out])
+    #expect(again.status == 0, "\(again.stderr)")
+    let audio = dir.appendingPathComponent("keep.wav").path
+    try FileManager.default.copyItem(atPath: wav, toPath: audio)
+    let kept = try CLI.run(["ensemble", aPath, bPath, "--output", audio])
+    #expect(kept.status == 64 && kept.stderr.contains("exists and is not a model"), "\(kept.stderr)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: audio)) == Data(contentsOf: URL(fileURLWithPath: wav)))
     let twice = try CLI.run(["ensemble", aPath, bPath, aPath, "--output", dir.appendingPathComponent("t.safetensors").path])
     #expect(twice.status == 64 && twice.stderr.contains("is given twice"), "\(twice.stderr)")
     let one = try CLI.run(["ensemble", aPath, "--output", out])
