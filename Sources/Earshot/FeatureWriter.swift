@@ -82,6 +82,7 @@ public enum FeatureWriter {
   /// A Kaldi utterance key for a file: its base name without extension, spaces replaced.
   public static func kaldiKey(for path: String) -> String {
     let base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-    return base.isEmpty ? "utterance" : base.replacingOccurrences(of: " ", with: "_")
+    // A key ends at whitespace in ark and scp files: any (space, tab, newline) becomes _.
+    return base.isEmpty ? "utterance" : String(base.map { $0.isWhitespace ? "_" : $0 })
   }
 }

@@ -214,6 +214,7 @@ public enum ModelCatalog {
       let candidate = URL(fileURLWithPath: dir).appendingPathComponent(nameOrPath + ".safetensors").path
       if FileManager.default.fileExists(atPath: candidate) { return candidate }
     }
+    if isFolder.boolValue { throw .modelIsFolder(path: nameOrPath) }
     throw .unknownModel(name: nameOrPath, available: names)
   }
 }

@@ -25,6 +25,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case trainingCheckpoint(path: String)
   /// A timeline's window or hop is not a positive number of seconds, at most a year.
   case badTimeline(window: Double, hop: Double)
+  /// A folder was named where a model file was expected (and no shipped model has its name).
+  case modelIsFolder(path: String)
 
   public var description: String {
     switch self {
@@ -54,6 +56,10 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
       return kind == ModelArchitecture.Kind.ctc.rawValue
         ? "\(name) is a transcription (CTC) model, not a classifier"
         : "\(name) is a classifier, not a transcription (CTC) model"
+    case .modelIsFolder(let path):
+      let run = URL(fileURLWithPath: path).appendingPathComponent("best.safetensors").path
+      return "\(path) is a folder, not a model file"
+        + (FileManager.default.fileExists(atPath: run) ? "; a training run's model is \(run)" : " (.safetensors)")
     case .trainingCheckpoint(let path):
       return "\(path): a training checkpoint (for train --resume), not a model; "
         + "use best.safetensors or last.safetensors of the same run"

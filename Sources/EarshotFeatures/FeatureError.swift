@@ -6,6 +6,8 @@ public enum FeatureError: Error, Equatable, Sendable, CustomStringConvertible {
   case invalidOption(name: String, value: String, expected: String)
   /// The signal is too short for the requested framing.
   case signalTooShort(samples: Int, needed: Int, reason: String)
+  /// The signal gives too few frames for what follows the framing (deltas).
+  case tooFewFrames(frames: Int, needed: Int, reason: String)
   /// A sample is NaN or infinite.
   case nonFiniteInput(index: Int)
 
@@ -15,6 +17,8 @@ public enum FeatureError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(name) = \(value) is invalid; expected \(expected)"
     case .signalTooShort(let samples, let needed, let reason):
       return "signal has \(samples) samples, needs at least \(needed): \(reason)"
+    case .tooFewFrames(let frames, let needed, let reason):
+      return "signal gives \(frames) frames, needs at least \(needed): \(reason)"
     case .nonFiniteInput(let index):
       return "sample \(index) is NaN or infinite"
     }

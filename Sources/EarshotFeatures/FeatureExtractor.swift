@@ -317,8 +317,8 @@ public final class FeatureExtractor: @unchecked Sendable {
     if options.kind == .mfcc { m = applyDCT(consume m) }
     if options.deltas.order > 0 {
       guard m.frames >= options.deltas.width else {
-        throw .signalTooShort(
-          samples: m.frames, needed: options.deltas.width,
+        throw .tooFewFrames(
+          frames: m.frames, needed: options.deltas.width,
           reason: "deltas of width \(options.deltas.width) need that many frames")
       }
       m = Deltas.append(to: m, order: options.deltas.order, width: options.deltas.width)

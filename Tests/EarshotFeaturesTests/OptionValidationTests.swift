@@ -77,6 +77,18 @@ struct OptionValidationTests {
     #expect(FeatureExtractor.maximumMelBands == 4096)
   }
 
+  /// Deltas wider than the frames a signal gives: the error counts frames, not samples.
+  @Test func deltasNeedFramesAndSayFrames() throws {
+    var o = Self.speech
+    o.deltas.order = 1
+    o.deltas.width = 9
+    let extractor = try FeatureExtractor(options: o)
+    #expect(throws: FeatureError.tooFewFrames(frames: 5, needed: 9, reason: "deltas of width 9 need that many frames")) {
+      _ = try extractor([Float](repeating: 0.1, count: 640))
+    }
+    #expect(try extractor([Float](repeating: 0.1, count: 1280)).frames == 9)
+  }
+
   /// Reflect padding of an empty signal read x[-2] (an index out of range).
   @Test(arguments: [PadMode.constant, .reflect])
   func emptySignalWithCentreIsOneFrameOfFloor(_ pad: PadMode) throws {

@@ -358,6 +358,20 @@ struct TranscribeTests {
     let r = try CLI.run(["transcribe", "--model", "nope", wav])
     #expect(r.status == 1)
     #expect(r.stderr.contains("nope: no such model file or shipped model"), "\(r.stderr)")
+    // A folder (a training run) is named as one, with the run's model when it has one.
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let empty = try CLI.run(["transcribe", "--model", dir.path, wav])
+    #expect(empty.status == 1 && empty.stderr.contains("\(dir.path) is a folder, not a model file (.safetensors)"), "\(empty.stderr)")
+    let (_, model) = try fixtureTranscriptionModel()
+    try FileManager.default.copyItem(atPath: model, toPath: dir.appendingPathComponent("best.safetensors").path)
+    let run = try CLI.run(["transcribe", "--model", dir.path, wav])
+    #expect(run.stderr.contains("a training run's model is \(dir.path)/best.safetensors"), "\(run.stderr)")
+  }
+
+  /// Kaldi keys end at whitespace: every kind (tab, newline) becomes _.
+  @Test func kaldiKeysHoldNoWhitespace() {
+    #expect(FeatureWriter.kaldiKey(for: "/a/b c\td\ne.wav") == "b_c_d_e")
   }
 }
 
