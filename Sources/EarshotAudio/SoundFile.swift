@@ -94,6 +94,24 @@ public final class AudioFile {
 
   deinit { if let handle { sf_close(handle) } }
 
+  /// The header of a regular file libsndfile can open, as it stands: none of the checks
+  /// that ``init(path:)`` makes for decoding (rate, channels, length, truncation), so that
+  /// `earshot info` can describe the files it cannot process. nil when libsndfile cannot
+  /// open it, or its length is unknown.
+  public static func header(path: String) -> AudioInfo? {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+      ((try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType) == .typeRegular
+    else { return nil }
+    var sfInfo = SF_INFO()
+    guard let handle = sf_open(path, Int32(SFM_READ), &sfInfo) else { return nil }
+    defer { sf_close(handle) }
+    guard sfInfo.frames < sf_count_t(Int64.max) else { return nil }
+    let (container, encoding) = formatNames(Int32(sfInfo.format))
+    return AudioInfo(path: path, sampleRate: Int(sfInfo.samplerate), channels: Int(sfInfo.channels),
+                     frames: Int(sfInfo.frames), container: container, encoding: encoding)
+  }
+
   /// Reads up to `maxFrames` frames, downmixed to mono by averaging the channels (as
   /// `librosa.to_mono` does). Returns nil at the end of the file.
   /// - Throws: `AudioError.nonFiniteSample` for NaN/Inf samples, `.truncated` when the data

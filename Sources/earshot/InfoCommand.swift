@@ -8,7 +8,9 @@ struct Info: ParsableCommand {
     abstract: "Print the format, sample rate, channels and duration of audio files, or what a model is.",
     discussion: """
       One line per audio file: path, container, encoding, rate, channels, frames, seconds. \
-      Unreadable files are reported on stderr and the exit status is 1.
+      A file the other commands cannot process (no frames, cut short, an unsupported rate) \
+      still gets its header line where libsndfile reads one (JSON: with an "error" field); \
+      the reason goes to stderr, and the exit status is 1.
 
       A model (--model NAME|PATH, or a .safetensors file among the inputs) is described \
       instead: what it outputs (words or labels), its networks (size, pooling, parameters), \
@@ -50,19 +52,27 @@ struct Info: ParsableCommand {
       printError("error: no audio files found in \(audioInputs.joined(separator: " "))")
     }
     for path in files {
+      // A file Earshot cannot process still shows its header when libsndfile reads one.
+      var problem: String?
+      var info: AudioInfo?
       do {
-        let info = try AudioFile(path: path).info
+        info = try AudioFile(path: path).info
+      } catch {
+        failures += 1
+        problem = "\(error)"
+        info = AudioFile.header(path: path)
+      }
+      if let info {
         if json {
           StandardOutput.write(
-            "{\"file\":\(FeatureWriter.jsonString(path)),\"container\":\(FeatureWriter.jsonString(info.container)),\"encoding\":\(FeatureWriter.jsonString(info.encoding)),\"sample_rate\":\(info.sampleRate),\"channels\":\(info.channels),\"frames\":\(info.frames),\"duration\":\(info.durationSeconds)}\n"
+            "{\"file\":\(FeatureWriter.jsonString(path)),\"container\":\(FeatureWriter.jsonString(info.container)),\"encoding\":\(FeatureWriter.jsonString(info.encoding)),\"sample_rate\":\(info.sampleRate),\"channels\":\(info.channels),\"frames\":\(info.frames),\"duration\":\(info.durationSeconds)"
+              + (problem.map { ",\"error\":\(FeatureWriter.jsonString($0))" } ?? "") + "}\n"
           )
         } else {
           StandardOutput.write(String(format: "%@\t%@, %@, %d Hz, %d ch, %d frames, %.3f s\n", path, info.container, info.encoding, info.sampleRate, info.channels, info.frames, info.durationSeconds))
         }
-      } catch {
-        failures += 1
-        printError("error: \(error)")
       }
+      if let problem { printError("error: \(problem)") }
     }
     if failures > 0 { throw ExitCode.failure }
   }

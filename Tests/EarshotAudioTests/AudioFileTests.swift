@@ -216,6 +216,26 @@ struct HostileAudioTests {
     #expect(try AudioFile.loadMono(path: path).samples.count == 400)
   }
 
+  /// The header as it stands, for files decoding refuses (no frames, cut short, a rate out
+  /// of range); nil for what libsndfile cannot open and for folders.
+  @Test func headerOfFilesThatCannotBeProcessed() throws {
+    let dir = temporaryDirectory()
+    let pcm = [UInt8](repeating: 0x10, count: 3200)
+    func header(_ bytes: Data, _ name: String) throws -> AudioInfo? {
+      let path = dir.appendingPathComponent(name).path
+      try bytes.write(to: URL(fileURLWithPath: path))
+      #expect(throws: AudioError.self) { try AudioFile(path: path) }
+      return AudioFile.header(path: path)
+    }
+    let truncated = try #require(try header(wavBytes(sampleRate: 16_000, channels: 1, data: pcm).prefix(44 + 1000), "cut.wav"))
+    #expect(truncated.sampleRate == 16_000 && truncated.channels == 1 && truncated.frames == 500)
+    #expect(try header(wavBytes(sampleRate: 16_000, channels: 1, data: []), "empty.wav")?.frames ?? 0 == 0)
+    #expect(try header(wavBytes(sampleRate: 100, channels: 2, data: pcm), "slow.wav")?.sampleRate == 100)
+    #expect(try header(Data("not audio".utf8), "text.wav") == nil)
+    #expect(AudioFile.header(path: dir.path) == nil)
+    #expect(AudioFile.header(path: dir.appendingPathComponent("absent.wav").path) == nil)
+  }
+
   @Test func directoryIsRejected() {
     let dir = temporaryDirectory()
     #expect(throws: AudioError.notAFile(path: dir.path, kind: "directory")) { try AudioFile(path: dir.path) }

@@ -94,6 +94,16 @@ struct CLITests {
     #expect(r.status == 0)
     #expect(r.text.contains("48000 Hz, 2 ch, 49237 frames"), "\(r.text)")
     #expect(r.text.contains("WAV"))
+    // A file cut short still shows its header; the reason is on stderr and the status is 1.
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let cut = dir.appendingPathComponent("cut.wav")
+    try Data(contentsOf: audio.appendingPathComponent("phrase-48000-stereo-s16.wav")).prefix(44 + 4 * 1000).write(to: cut)
+    let t = try CLI.run(["info", cut.path])
+    #expect(t.status == 1 && t.text.contains("48000 Hz, 2 ch, 1000 frames") && t.stderr.contains("truncated"), "\(t.text) \(t.stderr)")
+    let j = try CLI.run(["info", "--json", cut.path])
+    let object = try #require(try JSONSerialization.jsonObject(with: j.stdout) as? [String: Any])
+    #expect(object["frames"] as? Int == 1000 && (object["error"] as? String)?.contains("truncated") == true, "\(object)")
   }
 
   /// `info --model` (JSON) on each shipped model: the outputs the issues name, and per network
