@@ -31,16 +31,34 @@ struct CLI {
   /// Runs a shell command line on a pseudo-terminal; returns its exit status and what it
   /// drew there (stdout and stderr not redirected by the command line).
   static func runOnTerminal(_ commandLine: String) throws -> (status: Int32, drawn: String) {
+    let (status, drawn) = try capture(script, ["-qec", commandLine, "/dev/null"], stderr: false)
+    return (status, drawn)
+  }
+
+  /// Runs a bash command line; returns its exit status and its stderr (stdout is dropped
+  /// unless the line redirects it).
+  static func runShell(_ commandLine: String) throws -> (status: Int32, stderr: String) {
+    try capture("/bin/bash", ["-c", commandLine], stderr: true)
+  }
+
+  /// Runs `program arguments` with an empty stdin and returns its status and one stream:
+  /// stderr (stdout dropped) or stdout (stderr inherited).
+  private static func capture(_ program: String, _ arguments: [String], stderr: Bool) throws -> (Int32, String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: script)
-    process.arguments = ["-qec", commandLine, "/dev/null"]
-    let terminal = Pipe()
-    process.standardOutput = terminal
+    process.executableURL = URL(fileURLWithPath: program)
+    process.arguments = arguments
+    let pipe = Pipe()
+    if stderr {
+      process.standardError = pipe
+      process.standardOutput = FileHandle.nullDevice
+    } else {
+      process.standardOutput = pipe
+    }
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    let drawn = String(decoding: terminal.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    return (process.terminationStatus, drawn)
+    return (process.terminationStatus, text)
   }
 
   /// Runs `earshot arguments` (in `directory`, default the tests' own; `program` in place of
@@ -323,26 +341,14 @@ struct CLITests {
   @Test func failedStdoutIsAnError() throws {
     let samples = CLI.repository.appendingPathComponent("samples").path
     let sample = samples + "/yes.wav"
-    func shell(_ line: String) throws -> (status: Int32, stderr: String) {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: "/bin/bash")
-      process.arguments = ["-c", line]
-      let err = Pipe()
-      process.standardError = err
-      process.standardOutput = FileHandle.nullDevice
-      try process.run()
-      let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-      process.waitUntilExit()
-      return (process.terminationStatus, text)
-    }
     let e = "'\(CLI.executable.path)'"
     for command in ["transcribe '\(sample)'", "transcribe --format json '\(sample)'", "classify '\(sample)'",
                     "info '\(sample)'", "info --model digits", "features --output - '\(sample)'"] {
-      let r = try shell("\(e) \(command) > /dev/full")
+      let r = try CLI.runShell("\(e) \(command) > /dev/full")
       #expect(r.status == 1 && r.stderr.contains("error: cannot write to standard output: No space left on device")
               && !r.stderr.contains("Fatal error"), "\(command): \(r.status) \(r.stderr)")
     }
-    let early = try shell("\(e) features --output - '\(sample)' | head -c 1; exit ${PIPESTATUS[0]}")
+    let early = try CLI.runShell("\(e) features --output - '\(sample)' | head -c 1; exit ${PIPESTATUS[0]}")
     #expect([0, 141].contains(early.status) && early.stderr.isEmpty, "\(early.status) \(early.stderr)")
   }
 
