@@ -99,6 +99,16 @@ import Testing
     #expect(r.text.contains("WER: 300.00% (0 substitutions, 0 deletions, 3 insertions of 1 words)"), "\(r.text)")
     let mixed = try! JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
     #expect(mixed["wer"] as? Double == 3, "\(r.json)")
+    // snake_case keys, as all of Earshot's JSON; speakers as the text names them.
+    #expect(mixed["utterance_accuracy"] is Double && mixed["word_errors"] is [String: Any], "\(r.json)")
+    #expect(mixed["utteranceAccuracy"] == nil && mixed["wordErrors"] == nil, "\(r.json)")
+    var anonymous = EvaluationReport()
+    anonymous.add(reference: "one", hypothesis: "two", speaker: nil)
+    let none = try! JSONSerialization.jsonObject(with: Data(anonymous.json.utf8)) as! [String: Any]
+    #expect((none["speakers"] as? [String: Any])?.isEmpty == true, "\(anonymous.json)")
+    anonymous.add(reference: "one", hypothesis: "one", speaker: "ann")
+    let some = try! JSONSerialization.jsonObject(with: Data(anonymous.json.utf8)) as! [String: Any]
+    #expect(Set((some["speakers"] as? [String: Any])?.keys ?? [:].keys) == ["(none)", "ann"], "\(anonymous.json)")
   }
 
   @Test func textKeepsLongSpeakerNamesAndWordsWhole() {

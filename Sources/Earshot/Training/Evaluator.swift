@@ -114,8 +114,12 @@ extension EvaluationReport {
 
   /// The JSON form: totals and rates, per speaker, per word, confusion and the errors. A rate
   /// over no reference words or characters (recordings without speech) is null: its edit
-  /// counts still hold the insertions.
+  /// counts still hold the insertions. Speakers as the text shows them: none when no
+  /// utterance names one, otherwise utterances without one under "(none)".
   public var json: String {
+    let named = speakers.count == 1 && speakers.keys.first == "" ? [:]
+      : Dictionary(uniqueKeysWithValues: speakers.map { ($0.key.isEmpty ? "(none)" : $0.key, $0.value) })
+    let namedSpeakers: [String: EditCounts] = named
     struct Summary: Encodable {
       var utterances: Int
       var wer: Rate
@@ -127,6 +131,11 @@ extension EvaluationReport {
       var wordErrors: [String: EvaluationReport.WordErrors]
       var confusion: [String: [String: Int]]
       var errors: [EvaluationReport.Utterance]
+      // snake_case, as every other JSON Earshot writes.
+      enum CodingKeys: String, CodingKey {
+        case utterances, wer, cer, words, characters, speakers, confusion, errors
+        case utteranceAccuracy = "utterance_accuracy", wordErrors = "word_errors"
+      }
     }
     struct Speaker: Encodable {
       var wer: Rate
@@ -146,7 +155,7 @@ extension EvaluationReport {
     let s = Summary(
       utterances: utterances, wer: Rate(words), cer: Rate(characters), utteranceAccuracy: utteranceAccuracy,
       words: words, characters: characters,
-      speakers: speakers.mapValues { Speaker(wer: Rate($0), words: $0.reference, errors: $0.errors) },
+      speakers: namedSpeakers.mapValues { Speaker(wer: Rate($0), words: $0.reference, errors: $0.errors) },
       wordErrors: wordErrors, confusion: confusion, errors: errors)
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys, .prettyPrinted]
