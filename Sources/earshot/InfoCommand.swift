@@ -172,7 +172,27 @@ struct ModelDescription {
     return "{\"model\":\(string(name)),\"file\":\(string(path)),\"bytes\":\(bytes),\"task\":\(string(task)),"
       + "\"\(outputKind)\":[\(outputs.map(string).joined(separator: ","))],"
       + "\"test_speeds\":[\(testSpeeds.map { String(format: "%g", $0) }.joined(separator: ","))],"
-      + "\"networks\":[\(nets.joined(separator: ","))],\"provenance\":\(provenance.map(string) ?? "null")}"
+      + "\"networks\":[\(nets.joined(separator: ","))],\"provenance\":\(provenance.map(Self.expandedJSON) ?? "null")}"
+  }
+
+  /// The provenance as JSON to read, not to unescape: where the stored text is a JSON
+  /// object, it is written as one, and so are its string values that hold JSON objects or
+  /// arrays (a recipe's options are stored as JSON text inside it); other text as a string.
+  static func expandedJSON(_ text: String) -> String {
+    func parse(_ s: String) -> Any? {
+      guard s.first == "{" || s.first == "[" else { return nil }
+      return try? JSONSerialization.jsonObject(with: Data(s.utf8))
+    }
+    func expand(_ value: Any) -> Any {
+      if let s = value as? String, let inner = parse(s) { return expand(inner) }
+      if let d = value as? [String: Any] { return d.mapValues(expand) }
+      if let a = value as? [Any] { return a.map(expand) }
+      return value
+    }
+    guard let object = parse(text),
+      let data = try? JSONSerialization.data(withJSONObject: expand(object), options: [.sortedKeys, .withoutEscapingSlashes])
+    else { return FeatureWriter.jsonString(text) }
+    return String(decoding: data, as: UTF8.self)
   }
 
   /// "log-mel, 40 bands, 16000 Hz, 25 ms windows every 10 ms, CMVN per band".

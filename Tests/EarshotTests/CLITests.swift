@@ -155,6 +155,9 @@ struct CLITests {
       if pooling == "attention" { count += 2 * h + 1 }
       #expect(n["parameters"] as? Int == count, "\(name): \(n)")
     }
+    // The recipe is JSON to read: an object, and JSON text stored inside it expanded.
+    let provenance = try #require(object["provenance"] as? [String: Any], "\(object["provenance"] ?? "none")")
+    if name == "sounds" { #expect(provenance["options"] is [String: Any], "\(provenance)") }
     let text = try CLI.run(["info", "--model", name])
     #expect(text.status == 0 && text.text.hasPrefix(name) && text.text.contains("network 0: BiLSTM"), "\(text.text)")
   }
