@@ -29,7 +29,7 @@ struct Evaluate: ParsableCommand {
       Examples:
         earshot evaluate --model runs/digits/best.safetensors test.jsonl
         earshot evaluate --model digits --beam 8 --format json \\
-            ../shared/data/fsdd/recordings
+            free-spoken-digit-dataset/recordings
 
       A classifier (e.g. the shipped commands and sounds models) is scored on a folder with one \
       sub-folder per label (DIR/{label}/*.wav|ogg; _unknown_ names the label unknown) or JSON \
@@ -38,7 +38,7 @@ struct Evaluate: ParsableCommand {
       --confusion-csv and --confusion-png also write to files.
 
         earshot evaluate --model commands --confusion-png confusion.png \\
-            ../shared/data/speech-commands
+            speech_commands
       """)
 
   @Option(help: "Model file (.safetensors) or shipped model name.") var model: String

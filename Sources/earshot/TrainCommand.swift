@@ -44,10 +44,10 @@ struct Train: ParsableCommand {
       A NaN or infinite loss stops the run and keeps the last checkpoint.
 
       Examples:
-        earshot train --task ctc --train ../shared/data/fsdd/recordings \\
+        earshot train --task ctc --train free-spoken-digit-dataset/recordings \\
             --output runs/fsdd --epochs 2 --max-minutes 5
         earshot train --task ctc --train train.jsonl --valid valid.jsonl \\
-            --output runs/digits --noise ../shared/data/speech-commands/_silence_
+            --output runs/digits --noise speech_commands/_background_noise_
         earshot train --task ctc --train train.jsonl --valid valid.jsonl \\
             --output runs/digits --resume
         earshot evaluate --model runs/digits/best.safetensors test.jsonl
@@ -74,7 +74,7 @@ struct Train: ParsableCommand {
       another task, or your own keywords, from an encoder trained on more data).
 
       Examples:
-        earshot train --task classify --train ../shared/data/esc10 --valid-fold 4 \\
+        earshot train --task classify --train ESC-10 --valid-fold 4 \\
             --output runs/sounds --mel-bands 64 --window-ms 40 --hop-ms 20 \\
             --mixup 0.5 --cmvn level
         earshot train --task classify --train commands.jsonl --valid-speakers 0.2 \\
