@@ -37,7 +37,7 @@ struct Info: ParsableCommand {
 
   func run() throws {
     var failures = 0
-    for name in (model.map { [$0] } ?? []) + inputs.filter(\.isModelFile) {
+    func describeModel(_ name: String) {
       do {
         StandardOutput.write(try ModelDescription(named: name).render(json: json) + "\n")
       } catch {
@@ -45,13 +45,21 @@ struct Info: ParsableCommand {
         printError("error: \(error)")
       }
     }
+    if let model { describeModel(model) }
+    // In the order given: models where a .safetensors file is named, audio files otherwise.
     let audioInputs = inputs.filter { !$0.isModelFile }
-    let files = expandInputs(audioInputs)
-    if files.isEmpty && !audioInputs.isEmpty {
+    let items: [(path: String, isModel: Bool)] = inputs.flatMap { input in
+      input.isModelFile ? [(input, true)] : expandInputs([input]).map { ($0, false) }
+    }
+    if !audioInputs.isEmpty && !items.contains(where: { !$0.isModel }) {
       failures += 1
       printError("error: no audio files found in \(audioInputs.joined(separator: " "))")
     }
-    for path in files {
+    for (path, isModel) in items {
+      if isModel {
+        describeModel(path)
+        continue
+      }
       // A file Earshot cannot process still shows its header when libsndfile reads one.
       var problem: String?
       var info: AudioInfo?

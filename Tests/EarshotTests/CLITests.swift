@@ -122,6 +122,12 @@ struct CLITests {
     let j = try CLI.run(["info", "--json", cut.path])
     let object = try #require(try JSONSerialization.jsonObject(with: j.stdout) as? [String: Any])
     #expect(object["frames"] as? Int == 1000 && (object["error"] as? String)?.contains("truncated") == true, "\(object)")
+    // Audio files and models are described in the order given.
+    let model = CLI.repository.appendingPathComponent("Sources/Earshot/Models/sounds.safetensors").path
+    let clip = audio.appendingPathComponent("phrase-48000-stereo-s16.wav").path
+    let mixed = try CLI.run(["info", "--json", clip, model, clip])
+    let lines = mixed.text.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    #expect(mixed.status == 0 && lines.map { $0["model"] != nil } == [false, true, false], "\(mixed.text) \(mixed.stderr)")
   }
 
   /// `info --model` (JSON) on each shipped model: the outputs the issues name, and per network
