@@ -24,6 +24,14 @@ struct EarshotCLI: ParsableCommand {
   /// ArgumentParser's "Missing value", which takes any word starting with a dash for an option.
   static func main() {
     let arguments = attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst()))
+    // `earshot help NAME` for a NAME that is no subcommand: ArgumentParser shows the top-level
+    // help and exits 0, as if it had been found.
+    var names: [String] = []
+    for sub in configuration.subcommands { if let name = sub.configuration.commandName { names.append(name) } }
+    if arguments.count >= 2, arguments[0] == "help", !names.contains(arguments[1]) {
+      FileHandle.standardError.write(Data("Error: no subcommand '\(arguments[1])'; the subcommands are \(names.joined(separator: ", "))\n".utf8))
+      exit(withError: ExitCode.validationFailure)
+    }
     var command: ParsableCommand
     do {
       command = try parseAsRoot(arguments)

@@ -457,6 +457,7 @@ struct CLITests {
     (["features", "x.wav", "--output", "o", "--top-db", "-1"], "--top-db must be >= 0 dB"),
     (["features", "x.wav", "--output", "o", "--top-db", "nan"], "--top-db must be >= 0 dB"),
     (["classify", "x.wav", "--speeds", "-1,2"], "speed -1.0 is outside"),
+    (["help", "bogus"], "no subcommand 'bogus'; the subcommands are transcribe, classify"),
   ])
   func badArgumentsExit64(_ arguments: [String], _ message: String) throws {
     let r = try CLI.run(arguments)
