@@ -237,12 +237,24 @@ public final class Classifier: Sendable {
     return try classifyAtModelRate(samples, offsetSeconds: offsetSeconds)
   }
 
-  /// ``classify(samples:sampleRate:offsetSeconds:)`` for samples at the model's rate.
+  /// A clip on its own, at the model's rate.
   func classifyAtModelRate(_ samples: [Float], offsetSeconds: Double) throws -> Classification {
+    var loudest: Float = 0
+    return try classifyAtModelRate(samples, offsetSeconds: offsetSeconds, loudest: &loudest)
+  }
+
+  /// ``classify(samples:sampleRate:offsetSeconds:)`` for samples at the model's rate.
+  /// - Parameter loudest: with level normalisation, the loudest (DC-free) sample heard before
+  ///   these in the same file: a clip is raised only as far as the louder of it and its own
+  ///   peak allows, and `loudest` becomes that peak.
+  func classifyAtModelRate(_ samples: [Float], offsetSeconds: Double, loudest: inout Float) throws -> Classification {
     let duration = Double(samples.count) / Double(model.features.sampleRate)
-    let samples = normalizesLevel
-      ? LevelNormalization.apply(LevelNormalization.removingDC(samples), target: LevelNormalization.minimumPeak, raiseOnly: true)
-      : samples
+    var samples = samples
+    if normalizesLevel {
+      let centred = LevelNormalization.removingDC(samples)
+      loudest = max(loudest, LevelNormalization.loudest(centred))
+      samples = LevelNormalization.apply(centred, target: LevelNormalization.minimumPeak, raiseOnly: true, reference: loudest)
+    }
     // Each member's features of the clip at every test speed (members with one front end
     // share them), then each member hears its speeds as one batch: one pass of the encoder
     // with (speeds x hidden) matrix products instead of one pass per speed.
@@ -272,7 +284,9 @@ public final class Classifier: Sendable {
   /// bounded memory. Where the next window on the hop grid would run past the end of the
   /// file, a last one ends at the end of the file instead (a file shorter than a window is
   /// one window); a tail that falls in the gap between windows (hop > window) is left out,
-  /// as the other gaps are.
+  /// as the other gaps are. With level normalisation a window is raised only while the
+  /// file so far is quieter than -20 dBFS (by its loudest sample so far, not its own), so a
+  /// quiet pause after a loud sound is heard as quiet, not raised into a sound of its own.
   /// - Parameter progress: called after each window with the seconds of the file read and
   ///   labelled so far (never decreasing; the last call gives its whole duration), e.g. for a
   ///   progress bar on hours of audio. Called on the calling thread.
@@ -294,12 +308,15 @@ public final class Classifier: Sendable {
     var nextStart = 0
     var results: [Classification] = []
     var total = 0
+    // The loudest sample so far: a window is raised no further than it allows.
+    var loudest: Float = 0
     while let block = try stream.next() {
       buffer += block
       total += block.count
       while nextStart + windowSamples <= total {
         let from = nextStart - bufferStart
-        results.append(try classifyAtModelRate(Array(buffer[from..<(from + windowSamples)]), offsetSeconds: Double(nextStart) / Double(rate)))
+        results.append(try classifyAtModelRate(Array(buffer[from..<(from + windowSamples)]), offsetSeconds: Double(nextStart) / Double(rate),
+                                               loudest: &loudest))
         progress(Double(nextStart + windowSamples) / Double(rate))
         nextStart += hopSamples
       }
@@ -316,7 +333,7 @@ public final class Classifier: Sendable {
       let start = max(total - windowSamples, 0)
       let from = start - bufferStart
       if from >= 0 {
-        results.append(try classifyAtModelRate(Array(buffer[from...]), offsetSeconds: Double(start) / Double(rate)))
+        results.append(try classifyAtModelRate(Array(buffer[from...]), offsetSeconds: Double(start) / Double(rate), loudest: &loudest))
       }
     }
     progress(Double(total) / Double(rate))

@@ -2,7 +2,8 @@
 /// a fault (``removingLargeOffset(_:)``) and scales each stretch of speech it decodes so its
 /// loudest sample sits at ``peak``; `Classifier` removes a clip's (or timeline window's) DC
 /// offset (``removingDC(_:)``), then raises it to ``minimumPeak`` if its loudest sample is
-/// under that and leaves louder ones at their level. (Removing every offset before
+/// under that and leaves louder ones at their level (a timeline window: if the loudest
+/// sample of the file so far is under it, so that a quiet gap after a loud sound stays quiet). (Removing every offset before
 /// transcription was tried and cost the `digits` model's validation sets a little;
 /// docs/models.md.)
 ///
@@ -22,14 +23,21 @@ public enum LevelNormalization {
   /// `raiseOnly`, audio already at least that loud keeps its level. Digital silence stays
   /// silent. (An offset is removed first, where wanted, by ``removingDC(_:)`` or
   /// ``removingLargeOffset(_:)``.)
-  public static func apply(_ samples: [Float], target: Float = peak, raiseOnly: Bool = false) -> [Float] {
+  /// - Parameter reference: a peak to scale by when it is larger than the samples' own (a
+  ///   timeline window by the loudest sample heard so far in its file).
+  public static func apply(_ samples: [Float], target: Float = peak, raiseOnly: Bool = false, reference: Float = 0) -> [Float] {
     var y = samples
-    let loudest = y.reduce(Float(0)) { max($0, abs($1)) }
+    let loudest = max(self.loudest(y), reference)
     guard loudest > 0 else { return y }
     let gain = min(target / loudest, maximumGain)
     if raiseOnly && gain <= 1 { return y }
     for i in y.indices { y[i] *= gain }
     return y
+  }
+
+  /// The largest magnitude in `samples` (0 for none).
+  public static func loudest(_ samples: [Float]) -> Float {
+    samples.reduce(Float(0)) { max($0, abs($1)) }
   }
 
   /// ``removingLargeOffset(_:)`` subtracts the mean only above this share of the peak.

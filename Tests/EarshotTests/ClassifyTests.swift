@@ -108,6 +108,31 @@ struct ClassifyTests {
     #expect(abs(gapped.last!.end - 0.8) < 1e-9)
   }
 
+  /// A timeline window is raised by the loudest sample so far in its file, not its own: a
+  /// quiet pause after a loud sound stays quiet (raised on its own, its noise became a
+  /// "word"); a quiet start, with nothing louder before it, is raised as a clip is.
+  @Test func timelineWindowsAreRaisedByTheFileSoFar() throws {
+    let (model, _) = try fixtureClassificationModel()
+    let rate = model.features.sampleRate
+    var rng = SeededGenerator(seed: 11)
+    let quiet = (0..<rate).map { _ in 1e-4 * Float.random(in: -1...1, using: &rng) }
+    let loud = (0..<rate).map { n in 0.5 * Float(sin(2 * Double.pi * 440 * Double(n) / Double(rate))) }
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("quiet-loud-quiet.wav").path
+    try writeWAV(quiet + loud + quiet, sampleRate: rate, encoding: .float32, to: path)
+    let raising = try Classifier(model: model)
+    let asRecorded = try Classifier(model: model, normalizesLevel: false)
+    let windows = try raising.timeline(path: path, window: 1, hop: 1)
+    try #require(windows.count == 3)
+    func probabilities(_ c: Classification) -> [Double] { model.labels.map { l in c.ranked.first { $0.label == l }!.probability } }
+    func close(_ a: Classification, _ b: Classification) -> Bool { zip(probabilities(a), probabilities(b)).allSatisfy { abs($0 - $1) < 1e-5 } }
+    // The first quiet second: raised as a clip alone. The pause after the tone: as it is.
+    #expect(close(windows[0], try raising.classify(samples: quiet, sampleRate: rate)))
+    #expect(close(windows[2], try asRecorded.classify(samples: LevelNormalization.removingDC(quiet), sampleRate: rate)))
+    #expect(!close(windows[2], try raising.classify(samples: quiet, sampleRate: rate)))
+  }
+
   @Test func shortClipIsPaddedNotRejected() throws {
     let (model, _) = try fixtureClassificationModel()
     let result = try Classifier(model: model).classify(samples: [Float](repeating: 0.1, count: 100), sampleRate: model.features.sampleRate)
