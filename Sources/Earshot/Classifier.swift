@@ -285,8 +285,8 @@ public final class Classifier: Sendable {
   /// file, a last one ends at the end of the file instead (a file shorter than a window is
   /// one window); a tail that falls in the gap between windows (hop > window) is left out,
   /// as the other gaps are. With level normalisation a window is raised only while the
-  /// file so far is quieter than -20 dBFS (by its loudest sample so far, not its own), so a
-  /// quiet pause after a loud sound is heard as quiet, not raised into a sound of its own.
+  /// windows so far are quieter than -20 dBFS (by their loudest sample, not its own alone),
+  /// so a quiet pause after a loud sound is heard as quiet, not raised into a sound of its own.
   /// - Parameter progress: called after each window with the seconds of the file read and
   ///   labelled so far (never decreasing; the last call gives its whole duration), e.g. for a
   ///   progress bar on hours of audio. Called on the calling thread.

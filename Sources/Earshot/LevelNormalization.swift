@@ -3,7 +3,8 @@
 /// loudest sample sits at ``peak``; `Classifier` removes a clip's (or timeline window's) DC
 /// offset (``removingDC(_:)``), then raises it to ``minimumPeak`` if its loudest sample is
 /// under that and leaves louder ones at their level (a timeline window: if the loudest
-/// sample of the file so far is under it, so that a quiet gap after a loud sound stays quiet). (Removing every offset before
+/// sample of the windows so far is under it, so that a quiet gap after a loud sound stays
+/// quiet). (Removing every offset before
 /// transcription was tried and cost the `digits` model's validation sets a little;
 /// docs/models.md.)
 ///

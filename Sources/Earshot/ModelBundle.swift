@@ -214,7 +214,10 @@ public enum ModelCatalog {
       let candidate = URL(fileURLWithPath: dir).appendingPathComponent(nameOrPath + ".safetensors").path
       if FileManager.default.fileExists(atPath: candidate) { return candidate }
     }
-    if isFolder.boolValue { throw .modelIsFolder(path: nameOrPath) }
+    if isFolder.boolValue {
+      let run = URL(fileURLWithPath: nameOrPath).appendingPathComponent("best.safetensors").path
+      throw .modelIsFolder(path: nameOrPath, runModel: FileManager.default.fileExists(atPath: run) ? run : nil)
+    }
     throw .unknownModel(name: nameOrPath, available: names)
   }
 }

@@ -25,8 +25,9 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
   case trainingCheckpoint(path: String)
   /// A timeline's window or hop is not a positive number of seconds, at most a year.
   case badTimeline(window: Double, hop: Double)
-  /// A folder was named where a model file was expected (and no shipped model has its name).
-  case modelIsFolder(path: String)
+  /// A folder was named where a model file was expected (and no shipped model has its name);
+  /// `runModel` is its best.safetensors where it holds one (a training run).
+  case modelIsFolder(path: String, runModel: String?)
 
   public var description: String {
     switch self {
@@ -56,10 +57,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
       return kind == ModelArchitecture.Kind.ctc.rawValue
         ? "\(name) is a transcription (CTC) model, not a classifier"
         : "\(name) is a classifier, not a transcription (CTC) model"
-    case .modelIsFolder(let path):
-      let run = URL(fileURLWithPath: path).appendingPathComponent("best.safetensors").path
-      return "\(path) is a folder, not a model file"
-        + (FileManager.default.fileExists(atPath: run) ? "; a training run's model is \(run)" : " (.safetensors)")
+    case .modelIsFolder(let path, let runModel):
+      return "\(path) is a folder, not a model file" + (runModel.map { "; a training run's model is \($0)" } ?? " (.safetensors)")
     case .trainingCheckpoint(let path):
       return "\(path): a training checkpoint (for train --resume), not a model; "
         + "use best.safetensors or last.safetensors of the same run"

@@ -23,12 +23,16 @@ struct EarshotCLI: ParsableCommand {
   /// `--top -1` reaches the option's own check ("--top must be >= 0 (got -1)") instead of
   /// ArgumentParser's "Missing value", which takes any word starting with a dash for an option.
   static func main() {
+    // A reader that goes away (`| head`) makes writes fail with EPIPE, which StandardOutput
+    // turns into a quiet exit after removing any staged stdin, instead of a kill by signal.
+    signal(SIGPIPE, SIG_IGN)
     let arguments = attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst()))
     // `earshot help NAME` for a NAME that is no subcommand: ArgumentParser shows the top-level
     // help and exits 0, as if it had been found.
     var names: [String] = []
     for sub in configuration.subcommands { if let name = sub.configuration.commandName { names.append(name) } }
-    if arguments.count >= 2, arguments[0] == "help", !names.contains(arguments[1]) {
+    if arguments.count >= 2, arguments[0] == "help", !names.contains(arguments[1]), arguments[1] != "help",
+      !arguments[1].hasPrefix("-") {
       FileHandle.standardError.write(Data("Error: no subcommand '\(arguments[1])'; the subcommands are \(names.joined(separator: ", "))\n".utf8))
       exit(withError: ExitCode.validationFailure)
     }

@@ -55,10 +55,11 @@ struct Ensemble: ParsableCommand {
     let target = URL(fileURLWithPath: output).standardizedFileURL.path
     let inputs = models.map { URL(fileURLWithPath: (try? ModelCatalog.path(for: $0)) ?? $0).standardizedFileURL.path }
     if inputs.contains(target) { throw ValidationError("--output \(output) is one of the inputs; write the ensemble elsewhere") }
-    // An existing model is replaced (re-running a recipe); anything else there is kept.
+    // An existing model is replaced (re-running a recipe); anything else there (an audio
+    // file, a training checkpoint) is kept.
     var isFolder: ObjCBool = false
     if FileManager.default.fileExists(atPath: output, isDirectory: &isFolder),
-      isFolder.boolValue || (try? SafeTensors(contentsOf: output)) == nil {
+      isFolder.boolValue || ((try? ClassificationModel(named: output)) == nil && (try? TranscriptionModel(named: output)) == nil) {
       throw ValidationError("--output \(output) exists and is not a model (.safetensors); it is not replaced: remove it or write elsewhere")
     }
     for (k, path) in inputs.enumerated() where inputs[..<k].contains(path) {

@@ -43,12 +43,19 @@ func testSpeedList(_ text: String?, option: String) throws -> [Float]? {
 
 /// Writes one line to stderr.
 func printError(_ message: String) {
-  FileHandle.standardError.write(Data((message + "\n").utf8))
+  // Raw write, errors ignored: FileHandle.write would trap on a closed stderr.
+  let bytes = Array((message + "\n").utf8)
+  var offset = 0
+  while offset < bytes.count {
+    let n = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress! + offset, bytes.count - offset) }
+    if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+  }
 }
 
 /// Results on standard output. A write that fails (a full disk, a closed stream) ends the
 /// command at once with one line on stderr and status 1, not a crash and not a quiet loss; a
-/// reader that has gone away (`| head`) ends it quietly with 141, as SIGPIPE would.
+/// reader that has gone away (`| head`) ends it quietly with 141, as SIGPIPE would (the CLI
+/// ignores SIGPIPE so that this path, which removes a staged stdin file, runs).
 enum StandardOutput {
   /// stdin staged in a temporary file (``AudioBatch``), removed if output ends the process.
   nonisolated(unsafe) static var stagedInput: String?
@@ -63,10 +70,11 @@ enum StandardOutput {
         if n > 0 { offset += n; continue }
         let code = n < 0 ? errno : EIO
         if code == EINTR { continue }
+        // _exit: other threads may be inside BLAS or FFTW, and stdout has nothing buffered.
         if let staged = stagedInput { unlink(staged) }
-        if code == EPIPE { exit(141) }
+        if code == EPIPE { _exit(141) }
         printError("error: cannot write to standard output: \(String(cString: strerror(code)))")
-        exit(1)
+        _exit(1)
       }
     }
   }
@@ -183,9 +191,12 @@ final class ProgressBar: @unchecked Sendable {
   /// Runs `body` (which writes results) with the bar off the line when stdout shares the
   /// terminal, so a result never lands after the bar; the next update draws it again.
   func clearingLine<T>(_ body: () throws -> T) rethrows -> T {
+    // Only when results share the terminal is the bar held off the line while they are
+    // written; otherwise (files, pipes) workers' updates never wait on the writing.
+    guard enabled && isatty(STDOUT_FILENO) != 0 else { return try body() }
     lock.lock()
     defer { lock.unlock() }
-    if enabled && isatty(STDOUT_FILENO) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     return try body()
   }
 
@@ -413,8 +424,8 @@ func writeAtomically(_ data: Data, to path: String) throws {
 }
 
 /// On Ctrl-C (SIGINT) or SIGTERM: removes this process's temporary output files
-/// (`*.tmp-PID*`) from the output folder, says so on stderr and exits with 130. Finished
-/// outputs stay; no partial file is left behind.
+/// (`*.tmp-PID*`) from the output folder, says so on stderr and exits with 128 + the signal
+/// (130 for Ctrl-C, 143 for SIGTERM). Finished outputs stay; no partial file is left behind.
 enum InterruptCleanup {
   nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Earshot
 import Foundation
+import Synchronization
 
 /// Token units as `earshot train --tokens` spells them.
 enum TrainTokenUnit: String, CaseIterable, ExpressibleByArgument {
@@ -438,21 +439,22 @@ extension Train {
     } else if stoppedEarly {
       StandardOutput.write("stopped after --max-minutes \(maxMinutes ?? 0); continue with the same command and --resume\n")
     }
-    if TrainingInterruption.isRequested { throw ExitCode(130) }
+    if TrainingInterruption.isRequested { throw ExitCode(128 + Self.interruptSignal.load(ordering: .acquiring)) }
     if !hasModel { throw ExitCode(75) }
   }
 
   /// Ctrl-C (SIGINT) or SIGTERM while training: the step in progress finishes and a checkpoint
-  /// is written (then `run` exits with 130); a second signal, or one while the clips are still
-  /// loading, quits at once.
+  /// is written (then `run` exits with 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM); a
+  /// second signal, or one while the clips are still loading, quits at once.
   static func stopOnInterrupt() {
     for sig in [SIGINT, SIGTERM] {
       signal(sig, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
       source.setEventHandler {
+        interruptSignal.store(sig, ordering: .releasing)
         if TrainingInterruption.isRequested || !TrainingInterruption.request() {
           printError("interrupted")
-          Glibc.exit(130)
+          Glibc.exit(128 + sig)
         }
         printError("\ninterrupted: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)")
       }
@@ -461,6 +463,8 @@ extension Train {
     }
   }
   nonisolated(unsafe) static var interruptSources: [DispatchSourceSignal] = []
+  /// The signal that asked training to stop (for the exit status).
+  static let interruptSignal = Atomic<Int32>(SIGINT)
 
   /// --noise-snr as (min, max) dB, nil when not given: "MIN,MAX" or one value for both.
   /// - Throws: `ValidationError` for anything else, a range outside -20...60 dB, or MIN > MAX.

@@ -291,8 +291,6 @@ enum ToneClasses {
 }
 
 @Suite(.serialized) struct ClassificationCLITests {
-  /// `earshot train --task classify` then `earshot evaluate` on the trained model, through the
-  /// built binary.
   /// Labels that differ only in case are found (they would train as separate classes), and
   /// train warns about them by name.
   @Test func labelsDifferingOnlyInCaseAreNamed() throws {
@@ -316,6 +314,8 @@ enum ToneClasses {
     #expect(t.stderr.contains("warning: labels '\(first.uppercased())' and '\(first)' differ only in case"), "\(t.stderr)")
   }
 
+  /// `earshot train --task classify` then `earshot evaluate` on the trained model, through the
+  /// built binary.
   @Test func trainAndEvaluateThroughTheCLI() throws {
     let dir = trainingTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -341,6 +341,9 @@ enum ToneClasses {
     #expect(Array(try Data(contentsOf: URL(fileURLWithPath: png)).prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
     let checkpoint = try CLI.run(["classify", "--model", run + "/checkpoint.safetensors", data])
     #expect(checkpoint.status == 1 && checkpoint.stderr.contains("a training checkpoint"), "\(checkpoint.stderr)")
+    // ensemble never writes over a checkpoint (the file --resume needs).
+    let over = try CLI.run(["ensemble", model, run + "/last.safetensors", "--output", run + "/checkpoint.safetensors"])
+    #expect(over.status == 64 && over.stderr.contains("exists and is not a model"), "\(over.stderr)")
     // An output that cannot be written (under a file) fails before any clip is scored.
     let blocked = try CLI.run(["evaluate", "--model", model, "--confusion-csv", png + "/c.csv", data])
     #expect(blocked.status == 1 && blocked.stderr.contains("is a file") && blocked.text.isEmpty, "\(blocked.stderr)")

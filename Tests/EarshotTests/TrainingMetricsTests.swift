@@ -109,6 +109,10 @@ import Testing
     anonymous.add(reference: "one", hypothesis: "one", speaker: "ann")
     let some = try! JSONSerialization.jsonObject(with: Data(anonymous.json.utf8)) as! [String: Any]
     #expect(Set((some["speakers"] as? [String: Any])?.keys ?? [:].keys) == ["(none)", "ann"], "\(anonymous.json)")
+    // A speaker really called "(none)" joins the unnamed ones, as in the text (no trap).
+    anonymous.add(reference: "one two", hypothesis: "one two", speaker: "(none)")
+    let joined = try! JSONSerialization.jsonObject(with: Data(anonymous.json.utf8)) as! [String: Any]
+    #expect(((joined["speakers"] as? [String: [String: Any]])?["(none)"]?["words"]) as? Int == 3, "\(anonymous.json)")
   }
 
   @Test func textKeepsLongSpeakerNamesAndWordsWhole() {
@@ -208,7 +212,8 @@ import Testing
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let names = ["7_george_12.wav", "3_jackson_0.flac", "4_nicolas_x.wav", "07_theo_1.wav", "4__1.wav",
-                 "4_lucas_.wav", "12_bob_0.wav", "+4_yweweler_2.wav", "5_theo_1.txt", "5_a_b_1.wav"]
+                 "4_lucas_.wav", "12_bob_0.wav", "+4_yweweler_2.wav", "5_theo_1.txt", "5_a_b_1.wav",
+                 "十_bob_1.wav", "٣_bob_1.wav"]
     for name in names {
       _ = FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: Data())
     }

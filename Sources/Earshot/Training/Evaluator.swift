@@ -117,9 +117,13 @@ extension EvaluationReport {
   /// counts still hold the insertions. Speakers as the text shows them: none when no
   /// utterance names one, otherwise utterances without one under "(none)".
   public var json: String {
-    let named = speakers.count == 1 && speakers.keys.first == "" ? [:]
-      : Dictionary(uniqueKeysWithValues: speakers.map { ($0.key.isEmpty ? "(none)" : $0.key, $0.value) })
-    let namedSpeakers: [String: EditCounts] = named
+    // A speaker really called "(none)" shares the entry with the unnamed ones, as in the text.
+    let namedSpeakers: [String: EditCounts] = speakers.count == 1 && speakers.keys.first == "" ? [:]
+      : Dictionary(speakers.map { ($0.key.isEmpty ? "(none)" : $0.key, $0.value) }, uniquingKeysWith: { a, b in
+        var sum = a
+        sum += b
+        return sum
+      })
     struct Summary: Encodable {
       var utterances: Int
       var wer: Rate

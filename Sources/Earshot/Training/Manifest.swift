@@ -166,10 +166,11 @@ struct FSDDName {
     let url = URL(fileURLWithPath: fileName)
     guard audioFileExtensions.contains(url.pathExtension.lowercased()) else { return nil }
     let parts = url.deletingPathExtension().lastPathComponent.split(separator: "_", omittingEmptySubsequences: false)
-    guard parts.count == 3, parts[0].count == 1, let digit = parts[0].first?.wholeNumberValue,
+    // An ASCII digit: wholeNumberValue would read 十 as 10 and ٣ as 3.
+    guard parts.count == 3, parts[0].count == 1, let code = parts[0].first?.asciiValue, (48...57).contains(code),
       !parts[1].isEmpty, !parts[2].isEmpty, parts[2].allSatisfy({ $0.isASCII && $0.isNumber })
     else { return nil }
-    self.digit = digit
+    self.digit = Int(code - 48)
     self.speaker = String(parts[1])
   }
 }
