@@ -478,6 +478,11 @@ struct SpeechDetectionOptions: ParsableArguments {
 
 /// Warns on stderr about audio files that an FSDD-style folder manifest leaves out.
 func warnAboutIgnoredFiles(inFolder path: String) {
+  let repeated = Manifest.repeatedClips(inFolder: path)
+  if !repeated.isEmpty {
+    printError("warning: \(repeated.count) clip(s) in \(path) are there in two formats; each is read once (the first by "
+      + "name), these are left out: " + repeated.prefix(5).joined(separator: " ") + (repeated.count > 5 ? " ..." : ""))
+  }
   let ignored = Manifest.ignoredFiles(inFolder: path)
   guard !ignored.isEmpty else { return }
   printError("warning: \(ignored.count) audio file(s) in \(path) are not named {digit}_{speaker}_{take}.wav (FSDD; any audio extension) and are left out: "

@@ -133,9 +133,29 @@ public enum Manifest {
       throw .cannotReadManifest(path: path, reason: (error as NSError).localizedDescription)
     }
     let base = URL(fileURLWithPath: path)
-    return names.sorted().compactMap { name in
+    return fsddFiles(names).kept.compactMap { name in
       fsddClip(name).map { ManifestEntry(audio: base.appendingPathComponent(name).path, text: $0.text, speaker: $0.speaker) }
     }
+  }
+
+  /// The FSDD-named files among `names`, sorted: one per clip (`kept`), and the other copies
+  /// of clips that are there in more than one format (`4_george_0.wav` beside
+  /// `4_george_0.flac`: the first by name is kept), so that no clip counts twice.
+  private static func fsddFiles(_ names: [String]) -> (kept: [String], repeated: [String]) {
+    var seen = Set<String>()
+    var kept: [String] = [], repeated: [String] = []
+    for name in names.sorted() where fsddClip(name) != nil {
+      let stem = URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent
+      if seen.insert(stem).inserted { kept.append(name) } else { repeated.append(name) }
+    }
+    return (kept, repeated)
+  }
+
+  /// The files of the folder `path` that ``load(_:)`` skips as second copies of a clip in
+  /// another format (see above); empty for a file or a missing folder.
+  public static func repeatedClips(inFolder path: String) -> [String] {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return [] }
+    return fsddFiles(names).repeated
   }
 
   /// The text and speaker of an FSDD file name (see ``FSDDName``); nil for other names.
