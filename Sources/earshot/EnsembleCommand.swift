@@ -57,9 +57,9 @@ struct Ensemble: ParsableCommand {
     if inputs.contains(target) { throw ValidationError("--output \(output) is one of the inputs; write the ensemble elsewhere") }
     // An existing model is replaced (re-running a recipe); anything else there (an audio
     // file, a training checkpoint) is kept.
-    var isFolder: ObjCBool = false
-    if FileManager.default.fileExists(atPath: output, isDirectory: &isFolder),
-      isFolder.boolValue || ((try? ClassificationModel(named: output)) == nil && (try? TranscriptionModel(named: output)) == nil) {
+    let there = PathKind(output)
+    if there == .folder
+      || there == .other && (try? ClassificationModel(named: output)) == nil && (try? TranscriptionModel(named: output)) == nil {
       throw ValidationError("--output \(output) exists and is not a model (.safetensors); it is not replaced: remove it or write elsewhere")
     }
     for (k, path) in inputs.enumerated() where inputs[..<k].contains(path) {

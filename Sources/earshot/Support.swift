@@ -44,11 +44,31 @@ func testSpeedList(_ text: String?, option: String) throws -> [Float]? {
 /// Writes one line to stderr.
 func printError(_ message: String) {
   // Raw write, errors ignored: FileHandle.write would trap on a closed stderr.
-  let bytes = Array((message + "\n").utf8)
-  var offset = 0
-  while offset < bytes.count {
-    let n = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress! + offset, bytes.count - offset) }
-    if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+  _ = writeAll(Data((message + "\n").utf8), to: STDERR_FILENO)
+}
+
+/// Writes all of `data` to the file descriptor `fd`, through partial writes and EINTR;
+/// returns nil, or the errno of the write that failed (EIO for one that wrote nothing).
+func writeAll(_ data: Data, to fd: Int32) -> Int32? {
+  data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32? in
+    var offset = 0
+    while offset < raw.count {
+      let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+      if n > 0 { offset += n; continue }
+      let code = n < 0 ? errno : EIO
+      if code != EINTR { return code }
+    }
+    return nil
+  }
+}
+
+/// What is at a path: nothing, a folder, or something else (a file, a device, ...).
+enum PathKind {
+  case missing, folder, other
+
+  init(_ path: String) {
+    var isFolder: ObjCBool = false
+    self = !FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) ? .missing : isFolder.boolValue ? .folder : .other
   }
 }
 
@@ -63,20 +83,12 @@ enum StandardOutput {
   static func write(_ text: String) { write(Data(text.utf8)) }
 
   static func write(_ data: Data) {
-    data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-      var offset = 0
-      while offset < raw.count {
-        let n = Glibc.write(STDOUT_FILENO, raw.baseAddress! + offset, raw.count - offset)
-        if n > 0 { offset += n; continue }
-        let code = n < 0 ? errno : EIO
-        if code == EINTR { continue }
-        // _exit: other threads may be inside BLAS or FFTW, and stdout has nothing buffered.
-        if let staged = stagedInput { unlink(staged) }
-        if code == EPIPE { _exit(141) }
-        printError("error: cannot write to standard output: \(String(cString: strerror(code)))")
-        _exit(1)
-      }
-    }
+    guard let code = writeAll(data, to: STDOUT_FILENO) else { return }
+    // _exit: other threads may be inside BLAS or FFTW, and stdout has nothing buffered.
+    if let staged = stagedInput { unlink(staged) }
+    if code == EPIPE { _exit(141) }
+    printError("error: cannot write to standard output: \(String(cString: strerror(code)))")
+    _exit(1)
   }
 }
 
@@ -113,8 +125,7 @@ func checkStdinOnce(_ inputs: [String]) throws {
 func expandInputs(_ inputs: [String]) -> [String] {
   var files: [String] = []
   for input in inputs {
-    var isDirectory: ObjCBool = false
-    if input != "-", FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue {
+    if input != "-", PathKind(input) == .folder {
       files += audioFiles(in: input)
     } else {
       files.append(input)
@@ -372,8 +383,7 @@ final class AudioBatch: @unchecked Sendable {
 
 /// Creates the output folder of `option` (and its parents); prints why and fails when it cannot.
 func createOutputFolder(_ path: String, for option: String = "--output") throws {
-  var isFolder: ObjCBool = false
-  if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
+  if PathKind(path) == .other {
     printError("error: \(option): \(path) is a file, not a folder")
     throw ExitCode.failure
   }

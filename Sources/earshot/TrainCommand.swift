@@ -222,8 +222,7 @@ struct Train: ParsableCommand {
     if let windowMs, !(windowMs > 0 && windowMs <= 1000) { throw ValidationError("--window-ms must be in (0, 1000] (got \(windowMs))") }
     if let hopMs, !(hopMs > 0 && hopMs <= 1000) { throw ValidationError("--hop-ms must be in (0, 1000] (got \(hopMs))") }
     guard FileManager.default.fileExists(atPath: train) else { throw ValidationError("--train \(train): no such file or folder") }
-    var outputIsFolder: ObjCBool = false
-    if FileManager.default.fileExists(atPath: output, isDirectory: &outputIsFolder), !outputIsFolder.boolValue {
+    if PathKind(output) == .other {
       throw ValidationError("--output \(output) is a file; it names the run's folder")
     }
     if let extraTrain, !FileManager.default.fileExists(atPath: extraTrain) {
@@ -261,8 +260,7 @@ struct Train: ParsableCommand {
     }
     if let maxMinutes, !(maxMinutes > 0) { throw ValidationError("--max-minutes must be > 0 (got \(maxMinutes))") }
     if let noise {
-      var isDirectory: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: noise, isDirectory: &isDirectory), isDirectory.boolValue else {
+      guard PathKind(noise) == .folder else {
         throw ValidationError("--noise \(noise): not a folder")
       }
       if noAugmentation { throw ValidationError("--noise and --no-augmentation contradict each other") }

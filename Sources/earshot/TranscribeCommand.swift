@@ -66,7 +66,7 @@ struct Transcribe: ParsableCommand {
     if nbest > 1 && format != .json { throw ValidationError("--nbest lists alternatives in --format json only") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     _ = try vocabularyWords(vocabulary)
-    if let folder, !FileManager.default.fileExists(atPath: folder),
+    if let folder, PathKind(folder) == .missing,
       ["txt", "json", "jsonl", "srt", "vtt"].contains(URL(fileURLWithPath: folder).pathExtension.lowercased()) {
       throw ValidationError("--output names a folder that gets one file per input; \(folder) looks like a file name: "
         + "leave --output out and redirect stdout (> \(folder)), or name a folder")
@@ -97,10 +97,7 @@ struct Transcribe: ParsableCommand {
     // Files run in parallel; each network call then uses one BLAS thread.
     useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
     // Text lines name their file when there are several, or the files came from a folder.
-    let named = batch.count > 1 || inputs.contains { input in
-      var isFolder: ObjCBool = false
-      return FileManager.default.fileExists(atPath: input, isDirectory: &isFolder) && isFolder.boolValue
-    }
+    let named = batch.count > 1 || inputs.contains { $0 != "-" && PathKind($0) == .folder }
     let failures = batch.run(threads: workers) { i, progress in
       if folder != nil { _ = try outputNames[i].get() }
       return try transcriber.transcribe(path: batch.paths[i], progress: progress)
