@@ -280,6 +280,10 @@ public final class Classifier: Sendable {
     return Classification(start: offsetSeconds, end: offsetSeconds + duration, ranked: ranked)
   }
 
+  /// The longest timeline window or hop, in seconds: a year (beyond, window x rate would not
+  /// fit an Int).
+  public static let longestTimelineStep: Double = 31_536_000
+
   /// Labels windows of `window` seconds every `hop` seconds across a file, streaming it in
   /// bounded memory. Where the next window on the hop grid would run past the end of the
   /// file, a last one ends at the end of the file instead (a file shorter than a window is
@@ -295,8 +299,7 @@ public final class Classifier: Sendable {
   public func timeline(
     path: String, window: Double, hop: Double, progress: (_ secondsDone: Double) -> Void = { _ in }
   ) throws -> [Classification] {
-    // Up to a year: beyond, window x rate would not fit an Int.
-    guard window > 0, hop > 0, window <= 31_536_000, hop <= 31_536_000 else {
+    guard window > 0, hop > 0, window <= Self.longestTimelineStep, hop <= Self.longestTimelineStep else {
       throw PipelineError.badTimeline(window: window, hop: hop)
     }
     let rate = model.features.sampleRate

@@ -66,10 +66,7 @@ public final class AudioFile {
       sf_close(handle)
       throw .unknownLength(path: path)
     }
-    let (container, encoding) = Self.formatNames(Int32(sfInfo.format))
-    let info = AudioInfo(
-      path: path, sampleRate: Int(sfInfo.samplerate), channels: Int(sfInfo.channels),
-      frames: Int(sfInfo.frames), container: container, encoding: encoding)
+    let info = Self.info(sfInfo, path: path)
     guard supportedSampleRates.contains(info.sampleRate) else {
       sf_close(handle)
       throw .invalidSampleRate(path: path, sampleRate: info.sampleRate)
@@ -107,6 +104,11 @@ public final class AudioFile {
     guard let handle = sf_open(path, Int32(SFM_READ), &sfInfo) else { return nil }
     defer { sf_close(handle) }
     guard sfInfo.frames < sf_count_t(Int64.max) else { return nil }
+    return info(sfInfo, path: path)
+  }
+
+  /// libsndfile's header of the file at `path` as an ``AudioInfo``.
+  private static func info(_ sfInfo: SF_INFO, path: String) -> AudioInfo {
     let (container, encoding) = formatNames(Int32(sfInfo.format))
     return AudioInfo(path: path, sampleRate: Int(sfInfo.samplerate), channels: Int(sfInfo.channels),
                      frames: Int(sfInfo.frames), container: container, encoding: encoding)

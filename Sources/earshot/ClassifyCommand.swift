@@ -61,9 +61,12 @@ struct Classify: ParsableCommand {
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
     guard top >= 0 else { throw ValidationError("--top must be >= 0 (got \(top))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
-    // Up to a year, as Classifier.timeline takes.
-    if let window, !(window > 0 && window <= 31_536_000) { throw ValidationError("--window must be in (0, 31536000] seconds (got \(window))") }
-    if let hop, !(hop > 0 && hop <= 31_536_000) { throw ValidationError("--hop must be in (0, 31536000] seconds (got \(hop))") }
+    let longest = Classifier.longestTimelineStep
+    for (option, value) in [("--window", window), ("--hop", hop)] {
+      if let value, !(value > 0 && value <= longest) {
+        throw ValidationError("\(option) must be in (0, \(Int(longest))] seconds (got \(value))")
+      }
+    }
     if hop != nil && window == nil { throw ValidationError("--hop needs --window") }
     _ = try testSpeedList(speeds, option: "--speeds")
   }
