@@ -144,7 +144,8 @@ public struct ClassificationModel: Sendable {
     guard isEnsemble else {
       var single = file(of: members[0])
       if let provenance { single.metadata[ModelMetadataKey.provenance] = provenance }
-      if let speedText { single.metadata[ModelMetadataKey.testSpeeds] = speedText }
+      // A loaded model's own metadata still holds the speeds it was read with.
+      single.metadata[ModelMetadataKey.testSpeeds] = speedText
       try single.write(to: path)
       return
     }

@@ -77,6 +77,12 @@ struct TestSpeedsTests {
     let made = try CLI.run(["ensemble", path, "--test-speeds", "0.9,1,1.1", "--output", out])
     #expect(made.status == 0 && made.stderr.contains("1 network,") && made.stderr.contains("speeds 0.9,1.0,1.1"), "\(made.stderr)")
     #expect(try ClassificationModel(named: out).testSpeeds == [0.9, 1, 1.1])
+    // Restamped with speed 1, a model with speeds hears clips as they are again (its loaded
+    // metadata once carried the old speeds into the new file).
+    let off = dir.appendingPathComponent("off.safetensors").path
+    #expect(try CLI.run(["ensemble", out, "--test-speeds", "1", "--output", off]).status == 0)
+    #expect(try ClassificationModel(named: off).testSpeeds == [1])
+    #expect(try SafeTensors(contentsOf: off).metadata[ModelMetadataKey.testSpeeds] == nil)
     // Restamping one model keeps its provenance; --provenance replaces it.
     let stamped = dir.appendingPathComponent("stamped.safetensors").path
     try plain.save(to: stamped, provenance: "{\"recipe\": \"x\"}")
