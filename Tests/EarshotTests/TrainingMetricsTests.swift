@@ -149,6 +149,11 @@ import Testing
     #expect(Manifest.normalize("4 71, oh 9") == "four seven one zero nine")
     #expect(Manifest.normalize("Oh no, it's 4") == "oh no it's four")
     #expect(Manifest.normalize("oh") == "zero")
+    // Phone numbers as people write them: hyphens and dashes between numerals or digit words.
+    #expect(Manifest.normalize("(415) 555-2368") == "four one five five five five two three six eight")
+    #expect(Manifest.normalize("Four-one-five, oh-2") == "four one five zero two")
+    #expect(Manifest.normalize("555\u{2013}01") == "five five five zero one")
+    #expect(Manifest.normalize("x-ray 3-d -5") == "x-ray 3-d five")
     #expect(Manifest.normalize(" ... ") == "")
   }
 

@@ -35,15 +35,22 @@ public enum Manifest {
 
   /// Lower-cases; drops punctuation other than apostrophes and hyphens (`"Seven."` ->
   /// `"seven"`, `"o.k.;"` -> `"ok"`); spells numerals digit by digit (`"4 71"` -> `"four seven
-  /// one"`); in a text of digit words only, reads the word "oh" as "zero" (`"four oh seven"`
-  /// -> `"four zero seven"`, but `"oh no"` stays); turns tabs and newlines into spaces and
-  /// collapses runs of spaces.
+  /// one"`); splits a word at its hyphens (or other dashes) when every part is a numeral or a
+  /// digit word (`"555-2368"`, `"four-one-five"`; `"x-ray"` stays); in a text of digit words
+  /// only, reads the word "oh" as "zero" (`"four oh seven"` -> `"four zero seven"`, but
+  /// `"oh no"` stays); turns tabs and newlines into spaces and collapses runs of spaces.
   public static func normalize(_ text: String) -> String {
-    let kept = String(text.lowercased().unicodeScalars.filter { c in
-      c == "'" || c == "-" || !(CharacterSet.punctuationCharacters.contains(c) || CharacterSet.symbols.contains(c))
-    }.map(Character.init))
+    let kept = String(text.lowercased().unicodeScalars.compactMap { c -> Character? in
+      if c.properties.generalCategory == .dashPunctuation { return "-" }
+      let dropped = c != "'" && c != "-" && (CharacterSet.punctuationCharacters.contains(c) || CharacterSet.symbols.contains(c))
+      return dropped ? nil : Character(c)
+    })
+    func isNumeral(_ word: Substring) -> Bool { word.allSatisfy { $0.isASCII && $0.isNumber } }
+    func isDigitWord(_ word: Substring) -> Bool { word == "oh" || digitWords.contains(String(word)) }
     let words = kept.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).flatMap { word in
-      word.allSatisfy { $0.isASCII && $0.isNumber } ? word.map { digitWords[$0.wholeNumberValue!] } : [String(word)]
+      let parts = word.split(separator: "-")
+      let split = word.contains("-") && !parts.isEmpty && parts.allSatisfy { isNumeral($0) || isDigitWord($0) } ? parts : [word]
+      return split.flatMap { part in isNumeral(part) ? part.map { digitWords[$0.wholeNumberValue!] } : [String(part)] }
     }
     let digitsOnly = !words.isEmpty && words.allSatisfy { $0 == "oh" || digitWords.contains($0) }
     return words.map { digitsOnly && $0 == "oh" ? "zero" : $0 }.joined(separator: " ")
