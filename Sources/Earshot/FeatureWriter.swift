@@ -81,8 +81,12 @@ public enum FeatureWriter {
 
   /// A Kaldi utterance key for a file: its base name without extension, spaces replaced.
   public static func kaldiKey(for path: String) -> String {
-    let base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-    // A key ends at whitespace in ark and scp files: any (space, tab, newline) becomes _.
-    return base.isEmpty ? "utterance" : String(base.map { $0.isWhitespace ? "_" : $0 })
+    kaldiKey(name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
+  }
+
+  /// `name` as a Kaldi utterance key: a key ends at whitespace in ark and scp files, so any
+  /// (space, tab, newline) becomes `_`; "utterance" for an empty name.
+  public static func kaldiKey(name: String) -> String {
+    name.isEmpty ? "utterance" : String(name.map { $0.isWhitespace ? "_" : $0 })
   }
 }

@@ -31,7 +31,8 @@ struct Features: ParsableCommand {
       Formats: npy (float32, one <name>.npy per file), csv, json (one object per file), \
       kaldi-ark (feats.ark + feats.scp in the output folder; kaldiio reads them), png \
       (a picture with axes and a colour scale). --output - writes to stdout (not png). \
-      A file that cannot be read prints one line on stderr; the rest go on; exit status 1.
+      Output names (and Kaldi keys) follow the input: a.wav gives a.npy; a folder's files \
+      keep their sub-folders (corpus/yes/a.wav gives feats/yes/a.npy, key yes/a). A file that cannot be read prints one line on stderr; the rest go on; exit status 1.
       """)
 
   @Option(help: "What to compute: stft (magnitude), power, mel, logmel, mfcc or fbank.")
@@ -184,14 +185,15 @@ struct Features: ParsableCommand {
       return extractor
     })
     let targetRate = sampleRate
-    let outputNames = outputBaseNames(batch.names)
+    let outputNames = outputNames(batch)
     let streamNpy = format == .npy && !toStdout
     let outputFolder = output
     var ark = Data()
     var scp = ""
     let arkPath = toStdout ? "-" : URL(fileURLWithPath: output).appendingPathComponent("feats.ark").path
     let failures = batch.run(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { i, _ -> Outcome in
-      let base = try outputNames[i].get()
+      // Names matter only where they are written: files in a folder, Kaldi keys.
+      let base = toStdout && format != .kaldiArk ? "" : try outputNames[i].get()
       let file = try AudioFile(path: batch.paths[i])
       let rate = targetRate ?? file.info.sampleRate
       let extractor = try extractors.get(rate)
@@ -203,7 +205,7 @@ struct Features: ParsableCommand {
       if streamNpy && (!extractor.needsWholeUtterance || topDecibels != nil) {
         // Frame-local features go to disk block by block: memory stays bounded for hours.
         // A dB top clamp, which needs the utterance's maximum, is applied in a second pass.
-        let path = URL(fileURLWithPath: outputFolder).appendingPathComponent("\(base).npy").path
+        let path = try outputFile(in: outputFolder, name: base, suffix: "npy")
         let writer = try NumpyStreamWriter(path: path, columns: extractor.frameBins, expectedRows: expectedFrames)
         while let block = try stream.next() { try writer.append(features.feed(block)) }
         try writer.append(features.finish())
@@ -219,7 +221,7 @@ struct Features: ParsableCommand {
     } emit: { i, outcome in
       guard case .features(let m, let rate, let hop) = outcome else { return }
       try write(
-        m, name: batch.names[i], base: try outputNames[i].get(), sampleRate: rate, hop: hop, toStdout: toStdout,
+        m, name: batch.names[i], base: toStdout && format != .kaldiArk ? "" : try outputNames[i].get(), sampleRate: rate, hop: hop, toStdout: toStdout,
         ark: &ark, scp: &scp, arkPath: arkPath)
     }
     if format == .kaldiArk && !ark.isEmpty {
@@ -247,7 +249,7 @@ struct Features: ParsableCommand {
     case .npy:
       if !toStdout {
         // Header and raw values straight to the file: no second 4-bytes-per-value copy.
-        try NumpyArray.write(m, to: URL(fileURLWithPath: output).appendingPathComponent("\(base).npy").path)
+        try NumpyArray.write(m, to: try outputFile(in: output, name: base, suffix: "npy"))
         return
       }
       bytes = NumpyArray(m).data()
@@ -258,8 +260,7 @@ struct Features: ParsableCommand {
     if toStdout {
       StandardOutput.write(bytes)
     } else {
-      let path = URL(fileURLWithPath: output).appendingPathComponent("\(base).\(format.fileExtension)")
-      try writeAtomically(bytes, to: path.path)
+      try writeAtomically(bytes, to: try outputFile(in: output, name: base, suffix: format.fileExtension))
     }
   }
 

@@ -122,13 +122,23 @@ func checkStdinOnce(_ inputs: [String]) throws {
 
 /// Expands directories (recursively, sorted, audio extensions only); files are kept as given,
 /// so that a bad file named on the command line is reported, not skipped.
-func expandInputs(_ inputs: [String]) -> [String] {
-  var files: [String] = []
+func expandInputs(_ inputs: [String]) -> [String] { expandInputsNamingOutputs(inputs).map(\.path) }
+
+/// `expandInputs`, with each file's output stem: the path under the folder it was found in,
+/// without its extension (`clips/yes/a.wav` from `clips` gives `yes/a`), so that Speech
+/// Commands' `yes/a.wav` and `no/a.wav` get outputs of their own; the base name for a file
+/// given itself; `stdin` for -.
+func expandInputsNamingOutputs(_ inputs: [String]) -> [(path: String, stem: String)] {
+  func stem(_ relative: String) -> String { (relative as NSString).deletingPathExtension }
+  var files: [(path: String, stem: String)] = []
   for input in inputs {
-    if input != "-", PathKind(input) == .folder {
-      files += audioFiles(in: input)
+    if input == "-" {
+      files.append((input, "stdin"))
+    } else if PathKind(input) == .folder {
+      let prefix = input.hasSuffix("/") ? input : input + "/"
+      files += audioFiles(in: input).map { ($0, stem(String($0.dropFirst(prefix.count)))) }
     } else {
-      files.append(input)
+      files.append((input, stem(URL(fileURLWithPath: input).lastPathComponent)))
     }
   }
   return files
@@ -323,9 +333,14 @@ final class AudioBatch: @unchecked Sendable {
   let names: [String]
   private let stdinPath: String?
 
+  /// Each file's output name under an output folder, without extension (see
+  /// `expandInputsNamingOutputs`).
+  let stems: [String]
+
   /// Prints an error and throws `ExitCode.failure` when the inputs hold no audio files.
   init(_ inputs: [String]) throws {
-    var files = expandInputs(inputs)
+    let found = expandInputsNamingOutputs(inputs)
+    var files = found.map(\.path)
     if files.isEmpty {
       printError("error: no audio files found in \(inputs.joined(separator: " "))")
       throw ExitCode.failure
@@ -339,6 +354,7 @@ final class AudioBatch: @unchecked Sendable {
     StandardOutput.stagedInput = staged
     paths = files
     names = files.map { $0 == staged ? "stdin" : $0 }
+    stems = found.map(\.stem)
   }
 
   deinit { if let stdinPath { unlink(stdinPath) } }
@@ -395,19 +411,29 @@ func createOutputFolder(_ path: String, for option: String = "--output") throws 
   }
 }
 
-/// Each input's output base name (its Kaldi key: the file name without its extension),
-/// fixed up front so that two inputs with one base name fail clearly (the second one)
-/// instead of overwriting each other.
-func outputBaseNames(_ names: [String]) -> [Result<String, ValidationError>] {
+/// Each input's output name (also its Kaldi key, whitespace replaced) from its stem, fixed
+/// up front so that two inputs with one name fail clearly (the second one) instead of
+/// overwriting each other.
+func outputNames(_ batch: AudioBatch) -> [Result<String, ValidationError>] {
   var owners: [String: String] = [:]
-  return names.map { name in
-    let base = FeatureWriter.kaldiKey(for: name)
-    if let previous = owners[base] {
-      return .failure(ValidationError("output name '\(base)' is already taken by \(previous); rename one of them"))
+  return zip(batch.stems, batch.names).map { stem, name in
+    let key = FeatureWriter.kaldiKey(name: stem)
+    if let previous = owners[key] {
+      return .failure(ValidationError("output name '\(key)' is already taken by \(previous); rename one of them"))
     }
-    owners[base] = name
-    return .success(base)
+    owners[key] = name
+    return .success(key)
   }
+}
+
+/// The file for output `name` (from `outputNames`, perhaps with sub-folders) with `suffix`
+/// in `folder`; its sub-folders are made.
+func outputFile(in folder: String, name: String, suffix: String) throws -> String {
+  let url = URL(fileURLWithPath: folder).appendingPathComponent("\(name).\(suffix)")
+  if name.contains("/") {
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+  }
+  return url.path
 }
 
 /// Writes `data` to `path` through a temporary file named `path.tmp-PID` in the same folder,
@@ -448,7 +474,7 @@ enum InterruptCleanup {
         // No new temporary file after this; the ones that exist are all in the folder now.
         TemporaryFiles.close()
         var removed = 0
-        if let folder = outputFolder, let names = try? FileManager.default.contentsOfDirectory(atPath: folder) {
+        if let folder = outputFolder, let names = try? FileManager.default.subpathsOfDirectory(atPath: folder) {
           for name in names where name.contains(marker) {
             if unlink(URL(fileURLWithPath: folder).appendingPathComponent(name).path) == 0 { removed += 1 }
           }

@@ -47,7 +47,7 @@ struct Transcribe: ParsableCommand {
   var nbest = 1
   @Option(help: "Output format: text, json, srt or vtt.")
   var format: TranscriptFormat = .text
-  @Option(help: "Write one file per input into this folder (made if missing) instead of stdout; - is stdout.")
+  @Option(help: "Write one file per input into this folder (made if missing) instead of stdout, named after the input (a folder's files keep their sub-folders: clips/yes/a.wav gives DIR/yes/a.txt); - is stdout.")
   var output: String?
 
   /// The --output folder; nil for stdout (no --output, or -).
@@ -91,7 +91,7 @@ struct Transcribe: ParsableCommand {
       throw ValidationError("--format \(format.rawValue) with several files needs --output DIR")
     }
     if let folder { try createOutputFolder(folder) }
-    let outputNames = outputBaseNames(batch.names)
+    let outputNames = outputNames(batch)
     InterruptCleanup.install(outputFolder: folder)
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     // Files run in parallel; each network call then uses one BLAS thread.
@@ -106,7 +106,7 @@ struct Transcribe: ParsableCommand {
       if let output = folder {
         let base = try outputNames[i].get()
         let suffix = format == .text ? "txt" : format.rawValue
-        try writeAtomically(Data(rendered.utf8), to: URL(fileURLWithPath: output).appendingPathComponent("\(base).\(suffix)").path)
+        try writeAtomically(Data(rendered.utf8), to: try outputFile(in: output, name: base, suffix: suffix))
       } else {
         StandardOutput.write(rendered)
       }

@@ -540,6 +540,31 @@ struct FeatureStreamingCLITests {
     #expect(got.values.min()! == got.values.max()! - 30)
   }
 
+  /// Speech Commands repeats file names in every label folder: a folder's files keep their
+  /// sub-folders in the output names and Kaldi keys; to stdout, JSON needs no names at all.
+  @Test func folderInputsKeepTheirSubfolders() throws {
+    let dir = temporaryDirectory()
+    let corpus = dir.appendingPathComponent("corpus")
+    let source = CLI.fixtures.appendingPathComponent("audio/phrase-8000-mono-s16.wav")
+    for label in ["no", "yes"] {
+      try FileManager.default.createDirectory(at: corpus.appendingPathComponent(label), withIntermediateDirectories: true)
+      try FileManager.default.copyItem(at: source, to: corpus.appendingPathComponent("\(label)/x y.wav"))
+    }
+    let out = dir.appendingPathComponent("out")
+    let npy = try CLI.run(["features", corpus.path + "/", "--kind", "fbank", "--output", out.path, "--threads", "1"])
+    #expect(npy.status == 0, "\(npy.stderr)")
+    for label in ["no", "yes"] {
+      #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("\(label)/x_y.npy").path), "\(label)")
+    }
+    let ark = try CLI.run(["features", corpus.path, "--kind", "fbank", "--format", "kaldi-ark", "--output", out.path])
+    #expect(ark.status == 0, "\(ark.stderr)")
+    let scp = try String(contentsOf: out.appendingPathComponent("feats.scp"), encoding: .utf8)
+    #expect(scp.split(separator: "\n").map { $0.split(separator: " ")[0] } == ["no/x_y", "yes/x_y"], "\(scp)")
+    let json = try CLI.run(["features", corpus.appendingPathComponent("no/x y.wav").path, corpus.appendingPathComponent("yes/x y.wav").path,
+                            "--kind", "fbank", "--format", "json", "--output", "-"])
+    #expect(json.status == 0 && json.text.split(separator: "\n").count == 2, "\(json.stderr)")
+  }
+
   @Test func sameBaseNameTwiceFailsTheSecondOnly() throws {
     let dir = temporaryDirectory()
     let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")

@@ -176,6 +176,12 @@ struct TranscribeTests {
     // A folder of one file still names it on each line; one file given alone does not.
     let folder = try CLI.run(["transcribe", "--model", path, "a"], in: dir.path)
     #expect(folder.status == 0 && folder.text == "a/x.wav\t" + plain.text, "\(folder.text)")
+    // The same name in two sub-folders of one input folder: each keeps its sub-folder.
+    let both = try CLI.run(["transcribe", "--model", path, "--output", "tree", "."], in: dir.path)
+    #expect(both.status == 0, "\(both.stderr)")
+    for sub in ["a", "b"] {
+      #expect(try String(contentsOfFile: dir.appendingPathComponent("tree/\(sub)/x.txt").path, encoding: .utf8) == plain.text)
+    }
   }
 
   @Test func jsonOutputMatchesTheLibrary() throws {
