@@ -7,7 +7,7 @@ struct Classify: ParsableCommand {
     commandName: "classify",
     abstract: "Label audio files: speech commands or environmental sounds.",
     discussion: """
-      Each file gets its most probable label, its probability and the next --top labels. \
+      Each file gets its --top most probable labels (default 1) with their probabilities. \
       With --window and --hop, long recordings get a timeline of labels instead (sound \
       event detection), one line or JSON object per window. On a terminal, several files \
       or one long timeline get a progress bar on stderr (audio done, speed, time left).
@@ -37,8 +37,8 @@ struct Classify: ParsableCommand {
 
   @Option(help: "Model: a shipped name (commands, sounds) or a .safetensors path.")
   var model = "commands"
-  @Option(help: "Also show this many runner-up labels.")
-  var top = 0
+  @Option(help: "Show this many labels, the most probable first (all: the model's label count).")
+  var top = 1
   @Option(help: "Output format: text or json.")
   var format: TextOrJSON = .text
   @Option(help: "Timeline mode: window length in seconds (a last window ends at the end of the file; a file shorter than this is one window).")
@@ -59,7 +59,7 @@ struct Classify: ParsableCommand {
   func validate() throws {
     try checkStdinOnce(inputs)
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
-    guard top >= 0 else { throw ValidationError("--top must be >= 0 (got \(top))") }
+    guard top >= 1 else { throw ValidationError("--top must be >= 1 (got \(top))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     let longest = Classifier.longestTimelineStep
     for (option, value) in [("--window", window), ("--hop", hop)] {
@@ -96,7 +96,7 @@ struct Classify: ParsableCommand {
   }
 
   func render(_ r: Classification, name: String, timeline: Bool) -> String {
-    let runnersUp = r.ranked.dropFirst().prefix(top)
+    let runnersUp = r.ranked.dropFirst().prefix(top - 1)
     switch format {
     case .text:
       var line = timeline
@@ -105,7 +105,7 @@ struct Classify: ParsableCommand {
       for (label, p) in runnersUp { line += "\t\(label):\(String(format: "%.4f", p))" }
       return line + "\n"
     case .json:
-      let topList = r.ranked.prefix(top + 1).map {
+      let topList = r.ranked.prefix(top).map {
         "{\"label\":\(FeatureWriter.jsonString($0.label)),\"probability\":\(String(format: "%.6f", $0.probability))}"
       }
       let times = timeline ? ",\"start\":\(String(format: "%.3f", r.start)),\"end\":\(String(format: "%.3f", r.end))" : ""

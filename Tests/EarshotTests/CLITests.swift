@@ -458,7 +458,7 @@ struct CLITests {
     // A negative number after an option is its value, not an unknown option ("Missing value").
     (["features", "x.wav", "--output", "o", "--kind", "logmel", "--cmvn", "level", "--cmvn-span", "25", "--cmvn-span-margin", "-2"],
      "cmvn.speechSpan.marginFrames = -2 is invalid"),
-    (["classify", "x.wav", "--top", "-1"], "--top must be >= 0 (got -1)"),
+    (["classify", "x.wav", "--top", "0"], "--top must be >= 1 (got 0)"),
     (["transcribe", "x.wav", "--beam", "-2"], "--beam must be in 1...1000 (got -2)"),
     (["transcribe", "x.wav", "--beam", "1000000"], "--beam must be in 1...1000 (got 1000000)"),
     (["evaluate", "--model", "m", "--beam", "1001", "x.jsonl"], "--beam must be in 1...1000 (got 1001)"),

@@ -42,7 +42,11 @@ struct ClassifyTests {
     let object = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
     #expect(object["label"] as? String == expected.label)
     let top = object["top"] as! [[String: Any]]
-    #expect(top.map { $0["label"] as! String } == expected.ranked.map(\.label))
+    #expect(top.map { $0["label"] as! String } == expected.ranked.prefix(2).map(\.label))
+    // Text: --top 2 is the label and one runner-up; the default, the label alone.
+    let text = try CLI.run(["classify", "--model", path, "--top", "2", wav])
+    #expect(text.text.split(separator: "\t").count == 4 && text.text.contains("\t\(expected.ranked[1].label):"), "\(text.text)")
+    #expect(try CLI.run(["classify", "--model", path, wav]).text.split(separator: "\t").count == 3)
     #expect(abs((object["confidence"] as! Double) - expected.confidence) < 1e-5)
   }
 
