@@ -51,7 +51,7 @@ struct Classify: ParsableCommand {
   var threads: Int?
   @Flag(help: "Hear each clip (or window) as recorded: keep its DC offset, and do not raise one that peaks under -20 dBFS to that peak.")
   var keepLevel = false
-  @Argument(help: "Audio files or directories; - reads stdin.")
+  @Argument(help: "Audio files or directories; - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
   enum TextOrJSON: String, CaseIterable, ExpressibleByArgument { case text, json }

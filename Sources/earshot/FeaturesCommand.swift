@@ -51,32 +51,32 @@ struct Features: ParsableCommand {
   var hopLength: Int?
   @Option(help: "Window: hann, hamming, povey or rectangular. (default: hann; fbank: povey)")
   var window: WindowKind?
-  @Flag(inversion: .prefixedNo, help: "Centre frames on t * hop, padding the ends (librosa center).")
-  var center = true
-  @Option(help: "Padding for centred frames: constant (zeros) or reflect.")
-  var padMode: PadMode = .constant
-  @Option(help: "Spectrum exponent for mel: 2 power, 1 magnitude.")
-  var power: Float = 2
+  @Flag(inversion: .prefixedNo, help: "Centre frames on t * hop, padding the ends (librosa center). (default: --center)")
+  var center: Bool?
+  @Option(help: "Padding for centred frames: constant (zeros) or reflect. (default: constant)")
+  var padMode: PadMode?
+  @Option(help: "Spectrum exponent for mel, logmel and mfcc: 2 power, 1 magnitude. (default: 2)")
+  var power: Float?
   @Option(help: "Mel bands (fbank: bins). (default: 128; fbank: 23)")
   var melBands: Int?
   @Option(help: "Lowest mel edge in Hz. (default: 0; fbank: 20)")
   var minFrequency: Float?
   @Option(help: "Highest mel edge in Hz. (default: Nyquist)")
   var maxFrequency: Float?
-  @Option(help: "Mel scale: slaney or htk.")
-  var melScale: MelScale = .slaney
-  @Option(help: "Mel filter normalisation: slaney (area) or none.")
-  var melNorm: MelNormalization = .slaney
-  @Option(help: "Log for logmel/mfcc: decibels (librosa power_to_db) or natural (ln).")
-  var log: LogCompression = .decibels
-  @Option(help: "Clamp dB values to this far below the maximum; 0 disables.")
-  var topDb: Float = 80
-  @Option(help: "Floor before the log (librosa amin).")
-  var logFloor: Float = 1e-10
-  @Option(help: "MFCC coefficients kept.")
-  var mfccCount = 20
-  @Option(help: "MFCC lifter; 0 disables it.")
-  var lifter: Float = 0
+  @Option(help: "Mel scale: slaney or htk. (default: slaney)")
+  var melScale: MelScale?
+  @Option(help: "Mel filter normalisation: slaney (area) or none. (default: slaney)")
+  var melNorm: MelNormalization?
+  @Option(help: "Log for logmel and mfcc: decibels (librosa power_to_db) or natural (ln). (default: decibels)")
+  var log: LogCompression?
+  @Option(help: "logmel and mfcc: clamp dB values to this far below the maximum; 0 disables. (default: 80)")
+  var topDb: Float?
+  @Option(help: "logmel and mfcc: floor before the log (librosa amin). (default: 1e-10)")
+  var logFloor: Float?
+  @Option(help: "MFCC coefficients kept. (default: 20)")
+  var mfccCount: Int?
+  @Option(help: "MFCC lifter; 0 disables it. (default: 0)")
+  var lifter: Float?
   @Option(help: "Append derivatives: 0 none, 1 delta, 2 delta and delta-delta.")
   var deltas = 0
   @Option(help: "Delta window in frames (odd, >= 3).")
@@ -91,15 +91,19 @@ struct Features: ParsableCommand {
   var cmvnSpan: Float?
   @Option(help: "Frames added on each side of the --cmvn-span span.")
   var cmvnSpanMargin = 20
+  @Option(help: "fbank: frame length in milliseconds (Kaldi frame-length). (default: 25)")
+  var frameLengthMs: Float?
+  @Option(help: "fbank: frame shift in milliseconds (Kaldi frame-shift). (default: 10)")
+  var frameShiftMs: Float?
   @Flag(help: "fbank: prepend the log frame energy as column 0.")
   var useEnergy = false
-  @Flag(inversion: .prefixedNo, help: "fbank: only frames that fit wholly in the signal (Kaldi snip-edges).")
-  var snipEdges = true
-  @Option(help: "fbank: pre-emphasis coefficient.")
-  var preemphasis: Float = 0.97
+  @Flag(inversion: .prefixedNo, help: "fbank: only frames that fit wholly in the signal (Kaldi snip-edges). (default: --snip-edges)")
+  var snipEdges: Bool?
+  @Option(help: "fbank: pre-emphasis coefficient. (default: 0.97)")
+  var preemphasis: Float?
   @Option(help: "Files processed at once. (default: all cores)")
   var threads: Int?
-  @Argument(help: "Audio files or directories (any format libsndfile reads); - reads stdin.")
+  @Argument(help: "Audio files or directories (any format libsndfile reads); - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
   func validate() throws {
@@ -107,7 +111,10 @@ struct Features: ParsableCommand {
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     if output == "-" && format == .png { throw ValidationError("--format png needs an output folder, not -") }
-    guard topDb >= 0 && topDb.isFinite else { throw ValidationError("--top-db must be >= 0 dB, 0 to disable (got \(topDb))") }
+    if let topDb, !(topDb >= 0 && topDb.isFinite) {
+      throw ValidationError("--top-db must be >= 0 dB, 0 to disable (got \(topDb))")
+    }
+    try checkOptionsApply()
     if let rate = sampleRate, !(1_000...768_000).contains(rate) {
       throw ValidationError("--sample-rate must be 1000...768000 Hz (got \(rate))")
     }
@@ -119,6 +126,40 @@ struct Features: ParsableCommand {
     }
   }
 
+  /// Refuses an option that the chosen --kind would ignore.
+  func checkOptionsApply() throws {
+    let framing: [(String, Bool)] = [
+      ("--fft-size", fftSize != nil), ("--window-length", windowLength != nil), ("--hop-length", hopLength != nil),
+      ("--center/--no-center", center != nil), ("--pad-mode", padMode != nil),
+    ]
+    let bands: [(String, Bool)] = [
+      ("--mel-bands", melBands != nil), ("--min-frequency", minFrequency != nil), ("--max-frequency", maxFrequency != nil),
+    ]
+    let mel: [(String, Bool)] = [("--power", power != nil), ("--mel-scale", melScale != nil), ("--mel-norm", melNorm != nil)]
+    let logarithmic: [(String, Bool)] = [("--log", log != nil), ("--top-db", topDb != nil), ("--log-floor", logFloor != nil)]
+    let cepstral: [(String, Bool)] = [("--mfcc-count", mfccCount != nil), ("--lifter", lifter != nil)]
+    let kaldi: [(String, Bool)] = [
+      ("--frame-length-ms", frameLengthMs != nil), ("--frame-shift-ms", frameShiftMs != nil), ("--use-energy", useEnergy),
+      ("--snip-edges/--no-snip-edges", snipEdges != nil), ("--preemphasis", preemphasis != nil),
+    ]
+    let (ignored, applies): ([(String, Bool)], String)
+    switch kind {
+    case .fbank:
+      (ignored, applies) = (framing + mel + logarithmic + cepstral, "Kaldi frames: --frame-length-ms, --frame-shift-ms, --window")
+    case .stft, .power:
+      (ignored, applies) = (bands + mel + logarithmic + cepstral + kaldi, "a linear-frequency spectrogram, no mel or log stage")
+    case .mel:
+      (ignored, applies) = (logarithmic + cepstral + kaldi, "no log stage: --kind logmel has one")
+    case .logmel:
+      (ignored, applies) = (cepstral + kaldi, "--kind mfcc or fbank has it")
+    case .mfcc:
+      (ignored, applies) = (kaldi, "--kind fbank has it")
+    }
+    if let (option, _) = ignored.first(where: { $0.1 }) {
+      throw ValidationError("\(option) does not apply to --kind \(kind.rawValue) (\(applies))")
+    }
+  }
+
   /// The pipeline for one sample rate.
   func options(sampleRate rate: Int) -> FeatureOptions {
     var o = FeatureOptions(kind: kind, sampleRate: rate)
@@ -126,19 +167,19 @@ struct Features: ParsableCommand {
     o.spectrogram.windowLength = windowLength
     o.spectrogram.hopLength = hopLength
     if let window { o.spectrogram.window = window }
-    o.spectrogram.center = center
-    o.spectrogram.padMode = padMode
-    o.spectrogram.power = power
+    if let center { o.spectrogram.center = center }
+    if let padMode { o.spectrogram.padMode = padMode }
+    if let power { o.spectrogram.power = power }
     if let melBands { o.mel.melBands = melBands }
     if let minFrequency { o.mel.minFrequency = minFrequency }
     o.mel.maxFrequency = maxFrequency
-    o.mel.scale = melScale
-    o.mel.normalization = melNorm
-    o.log.compression = log
-    o.log.floor = logFloor
-    o.log.topDecibels = topDb > 0 ? topDb : nil
-    o.mfcc.mfccCount = mfccCount
-    o.mfcc.lifter = lifter
+    if let melScale { o.mel.scale = melScale }
+    if let melNorm { o.mel.normalization = melNorm }
+    if let log { o.log.compression = log }
+    if let logFloor { o.log.floor = logFloor }
+    if let topDb { o.log.topDecibels = topDb > 0 ? topDb : nil }
+    if let mfccCount { o.mfcc.mfccCount = mfccCount }
+    if let lifter { o.mfcc.lifter = lifter }
     o.deltas.order = deltas
     o.deltas.width = deltaWidth
     o.cmvn.mode = cmvn
@@ -149,9 +190,11 @@ struct Features: ParsableCommand {
       if let minFrequency { o.fbank.lowFrequency = minFrequency }
       if let maxFrequency { o.fbank.highFrequency = maxFrequency }
       if let window { o.fbank.window = window }
+      if let frameLengthMs { o.fbank.frameLengthMilliseconds = frameLengthMs }
+      if let frameShiftMs { o.fbank.frameShiftMilliseconds = frameShiftMs }
       o.fbank.useEnergy = useEnergy
-      o.fbank.snipEdges = snipEdges
-      o.fbank.preemphasis = preemphasis
+      if let snipEdges { o.fbank.snipEdges = snipEdges }
+      if let preemphasis { o.fbank.preemphasis = preemphasis }
     }
     return o
   }
@@ -176,7 +219,14 @@ struct Features: ParsableCommand {
     }
     InterruptCleanup.install(outputFolder: toStdout ? nil : output)
     if !toStdout { try createOutputFolder(output) }
+    var rates: [Int] = []
     let extractors = ExtractorCache(make: { rate in
+      // Called under the cache's lock, once per rate.
+      rates.append(rate)
+      if rates.count == 2 {
+        printError("warning: the files have several sample rates (\(rates[0]) and \(rates[1]) Hz at least): each file's "
+          + "features cover its own band (0 to half its rate), so their bins do not match; give --sample-rate to resample all to one")
+      }
       let extractor = try FeatureExtractor(options: self.options(sampleRate: rate))
       if let bank = extractor.melFilterbank, bank.emptyBands > 0 {
         printError("warning: \(bank.emptyBands) of \(bank.bands) mel bands are empty at \(rate) Hz with \(bank.spectrumBins) FFT bins "

@@ -315,12 +315,38 @@ final class Counter: @unchecked Sendable {
   }
 }
 
-/// Reads all of stdin into a temporary file so libsndfile can seek in it; returns its path.
+/// Copies stdin to its end into a new temporary file (mkstemp: `earshot-stdin-PID-XXXXXX`, mode 0600),
+/// a block at a time so memory stays bounded, so that libsndfile can seek in it; returns its
+/// path. The path is `StandardOutput.stagedInput` from the moment it exists, so that an
+/// interrupt removes it.
 func stdinToTemporaryFile() throws -> String {
-  let path = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-stdin-\(getpid())").path
-  let data = FileHandle.standardInput.readDataToEndOfFile()
-  try data.write(to: URL(fileURLWithPath: path))
-  return path
+  var template = Array(FileManager.default.temporaryDirectory.appendingPathComponent("earshot-stdin-\(getpid())-XXXXXX").path.utf8CString)
+  let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+  guard fd >= 0 else {
+    throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "stdin: cannot create a temporary file: \(String(cString: strerror(errno)))"])
+  }
+  let path = String(cString: template)
+  StandardOutput.stagedInput = path
+  defer { close(fd) }
+  var block = [UInt8](repeating: 0, count: 1 << 20)
+  while true {
+    let got = block.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+    if got == 0 { return path }
+    if got < 0 && errno == EINTR { continue }
+    var written = 0
+    while got > 0 && written < got {
+      let n = block.withUnsafeBytes { write(fd, $0.baseAddress! + written, got - written) }
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { break }
+      written += n
+    }
+    if got < 0 || written < got {
+      let reason = String(cString: strerror(errno))
+      unlink(path)
+      StandardOutput.stagedInput = nil
+      throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "stdin: cannot \(got < 0 ? "read it" : "stage it in \(path)"): \(reason)"])
+    }
+  }
 }
 
 /// The audio files of one CLI call: inputs expanded (directories walked), stdin staged in a
@@ -347,7 +373,12 @@ final class AudioBatch: @unchecked Sendable {
     }
     var staged: String?
     if let i = files.firstIndex(of: "-") {
-      staged = try stdinToTemporaryFile()
+      do {
+        staged = try stdinToTemporaryFile()
+      } catch {
+        printError("error: \(error.localizedDescription)")
+        throw ExitCode.failure
+      }
       files[i] = staged!
     }
     stdinPath = staged

@@ -55,7 +55,7 @@ struct Transcribe: ParsableCommand {
   @Option(help: "Files transcribed at once. (default: all cores)")
   var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
-  @Argument(help: "Audio files or directories; - reads stdin.")
+  @Argument(help: "Audio files or directories; - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
   func validate() throws {

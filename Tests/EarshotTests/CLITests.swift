@@ -366,7 +366,7 @@ struct CLITests {
       .filter { $0.hasPrefix("earshot-stdin-") }
     for name in staged {
       // A staged file may belong to another test's live process; only a dead one's is a leak.
-      let pid = Int32(name.dropFirst("earshot-stdin-".count)) ?? 0
+      let pid = Int32(name.dropFirst("earshot-stdin-".count).prefix { $0 != "-" }) ?? 0
       #expect(pid == 0 || kill(pid, 0) == 0, "left behind: \(name)")
     }
   }
@@ -464,8 +464,16 @@ struct CLITests {
     (["evaluate", "--model", "m", "--beam", "1001", "x.jsonl"], "--beam must be in 1...1000 (got 1001)"),
     (["classify", "x.wav", "--window", "inf"], "--window must be in (0, 31536000] seconds (got inf)"),
     (["classify", "x.wav", "--window", "1", "--hop", "1e9"], "--hop must be in (0, 31536000] seconds"),
-    (["features", "x.wav", "--output", "o", "--top-db", "-1"], "--top-db must be >= 0 dB"),
-    (["features", "x.wav", "--output", "o", "--top-db", "nan"], "--top-db must be >= 0 dB"),
+    (["features", "x.wav", "--output", "o", "--kind", "logmel", "--top-db", "-1"], "--top-db must be >= 0 dB"),
+    (["features", "x.wav", "--output", "o", "--kind", "logmel", "--top-db", "nan"], "--top-db must be >= 0 dB"),
+    // An option the kind would ignore is refused, naming what applies.
+    (["features", "x.wav", "--output", "o", "--kind", "fbank", "--hop-length", "320"], "--hop-length does not apply to --kind fbank (Kaldi frames: --frame-length-ms, --frame-shift-ms"),
+    (["features", "x.wav", "--output", "o", "--kind", "fbank", "--no-center"], "--center/--no-center does not apply to --kind fbank"),
+    (["features", "x.wav", "--output", "o", "--kind", "mel", "--top-db", "30"], "--top-db does not apply to --kind mel"),
+    (["features", "x.wav", "--output", "o", "--kind", "logmel", "--preemphasis", "0"], "--preemphasis does not apply to --kind logmel"),
+    (["features", "x.wav", "--output", "o", "--kind", "stft", "--mel-bands", "40"], "--mel-bands does not apply to --kind stft"),
+    (["features", "x.wav", "--output", "o", "--kind", "mfcc", "--use-energy"], "--use-energy does not apply to --kind mfcc"),
+    (["features", "x.wav", "--output", "o", "--kind", "fbank", "--frame-shift-ms", "0"], "frameShift"),
     (["classify", "x.wav", "--speeds", "-1,2"], "speed -1.0 is outside"),
     (["help", "bogus"], "no subcommand 'bogus'; the subcommands are transcribe, classify"),
   ])
@@ -500,10 +508,10 @@ struct FeatureStreamingCLITests {
   func streamedNpyEqualsTheLibrary(_ kind: String) throws {
     let wav = CLI.fixtures.appendingPathComponent("audio/phrase-48000-stereo-s16.wav").path
     let out = temporaryDirectory()
-    let r = try CLI.run([
-      "features", wav, "--kind", kind, "--log", "natural", "--top-db", "0", "--sample-rate", "16000",
-      "--fft-size", "512", "--hop-length", "160", "--mel-bands", "40", "--output", out.path,
-    ])
+    // Each kind with the options it has: Kaldi frames for fbank, no log stage for mel.
+    let framing = kind == "fbank" ? ["--frame-shift-ms", "20"] : ["--fft-size", "512", "--hop-length", "160"]
+    let log = kind == "logmel" ? ["--log", "natural", "--top-db", "0"] : []
+    let r = try CLI.run(["features", wav, "--kind", kind, "--sample-rate", "16000", "--mel-bands", "40", "--output", out.path] + framing + log)
     #expect(r.status == 0, "\(r.stderr)")
     let got = try NumpyArray(contentsOf: out.appendingPathComponent("phrase-48000-stereo-s16.npy").path)
     var options = FeatureOptions(kind: FeatureKind(rawValue: kind)!, sampleRate: 16_000)
@@ -511,6 +519,7 @@ struct FeatureStreamingCLITests {
     options.spectrogram.hopLength = 160
     options.mel.melBands = 40
     options.fbank.melBands = 40
+    options.fbank.frameShiftMilliseconds = 20
     options.log.compression = .natural
     options.log.topDecibels = nil
     let extractor = try FeatureExtractor(options: options)
@@ -563,6 +572,15 @@ struct FeatureStreamingCLITests {
     let json = try CLI.run(["features", corpus.appendingPathComponent("no/x y.wav").path, corpus.appendingPathComponent("yes/x y.wav").path,
                             "--kind", "fbank", "--format", "json", "--output", "-"])
     #expect(json.status == 0 && json.text.split(separator: "\n").count == 2, "\(json.stderr)")
+  }
+
+  /// Files at several rates give bins over different bands: said once, unless --sample-rate.
+  @Test func mixedRatesAreNamed() throws {
+    let files = ["phrase-8000-mono-s16.wav", "phrase-16000-mono-s16.aiff", "phrase-22050-mono-s16.flac"].map { CLI.fixtures.appendingPathComponent("audio/" + $0).path }
+    let mixed = try CLI.run(["features", "--kind", "fbank", "--format", "kaldi-ark", "--output", "-"] + files)
+    #expect(mixed.status == 0 && mixed.stderr.components(separatedBy: "several sample rates").count == 2, "\(mixed.stderr)")
+    let one = try CLI.run(["features", "--kind", "fbank", "--format", "kaldi-ark", "--output", "-", "--sample-rate", "16000"] + files)
+    #expect(one.status == 0 && one.stderr.isEmpty, "\(one.stderr)")
   }
 
   @Test func sameBaseNameTwiceFailsTheSecondOnly() throws {
