@@ -22,6 +22,9 @@ public enum AudioError: Error, Equatable, Sendable, CustomStringConvertible {
   case truncated(path: String, expectedFrames: Int, readFrames: Int)
   /// libsndfile cannot tell how many frames the file holds (a cut-off Ogg file, say).
   case unknownLength(path: String)
+  /// A compressed file (FLAC, Ogg, MP3) whose last frame the header promises cannot be
+  /// reached: the file was cut short.
+  case endMissing(path: String, expectedFrames: Int)
   /// A decoded sample is NaN or infinite.
   case nonFiniteSample(path: String, frame: Int)
   /// libsoxr refused the conversion.
@@ -49,6 +52,8 @@ public enum AudioError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(path): decoding failed: \(reason)"
     case .truncated(let path, let expected, let read):
       return "\(path): truncated: the header promises \(expected) frames, only \(read) could be decoded"
+    case .endMissing(let path, let expected):
+      return "\(path): truncated: the header promises \(expected) frames, but the data ends before them"
     case .unknownLength(let path):
       return "\(path): its length cannot be read (a truncated or damaged file?); nothing was decoded"
     case .nonFiniteSample(let path, let frame):

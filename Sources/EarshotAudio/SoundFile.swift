@@ -84,6 +84,19 @@ public final class AudioFile {
       let expected = Int(Double(info.frames) * Double(declared.declared) / Double(declared.actual))
       throw .truncated(path: path, expectedFrames: expected, readFrames: info.frames)
     }
+    // A compressed file states its length up front and is only found cut short when decoding
+    // reaches the cut: seek to its last frame now, so that a truncated file is refused (and
+    // described as such by `earshot info`) before any work.
+    let major = Int32(sfInfo.format) & Int32(SF_FORMAT_TYPEMASK)
+    if [SF_FORMAT_FLAC, SF_FORMAT_OGG, SF_FORMAT_MPEG].map(Int32.init).contains(major) {
+      var last = [Float](repeating: 0, count: info.channels)
+      let reached = sf_seek(handle, sfInfo.frames - 1, SEEK_SET) == sfInfo.frames - 1
+        && sf_readf_float(handle, &last, 1) == 1 && sf_seek(handle, 0, SEEK_SET) == 0
+      if !reached {
+        sf_close(handle)
+        throw .endMissing(path: path, expectedFrames: info.frames)
+      }
+    }
     self.handle = handle
     self.info = info
     pcm16 = Int32(sfInfo.format) & Int32(SF_FORMAT_SUBMASK) == Int32(SF_FORMAT_PCM_16)

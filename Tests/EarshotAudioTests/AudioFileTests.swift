@@ -186,6 +186,11 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         .appendingPathComponent("../Fixtures/features/audio/phrase-44100-mono.ogg")).prefix(6_000)) {
         if case .unknownLength = $0 { true } else { false }
       },
+      // A FLAC file cut short: its header states the length, the seek to its last frame fails.
+      BadInput(name: "cut-short FLAC", bytes: try! Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../Fixtures/features/audio/phrase-22050-mono-s16.flac")).prefix(3_000)) {
+        if case .endMissing(_, let frames) = $0 { frames > 10_000 } else { false }
+      },
       BadInput(name: "missing file", bytes: nil) { if case .notFound = $0 { true } else { false } },
     ]
   }()

@@ -122,6 +122,11 @@ struct CLITests {
     let j = try CLI.run(["info", "--json", cut.path])
     let object = try #require(try JSONSerialization.jsonObject(with: j.stdout) as? [String: Any])
     #expect(object["frames"] as? Int == 1000 && (object["error"] as? String)?.contains("truncated") == true, "\(object)")
+    // So is a compressed one, whose header states the full length.
+    let cutFLAC = dir.appendingPathComponent("cut.flac")
+    try Data(contentsOf: audio.appendingPathComponent("phrase-22050-mono-s16.flac")).prefix(3_000).write(to: cutFLAC)
+    let f = try CLI.run(["info", cutFLAC.path])
+    #expect(f.status == 1 && f.text.contains("22050 Hz, 1 ch") && f.stderr.contains("truncated"), "\(f.text) \(f.stderr)")
     // Audio files and models are described in the order given.
     let model = CLI.repository.appendingPathComponent("Sources/Earshot/Models/sounds.safetensors").path
     let clip = audio.appendingPathComponent("phrase-48000-stereo-s16.wav").path
