@@ -130,9 +130,12 @@ public final class Transcriber: Sendable {
 
   /// Prepares one feature extractor per member and the vocabulary, if any.
   /// - Throws: `PipelineError.badEnsemble` when an ensemble's members do not fit the tokens
-  ///   or each other, `PipelineError.invalidDecoderInput` for a vocabulary word the model
-  ///   cannot output, `FeatureError` for a front end that cannot be built.
+  ///   or each other, `PipelineError.invalidDecoderInput` for an option out of range (a beam
+  ///   width, n-best count, tokens per frame or segment length under 1, a negative pause,
+  ///   margin or prune margin, an empty vocabulary) or a vocabulary word the model cannot
+  ///   output, `FeatureError` for a front end that cannot be built.
   public init(model: TranscriptionModel, options: TranscriptionOptions = TranscriptionOptions()) throws {
+    try Self.check(options)
     try TranscriptionModel.check(model.members, tokens: model.tokens, source: model.source)
     self.model = model
     self.options = options
@@ -143,13 +146,15 @@ public final class Transcriber: Sendable {
       let spoken = model.tokens.enumerated().filter { $0.offset != blank }.map(\.element)
       switch model.unit {
       case .word:
-        let unknown = words.filter { !spoken.contains($0.lowercased()) }
+        // A word as references are written ("Oh", "5") is the token it normalises to.
+        let resolved = words.map { spoken.contains($0.lowercased()) ? $0.lowercased() : Manifest.normalize($0) }
+        let unknown = zip(words, resolved).filter { !spoken.contains($1) }.map(\.0)
         guard unknown.isEmpty else {
           throw PipelineError.invalidDecoderInput(
             name: "vocabulary", value: unknown.joined(separator: ","),
             expected: "words the model outputs: \(spoken.joined(separator: " "))")
         }
-        vocabulary = Vocabulary(words: words.map { [model.tokens.firstIndex(of: $0.lowercased())!] })
+        vocabulary = Vocabulary(words: resolved.map { [model.tokens.firstIndex(of: $0)!] })
       case .character:
         // One prefix at a time cannot spell its way through a word list: greedy decoding
         // keeps the single best prefix, which soon fits no word, and ends with nothing.
@@ -170,6 +175,21 @@ public final class Transcriber: Sendable {
     } else {
       vocabulary = nil
     }
+  }
+
+  /// Throws `PipelineError.invalidDecoderInput` naming the first option out of range.
+  static func check(_ o: TranscriptionOptions) throws {
+    func bad(_ name: String, _ value: Any, _ expected: String) -> PipelineError {
+      .invalidDecoderInput(name: name, value: "\(value)", expected: expected)
+    }
+    guard o.beamWidth >= 1 else { throw bad("beamWidth", o.beamWidth, ">= 1 (1 decodes greedily)") }
+    guard o.nBest >= 1 else { throw bad("nBest", o.nBest, ">= 1") }
+    if let k = o.tokensPerFrame, k < 1 { throw bad("tokensPerFrame", k, ">= 1, or nil for all") }
+    if let m = o.pruneMargin, !(m >= 0) { throw bad("pruneMargin", m, ">= 0, or nil for none") }
+    if let words = o.vocabulary, words.isEmpty { throw bad("vocabulary", "[]", "at least one word, or nil for any") }
+    guard o.maxSegmentSeconds >= 1 && o.maxSegmentSeconds.isFinite else { throw bad("maxSegmentSeconds", o.maxSegmentSeconds, "finite and >= 1") }
+    guard o.minimumPauseSeconds >= 0 && o.minimumPauseSeconds.isFinite else { throw bad("minimumPauseSeconds", o.minimumPauseSeconds, "finite and >= 0") }
+    guard o.speechMarginSeconds >= 0 && o.speechMarginSeconds.isFinite else { throw bad("speechMarginSeconds", o.speechMarginSeconds, "finite and >= 0") }
   }
 
   /// Transcribes a file of any format libsndfile reads.

@@ -223,11 +223,12 @@ struct ModelDescription {
                "\(ms(f.spectrogram.resolvedWindowLength)) windows every \(ms(f.spectrogram.resolvedHopLength))"]
     }
     if f.deltas.order > 0 { parts.append("deltas to order \(f.deltas.order)") }
+    let span = f.cmvn.speechSpan.map { ", statistics from the speech span (frames within \(Int($0.decibels)) dB of the loudest, \($0.marginFrames)-frame margins)" } ?? ""
     switch f.cmvn.mode {
     case .none: break
-    case .utterance: parts.append("CMVN per band over the utterance" + (f.cmvn.speechSpan != nil ? "'s speech span" : ""))
+    case .utterance: parts.append("CMVN per band over the utterance" + span)
     case .sliding: parts.append("CMVN per band over a sliding \(f.cmvn.windowFrames)-frame window")
-    case .level: parts.append("level normalisation (one mean and deviation for all bands)")
+    case .level: parts.append("level normalisation (one mean and deviation for all bands)" + span)
     }
     return parts.joined(separator: ", ")
   }

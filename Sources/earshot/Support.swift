@@ -528,7 +528,7 @@ struct SpeechDetectionOptions: ParsableArguments {
   var minPause: Double = Self.defaultMinPause
   /// The pause length used when --min-pause is not given, seconds.
   static let defaultMinPause = 0.5
-  @Flag(help: "Hear the audio at its recorded level instead of scaling each stretch of speech to a peak of -0.1 dBFS first (a classifier: instead of removing its DC offset and raising a clip that peaks under -20 dBFS to that peak).")
+  @Flag(help: "Hear the audio as recorded: no DC-offset removal and no scaling of each stretch of speech to a -0.1 dBFS peak (for a classifier in evaluate: no raising of clips that peak under -20 dBFS).")
   var keepLevel = false
 
   func validate() throws {

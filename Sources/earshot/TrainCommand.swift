@@ -9,6 +9,14 @@ enum TrainTokenUnit: String, CaseIterable, ExpressibleByArgument {
   var unit: TokenUnit { self == .word ? .word : .character }
 }
 
+/// The feature normalisations a model can be trained with (`CMVNMode`'s none and sliding are
+/// for `earshot features`).
+enum TrainingNormalization: String, CaseIterable, ExpressibleByArgument {
+  case utterance, level
+
+  var mode: CMVNMode { self == .utterance ? .utterance : .level }
+}
+
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
@@ -164,7 +172,7 @@ struct Train: ParsableCommand {
   @Option(help: "Frame shift, milliseconds. (default: 10)") var hopMs: Double?
   @Option(help: "classify: speed factors, comma-separated. (default: 0.9,1,1.1)") var speeds: String?
   @Option(help: "Feature normalisation per clip: utterance (each band on its own, removing the microphone's colouring) or level (all bands together, keeping the spectral shape, e.g. for steady sounds). (default: utterance)")
-  var cmvn: CMVNMode?
+  var cmvn: TrainingNormalization?
   @Option(help: ArgumentHelp(
     "Take each clip's normalisation statistics from its speech span only: the frames from the first to the last within DB dB of the loudest, plus 20 frames each side. Noise alone before or after the speech then leaves them as for a tightly cut clip. The model file keeps it, so transcription and classification use it too. (default: every frame)",
     valueName: "DB"))
@@ -190,9 +198,6 @@ struct Train: ParsableCommand {
   func validate() throws {
     guard task == "ctc" || task == "classify" else { throw ValidationError("--task must be ctc or classify (got \(task))") }
     if task == "ctc", let first = classifyOnly.first { throw ValidationError("\(first) applies to --task classify only") }
-    if let cmvn, cmvn != .utterance && cmvn != .level {
-      throw ValidationError("--cmvn must be utterance or level for training (got \(cmvn.rawValue))")
-    }
     if let cmvnSpan, !(cmvnSpan > 0 && cmvnSpan <= 60) {
       throw ValidationError("--cmvn-span must be in (0, 60] dB (got \(cmvnSpan))")
     }
@@ -501,7 +506,7 @@ extension Train {
 
   /// --cmvn and --cmvn-span, for either task.
   func applyNormalizationFlags(to f: inout FeatureOptions) {
-    if let cmvn { f.cmvn.mode = cmvn }
+    if let cmvn { f.cmvn.mode = cmvn.mode }
     if let cmvnSpan { f.cmvn.speechSpan = SpeechSpan(decibels: Float(cmvnSpan)) }
   }
 

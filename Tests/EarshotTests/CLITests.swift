@@ -171,6 +171,10 @@ struct CLITests {
     if name == "sounds" { #expect(provenance["options"] is [String: Any], "\(provenance)") }
     let text = try CLI.run(["info", "--model", name])
     #expect(text.status == 0 && text.text.hasPrefix(name) && text.text.contains("network 0: BiLSTM"), "\(text.text)")
+    // Each network whose normalisation reads the speech span says so, whatever the mode.
+    let spans = networks.filter { (($0["features"] as! [String: Any])["cmvn"] as? [String: Any])?["speechSpan"] != nil }.count
+    #expect(text.text.components(separatedBy: "from the speech span").count - 1 == spans, "\(text.text)")
+    if name == "digits" { #expect(spans == 3) }
   }
 
   /// A model file among audio inputs is described; an unknown model is an error that lists the shipped ones.

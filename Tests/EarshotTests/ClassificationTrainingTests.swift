@@ -371,7 +371,7 @@ enum ToneClasses {
     #expect(Set(held.map(\.audio)).count == 20)
     #expect(try ClassificationModel(named: run + "/best.safetensors").features.cmvn.mode == .level)
     let sliding = try CLI.run(["train", "--task", "classify", "--train", data, "--output", run + "-x", "--cmvn", "sliding"])
-    #expect(sliding.status == 64 && sliding.stderr.contains("--cmvn must be utterance or level"), "\(sliding.stderr)")
+    #expect(sliding.status == 64 && sliding.stderr.contains("Please provide one of 'utterance' and 'level'"), "\(sliding.stderr)")
     // Clips whose speaker nothing tells cannot be split by speaker (it would be clip by clip).
     let anonymous = dir.appendingPathComponent("anonymous.jsonl")
     let lines = try ClassificationDataset.load(data).enumerated().map { i, e in

@@ -216,6 +216,32 @@ struct TranscribeTests {
     #expect(throws: PipelineError.invalidDecoderInput(
       name: "vocabulary", value: "banana", expected: "words the model outputs: zero one two three four five"
     )) { try Transcriber(model: model, options: options) }
+    // Words as references write them: "Oh" is zero, "4" is four.
+    options.vocabulary = ["Oh", "4"]
+    let spoken = try Transcriber(model: model, options: options).transcribe(path: wav)
+    #expect(spoken.words.allSatisfy { $0.word == "zero" || $0.word == "four" }, "\(spoken.text)")
+  }
+
+  /// Options out of range are refused by name instead of decoding something else (a beam of
+  /// 0 decoded greedily, an empty vocabulary gave empty transcripts).
+  @Test func optionsOutOfRangeAreRefused() throws {
+    let (model, _) = try fixtureTranscriptionModel()
+    let cases: [(String, (inout TranscriptionOptions) -> Void)] = [
+      ("beamWidth", { $0.beamWidth = 0 }), ("nBest", { $0.nBest = 0 }), ("tokensPerFrame", { $0.tokensPerFrame = 0 }),
+      ("pruneMargin", { $0.pruneMargin = -1 }), ("vocabulary", { $0.vocabulary = [] }),
+      ("maxSegmentSeconds", { $0.maxSegmentSeconds = 0 }), ("minimumPauseSeconds", { $0.minimumPauseSeconds = -.infinity }),
+      ("speechMarginSeconds", { $0.speechMarginSeconds = .nan }),
+    ]
+    for (name, change) in cases {
+      var options = TranscriptionOptions()
+      change(&options)
+      #expect {
+        _ = try Transcriber(model: model, options: options)
+      } throws: { error in
+        if case PipelineError.invalidDecoderInput(name, _, _) = error { true } else { false }
+      }
+    }
+    #expect(throws: Never.self) { try Transcriber(model: model, options: TranscriptionOptions()) }
   }
 
   /// A character model spells the vocabulary's words in a beam; greedy decoding (one prefix)
