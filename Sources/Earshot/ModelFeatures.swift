@@ -37,8 +37,9 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(what): \(found) features per frame, the model expects \(expected)"
     case .unknownModel(let name, let available):
       let list = available.isEmpty
-        ? "no shipped models found: keep the folder PACKAGE_Earshot.resources that swift build writes beside the "
-          + "executable, or name a folder of .safetensors files in EARSHOT_MODELS"
+        ? "no shipped models found: keep the folder that swift build writes beside the executable "
+          + "(NAME_Earshot.resources, NAME being the Earshot package's identity: Earshot_Earshot.resources in a build of its repository), "
+          + "or name a folder of .safetensors files in EARSHOT_MODELS"
         : "shipped: \(available.joined(separator: ", "))"
       return "\(name): no such model file or shipped model (\(list))"
     case .modelsFolderMissing(let variable, let path):

@@ -26,10 +26,11 @@ struct Info: ParsableCommand {
   @Flag(help: "Print JSON Lines instead of text.") var json = false
   @Option(help: "Describe a model: a shipped name (\(ModelCatalog.names.joined(separator: ", "))) or a .safetensors file.")
   var model: String?
-  @Argument(help: "Audio files or directories (any format libsndfile reads); .safetensors files are described as models.")
+  @Argument(help: "Audio files or directories (any format libsndfile reads); .safetensors files are described as models; - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String] = []
 
   func validate() throws {
+    try checkStdinOnce(inputs)
     guard !inputs.isEmpty || model != nil else {
       throw ValidationError("give at least one audio file or directory, or --model NAME|PATH")
     }
@@ -55,11 +56,24 @@ struct Info: ParsableCommand {
       failures += 1
       printError("error: no audio files found in \(audioInputs.joined(separator: " "))")
     }
-    for (path, isModel) in items {
+    // stdin is staged in a temporary file and shown as "stdin".
+    var staged: String?
+    if items.contains(where: { $0.path == "-" }) {
+      do {
+        staged = try stdinToTemporaryFile()
+      } catch {
+        printError("error: \(error.localizedDescription)")
+        throw ExitCode.failure
+      }
+    }
+    defer { if let staged { unlink(staged) } }
+    for (input, isModel) in items {
       if isModel {
-        describeModel(path)
+        describeModel(input)
         continue
       }
+      let path = input == "-" ? staged! : input
+      let name = input == "-" ? "stdin" : input
       // A file Earshot cannot process still shows its header when libsndfile reads one.
       var problem: String?
       var info: AudioInfo?
@@ -67,17 +81,17 @@ struct Info: ParsableCommand {
         info = try AudioFile(path: path).info
       } catch {
         failures += 1
-        problem = "\(error)"
+        problem = "\(error)".replacingOccurrences(of: path, with: name)
         info = AudioFile.header(path: path)
       }
       if let info {
         if json {
           StandardOutput.write(
-            "{\"file\":\(FeatureWriter.jsonString(path)),\"container\":\(FeatureWriter.jsonString(info.container)),\"encoding\":\(FeatureWriter.jsonString(info.encoding)),\"sample_rate\":\(info.sampleRate),\"channels\":\(info.channels),\"frames\":\(info.frames),\"duration\":\(info.durationSeconds)"
+            "{\"file\":\(FeatureWriter.jsonString(name)),\"container\":\(FeatureWriter.jsonString(info.container)),\"encoding\":\(FeatureWriter.jsonString(info.encoding)),\"sample_rate\":\(info.sampleRate),\"channels\":\(info.channels),\"frames\":\(info.frames),\"duration\":\(info.durationSeconds)"
               + (problem.map { ",\"error\":\(FeatureWriter.jsonString($0))" } ?? "") + "}\n"
           )
         } else {
-          StandardOutput.write(String(format: "%@\t%@, %@, %d Hz, %d ch, %d frames, %.3f s\n", path, info.container, info.encoding, info.sampleRate, info.channels, info.frames, info.durationSeconds))
+          StandardOutput.write(String(format: "%@\t%@, %@, %d Hz, %d ch, %d frames, %.3f s\n", name, info.container, info.encoding, info.sampleRate, info.channels, info.frames, info.durationSeconds))
         }
       }
       if let problem { printError("error: \(problem)") }

@@ -448,6 +448,8 @@ struct CLITests {
     let wav = audio.appendingPathComponent("phrase-8000-mono-s16.wav").path
     let several = try CLI.run(["features", wav, wav, "--format", "csv", "--output", "-"])
     #expect(several.status == 64 && several.stderr.contains("takes one file, not 2") && several.text.isEmpty, "\(several.stderr)")
+    let info = try CLI.run(["info", "-"], stdin: bytes)
+    #expect(info.status == 0 && info.text.hasPrefix("stdin\t") && info.text.contains("8000 Hz, 1 ch"), "\(info.text) \(info.stderr)")
     let twice = try CLI.run(["features", "-", "-", "--output", "-"], stdin: bytes)
     #expect(twice.status == 64 && twice.stderr.contains("can be given once"), "\(twice.stderr)")
   }
