@@ -73,6 +73,14 @@ import Testing
     #expect(r.errors.count == 3)
     #expect(r.text.contains("WER: 50.00%"), "\(r.text)")
     #expect(r.text.contains("seven"))
+    // The wrong utterances are named, with what was heard.
+    #expect(r.text.contains("wrong utterances (3):\n"), "\(r.text)")
+    #expect(r.text.contains("reference:  nine\n    recognised: (nothing)\n"), "\(r.text)")
+    #expect(r.text.contains("reference:  four seven one\n    recognised: four one one\n"), "\(r.text)")
+    var many = EvaluationReport()
+    for k in 0..<25 { many.add(reference: "one", hypothesis: "two", speaker: nil, audio: "clip\(k).wav") }
+    #expect(many.text.contains("wrong utterances (the first 20 of 25; --format json lists all):\n  clip0.wav\n"), "\(many.text)")
+    #expect(many.text.contains("clip19.wav") && !many.text.contains("clip20.wav"))
     let json = try! JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
     #expect(json["wer"] as? Double == 0.5)
     #expect((json["confusion"] as? [String: [String: Int]])?["seven"]?["one"] == 1)

@@ -62,8 +62,12 @@ public struct TranscriptionEvaluator: Sendable {
 }
 
 extension EvaluationReport {
-  /// A human-readable summary: totals, per-speaker WER, per-word errors and the confusion
-  /// table of substitutions (reference rows, hypothesis columns).
+  /// Wrong utterances the text report lists; the JSON form lists them all.
+  public static let listedErrors = 20
+
+  /// A human-readable summary: totals, per-speaker WER, per-word errors, the confusion
+  /// table of substitutions (reference rows, hypothesis columns) and the first
+  /// ``listedErrors`` wrong utterances.
   public var text: String {
     func pct(_ x: Double) -> String { String(format: "%.2f%%", 100 * x) }
     let counts = "\(words.substitutions) substitutions, \(words.deletions) deletions, \(words.insertions) insertions"
@@ -107,6 +111,13 @@ extension EvaluationReport {
       out += cell("") + cols.map(cell).joined() + "\n"
       for r in rows {
         out += cell(r) + cols.map { c in cell(confusion[r]?[c].map(String.init) ?? ".") }.joined() + "\n"
+      }
+    }
+    if !errors.isEmpty {
+      let shown = errors.prefix(Self.listedErrors)
+      out += "\nwrong utterances (\(shown.count < errors.count ? "the first \(shown.count) of \(errors.count); --format json lists all" : "\(errors.count)")):\n"
+      for e in shown {
+        out += "  \(e.audio)\n    reference:  \(e.reference)\n    recognised: \(e.hypothesis.isEmpty ? "(nothing)" : e.hypothesis)\n"
       }
     }
     return out
