@@ -56,6 +56,9 @@ struct Classify: ParsableCommand {
 
   enum TextOrJSON: String, CaseIterable, ExpressibleByArgument { case text, json }
 
+  /// A file longer than this, classified whole, gets a note on stderr about --window, seconds.
+  static let longClipSeconds = 30.0
+
   func validate() throws {
     try checkStdinOnce(inputs)
     guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or directory") }
@@ -85,12 +88,18 @@ struct Classify: ParsableCommand {
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
     let window = window, hop = hop ?? window
+    var hinted = false
     let failures = batch.run(threads: workers) { i, progress -> [Classification] in
       if let window, let hop { return try classifier.timeline(path: batch.paths[i], window: window, hop: hop, progress: progress) }
       return [try classifier.classify(path: batch.paths[i])]
     } emit: { i, results in
       let text = results.map { render($0, name: batch.names[i], timeline: window != nil) }.joined()
       StandardOutput.write(text)
+      if window == nil && !hinted, let r = results.first, r.end - r.start > Self.longClipSeconds {
+        hinted = true
+        printError("note: \(batch.names[i]) is \(String(format: "%.1f", r.end - r.start)) s long and gets one label for all of it; "
+          + "--window SECONDS --hop SECONDS labels it piece by piece (a timeline), e.g. --window 5 --hop 2.5")
+      }
     }
     if failures > 0 { throw ExitCode.failure }
   }

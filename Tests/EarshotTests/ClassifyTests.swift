@@ -78,6 +78,20 @@ struct ClassifyTests {
     #expect(try asRecorded.classify(samples: quiet, sampleRate: asRecorded.model.features.sampleRate).label != "yes")
   }
 
+  /// A long file classified whole gets one note about --window (once a run); a timeline or a
+  /// short clip does not.
+  @Test func longFilesGetATimelineHint() throws {
+    let (_, path) = try fixtureClassificationModel()
+    let long = temporaryDirectory().appendingPathComponent("long.wav").path
+    let tone = (0..<(8_000 * 31)).map { 0.1 * sin(Float($0) * 0.3) }
+    try writeWAV(tone, sampleRate: 8_000, to: long)
+    let whole = try CLI.run(["classify", "--model", path, long, long])
+    #expect(whole.status == 0 && whole.stderr.components(separatedBy: "note: ").count == 2 && whole.stderr.contains("is 31.0 s long"), "\(whole.stderr)")
+    let timeline = try CLI.run(["classify", "--model", path, "--window", "10", long])
+    #expect(timeline.status == 0 && !timeline.stderr.contains("note:"), "\(timeline.stderr)")
+    #expect(try CLI.run(["classify", "--model", path, wav]).stderr.isEmpty)
+  }
+
   /// Windows every hop seconds, in file time; a last window ends at the end of the file.
   @Test func timelineCoversTheFile() throws {
     let (model, path) = try fixtureClassificationModel()
