@@ -300,13 +300,39 @@ public final class Classifier: Sendable {
   public func timeline(
     path: String, window: Double, hop: Double, progress: (_ secondsDone: Double) -> Void = { _ in }
   ) throws -> [Classification] {
-    guard window > 0, hop > 0, window <= Self.longestTimelineStep, hop <= Self.longestTimelineStep else {
+    try Self.checkTimeline(window: window, hop: hop)
+    var stream = try MonoStream(file: try AudioFile(path: path), sampleRate: model.features.sampleRate)
+    return try timeline(blocks: { try stream.next() }, window: window, hop: hop, progress: progress)
+  }
+
+  /// ``timeline(path:window:hop:progress:)`` for mono audio in memory at any rate (resampled
+  /// to the model's first), e.g. a microphone's recording; times are seconds of `audio`.
+  /// - Throws: `PipelineError.badTimeline` unless window and hop are positive.
+  public func timeline(
+    _ audio: MonoAudio, window: Double, hop: Double, progress: (_ secondsDone: Double) -> Void = { _ in }
+  ) throws -> [Classification] {
+    try Self.checkTimeline(window: window, hop: hop)
+    let rate = model.features.sampleRate
+    guard supportedSampleRates.contains(audio.sampleRate) else {
+      throw AudioError.invalidSampleRate(path: "samples", sampleRate: audio.sampleRate)
+    }
+    var samples: [Float]? = audio.sampleRate == rate ? audio.samples : try Resampler.resample(audio.samples, from: audio.sampleRate, to: rate)
+    return try timeline(blocks: { defer { samples = nil }; return samples }, window: window, hop: hop, progress: progress)
+  }
+
+  private static func checkTimeline(window: Double, hop: Double) throws {
+    guard window > 0, hop > 0, window <= longestTimelineStep, hop <= longestTimelineStep else {
       throw PipelineError.badTimeline(window: window, hop: hop)
     }
+  }
+
+  /// The timeline of the samples `blocks` hands out, at the model's rate, until it returns nil.
+  private func timeline(
+    blocks: () throws -> [Float]?, window: Double, hop: Double, progress: (_ secondsDone: Double) -> Void
+  ) throws -> [Classification] {
     let rate = model.features.sampleRate
     let windowSamples = max(Int(window * Double(rate)), 1)
     let hopSamples = max(Int(hop * Double(rate)), 1)
-    var stream = try MonoStream(file: try AudioFile(path: path), sampleRate: rate)
     var buffer: [Float] = []
     var bufferStart = 0
     var nextStart = 0
@@ -314,7 +340,7 @@ public final class Classifier: Sendable {
     var total = 0
     // The loudest sample so far: a window is raised no further than it allows.
     var loudest: Float = 0
-    while let block = try stream.next() {
+    while let block = try blocks() {
       buffer += block
       total += block.count
       while nextStart + windowSamples <= total {

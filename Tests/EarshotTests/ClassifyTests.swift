@@ -112,6 +112,15 @@ struct ClassifyTests {
     #expect(reported.count == windows.count)
     for (seconds, w) in zip(reported.dropLast(), windows.dropLast()) { #expect(abs(seconds - w.end) < 1e-3) }
     #expect(abs(try #require(reported.last) - duration) < 1e-3)
+    // Audio in memory gets the same windows: at the model's rate exactly, at another rate
+    // after resampling (soxr, whole rather than in blocks).
+    let classifier = try Classifier(model: model)
+    let atModelRate = try AudioFile.loadMono(path: wav, sampleRate: model.features.sampleRate)
+    #expect(try classifier.timeline(atModelRate, window: 0.3, hop: 0.2) == windows)
+    let asRecorded = try classifier.timeline(try AudioFile.loadMono(path: wav), window: 0.3, hop: 0.2)
+    #expect(asRecorded.map(\.start) == windows.map(\.start))
+    for (a, b) in zip(asRecorded, windows) { #expect(abs(a.confidence - b.confidence) < 1e-3 && a.label == b.label) }
+    #expect(throws: PipelineError.self) { try classifier.timeline(atModelRate, window: 0, hop: 0.2) }
     let r = try CLI.run(["classify", "--model", path, "--window", "0.3", "--hop", "0.2", wav])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.text.split(separator: "\n").count == 5)
