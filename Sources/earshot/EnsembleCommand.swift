@@ -94,7 +94,7 @@ struct Ensemble: ParsableCommand {
   var note: String {
     if let provenance, (try? JSONSerialization.jsonObject(with: Data(provenance.utf8))) is [String: Any] { return provenance }
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return String(decoding: try! encoder.encode(["ensemble": provenance ?? "ensemble of " + models.joined(separator: ", ")]), as: UTF8.self)
   }
 

@@ -81,6 +81,10 @@ import Testing
     for k in 0..<25 { many.add(reference: "one", hypothesis: "two", speaker: nil, audio: "clip\(k).wav") }
     #expect(many.text.contains("wrong utterances (the first 20 of 25; --format json lists all):\n  clip0.wav\n"), "\(many.text)")
     #expect(many.text.contains("clip19.wav") && !many.text.contains("clip20.wav"))
+    // Paths in the JSON read as written (no escaped slashes).
+    var pathed = EvaluationReport()
+    pathed.add(reference: "one", hypothesis: "two", audio: "calls/a.wav")
+    #expect(pathed.json.contains("\"calls/a.wav\""), "\(pathed.json)")
     let json = try! JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
     #expect(json["wer"] as? Double == 0.5)
     #expect((json["confusion"] as? [String: [String: Int]])?["seven"]?["one"] == 1)

@@ -107,7 +107,7 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
                                                             f1: f1($0), support: support($0)) },
                     labels: labels, confusion: confusion)
     let e = JSONEncoder()
-    e.outputFormatting = [.sortedKeys, .prettyPrinted]
+    e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     return String(decoding: (try? e.encode(s)) ?? Data(), as: UTF8.self)
   }
 

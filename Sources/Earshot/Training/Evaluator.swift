@@ -173,7 +173,7 @@ extension EvaluationReport {
       speakers: namedSpeakers.mapValues { Speaker(wer: Rate($0), words: $0.reference, errors: $0.errors) },
       wordErrors: wordErrors, confusion: confusion, errors: errors)
     let e = JSONEncoder()
-    e.outputFormatting = [.sortedKeys, .prettyPrinted]
+    e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     return String(decoding: (try? e.encode(s)) ?? Data(), as: UTF8.self)
   }
 }
