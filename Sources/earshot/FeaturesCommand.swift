@@ -251,6 +251,10 @@ struct Features: ParsableCommand {
       let features = extractor.makeStream()
       let expected = Resampler.outputLength(inputFrames: file.info.frames, from: file.info.sampleRate, to: rate)
       let expectedFrames = extractor.frameCount(forSamples: expected)
+      if expectedFrames == 0 {
+        printError("warning: \(batch.names[i]): \(expected) samples at \(rate) Hz is shorter than one analysis frame "
+          + "(\(extractor.windowLength) samples): no frames")
+      }
       let topDecibels = extractor.streamableTopDecibels
       if streamNpy && (!extractor.needsWholeUtterance || topDecibels != nil) {
         // Frame-local features go to disk block by block: memory stays bounded for hours.

@@ -585,6 +585,15 @@ struct FeatureStreamingCLITests {
     #expect(json.status == 0 && json.text.split(separator: "\n").count == 2, "\(json.stderr)")
   }
 
+  /// A clip shorter than one Kaldi frame gets no frames, and a warning saying why.
+  @Test func clipShorterThanAFrameIsNamed() throws {
+    let short = temporaryDirectory().appendingPathComponent("short.wav").path
+    try writeWAV([Float](repeating: 0.1, count: 160), sampleRate: 16_000, to: short)
+    let r = try CLI.run(["features", short, "--kind", "fbank", "--format", "json", "--output", "-"])
+    #expect(r.status == 0 && r.text.contains("\"shape\":[0,23]"), "\(r.text)")
+    #expect(r.stderr.contains("160 samples at 16000 Hz is shorter than one analysis frame (400 samples): no frames"), "\(r.stderr)")
+  }
+
   /// Files at several rates give bins over different bands: said once, unless --sample-rate.
   @Test func mixedRatesAreNamed() throws {
     let files = ["phrase-8000-mono-s16.wav", "phrase-16000-mono-s16.aiff", "phrase-22050-mono-s16.flac"].map { CLI.fixtures.appendingPathComponent("audio/" + $0).path }
