@@ -98,9 +98,21 @@ struct Ensemble: ParsableCommand {
     return String(decoding: try! encoder.encode(["ensemble": provenance ?? "ensemble of " + models.joined(separator: ", ")]), as: UTF8.self)
   }
 
+  /// Two inputs holding one network (a run's best and last files saved at the same epoch, a
+  /// copy) are combined anyway, but said: that network counts twice.
+  func warnAboutRepeatedNetworks(_ networks: [(input: String, tensors: [String: Tensor])]) {
+    for (k, n) in networks.enumerated() {
+      if let earlier = networks[..<k].first(where: { $0.tensors == n.tensors }) {
+        printError("warning: \(n.input) holds the same network as \(earlier.input) (identical weights, say a run's best and last "
+          + "from one epoch); the ensemble weighs it twice")
+      }
+    }
+  }
+
   /// Writes the classifier ensemble; returns the line that reports it.
   func combineClassifiers() throws -> String {
     var members: [ClassificationModel.Member] = []
+    var networks: [(input: String, tensors: [String: Tensor])] = []
     var labels: [String]? = nil
     var first = ""
     for name in models {
@@ -112,7 +124,9 @@ struct Ensemble: ParsableCommand {
       }
       if labels == nil { labels = model.labels; first = name }
       members += model.members
+      networks += model.members.map { (name, $0.network.file().tensors) }
     }
+    warnAboutRepeatedNetworks(networks)
     var combined = try ClassificationModel(members: members, labels: labels!, source: output)
     let speeds = try testSpeedList(testSpeeds, option: "--test-speeds") ?? [1]
     combined.testSpeeds = speeds
@@ -127,6 +141,7 @@ struct Ensemble: ParsableCommand {
   /// Writes the CTC ensemble; returns the line that reports it.
   func combineTranscriptionModels() throws -> String {
     var members: [TranscriptionModel.Member] = []
+    var networks: [(input: String, tensors: [String: Tensor])] = []
     var shared: (tokens: [String], unit: TokenUnit, name: String)? = nil
     for name in models {
       // A classifier, a missing or a malformed file each fail here with their own reason.
@@ -138,7 +153,9 @@ struct Ensemble: ParsableCommand {
       }
       if shared == nil { shared = (model.tokens, model.unit, name) }
       members += model.members
+      networks += model.members.map { (name, $0.network.file().tensors) }
     }
+    warnAboutRepeatedNetworks(networks)
     try TranscriptionModel(members: members, tokens: shared!.tokens, unit: shared!.unit, source: output)
       .save(to: output, provenance: note)
     return "wrote \(output): \(members.count) networks, tokens \(shared!.tokens.joined(separator: " "))"
