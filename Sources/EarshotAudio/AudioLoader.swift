@@ -1,3 +1,4 @@
+import Foundation
 import CEarshotKernels
 
 /// Mono audio at a known sample rate: what the feature and model layers consume.
@@ -19,7 +20,15 @@ extension AudioFile {
   /// Loads a whole file as mono, resampled to `sampleRate` (nil keeps the file's rate):
   /// `librosa.load(path, sr=sampleRate, mono=True, res_type="soxr_hq")`.
   public static func loadMono(path: String, sampleRate: Int? = nil) throws(AudioError) -> MonoAudio {
-    let file = try AudioFile(path: path)
+    try loadMono(try AudioFile(path: path), sampleRate: sampleRate)
+  }
+
+  /// ``loadMono(path:sampleRate:)`` for a file's bytes in memory (see ``init(data:name:)``).
+  public static func loadMono(data: Data, name: String = "memory", sampleRate: Int? = nil) throws(AudioError) -> MonoAudio {
+    try loadMono(try AudioFile(data: data, name: name), sampleRate: sampleRate)
+  }
+
+  private static func loadMono(_ file: AudioFile, sampleRate: Int?) throws(AudioError) -> MonoAudio {
     var stream = try MonoStream(file: file, sampleRate: sampleRate)
     var samples: [Float] = []
     samples.reserveCapacity(

@@ -42,10 +42,12 @@ public final class AudioFile {
   /// which multiplies by 1/32768, without its extra copy; integers need no finiteness check).
   private let pcm16: Bool
   private var shorts: [Int16] = []
+  /// The bytes of a file opened from memory, read through libsndfile's virtual I/O.
+  private let memory: MemoryBytes?
 
   /// Opens `path` for reading and validates its header.
   /// - Throws: `AudioError` naming the file and the reason (libsndfile's message included).
-  public init(path: String) throws(AudioError) {
+  public convenience init(path: String) throws(AudioError) {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
       throw .notFound(path: path)
@@ -61,6 +63,35 @@ public final class AudioFile {
     guard let handle = sf_open(path, Int32(SFM_READ), &sfInfo) else {
       throw .cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
     }
+    try self.init(opened: handle, sfInfo: sfInfo, path: path, memory: nil)
+  }
+
+  /// Opens an audio file held in memory (bytes from a network or a pipe, say: any format
+  /// ``init(path:)`` reads), with the same checks.
+  /// - Parameter name: what errors and ``info`` call it (its `path`).
+  /// - Throws: `AudioError` naming `name` and the reason.
+  ///
+  /// ```swift
+  /// let file = try AudioFile(data: downloaded, name: "upload.flac")
+  /// ```
+  public convenience init(data: Data, name: String = "memory") throws(AudioError) {
+    let memory = MemoryBytes(Array(data))
+    var io = SF_VIRTUAL_IO(
+      get_filelen: { MemoryBytes.from($0).length },
+      seek: { offset, whence, user in MemoryBytes.from(user).seek(offset, whence: whence) },
+      read: { pointer, count, user in MemoryBytes.from(user).read(into: pointer, count: count) },
+      write: { _, _, _ in 0 },
+      tell: { MemoryBytes.from($0).position })
+    var sfInfo = SF_INFO()
+    guard let handle = sf_open_virtual(&io, Int32(SFM_READ), &sfInfo, Unmanaged.passUnretained(memory).toOpaque()) else {
+      throw .cannotOpen(path: name, reason: String(cString: sf_strerror(nil)))
+    }
+    try self.init(opened: handle, sfInfo: sfInfo, path: name, memory: memory)
+  }
+
+  /// The checks both openings share, on a file libsndfile has opened; closes it on failure.
+  private init(opened handle: OpaquePointer, sfInfo: SF_INFO, path: String, memory: MemoryBytes?) throws(AudioError) {
+    self.memory = memory
     // libsndfile's "length unknown" (SF_COUNT_MAX): an Ogg file cut off before its last page.
     guard sfInfo.frames < sf_count_t(Int64.max) else {
       sf_close(handle)
@@ -213,6 +244,34 @@ public final class AudioFile {
     all.reserveCapacity(info.frames - framesRead)
     while let block = try readMono(maxFrames: 1 << 18) { all += block }
     return all
+  }
+
+  /// A file's bytes in memory and a read position: the state behind libsndfile's virtual
+  /// I/O callbacks, which receive it as their `user_data` pointer.
+  private final class MemoryBytes {
+    let bytes: [UInt8]
+    var position: sf_count_t = 0
+    var length: sf_count_t { sf_count_t(bytes.count) }
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    static func from(_ user: UnsafeMutableRawPointer?) -> MemoryBytes { Unmanaged<MemoryBytes>.fromOpaque(user!).takeUnretainedValue() }
+
+    func seek(_ offset: sf_count_t, whence: Int32) -> sf_count_t {
+      let base: sf_count_t = whence == SEEK_CUR ? position : whence == SEEK_END ? length : 0
+      guard base + offset >= 0 else { return -1 }
+      position = base + offset
+      return position
+    }
+
+    func read(into pointer: UnsafeMutableRawPointer?, count: sf_count_t) -> sf_count_t {
+      let n = max(0, min(count, length - position))
+      if n > 0, let pointer {
+        bytes.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress! + Int(position), byteCount: Int(n)) }
+      }
+      position += n
+      return n
+    }
   }
 
   /// libsndfile fixes up a data chunk that promises more bytes than the file holds and logs

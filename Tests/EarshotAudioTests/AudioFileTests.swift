@@ -26,6 +26,20 @@ func wavBytes(sampleRate: UInt32, channels: UInt16, bitsPerSample: UInt16 = 16, 
 
 @Suite("AudioFile")
 struct AudioFileTests {
+  /// Bytes in memory decode exactly as the file they came from, in every container, with
+  /// resampling too; the header names what the caller called it.
+  @Test(arguments: ["phrase-16000-mono-s16.aiff", "phrase-22050-mono-s16.flac", "phrase-44100-mono.ogg",
+                    "phrase-48000-stereo-s16.wav", "phrase-8000-mono-s16.wav"])
+  func bytesInMemoryDecodeAsTheFile(_ name: String) throws {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/features/audio/\(name)").path
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    let memory = try AudioFile(data: bytes, name: "upload")
+    let file = try AudioFile(path: path)
+    #expect(memory.info.path == "upload" && memory.info.frames == file.info.frames && memory.info.container == file.info.container)
+    #expect(try memory.readAllMono() == file.readAllMono())
+    #expect(try AudioFile.loadMono(data: bytes, sampleRate: 16_000) == AudioFile.loadMono(path: path, sampleRate: 16_000))
+  }
+
   @Test func writeThenReadRoundTripsPCM16() throws {
     let dir = temporaryDirectory()
     let path = dir.appendingPathComponent("tone.wav").path
@@ -210,6 +224,18 @@ struct HostileAudioTests {
     } catch {
       #expect(input.check(error), "\(input.name): unexpected error \(error)")
       #expect(error.description.contains(path), "\(input.name): message does not name the file: \(error)")
+    }
+  }
+
+  /// The same bad bytes from memory fail the same way, named as the caller names them.
+  @Test(arguments: BadInput.all.filter { $0.bytes != nil })
+  func badBytesInMemoryThrowTheSame(_ input: BadInput) throws {
+    do {
+      let audio = try AudioFile.loadMono(data: input.bytes!, name: "upload.wav")
+      Issue.record("\(input.name) decoded \(audio.samples.count) samples instead of failing")
+    } catch {
+      #expect(input.check(error), "\(input.name): unexpected error \(error)")
+      #expect(error.description.contains("upload.wav"), "\(input.name): message does not name it: \(error)")
     }
   }
 
