@@ -24,7 +24,12 @@ let classifier = try Classifier(model: ClassificationModel(named: "commands"))
 let yes = try AudioFile.loadMono(path: repository.appendingPathComponent("samples/yes.wav").path, sampleRate: 44_100)
 let label = try classifier.classify(yes).label
 print("commands: \(label)")
-guard text == "four one five five five five two three six eight", label == "yes" else {
+// A file's bytes in memory (an upload, say), labelled window by window.
+let bytes = try Data(contentsOf: repository.appendingPathComponent("samples/clock-tick.flac"))
+let sounds = try Classifier(model: ClassificationModel(named: "sounds"))
+let events = try sounds.timeline(AudioFile.loadMono(data: bytes, name: "clock-tick.flac"), window: 5, hop: 5)
+print("sounds: \(events.map(\.label).joined(separator: " "))")
+guard text == "four one five five five five two three six eight", label == "yes", events.map(\.label) == ["clock_tick"] else {
   print("unexpected results")
   exit(1)
 }
