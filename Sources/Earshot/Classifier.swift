@@ -176,6 +176,30 @@ public struct Classification: Equatable, Sendable {
   }
 }
 
+// Codable in the shape `earshot classify --format json` writes, so an app can store or send
+// a result.
+extension Classification: Codable {
+  private enum CodingKeys: String, CodingKey { case start, end, label, confidence, top }
+  private struct Ranked: Codable { var label: String; var probability: Double }
+
+  /// `label` and `confidence` are written for readers and ignored when decoding (they are
+  /// `top`'s first entry).
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(start, forKey: .start)
+    try c.encode(end, forKey: .end)
+    try c.encode(label, forKey: .label)
+    try c.encode(confidence, forKey: .confidence)
+    try c.encode(ranked.map { Ranked(label: $0.label, probability: $0.probability) }, forKey: .top)
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(start: try c.decode(Double.self, forKey: .start), end: try c.decode(Double.self, forKey: .end),
+              ranked: try c.decode([Ranked].self, forKey: .top).map { ($0.label, $0.probability) })
+  }
+}
+
 /// Labels audio with a classifier: a whole clip, or a timeline of windows for long recordings.
 ///
 /// Basic usage:

@@ -102,6 +102,38 @@ public struct Transcript: Equatable, Sendable {
   }
 }
 
+// Codable in the shape `earshot transcribe --format json` writes (snake_case keys, seconds),
+// so an app can store or send a transcript.
+
+extension TranscriptAlternative: Codable {
+  private enum CodingKeys: String, CodingKey { case text, logProbability = "log_probability" }
+}
+
+extension Transcript: Codable {
+  private enum CodingKeys: String, CodingKey { case text, duration, words, segments, alternatives }
+  private struct Span: Codable { var start, end: Double }
+
+  /// `text` is written for readers and ignored when decoding (it follows from `words`).
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(text, forKey: .text)
+    try c.encode(durationSeconds, forKey: .duration)
+    try c.encode(words, forKey: .words)
+    try c.encode(segments.map { Span(start: $0.start, end: $0.end) }, forKey: .segments)
+    try c.encode(alternatives, forKey: .alternatives)
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      words: try c.decode([TranscribedWord].self, forKey: .words),
+      durationSeconds: try c.decode(Double.self, forKey: .duration),
+      segments: try c.decodeIfPresent([Span].self, forKey: .segments)?.map { ($0.start, $0.end) } ?? [],
+      alternatives: try c.decodeIfPresent([TranscriptAlternative].self, forKey: .alternatives) ?? [])
+  }
+}
+
+
 /// Turns audio into text with a CTC model.
 ///
 /// Basic usage:

@@ -47,6 +47,11 @@ struct ClassifyTests {
     let text = try CLI.run(["classify", "--model", path, "--top", "2", wav])
     #expect(text.text.split(separator: "\t").count == 4 && text.text.contains("\t\(expected.ranked[1].label):"), "\(text.text)")
     #expect(try CLI.run(["classify", "--model", path, wav]).text.split(separator: "\t").count == 3)
+    // The library's Codable form has the CLI's keys (less "file") and round-trips.
+    let encoded = try JSONEncoder().encode(expected)
+    let library = try JSONSerialization.jsonObject(with: encoded) as! [String: Any]
+    #expect(Set(library.keys) == Set(object.keys).subtracting(["file"]).union(["start", "end"]), "\(library.keys)")
+    #expect(try JSONDecoder().decode(Classification.self, from: encoded) == expected)
     #expect(abs((object["confidence"] as! Double) - expected.confidence) < 1e-5)
   }
 

@@ -197,6 +197,12 @@ struct TranscribeTests {
     #expect(words.map { $0["word"] as! String }.joined(separator: " ") == expected.text)
     let duration = object["duration"] as! Double
     #expect(abs(duration - 49_237.0 / 48_000) < 2e-3)
+    // The library's Codable form has the CLI's keys (less "file", plus the pieces decoded)
+    // and round-trips.
+    let encoded = try JSONEncoder().encode(expected)
+    let library = try JSONSerialization.jsonObject(with: encoded) as! [String: Any]
+    #expect(Set(library.keys) == Set(object.keys).subtracting(["file"]).union(["segments", "alternatives"]), "\(library.keys)")
+    #expect(try JSONDecoder().decode(Transcript.self, from: encoded) == expected)
     var previousEnd = 0.0
     for w in expected.words {
       #expect(w.start < w.end && w.start >= previousEnd - 1e-9 && w.end <= duration + 0.02, "\(w)")
