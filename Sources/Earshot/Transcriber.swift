@@ -104,7 +104,6 @@ public struct Transcript: Equatable, Sendable {
 
 // Codable in the shape `earshot transcribe --format json` writes (snake_case keys, seconds),
 // so an app can store or send a transcript.
-
 extension TranscriptAlternative: Codable {
   private enum CodingKeys: String, CodingKey { case text, logProbability = "log_probability" }
 }
@@ -132,7 +131,6 @@ extension Transcript: Codable {
       alternatives: try c.decodeIfPresent([TranscriptAlternative].self, forKey: .alternatives) ?? [])
   }
 }
-
 
 /// Turns audio into text with a CTC model.
 ///
