@@ -32,7 +32,8 @@ struct Features: ParsableCommand {
       kaldi-ark (feats.ark + feats.scp in the output folder; kaldiio reads them), png \
       (a picture with axes and a colour scale). --output - writes to stdout (not png). \
       Output names (and Kaldi keys) follow the input: a.wav gives a.npy; a folder's files \
-      keep their sub-folders (corpus/yes/a.wav gives feats/yes/a.npy, key yes/a). A file that cannot be read prints one line on stderr; the rest go on; exit status 1.
+      keep their sub-folders (corpus/yes/a.wav gives feats/yes/a.npy, key yes/a). A file \
+      that cannot be read prints one line on stderr; the rest go on; exit status 1.
       """)
 
   @Option(help: "What to compute: stft (magnitude), power, mel, logmel, mfcc or fbank.")
@@ -126,37 +127,25 @@ struct Features: ParsableCommand {
     }
   }
 
-  /// Refuses an option that the chosen --kind would ignore.
+  /// Refuses an option that the chosen --kind would ignore, naming the kinds it applies to.
   func checkOptionsApply() throws {
-    let framing: [(String, Bool)] = [
-      ("--fft-size", fftSize != nil), ("--window-length", windowLength != nil), ("--hop-length", hopLength != nil),
-      ("--center/--no-center", center != nil), ("--pad-mode", padMode != nil),
+    let groups: [(given: [(String, Bool)], kinds: Set<FeatureKind>, applies: String)] = [
+      ([("--fft-size", fftSize != nil), ("--window-length", windowLength != nil), ("--hop-length", hopLength != nil),
+        ("--center/--no-center", center != nil), ("--pad-mode", padMode != nil)],
+       [.stft, .power, .mel, .logmel, .mfcc], "every kind but fbank, whose frames are --frame-length-ms and --frame-shift-ms"),
+      ([("--mel-bands", melBands != nil), ("--min-frequency", minFrequency != nil), ("--max-frequency", maxFrequency != nil)],
+       [.mel, .logmel, .mfcc, .fbank], "mel, logmel, mfcc and fbank"),
+      ([("--power", power != nil), ("--mel-scale", melScale != nil), ("--mel-norm", melNorm != nil)],
+       [.mel, .logmel, .mfcc], "mel, logmel and mfcc"),
+      ([("--log", log != nil), ("--top-db", topDb != nil), ("--log-floor", logFloor != nil)], [.logmel, .mfcc], "logmel and mfcc"),
+      ([("--mfcc-count", mfccCount != nil), ("--lifter", lifter != nil)], [.mfcc], "mfcc"),
+      ([("--frame-length-ms", frameLengthMs != nil), ("--frame-shift-ms", frameShiftMs != nil), ("--use-energy", useEnergy),
+        ("--snip-edges/--no-snip-edges", snipEdges != nil), ("--preemphasis", preemphasis != nil)], [.fbank], "fbank"),
     ]
-    let bands: [(String, Bool)] = [
-      ("--mel-bands", melBands != nil), ("--min-frequency", minFrequency != nil), ("--max-frequency", maxFrequency != nil),
-    ]
-    let mel: [(String, Bool)] = [("--power", power != nil), ("--mel-scale", melScale != nil), ("--mel-norm", melNorm != nil)]
-    let logarithmic: [(String, Bool)] = [("--log", log != nil), ("--top-db", topDb != nil), ("--log-floor", logFloor != nil)]
-    let cepstral: [(String, Bool)] = [("--mfcc-count", mfccCount != nil), ("--lifter", lifter != nil)]
-    let kaldi: [(String, Bool)] = [
-      ("--frame-length-ms", frameLengthMs != nil), ("--frame-shift-ms", frameShiftMs != nil), ("--use-energy", useEnergy),
-      ("--snip-edges/--no-snip-edges", snipEdges != nil), ("--preemphasis", preemphasis != nil),
-    ]
-    let (ignored, applies): ([(String, Bool)], String)
-    switch kind {
-    case .fbank:
-      (ignored, applies) = (framing + mel + logarithmic + cepstral, "Kaldi frames: --frame-length-ms, --frame-shift-ms, --window")
-    case .stft, .power:
-      (ignored, applies) = (bands + mel + logarithmic + cepstral + kaldi, "a linear-frequency spectrogram, no mel or log stage")
-    case .mel:
-      (ignored, applies) = (logarithmic + cepstral + kaldi, "no log stage: --kind logmel has one")
-    case .logmel:
-      (ignored, applies) = (cepstral + kaldi, "--kind mfcc or fbank has it")
-    case .mfcc:
-      (ignored, applies) = (kaldi, "--kind fbank has it")
-    }
-    if let (option, _) = ignored.first(where: { $0.1 }) {
-      throw ValidationError("\(option) does not apply to --kind \(kind.rawValue) (\(applies))")
+    for group in groups where !group.kinds.contains(kind) {
+      if let (option, _) = group.given.first(where: { $0.1 }) {
+        throw ValidationError("\(option) does not apply to --kind \(kind.rawValue) (only to \(group.applies))")
+      }
     }
   }
 

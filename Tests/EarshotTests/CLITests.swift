@@ -478,10 +478,10 @@ struct CLITests {
     (["features", "x.wav", "--output", "o", "--kind", "logmel", "--top-db", "-1"], "--top-db must be >= 0 dB"),
     (["features", "x.wav", "--output", "o", "--kind", "logmel", "--top-db", "nan"], "--top-db must be >= 0 dB"),
     // An option the kind would ignore is refused, naming what applies.
-    (["features", "x.wav", "--output", "o", "--kind", "fbank", "--hop-length", "320"], "--hop-length does not apply to --kind fbank (Kaldi frames: --frame-length-ms, --frame-shift-ms"),
+    (["features", "x.wav", "--output", "o", "--kind", "fbank", "--hop-length", "320"], "--hop-length does not apply to --kind fbank (only to every kind but fbank, whose frames are --frame-length-ms and --frame-shift-ms)"),
     (["features", "x.wav", "--output", "o", "--kind", "fbank", "--no-center"], "--center/--no-center does not apply to --kind fbank"),
-    (["features", "x.wav", "--output", "o", "--kind", "mel", "--top-db", "30"], "--top-db does not apply to --kind mel"),
-    (["features", "x.wav", "--output", "o", "--kind", "logmel", "--preemphasis", "0"], "--preemphasis does not apply to --kind logmel"),
+    (["features", "x.wav", "--output", "o", "--kind", "mel", "--top-db", "30"], "--top-db does not apply to --kind mel (only to logmel and mfcc)"),
+    (["features", "x.wav", "--output", "o", "--kind", "logmel", "--preemphasis", "0"], "--preemphasis does not apply to --kind logmel (only to fbank)"),
     (["features", "x.wav", "--output", "o", "--kind", "stft", "--mel-bands", "40"], "--mel-bands does not apply to --kind stft"),
     (["features", "x.wav", "--output", "o", "--kind", "mfcc", "--use-energy"], "--use-energy does not apply to --kind mfcc"),
     (["features", "x.wav", "--output", "o", "--kind", "fbank", "--frame-shift-ms", "0"], "frameShift"),
