@@ -7,7 +7,9 @@
 The state_dict must come from a module with attributes
     lstm = nn.LSTM(input, hidden, num_layers=L, bidirectional=True)
     fc = nn.Linear(2 * hidden, outputs)      (4 * hidden after mean-max pooling:
-                                             torch.cat([mean, max], -1) over time)
+                                             torch.cat([mean, max], -1) over time;
+                                             6 * hidden after mean-std-max: [mean,
+                                             sqrt(population var + 1e-5), max])
 and, for a classifier with attention pooling, attention = nn.Linear(2 * hidden, 1).
 Sizes (input, hidden, layers, outputs) are inferred from the tensors; the kind is
 "ctc" unless --kind classifier is given (or an attention.* tensor is present).
@@ -68,7 +70,7 @@ def infer_architecture(sd: dict[str, torch.Tensor], kind: str | None, pooling: s
         "pooling": pooling or "mean",
         "blank": blank,
     }
-    width = (4 if arch["pooling"] == "mean-max" else 2) * hidden
+    width = {"mean-max": 4, "mean-std-max": 6}.get(arch["pooling"], 2) * hidden
     if sd["fc.weight"].shape[1] != width:
         sys.exit(f"fc.weight is {tuple(sd['fc.weight'].shape)}, expected (outputs, {width})")
     return arch
@@ -79,7 +81,7 @@ def main() -> None:
     ap.add_argument("--state-dict", required=True, help="torch.save'd state_dict (or a module)")
     ap.add_argument("--output", required=True, help="the .safetensors file to write")
     ap.add_argument("--kind", choices=["ctc", "classifier"])
-    ap.add_argument("--pooling", choices=["mean", "max", "mean-max", "attention"])
+    ap.add_argument("--pooling", choices=["mean", "max", "mean-max", "mean-std-max", "attention"])
     ap.add_argument("--blank", type=int, default=0, help="CTC blank index (default 0)")
     ap.add_argument("--dropout", type=float, default=0.0, help="recorded for further training")
     ap.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE",

@@ -294,7 +294,7 @@ public struct SequenceClassifier: StoredModel, Sendable {
   /// Attention scorer, (1, 2 hiddenSize); zero-sized and unused unless pooling is `.attention`.
   public var attention: Linear
   /// Projection to the labels, (outputSize, 2 hiddenSize), or (outputSize, 4 hiddenSize) after
-  /// `.meanMax` pooling.
+  /// `.meanMax` pooling ((outputSize, 6 hiddenSize) after `.meanStdMax`).
   public var fc: Linear
   /// Free-form metadata saved with the model.
   public var metadata: [String: String] = [:]

@@ -11,11 +11,22 @@ public enum Pooling: String, Codable, Sendable, CaseIterable {
   case attention
   /// The mean and the maximum side by side: `[mean, max]`, twice the encoder's width.
   case meanMax = "mean-max"
+  /// Statistics pooling with the maximum: `[mean, std, max]`, three times the encoder's
+  /// width; `std = sqrt(mean_t (h_t - mean)^2 + 1e-5)` (how much each feature moves over
+  /// the sequence: a steady texture against a crackling one).
+  case meanStdMax = "mean-std-max"
 
   /// The width of the pooled vector for encoder frames of `features` values.
   public func outputWidth(features: Int) -> Int {
-    self == .meanMax ? 2 * features : features
+    switch self {
+    case .meanMax: 2 * features
+    case .meanStdMax: 3 * features
+    default: features
+    }
   }
+
+  /// The variance floor under the standard deviation of `.meanStdMax`.
+  public static let varianceFloor: Float = 1e-5
 }
 
 /// What ``pool(_:_:attention:)`` keeps for its backward.
@@ -25,10 +36,13 @@ public struct PoolingCache: Sendable {
   /// the weights a, (T, B) as rows t*B+b.
   var argmax: [Int] = []
   var weights: [Float] = []
+  /// For `.meanStdMax`: each sequence's standard deviations, (B, D).
+  var deviations: [Float] = []
 }
 
 /// Pools each sequence of `x` ((T*B, D), time-major) into one row: (B, D), or (B, 2D) for
-/// `.meanMax` (the mean in columns 0..<D, the maximum in D..<2D).
+/// `.meanMax` (the mean in columns 0..<D, the maximum in D..<2D), or (B, 3D) for
+/// `.meanStdMax` (mean, standard deviation, maximum).
 ///
 /// A sequence of length 0 pools to zeros. `attention` is required for `.attention`.
 public func pool(_ x: SequenceBatch, _ pooling: Pooling, attention: Linear? = nil)
@@ -70,6 +84,24 @@ public func pool(_ x: SequenceBatch, _ pooling: Pooling, attention: Linear? = ni
   case .meanMax:
     poolMean(offset: 0)
     poolMax(offset: d)
+  case .meanStdMax:
+    poolMean(offset: 0)
+    cache.deviations = [Float](repeating: 0, count: b * d)
+    for bb in 0..<b where x.lengths[bb] > 0 {
+      let n = x.lengths[bb]
+      for j in 0..<d {
+        let mean = out.data[bb * width + j]
+        var sum: Float = 0
+        for t in 0..<n {
+          let centred = xd[(t * b + bb) * d + j] - mean
+          sum += centred * centred
+        }
+        let deviation = (sum / Float(n) + Pooling.varianceFloor).squareRoot()
+        out.data[bb * width + d + j] = deviation
+        cache.deviations[bb * d + j] = deviation
+      }
+    }
+    poolMax(offset: 2 * d)
   case .attention:
     guard let attention else { preconditionFailure("pool: .attention needs the attention layer") }
     precondition(attention.inputSize == d && attention.outputSize == 1,
@@ -97,7 +129,8 @@ public func pool(_ x: SequenceBatch, _ pooling: Pooling, attention: Linear? = ni
   return (out, cache)
 }
 
-/// Backward of ``pool(_:_:attention:)``: dy (B, D) ((B, 2D) for `.meanMax`) -> dx (T*B, D),
+/// Backward of ``pool(_:_:attention:)``: dy (B, D) ((B, 2D) for `.meanMax`, (B, 3D) for
+/// `.meanStdMax`) -> dx (T*B, D),
 /// zero on padding rows. Adds the attention layer's gradients into `attentionGradients` for
 /// `.attention`.
 public func poolBackward(_ dy: Matrix, _ pooling: Pooling, cache: PoolingCache,
@@ -130,6 +163,21 @@ public func poolBackward(_ dy: Matrix, _ pooling: Pooling, cache: PoolingCache,
   case .meanMax:
     meanBackward(offset: 0)
     maxBackward(offset: d)
+  case .meanStdMax:
+    meanBackward(offset: 0)
+    // forward was s = sqrt(mean_t (h_t - m)^2 + eps), so ds/dh_t = (h_t - m) / (n s): the
+    // mean's own dependence on h_t drops out, as sum_t (h_t - m) = 0.
+    for bb in 0..<b where x.lengths[bb] > 0 {
+      let n = x.lengths[bb]
+      for j in 0..<d {
+        var mean: Float = 0
+        for t in 0..<n { mean += xd[(t * b + bb) * d + j] }
+        mean /= Float(n)
+        let scale = dy.data[bb * width + d + j] / (Float(n) * cache.deviations[bb * d + j])
+        for t in 0..<n { dx.data[(t * b + bb) * d + j] += (xd[(t * b + bb) * d + j] - mean) * scale }
+      }
+    }
+    maxBackward(offset: 2 * d)
   case .attention:
     guard let attention else { preconditionFailure("poolBackward: .attention needs the attention layer") }
     // forward was y = sum_t a_t h_t, a = softmax(e), e_t = h_t . w + c

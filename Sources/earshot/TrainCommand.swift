@@ -61,7 +61,7 @@ struct Train: ParsableCommand {
             --output runs/digits --resume
         earshot evaluate --model runs/digits/best.safetensors test.jsonl
 
-      --task classify trains a clip classifier (BiLSTM, --pooling mean|max|mean-max|attention, linear, \
+      --task classify trains a clip classifier (BiLSTM, --pooling mean|max|mean-max|mean-std-max|attention, linear, \
       softmax) with cross-entropy. --train is a folder with one sub-folder per label \
       (DIR/{label}/*.wav|ogg; _unknown_ names the label unknown) or JSON Lines \
       {"audio": PATH, "label": "yes", "speaker": "...", "fold": 1} (speaker and fold optional; \
@@ -150,7 +150,7 @@ struct Train: ParsableCommand {
   @Option(help: "Stop cleanly, after a checkpoint, after this many minutes of training (exit status 75 if no epoch has finished, so no model exists yet; --resume goes on).") var maxMinutes: Double?
 
   // --task classify only.
-  @Option(help: "classify: pooling over frames: mean, max, mean-max (the two side by side) or attention. (default: mean)") var pooling: Pooling?
+  @Option(help: "classify: pooling over frames: mean, max, mean-max (the two side by side), mean-std-max (with the standard deviation too) or attention. (default: mean)") var pooling: Pooling?
   @Option(help: "classify: class balancing: none, weighted-loss or sampling. (default: weighted-loss)") var balance: ClassBalancing?
   @Option(help: "classify: label smoothing epsilon in [0, 1). (default: 0)") var labelSmoothing: Float?
   @Option(help: "classify: probability of mixing a clip with another (mixup). (default: 0)") var mixup: Float?

@@ -90,7 +90,7 @@ import Testing
     var input = g.normalMatrix(rows: 3 * 2, cols: 4)
     // Max pooling has kinks where two frames tie: spread the values and use a smaller step so
     // no difference straddles one.
-    let hasMax = pooling == .max || pooling == .meanMax
+    let hasMax = pooling == .max || pooling == .meanMax || pooling == .meanStdMax
     if hasMax { input.scale(by: 10) }
     let h: Float = hasMax ? 1e-3 : Self.step
     let attention = Linear(inputSize: 4, outputSize: 1, generator: &g)

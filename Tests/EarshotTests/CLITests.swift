@@ -162,7 +162,7 @@ struct CLITests {
       for layer in 0..<layers { count += 2 * (4 * h * ((layer == 0 ? input : 2 * h) + h) + 8 * h) }
       let outputs = e.outputs.count + (e.task == "transcription" ? 1 : 0)   // CTC adds the blank
       let pooling = n["pooling"] as? String
-      count += outputs * ((pooling == "mean-max" ? 4 : 2) * h + 1)
+      count += outputs * ((pooling == "mean-std-max" ? 6 : pooling == "mean-max" ? 4 : 2) * h + 1)
       if pooling == "attention" { count += 2 * h + 1 }
       #expect(n["parameters"] as? Int == count, "\(name): \(n)")
     }

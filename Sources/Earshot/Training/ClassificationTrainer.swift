@@ -1,6 +1,6 @@
 import Foundation
 
-/// Trains a ``ClassificationModel`` (stacked BiLSTM, mean/max/mean-max/attention pooling, linear,
+/// Trains a ``ClassificationModel`` (stacked BiLSTM, mean/max/mean-max/mean-std-max/attention pooling, linear,
 /// log-softmax) with cross-entropy on labelled clips.
 ///
 /// Basic usage:
