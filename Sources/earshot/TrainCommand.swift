@@ -299,8 +299,8 @@ struct Train: ParsableCommand {
 
   func run() throws {
     // Said before any clip is loaded (the trainer checks again when it starts).
-    if !resume && FileManager.default.fileExists(atPath: URL(fileURLWithPath: output).appendingPathComponent("checkpoint.safetensors").path) {
-      printError("error: \(TrainingError.runExists(output: output))")
+    if !resume, let file = TrainingError.existingRunFile(in: output) {
+      printError("error: \(TrainingError.runExists(output: output, file: file))")
       throw ExitCode.failure
     }
     Self.stopOnInterrupt()

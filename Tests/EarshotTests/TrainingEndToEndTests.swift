@@ -110,7 +110,10 @@ func trainingTemporaryDirectory() -> URL {
       try TranscriptionModel(named: output + "/checkpoint.safetensors")
     }
     // Starting again into the same folder without --resume is refused.
-    #expect(throws: TrainingError.runExists(output: output)) { try trainer.train(output: output) }
+    #expect(throws: TrainingError.runExists(output: output, file: "checkpoint.safetensors")) { try trainer.train(output: output) }
+    // A finished run whose checkpoint was deleted (to save space) is not overwritten either.
+    try FileManager.default.removeItem(atPath: output + "/checkpoint.safetensors")
+    #expect(throws: TrainingError.runExists(output: output, file: "best.safetensors")) { try trainer.train(output: output) }
   }
 
   /// 2 epochs in one go equal 1 epoch + resume, and a stop in the middle of an epoch + resume.
@@ -389,6 +392,30 @@ func trainingTemporaryDirectory() -> URL {
     #expect(resumed.status == 0 && resumed.text.contains("model: \(output)/best.safetensors"), "\(resumed.text) \(resumed.stderr)")
     let file = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", train])
     #expect(file.status == 64 && file.stderr.contains("--output \(train) is a file"), "\(file.stderr)")
+  }
+
+  /// A validation set none of whose clips loads stops the run before training (it trained
+  /// with no validation, every epoch "best"), and says where relative paths are read from;
+  /// a run's models without its checkpoint are not overwritten either.
+  @Test func unreadableValidationSetIsAnError() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 8, seed: 23, to: dir, name: "train")
+    let valid = dir.appendingPathComponent("valid.jsonl")
+    try Data("{\"audio\": \"elsewhere/0.wav\", \"text\": \"low\"}\n{\"audio\": \"elsewhere/1.wav\", \"text\": \"high\"}\n".utf8).write(to: valid)
+    let output = dir.appendingPathComponent("run").path
+    let r = try CLI.run(["train", "--task", "ctc", "--train", train, "--valid", valid.path, "--output", output, "--epochs", "1",
+                         "--hidden", "4", "--layers", "1", "--threads", "1"])
+    #expect(r.status == 1 && r.stderr.contains("validation set: nothing to use: none of its 2 clips could be read")
+            && r.stderr.contains("read from the manifest's own folder"), "\(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: output + "/best.safetensors"))
+    let done = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", output, "--epochs", "1",
+                            "--hidden", "4", "--layers", "1", "--threads", "1"])
+    #expect(done.status == 0, "\(done.stderr)")
+    try FileManager.default.removeItem(atPath: output + "/checkpoint.safetensors")
+    let again = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", output, "--epochs", "1",
+                             "--hidden", "4", "--layers", "1", "--threads", "1"])
+    #expect(again.status == 1 && again.stderr.contains("already holds a run's best.safetensors, but no checkpoint"), "\(again.stderr)")
   }
 
   /// --sample-rate, --mel-bands, --window-ms and --hop-ms shape a CTC model's features as a

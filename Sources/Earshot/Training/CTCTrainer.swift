@@ -102,16 +102,13 @@ public final class CTCTrainer {
     }
     // Decode, resample and perturb every clip once, in parallel.
     // An unknown token is a data or configuration error, not a bad clip: it stops loading.
-    clips = try loadEach(training.count, threads: threads, skipped: &skipped,
+    clips = try loadEach(training.count, threads: threads, skipped: &skipped, set: "training set",
                          isFatal: { if case TrainingError.unknownToken = $0 { true } else { false } }) { i in
       let entry = training[i]
       let labels = try tokenizer.encode(entry.text, path: entry.audio)
       let samples = try AudioFile.loadMono(path: entry.audio, sampleRate: rate).samples
       guard !samples.isEmpty else { throw TrainingError.badClip(path: entry.audio, reason: "0 samples") }
       return try clip(entry, labels, samples)
-    }
-    guard !clips.isEmpty else {
-      throw TrainingError.emptyDataset(path: "training set", reason: "every clip was skipped; first: \(skipped.first ?? "")")
     }
     if augmentation.connectedStrings > 0 {
       // From each clip at the speed closest to 1; the strings get their own speed variants.
@@ -134,7 +131,7 @@ public final class CTCTrainer {
       connectedCount = clips.count - first
     }
     if let validation {
-      self.validation = try loadEach(validation.count, threads: threads, skipped: &skipped) { i in
+      self.validation = try loadEach(validation.count, threads: threads, skipped: &skipped, set: "validation set") { i in
         let e = validation[i]
         let samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
         return (entry: e, features: Matrix(try extractor(samples)))

@@ -94,7 +94,7 @@ public final class ClassificationTrainer {
     let rate = options.features.sampleRate
     let augmentation = options.augmentation
     let minimum = extractor.windowLength  // shorter clips are padded to one window
-    clips = try loadEach(training.count, threads: threads, skipped: &skipped) { i in
+    clips = try loadEach(training.count, threads: threads, skipped: &skipped, set: "training set") { i in
       let e = training[i]
       let samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
       guard samples.count >= minimum else {
@@ -102,9 +102,6 @@ public final class ClassificationTrainer {
       }
       let audio = try SpeedVariants(samples, sampleRate: rate, augmentation: augmentation, extractor: extractor)
       return Clip(entry: e, label: index[e.label]!, audio: audio)
-    }
-    guard !clips.isEmpty else {
-      throw TrainingError.emptyDataset(path: "training set", reason: "every clip was skipped; first: \(skipped.first ?? "")")
     }
     labelCounts = [Int](repeating: 0, count: labels.count)
     for c in clips { labelCounts[c.label] += 1 }
@@ -115,7 +112,7 @@ public final class ClassificationTrainer {
     classWeights = options.balancing == .weightedLoss ? labelCounts.map { n / (k * Float($0)) }
       : [Float](repeating: 1, count: labels.count)
     if let validation {
-      self.validation = try loadEach(validation.count, threads: threads, skipped: &skipped) { i in
+      self.validation = try loadEach(validation.count, threads: threads, skipped: &skipped, set: "validation set") { i in
         let e = validation[i]
         var samples = try AudioFile.loadMono(path: e.audio, sampleRate: rate).samples
         if samples.count < minimum { samples += [Float](repeating: 0, count: minimum - samples.count) }

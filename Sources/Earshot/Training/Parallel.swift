@@ -25,17 +25,26 @@ func parallelMap<T>(_ count: Int, threads: Int, _ body: (Int) throws -> T) rethr
 /// `body(0..<count)` on up to `threads` threads, for loading data: the results that
 /// succeeded, in index order; each failure's description is appended to `skipped`, except
 /// that a failure for which `isFatal` holds is thrown.
-func loadEach<T>(_ count: Int, threads: Int, skipped: inout [String], isFatal: (any Error) -> Bool = { _ in false },
-                 _ body: (Int) throws -> T) throws -> [T] {
+/// - Parameter set: the data set's name ("training set", "validation set"): when it has
+///   clips and none of them loads, `TrainingError.emptyDataset` says so, with the first reason.
+func loadEach<T>(_ count: Int, threads: Int, skipped: inout [String], set: String? = nil,
+                 isFatal: (any Error) -> Bool = { _ in false }, _ body: (Int) throws -> T) throws -> [T] {
   let results: [Result<T, any Error>] = parallelMap(count, threads: threads) { i in Result { try body(i) } }
   var kept: [T] = []
+  var first: String?
   for r in results {
     switch r {
     case .success(let value): kept.append(value)
     case .failure(let error):
       if isFatal(error) { throw error }
       skipped.append("\(error)")
+      first = first ?? "\(error)"
     }
+  }
+  if let set, count > 0, kept.isEmpty, let first {
+    // The commonest manifest mistake: paths written from the working directory.
+    let hint = first.contains("no such file") ? " (a manifest's relative paths are read from the manifest's own folder)" : ""
+    throw TrainingError.emptyDataset(path: set, reason: "none of its \(count) clips could be read; the first: \(first)\(hint)")
   }
   return kept
 }

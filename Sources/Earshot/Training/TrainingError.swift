@@ -23,8 +23,9 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
   case nonFiniteLoss(epoch: Int, step: Int, loss: Float, checkpoint: String?)
   /// A checkpoint cannot be read, or does not fit the run it should continue.
   case badCheckpoint(path: String, reason: String)
-  /// The output folder already holds a run (a checkpoint) and resuming was not asked for.
-  case runExists(output: String)
+  /// The output folder already holds a run (`file`: its checkpoint, a model or its log) and
+  /// resuming was not asked for.
+  case runExists(output: String, file: String)
   /// A file cannot be written; `reason` is the system's message.
   case cannotWrite(path: String, reason: String)
 
@@ -46,11 +47,22 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
       return "loss is \(loss) at epoch \(epoch), step \(step): training diverged; \(keep). "
         + "Lower --learning-rate or the gradient clip, then --resume or start again"
     case let .badCheckpoint(path, reason): return "\(path): cannot resume: \(reason)"
-    case let .runExists(output):
-      return "\(output) already holds a run (checkpoint.safetensors); add --resume to continue it, or choose another --output"
+    case let .runExists(output, file):
+      return file == RunFiles.checkpointName
+        ? "\(output) already holds a run (\(file)); add --resume to continue it (a finished run trains on only with a larger "
+          + "--epochs), or choose another --output"
+        : "\(output) already holds a run's \(file), but no checkpoint to continue from; choose another --output, "
+          + "or move the run's files (best/last.safetensors, log.jsonl) away first"
     case let .cannotWrite(path, reason): return "\(path): cannot write: \(reason)"
     }
   }
+}
+
+extension TrainingError {
+  /// The first file of a finished or unfinished run in `output` (its checkpoint, models or
+  /// log), or nil: where a new run would replace something, training refuses with
+  /// ``runExists(output:file:)``.
+  public static func existingRunFile(in output: String) -> String? { RunFiles.existingFile(in: output) }
 }
 
 /// `localizedDescription` (Foundation's way to show an error) reads as `description` does.

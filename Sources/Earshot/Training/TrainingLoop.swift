@@ -162,13 +162,24 @@ struct RunFiles {
     }
     folder = output
     let dir = URL(fileURLWithPath: output)
-    checkpoint = dir.appendingPathComponent("checkpoint.safetensors").path
+    checkpoint = dir.appendingPathComponent(Self.checkpointName).path
     last = dir.appendingPathComponent("last.safetensors").path
     best = dir.appendingPathComponent("best.safetensors").path
     log = dir.appendingPathComponent("log.jsonl").path
   }
 
   var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: checkpoint) }
+
+  /// The checkpoint's file name in a run folder.
+  static let checkpointName = "checkpoint.safetensors"
+
+  /// The first file of a run that `output` holds (its checkpoint, then its models and log),
+  /// or nil: a new run there would replace it.
+  static func existingFile(in output: String) -> String? {
+    [checkpointName, "best.safetensors", "last.safetensors", "log.jsonl"].first {
+      FileManager.default.fileExists(atPath: URL(fileURLWithPath: output).appendingPathComponent($0).path)
+    }
+  }
 
   /// Rewrites the log, atomically (a resumed run drops epochs finished after its checkpoint).
   func writeLog<M: Encodable>(_ lines: [M]) throws(TrainingError) {
@@ -325,9 +336,7 @@ enum TrainingLoop {
       }
       state.options = options
     } else {
-      guard !files.hasCheckpoint else {
-        throw TrainingError.runExists(output: output)
-      }
+      if let file = RunFiles.existingFile(in: output) { throw TrainingError.runExists(output: output, file: file) }
       var g = SeededGenerator(seed: mixSeed(options.seed, 0x1417))
       network = Task.Network(architecture: task.architecture, generator: &g)
       if let initialNetwork {
