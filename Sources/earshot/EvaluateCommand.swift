@@ -61,6 +61,13 @@ struct Evaluate: ParsableCommand {
   }
 
   func run() throws {
+    do {
+      // A missing or unreadable file fails with its own reason, not as "a CTC model".
+      _ = try SafeTensors(contentsOf: try ModelCatalog.path(for: model))
+    } catch {
+      printError("error: \(error)")
+      throw ExitCode.failure
+    }
     if ClassificationEvaluator.isClassifier(model) { return try runClassifier() }
     if confusionCsv != nil || confusionPng != nil || speeds != nil {
       printError("error: --speeds, --confusion-csv and --confusion-png apply to classifiers; \(model) is a CTC model")

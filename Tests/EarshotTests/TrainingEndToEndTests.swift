@@ -317,6 +317,9 @@ func trainingTemporaryDirectory() -> URL {
     #expect(json?["utterances"] as? Int == 1)
     let n = try CLI.run(["evaluate", "--model", "digits", none])
     #expect(n.status == 1 && n.stderr.contains("none of the 2 clips") && n.text.isEmpty, "\(n.stderr) / \(n.text)")
+    // A mistyped model with a classifier's option is named as missing, not as a CTC model.
+    let typo = try CLI.run(["evaluate", "--model", "comands", "--speeds", "1", some])
+    #expect(typo.status == 1 && typo.stderr.contains("comands: no such model file or shipped model"), "\(typo.stderr)")
   }
 
   /// Ctrl-C while training: the step in progress ends, a checkpoint is written, the run
