@@ -35,10 +35,13 @@ struct Evaluate: ParsableCommand {
       sub-folder per label (DIR/{label}/*.wav|ogg; _unknown_ names the label unknown) or JSON \
       Lines {"audio": ..., "label": ...}: top-1 accuracy, per-class precision, recall, F1 and \
       support, and the confusion matrix (rows: reference, columns: predicted), which \
-      --confusion-csv and --confusion-png also write to files.
+      --confusion-csv and --confusion-png also write to files. Clips whose label the model \
+      does not have are left out and counted in one warning; --others-as scores them as one \
+      of its labels instead (Speech Commands' 25 other words are the commands model's unknown).
 
         earshot evaluate --model commands --confusion-png confusion.png \\
             speech_commands
+        earshot evaluate --model commands --others-as unknown speech_commands
       """)
 
   @Option(help: "Model file (.safetensors) or shipped model name.") var model: String
@@ -49,6 +52,8 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Threads (utterances in parallel). (default: all cores)") var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
   @Option(help: "Classifier only: test-time speeds, as `earshot classify --speeds`. (default: the model's own)") var speeds: String?
+  @Option(help: "Classifier only: score clips whose label the model does not have as this label (e.g. unknown) instead of leaving them out.")
+  var othersAs: String?
   @Option(help: "Classifier only: write the confusion matrix as CSV here.") var confusionCsv: String?
   @Option(help: "Classifier only: write the confusion matrix as a PNG picture here.") var confusionPng: String?
   @Argument(help: "Manifest (.jsonl) or folder (FSDD-style for CTC, one sub-folder per label for a classifier).") var manifest: String
@@ -69,8 +74,8 @@ struct Evaluate: ParsableCommand {
       throw ExitCode.failure
     }
     if ClassificationEvaluator.isClassifier(model) { return try runClassifier() }
-    if confusionCsv != nil || confusionPng != nil || speeds != nil {
-      printError("error: --speeds, --confusion-csv and --confusion-png apply to classifiers; \(model) is a CTC model")
+    if confusionCsv != nil || confusionPng != nil || speeds != nil || othersAs != nil {
+      printError("error: --speeds, --others-as, --confusion-csv and --confusion-png apply to classifiers; \(model) is a CTC model")
       throw ExitCode.validationFailure
     }
     let result: (report: EvaluationReport, failures: [String])
@@ -120,7 +125,7 @@ extension Evaluate {
       throw ExitCode.validationFailure
     }
     var loaded: ClassificationModel
-    let entries: [ClassificationEntry]
+    var entries: [ClassificationEntry]
     do {
       loaded = try ClassificationModel(named: model)
       if let speeds = try testSpeedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
@@ -128,6 +133,28 @@ extension Evaluate {
     } catch {
       printError("error: \(error)")
       throw ExitCode.failure
+    }
+    if let othersAs, !loaded.labels.contains(othersAs) {
+      printError("error: --others-as \(othersAs) is not one of \(model)'s labels: \(loaded.labels.joined(separator: " "))")
+      throw ExitCode.validationFailure
+    }
+    // Labels the model lacks: one line for all of them, not one error per clip.
+    let known = Set(loaded.labels)
+    let others = entries.filter { !known.contains($0.label) }.reduce(into: [String: Int]()) { $0[$1.label, default: 0] += 1 }
+    if !others.isEmpty {
+      let listed = others.sorted { $0.key < $1.key }.map { "'\($0.key)' (\($0.value))" }.joined(separator: ", ")
+      if let othersAs {
+        printError("note: \(others.values.reduce(0, +)) clips with labels \(model) does not have are scored as \(othersAs): \(listed)")
+        entries = entries.map { known.contains($0.label) ? $0 : ClassificationEntry(audio: $0.audio, label: othersAs, speaker: $0.speaker, fold: $0.fold) }
+      } else {
+        entries = entries.filter { known.contains($0.label) }
+        printError("warning: \(others.values.reduce(0, +)) clips with labels \(model) does not have are left out: \(listed); "
+          + "its labels: \(loaded.labels.joined(separator: " ")) (--others-as LABEL scores them as one of them)")
+        if entries.isEmpty {
+          printError("error: no clip of \(manifest) has one of \(model)'s labels; nothing to score")
+          throw ExitCode.failure
+        }
+      }
     }
     // The folders for the pictures and tables before any clip is scored: a typo must not
     // cost the whole run.

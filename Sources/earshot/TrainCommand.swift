@@ -337,19 +337,15 @@ struct Train: ParsableCommand {
 
       var trainEntries = try Manifest.load(train)
       var validEntries = try valid.map { try Manifest.load($0) }
+      var speakerSplitDescription: String?
       for folder in [train] + (valid.map { [$0] } ?? []) { warnAboutIgnoredFiles(inFolder: folder) }
       if let validSpeakers {
         let hashSeed = splitSeed ?? options.seed
         try checkSpeakers(unknown: trainEntries.filter { $0.speaker == nil }.count, of: trainEntries.count,
                           namedBy: "a manifest's \"speaker\", or an FSDD file name", otherwise: "--valid")
-        let all = trainEntries
-        let split = ClassificationSplit.bySpeaker(all, fraction: validSpeakers, seed: hashSeed) { $0.speaker ?? $0.audio }
+        let split = try speakerSplit(trainEntries, fraction: validSpeakers, seed: hashSeed) { $0.speaker ?? $0.audio }
         (trainEntries, validEntries) = (split.training, split.validation)
-        guard !split.validation.isEmpty, !trainEntries.isEmpty else {
-          throw ValidationError(String(format: "--valid-speakers %g of the speakers of \(train) leaves %@ empty; ", validSpeakers,
-                                       trainEntries.isEmpty ? "training" : "validation")
-            + "there are \(Set(all.map { $0.speaker ?? $0.audio }).count) speakers; try another fraction or --split-seed")
-        }
+        speakerSplitDescription = split.description
         if !resume || !FileManager.default.fileExists(atPath: output + "/validation.jsonl") {
           try writeValidationManifest(split.validation)
         }
@@ -360,9 +356,7 @@ struct Train: ParsableCommand {
                                    tokens: tokens, threads: threadCount)
       trainer.provenance["train"] = train
       if let valid { trainer.provenance["valid"] = valid }
-      if let validSpeakers {
-        trainer.provenance["valid"] = String(format: "%.0f%% of the speakers of \(train) (hash, seed \(splitSeed ?? options.seed))", 100 * validSpeakers)
-      }
+      if let speakerSplitDescription { trainer.provenance["valid"] = speakerSplitDescription }
       for line in trainer.skipped.prefix(10) { printError("skipped: \(line)") }
       if trainer.skipped.count > 10 { printError("skipped \(trainer.skipped.count - 10) more") }
       if let validEntries {
@@ -577,6 +571,56 @@ extension Train {
     return k
   }
 
+  /// Whole speakers held out for validation (`ClassificationSplit.bySpeaker`), with a line
+  /// that says what the split gave: "3 of 31 speakers of DATA, 240 of 1,200 clips (20%; hash, seed 1)".
+  /// - Throws: `ValidationError` when either side is empty.
+  func speakerSplit<Entry>(_ all: [Entry], fraction: Double, seed: UInt64, speaker: (Entry) -> String) throws
+    -> (training: [Entry], validation: [Entry], description: String)
+  {
+    let split = ClassificationSplit.bySpeaker(all, fraction: fraction, seed: seed, speaker: speaker)
+    let speakers = Set(all.map(speaker)).count
+    guard !split.validation.isEmpty, !split.training.isEmpty else {
+      throw ValidationError(String(format: "--valid-speakers %g of the speakers of \(train) leaves %@ empty; ", fraction,
+                                   split.training.isEmpty ? "training" : "validation")
+        + "there are \(speakers) speakers; try another fraction or --split-seed")
+    }
+    let held = Set(split.validation.map(speaker)).count
+    let description = "\(held) of \(speakers) speakers of \(train), \(split.validation.count) of \(all.count) clips "
+      + String(format: "(%.0f%%; hash, seed \(seed))", 100 * Double(split.validation.count) / Double(all.count))
+    return (split.training, split.validation, description)
+  }
+
+  /// Refuses clips whose labels the model will not have, all at once, naming the option
+  /// that causes it: --labels, --init without --new-head, or a split that left a label's
+  /// clips in validation only.
+  func checkLabels(training: [ClassificationEntry], validation: [ClassificationEntry], labels: [String],
+                   initial: ClassificationModel?) throws {
+    let known = Set(labels)
+    func counts(_ entries: [ClassificationEntry]) -> [String: Int] {
+      entries.filter { !known.contains($0.label) }.reduce(into: [:]) { $0[$1.label, default: 0] += 1 }
+    }
+    let (inTraining, inValidation) = (counts(training), counts(validation))
+    guard !inTraining.isEmpty || !inValidation.isEmpty else { return }
+    let listed = Set(inTraining.keys).union(inValidation.keys).sorted().map { label in
+      "'\(label)' (" + [inTraining[label].map { "\($0) training" }, inValidation[label].map { "\($0) validation" }]
+        .compactMap { $0 }.joined(separator: ", ") + " clips)"
+    }
+    let fix: String
+    if initial != nil && !newHead {
+      fix = "the --init model's labels are kept; add --new-head to learn this data's labels on its encoder"
+    } else if self.labels != nil {
+      fix = "add them to --labels, or leave --labels out to take the training data's"
+    } else if validSpeakers != nil {
+      fix = "the --valid-speakers split put every speaker of these labels in validation; try a smaller fraction or another --split-seed"
+    } else if let validFold {
+      fix = "fold \(validFold) holds labels the other folds lack"
+    } else {
+      fix = "the validation data holds labels the training data lacks"
+    }
+    throw ValidationError("labels the model will not have: \(listed.joined(separator: ", ")); its labels are "
+      + "\(labels.joined(separator: " ")); \(fix)")
+  }
+
   func runClassify() throws {
     do {
       let initial = try initialModel.map { name in
@@ -597,8 +641,8 @@ extension Train {
         try checkSpeakers(unknown: all.filter { $0.speaker == nil }.count, of: all.count,
                           namedBy: "a manifest's \"speaker\", or a Speech Commands, FSDD or ESC file name",
                           otherwise: "--valid-fold or --valid")
-        (training, validation) = ClassificationSplit.bySpeaker(all, fraction: validSpeakers, seed: hashSeed)
-        split = String(format: "%.0f%% of the speakers of \(train) (hash, seed \(hashSeed))", 100 * validSpeakers)
+        let held = try speakerSplit(all, fraction: validSpeakers, seed: hashSeed) { $0.speaker ?? URL(fileURLWithPath: $0.audio).lastPathComponent }
+        (training, validation, split) = (held.training, held.validation, held.description)
       } else if let valid {
         validation = try ClassificationDataset.load(valid)
         split = valid
@@ -610,6 +654,8 @@ extension Train {
       if let v = validation, v.isEmpty {
         throw TrainingError.emptyDataset(path: train, reason: "the validation split (\(split)) holds no clips")
       }
+      try checkLabels(training: training, validation: validation ?? [], labels: options.labels ?? Set(training.map(\.label)).sorted(),
+                      initial: initial)
       for group in ClassificationDataset.labelsDifferingOnlyInCase(training + (validation ?? [])) {
         printError("warning: labels \(group.map { "'\($0)'" }.joined(separator: " and ")) differ only in case and train as "
           + "\(group.count) classes; rename one (folder or manifest \"label\") if they are the same")

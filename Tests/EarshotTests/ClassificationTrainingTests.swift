@@ -339,6 +339,18 @@ enum ToneClasses {
     #expect(report.accuracy >= 0.85, "\(report.text)")
     #expect(try String(contentsOfFile: csv, encoding: .utf8) == report.csv)
     #expect(Array(try Data(contentsOf: URL(fileURLWithPath: png)).prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
+    // A label the model lacks: one warning and the clips left out, or scored as one of its
+    // labels with --others-as.
+    let more = dir.appendingPathComponent("more")
+    try FileManager.default.copyItem(atPath: data, toPath: more.path)
+    try FileManager.default.copyItem(at: more.appendingPathComponent("low"), to: more.appendingPathComponent("hum"))
+    let left = try CLI.run(["evaluate", "--model", model, more.path])
+    #expect(left.status == 0 && left.stderr.contains("warning: 20 clips with labels") && left.stderr.contains("'hum' (20)")
+            && left.text == report.text, "\(left.stderr)")
+    let mapped = try CLI.run(["evaluate", "--model", model, "--others-as", "low", more.path])
+    #expect(mapped.status == 0 && mapped.text.contains("clips: 60"), "\(mapped.text) \(mapped.stderr)")
+    let wrong = try CLI.run(["evaluate", "--model", model, "--others-as", "noise", more.path])
+    #expect(wrong.status == 64 && wrong.stderr.contains("--others-as noise is not one of"), "\(wrong.stderr)")
     let checkpoint = try CLI.run(["classify", "--model", run + "/checkpoint.safetensors", data])
     #expect(checkpoint.status == 1 && checkpoint.stderr.contains("a training checkpoint"), "\(checkpoint.stderr)")
     // ensemble never writes over a checkpoint (the file --resume needs).
@@ -468,6 +480,12 @@ enum ToneClasses {
     let labels = try CLI.run(base + ["--labels", "a,b,c", "--output", tuned + "-2"])
     #expect(labels.status == 64 && labels.stderr.contains("--labels is taken from the --init model")
       && labels.stderr.contains("add --new-head"), "\(labels.stderr)")
+    // Labels the model will not have are listed at once, with the option that causes it.
+    let kept = try CLI.run(base + ["--output", tuned + "-5"])
+    #expect(kept.status == 1 && kept.stderr.contains("labels the model will not have: 'a' (") && kept.stderr.contains("add --new-head"),
+            "\(kept.stderr)")
+    let short = try CLI.run(["train", "--task", "classify", "--train", manifest, "--labels", "a,b", "--output", tuned + "-6"])
+    #expect(short.status == 1 && short.stderr.contains("'c' (") && short.stderr.contains("add them to --labels"), "\(short.stderr)")
     let alone = try CLI.run(["train", "--task", "classify", "--train", manifest, "--new-head", "--output", tuned + "-3"])
     #expect(alone.status == 64 && alone.stderr.contains("--new-head keeps the encoder of an --init model"), "\(alone.stderr)")
     let ctc = try CLI.run(["train", "--train", manifest, "--init", "digits", "--init-member", "0", "--new-head",
@@ -487,7 +505,10 @@ enum ToneClasses {
                            "--sample-rate", "8000", "--mel-bands", "16", "--hidden", "4", "--layers", "1",
                            "--batch-size", "8", "--epochs", "1", "--threads", "1"] + extra)
       #expect(t.status == 0, "\(t.stderr)")
-      return try ClassificationDataset.load(run + "/validation.jsonl").map(\.audio).sorted()
+      // The split says what it gave, not only the fraction asked for.
+      let held = try ClassificationDataset.load(run + "/validation.jsonl")
+      #expect(t.stderr.contains(" speakers of \(data), \(held.count) of 40 clips ("), "\(t.stderr)")
+      return held.map(\.audio).sorted()
     }
     let a = try heldOut("a", ["--seed", "1", "--split-seed", "7"])
     let b = try heldOut("b", ["--seed", "2", "--split-seed", "7"])
