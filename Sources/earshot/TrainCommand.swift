@@ -630,6 +630,10 @@ extension Train {
       }
       let options = try classificationOptions(initial: initial)
       let all = try ClassificationDataset.load(train)
+      let noiseFolder = URL(fileURLWithPath: train).appendingPathComponent(ClassificationDataset.backgroundNoiseFolder).path
+      if PathKind(noiseFolder) == .folder && noise == nil {
+        printError("note: \(noiseFolder) is not a label (long background recordings); --noise \(noiseFolder) mixes it into training clips")
+      }
       var training = all
       var validation: [ClassificationEntry]? = nil
       var split = "none"
@@ -648,7 +652,17 @@ extension Train {
         split = valid
       }
       if let extraTrain {
-        training += try ClassificationDataset.load(extraTrain)
+        var extra = try ClassificationDataset.load(extraTrain)
+        // Validation never shares a source with training, extra clips included.
+        let held = Set((validation ?? []).compactMap(\.speaker))
+        let shared = Set(extra.compactMap(\.speaker)).intersection(held).sorted()
+        if !shared.isEmpty {
+          let before = extra.count
+          extra.removeAll { $0.speaker.map(held.contains) ?? false }
+          printError("note: \(before - extra.count) --extra-train clips of \(shared.count) validation speaker(s) are left out, "
+            + "so that validation stays unheard in training (\(shared.prefix(5).joined(separator: ", "))\(shared.count > 5 ? ", ..." : ""))")
+        }
+        training += extra
         split += "; plus \(extraTrain) in training only"
       }
       if let v = validation, v.isEmpty {

@@ -18,14 +18,15 @@ enum ToneClasses {
     }
   }
 
-  /// `perFold` clips per label in each of `folds`; returns the folder.
-  static func write(to dir: URL, folds: [Int], perFold: Int, seed: UInt64) throws -> String {
+  /// `perFold` clips per label in each of `folds`, numbered from `firstTake` (the "recording"
+  /// in an ESC name); returns the folder.
+  static func write(to dir: URL, folds: [Int], perFold: Int, seed: UInt64, firstTake: Int = 0) throws -> String {
     var g = SeededGenerator(seed: seed)
     for label in ["high", "low"] {
       let folder = dir.appendingPathComponent(label)
       try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
       for fold in folds {
-        for n in 0..<perFold {
+        for n in firstTake..<(firstTake + perFold) {
           try writeWAV(clip(label, &g), sampleRate: rate, to: folder.appendingPathComponent("\(fold)-\(n)-A.wav").path)
         }
       }
@@ -154,6 +155,9 @@ enum ToneClasses {
       try Data("shadow".utf8).write(to: dir.appendingPathComponent("\(label)/._a.wav"))
     }
     try Data("shadow".utf8).write(to: dir.appendingPathComponent("._top.wav"))
+    // Speech Commands' long background recordings are noise, not a class.
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("_background_noise_"), withIntermediateDirectories: true)
+    try Data("audio".utf8).write(to: dir.appendingPathComponent("_background_noise_/white.wav"))
     let entries = try ClassificationDataset.load(dir.path)
     #expect(entries.map(\.label) == ["no", "yes"])
     #expect(entries.allSatisfy { $0.audio.hasSuffix("/a.wav") })
@@ -370,7 +374,7 @@ enum ToneClasses {
     let dir = trainingTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let data = try ToneClasses.write(to: dir.appendingPathComponent("data"), folds: [1, 2], perFold: 10, seed: 5)
-    let extra = try ToneClasses.write(to: dir.appendingPathComponent("extra"), folds: [3], perFold: 10, seed: 6)
+    let extra = try ToneClasses.write(to: dir.appendingPathComponent("extra"), folds: [3], perFold: 10, seed: 6, firstTake: 100)
     let run = dir.appendingPathComponent("run").path
     let t = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-fold", "2", "--extra-train", extra,
                          "--output", run, "--sample-rate", "8000", "--mel-bands", "16", "--hidden", "8", "--layers", "1",
@@ -382,6 +386,13 @@ enum ToneClasses {
     #expect(held.count == 20 && held.allSatisfy { $0.fold == 2 && !$0.audio.hasPrefix(extra) })
     #expect(Set(held.map(\.audio)).count == 20)
     #expect(try ClassificationModel(named: run + "/best.safetensors").features.cmvn.mode == .level)
+    // Extra clips from a validation source (here fold 2's recordings 0-9 again) are left out.
+    let same = try ToneClasses.write(to: dir.appendingPathComponent("same"), folds: [3], perFold: 10, seed: 7)
+    let leak = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-fold", "2", "--extra-train", same,
+                            "--output", run + "-leak", "--sample-rate", "8000", "--mel-bands", "16", "--hidden", "4", "--layers", "1",
+                            "--batch-size", "8", "--epochs", "1", "--threads", "2"])
+    #expect(leak.status == 0 && leak.stderr.contains("note: 20 --extra-train clips of 10 validation speaker(s) are left out")
+            && leak.stderr.contains("loaded 20 training and 20 validation clips"), "\(leak.stderr)")
     let sliding = try CLI.run(["train", "--task", "classify", "--train", data, "--output", run + "-x", "--cmvn", "sliding"])
     #expect(sliding.status == 64 && sliding.stderr.contains("Please provide one of 'utterance' and 'level'"), "\(sliding.stderr)")
     // Clips whose speaker nothing tells cannot be split by speaker (it would be clip by clip).

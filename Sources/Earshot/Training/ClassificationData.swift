@@ -30,12 +30,16 @@ public struct ClassificationEntry: Equatable, Codable, Sendable {
 /// A folder holds one sub-folder per label, `DIR/{label}/*.wav|ogg|flac|...`, each with audio
 /// files directly in it, and no audio files of its own (other files are ignored); a folder name
 /// wrapped in underscores names its label without them (`_unknown_` is `unknown`, as in Speech
-/// Commands). A manifest has one JSON object per line: `{"audio": PATH, "label": "yes",
+/// Commands), except Speech Commands' `_background_noise_` (long noise recordings for
+/// `--noise`, not a class), which is skipped. A manifest has one JSON object per line: `{"audio": PATH, "label": "yes",
 /// "speaker": "0a7c2a8d", "fold": 1}` (speaker and fold optional); relative audio paths are
 /// relative to the manifest's folder; empty lines and lines starting with `#` are skipped.
 /// Where the speaker or fold is not given it is read from the file name:
 /// ``speaker(ofFileName:)`` and ``fold(ofFileName:)``.
 public enum ClassificationDataset {
+  /// Speech Commands' folder of long background recordings: noise to mix in, not a label.
+  public static let backgroundNoiseFolder = "_background_noise_"
+
   /// Reads a label-per-folder tree or a JSON Lines manifest.
   /// - Throws: ``TrainingError`` naming the file or line, or `.emptyDataset` when nothing is listed.
   public static func load(_ path: String) throws(TrainingError) -> [ClassificationEntry] {
@@ -159,7 +163,7 @@ public enum ClassificationDataset {
     }
     let base = URL(fileURLWithPath: path)
     var entries: [ClassificationEntry] = []
-    for name in labels where !name.hasPrefix(".") {
+    for name in labels where !name.hasPrefix(".") && name != backgroundNoiseFolder {
       let dir = base.appendingPathComponent(name)
       var isDirectory: ObjCBool = false
       guard fm.fileExists(atPath: dir.path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
