@@ -334,6 +334,7 @@ struct Train: ParsableCommand {
         options.layers = initial.network.architecture.numLayers
         options.tokenUnit = initial.unit
       }
+      if resume { try checkResumable(saved: try CTCTrainer.savedOptions(output: output), now: options) }
 
       var trainEntries = try Manifest.load(train)
       var validEntries = try valid.map { try Manifest.load($0) }
@@ -554,6 +555,7 @@ extension Train {
         options.pooling = initial.network.architecture.pooling
       }
     }
+    if resume { try checkResumable(saved: try ClassificationTrainer.savedOptions(output: output), now: options) }
     return options
   }
 
@@ -619,6 +621,16 @@ extension Train {
     }
     throw ValidationError("labels the model will not have: \(listed.joined(separator: ", ")); its labels are "
       + "\(labels.joined(separator: " ")); \(fix)")
+  }
+
+  /// A resumed run must train on as it began: said before any clip is loaded.
+  func checkResumable<Options: TrainingRunOptions>(saved: Options, now: Options) throws {
+    var same = saved
+    same.epochs = now.epochs
+    guard same == now else {
+      throw ValidationError("--resume: \(output) was trained with other options (\(same.differences(from: now))); "
+        + "resume with the same ones (only --epochs may change), or start a new run in another --output")
+    }
   }
 
   func runClassify() throws {

@@ -356,6 +356,10 @@ func trainingTemporaryDirectory() -> URL {
     #expect(step > 0)
     // 16 clips in batches of 8: two steps an epoch. This session takes only the steps left.
     let epochs = step / 2 + 2
+    // Resuming with another option is refused before any clip loads, naming it by its path.
+    let other = try CLI.run(arguments.filter { $0 != "5000" }.map { $0 == "--epochs" ? "--epochs=\(epochs)" : $0 } + ["--resume", "--reverb", "0.3"])
+    #expect(other.status == 1 && other.stderr.contains("augmentation.reverbProbability was 0.0, now 0.3")
+            && !other.stderr.contains("loaded") && !other.stderr.contains("AugmentationOptions("), "\(other.stderr)")
     let resumed = try CLI.run(arguments.filter { $0 != "5000" }.map { $0 == "--epochs" ? "--epochs=\(epochs)" : $0 } + ["--resume"])
     #expect(resumed.status == 0, "\(resumed.stderr)")
     #expect(resumed.text.contains("trained \(epochs) of \(epochs) epochs (\(2 * epochs) steps"), "\(resumed.text)")

@@ -79,13 +79,25 @@ extension TrainingRunOptions {
     }
   }
 
-  /// "hiddenSize was 128, now 256; ..." for the settings that differ from `other`'s.
-  func differences(from other: Self) -> String {
-    let mine = Mirror(reflecting: self).children, theirs = Mirror(reflecting: other).children
+  /// "hiddenSize was 128, now 256; augmentation.reverbProbability was 0.0, now 0.3" for the
+  /// settings that differ from `other`'s, nested settings by their dotted path.
+  public func differences(from other: Self) -> String {
     var parts: [String] = []
-    for (x, y) in zip(mine, theirs) where "\(x.value)" != "\(y.value)" {
-      parts.append("\(x.label ?? "?") was \(x.value), now \(y.value)")
+    func compare(_ a: Any, _ b: Any, path: String) {
+      let mine = Mirror(reflecting: a), theirs = Mirror(reflecting: b)
+      if mine.displayStyle == .struct && !mine.children.isEmpty {
+        for (x, y) in zip(mine.children, theirs.children) {
+          compare(x.value, y.value, path: path.isEmpty ? x.label ?? "?" : path + "." + (x.label ?? "?"))
+        }
+      } else if "\(a)" != "\(b)" {
+        func shown(_ v: Any) -> String {
+          let text = "\(v)"
+          return text.hasPrefix("Optional(") ? String(text.dropFirst(9).dropLast()) : text == "nil" ? "none" : text
+        }
+        parts.append("\(path) was \(shown(a)), now \(shown(b))")
+      }
     }
+    compare(self, other, path: "")
     return parts.isEmpty ? "none found" : parts.joined(separator: "; ")
   }
 }
