@@ -425,6 +425,19 @@ func trainingTemporaryDirectory() -> URL {
     #expect(again.status == 1 && again.stderr.contains("already holds a run's best.safetensors, but no checkpoint"), "\(again.stderr)")
   }
 
+  /// Epochs that score the same on validation (a plateau, a small set) leave the later one as
+  /// best, not the first and least trained.
+  @Test func tiesGoToTheLaterEpoch() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try ToneCorpus.write(count: 8, seed: 29, to: dir, name: "train")
+    let valid = try ToneCorpus.write(count: 4, seed: 31, to: dir, name: "valid")
+    let output = dir.appendingPathComponent("run").path
+    let r = try CLI.run(["train", "--task", "ctc", "--train", train, "--valid", valid, "--output", output, "--epochs", "3",
+                         "--learning-rate", "1e-9", "--hidden", "4", "--layers", "1", "--threads", "1"])
+    #expect(r.status == 0 && r.text.contains("at epoch 3"), "\(r.text) \(r.stderr)")
+  }
+
   /// --sample-rate, --mel-bands, --window-ms and --hop-ms shape a CTC model's features as a
   /// classifier's; the model carries them, and transcribe resamples to its rate.
   @Test func ctcFeatureOptions() throws {

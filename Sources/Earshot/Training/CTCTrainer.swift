@@ -280,13 +280,17 @@ extension CTCTrainer: TrainingTask {
      ModelMetadataKey.tokenUnit: tokenizer.unit.rawValue]
   }
 
-  /// Greedy-decodes the validation set, keeps the lowest WER (a character model: CER) as best
+  /// Greedy-decodes the validation set, keeps the lowest WER (a character model: CER) as best,
+  /// a tie broken by the other rate and then by the later epoch, which has trained longer
   /// (every epoch is best without validation).
   func finishEpoch(network: SequenceModel, state: inout TrainingState, learningRate: Float, files: RunFiles) throws -> EpochMetrics {
     let report = validation.isEmpty ? nil : evaluateValidation(network)
     let wer = report?.wordErrorRate
     let score = tokenizer.unit == .character ? report?.characterErrorRate : wer
-    let isBest = score.map { w in state.bestWER.map { w < $0 } ?? true } ?? true
+    let tieBreak = tokenizer.unit == .character ? wer : report?.characterErrorRate
+    let isBest = score.map { w in
+      state.bestWER.map { best in w < best || w == best && (tieBreak ?? 0) <= (state.bestTieBreak ?? .infinity) } ?? true
+    } ?? true
     let metrics = EpochMetrics(
       epoch: state.epoch + 1, step: state.step, trainLoss: state.epochMeanLoss, learningRate: learningRate,
       validWER: wer, validCER: report?.characterErrorRate, validUtteranceAccuracy: report?.utteranceAccuracy,
@@ -295,7 +299,7 @@ extension CTCTrainer: TrainingTask {
     let provenance = provenanceJSON(epoch: state.epoch + 1, step: state.step, wer: wer)
     try files.saveModel(isBest: isBest) { path in try current.save(to: path, provenance: provenance) }
     if isBest {
-      if score != nil { state.bestWER = score }
+      if score != nil { (state.bestWER, state.bestTieBreak) = (score, tieBreak) }
       state.bestEpoch = state.epoch + 1
     }
     state.log.append(metrics)

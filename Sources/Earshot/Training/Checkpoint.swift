@@ -81,6 +81,8 @@ struct TrainingState: RunState, Equatable {
   var epochSeconds = 0.0
   /// Lowest validation WER (a character model: CER) so far.
   var bestWER: Double? = nil
+  /// The best epoch's other rate (CER of a word model, WER of a character model): the tie-break.
+  var bestTieBreak: Double? = nil
   var bestEpoch: Int? = nil
   var log: [EpochMetrics] = []
   /// Training seconds over all sessions.
