@@ -161,7 +161,10 @@ extension Evaluate {
     for (option, path) in [("--confusion-csv", confusionCsv), ("--confusion-png", confusionPng)] {
       if let path { try createOutputFolder(URL(fileURLWithPath: path).deletingLastPathComponent().path, for: option) }
     }
-    let name = URL(fileURLWithPath: loaded.source).deletingPathExtension().lastPathComponent
+    // A run's best or last model is named with its run folder: every run's picture said "BEST".
+    let source = URL(fileURLWithPath: loaded.source).deletingPathExtension()
+    let name = ["best", "last"].contains(source.lastPathComponent)
+      ? source.deletingLastPathComponent().lastPathComponent + "/" + source.lastPathComponent : source.lastPathComponent
     let total = entries.count
     let result: (report: ClassificationReport, failures: [String])
     do {

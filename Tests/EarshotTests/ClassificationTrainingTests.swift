@@ -263,6 +263,25 @@ enum ToneClasses {
     var empty = ClassificationReport(labels: ["x", "y"])
     empty.add(reference: 0, predicted: 0)
     #expect(empty.precision(1) == nil && empty.recall(1) == nil)
+    // Undefined rates are null in the JSON, not missing keys.
+    let classes = (try JSONSerialization.jsonObject(with: Data(empty.json.utf8)) as! [String: Any])["classes"] as! [[String: Any]]
+    #expect(classes[1]["precision"] is NSNull && classes[1]["recall"] is NSNull && classes[1]["f1"] is NSNull, "\(empty.json)")
+  }
+
+  /// Wrong clips are named with both labels, in the text (the first 20) and the JSON (all);
+  /// a report saved before the list existed still loads.
+  @Test func wrongClipsAreListed() throws {
+    var r = ClassificationReport(labels: ["rain", "sea_waves"])
+    r.add(reference: 0, predicted: 0, audio: "a.ogg")
+    r.add(reference: 0, predicted: 1, audio: "b.ogg")
+    for k in 0..<21 { r.add(reference: 1, predicted: 0, audio: "w\(k).ogg") }
+    #expect(r.errors.count == 22 && r.errors[0] == .init(audio: "b.ogg", reference: "rain", predicted: "sea_waves"))
+    #expect(r.text.contains("wrong clips (the first 20 of 22; --format json lists all):\n  b.ogg: rain, heard as sea_waves\n"), "\(r.text)")
+    #expect(r.text.contains("w18.ogg") && !r.text.contains("w19.ogg"))
+    let json = try JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
+    #expect((json["errors"] as? [[String: Any]])?.count == 22)
+    let old = try JSONDecoder().decode(ClassificationReport.self, from: Data(#"{"labels": ["a", "b"], "confusion": [[1, 0], [0, 1]]}"#.utf8))
+    #expect(old.errors.isEmpty && old.correct == 2)
   }
 
   @Test func textKeepsLabelsWithCombiningMarksWhole() {

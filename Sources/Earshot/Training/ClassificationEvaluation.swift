@@ -11,17 +11,42 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
   public var labels: [String]
   /// (reference, predicted) counts, `labels.count` x `labels.count`.
   public var confusion: [[Int]]
+  /// The clips predicted wrongly, in the order counted (those added with their `audio`).
+  public var errors: [Misclassified] = []
+
+  /// One clip with the wrong label.
+  public struct Misclassified: Equatable, Codable, Sendable {
+    public var audio: String
+    public var reference: String
+    public var predicted: String
+  }
+
+  /// Wrong clips the text report lists; the JSON form lists them all.
+  public static let listedErrors = 20
 
   public init(labels: [String]) {
     self.labels = labels
     confusion = Array(repeating: Array(repeating: 0, count: labels.count), count: labels.count)
   }
 
-  /// Counts one clip.
-  public mutating func add(reference: Int, predicted: Int) {
+  private enum CodingKeys: String, CodingKey { case labels, confusion, errors }
+
+  /// Reads reports saved before `errors` existed (a training checkpoint's best epoch) too.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    labels = try c.decode([String].self, forKey: .labels)
+    confusion = try c.decode([[Int]].self, forKey: .confusion)
+    errors = try c.decodeIfPresent([Misclassified].self, forKey: .errors) ?? []
+  }
+
+  /// Counts one clip; a wrong one with its `audio` is listed in ``errors``.
+  public mutating func add(reference: Int, predicted: Int, audio: String? = nil) {
     precondition(labels.indices.contains(reference) && labels.indices.contains(predicted),
       "ClassificationReport.add: reference \(reference) or prediction \(predicted) outside 0..<\(labels.count)")
     confusion[reference][predicted] += 1
+    if let audio, reference != predicted {
+      errors.append(Misclassified(audio: audio, reference: labels[reference], predicted: labels[predicted]))
+    }
   }
 
   /// Clips counted.
@@ -50,7 +75,8 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
     return p + r == 0 ? 0 : 2 * p * r / (p + r)
   }
 
-  /// Accuracy, per-class precision/recall/F1/support and the confusion matrix, as text.
+  /// Accuracy, per-class precision/recall/F1/support, the confusion matrix and the first
+  /// ``listedErrors`` wrong clips, as text.
   public var text: String {
     func pct(_ x: Double?) -> String { x.map { String(format: "%.2f%%", 100 * $0) } ?? "-" }
     let name = max(8, (labels.map(\.count).max() ?? 0) + 1)
@@ -69,6 +95,11 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
     for r in labels.indices {
       out += cell(labels[r]) + labels.indices.map { cell(String(confusion[r][$0])) }.joined() + "\n"
     }
+    if !errors.isEmpty {
+      let shown = errors.prefix(Self.listedErrors)
+      out += "\nwrong clips (\(shown.count < errors.count ? "the first \(shown.count) of \(errors.count); --format json lists all" : "\(errors.count)")):\n"
+      for e in shown { out += "  \(e.audio): \(e.reference), heard as \(e.predicted)\n" }
+    }
     return out
   }
 
@@ -85,7 +116,8 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
     return out
   }
 
-  /// The JSON form: totals, per-class figures and the confusion matrix.
+  /// The JSON form: totals, per-class figures (an undefined rate is null), the confusion
+  /// matrix and the wrong clips.
   public var json: String {
     struct PerClass: Encodable {
       var label: String
@@ -93,6 +125,16 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
       var recall: Double?
       var f1: Double?
       var support: Int
+      // A rate that is undefined is written as null: a missing key would read as a forgotten field.
+      func encode(to encoder: any Encoder) throws {
+        enum Key: String, CodingKey { case label, precision, recall, f1, support }
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(label, forKey: .label)
+        try c.encode(precision, forKey: .precision)
+        try c.encode(recall, forKey: .recall)
+        try c.encode(f1, forKey: .f1)
+        try c.encode(support, forKey: .support)
+      }
     }
     struct Summary: Encodable {
       var clips: Int
@@ -101,11 +143,12 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
       var classes: [PerClass]
       var labels: [String]
       var confusion: [[Int]]
+      var errors: [Misclassified]
     }
     let s = Summary(clips: total, correct: correct, accuracy: accuracy,
                     classes: labels.indices.map { PerClass(label: labels[$0], precision: precision($0), recall: recall($0),
                                                             f1: f1($0), support: support($0)) },
-                    labels: labels, confusion: confusion)
+                    labels: labels, confusion: confusion, errors: errors)
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     return String(decoding: (try? e.encode(s)) ?? Data(), as: UTF8.self)
@@ -196,7 +239,7 @@ public struct ClassificationEvaluator: Sendable {
     var failures: [String] = []
     for (e, r) in zip(entries, outcomes) {
       switch r {
-      case .success(let predicted): report.add(reference: index[e.label]!, predicted: predicted)
+      case .success(let predicted): report.add(reference: index[e.label]!, predicted: predicted, audio: e.audio)
       case .failure(let error): failures.append("\(error)".hasPrefix(e.audio) ? "\(error)" : "\(e.audio): \(error)")
       }
     }
