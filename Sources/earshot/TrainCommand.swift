@@ -147,7 +147,7 @@ struct Train: ParsableCommand {
   var initMember: Int?
   @Flag(help: "classify, with --init: keep only the --init model's encoder (features, sizes, LSTM weights) and learn a new pooling and output layer for this run's labels (the data's, or --labels; --pooling defaults to the model's): transfer to other labels.")
   var newHead = false
-  @Option(help: "Stop cleanly, after a checkpoint, after this many minutes of training (exit status 75 if no epoch has finished, so no model exists yet; --resume goes on).") var maxMinutes: Double?
+  @Option(help: "Stop cleanly, after a checkpoint, after this many minutes of training (exit status 75 if no epoch has finished, so no model exists yet; --resume goes on). The learning-rate schedule is planned for --epochs, so a run stopped early has not decayed: size --epochs to the time.") var maxMinutes: Double?
 
   // --task classify only.
   @Option(help: "classify: pooling over frames: mean, max, mean-max (the two side by side), mean-std-max (with the standard deviation too) or attention. (default: mean)") var pooling: Pooling?
@@ -700,7 +700,7 @@ extension Train {
       printError(String(format: "loaded %d training and %d validation clips in %.1f s (validation: %@); labels: ",
                         trainer.trainingCount, trainer.validationCount, trainer.loadSeconds, split)
                  + zip(trainer.labels, trainer.labelCounts).map { "\($0) (\($1))" }.joined(separator: " "))
-      let printer = TrainingProgressPrinter()
+      let printer = TrainingProgressPrinter(unit: "clips")
       let terminal = isatty(STDERR_FILENO) != 0
       let summary = try trainer.train(output: output, resume: resume, maxMinutes: maxMinutes,
                                       initialNetwork: initial?.network, initialScope: newHead ? .encoder : .wholeNetwork,

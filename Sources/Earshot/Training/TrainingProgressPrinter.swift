@@ -9,13 +9,16 @@ public final class TrainingProgressPrinter: @unchecked Sendable {
   private let interval: Int
   private var lastDraw = Date.distantPast
   private var drawn = false
+  private let unit: String
 
   /// - Parameters:
   ///   - terminal: redraw a bar in place; default: whether stderr is a terminal.
   ///   - interval: steps between lines when not a terminal; default 100.
-  public init(terminal: Bool = isatty(STDERR_FILENO) != 0, interval: Int = 100) {
+  ///   - unit: what the speed counts per second, "utt" (utterances) or "clips"; default "utt".
+  public init(terminal: Bool = isatty(STDERR_FILENO) != 0, interval: Int = 100, unit: String = "utt") {
     self.terminal = terminal
     self.interval = max(interval, 1)
+    self.unit = unit
   }
 
   /// Handles one event.
@@ -40,7 +43,7 @@ public final class TrainingProgressPrinter: @unchecked Sendable {
         line += String(format: ", valid WER %.2f%%", 100 * wer)
         if let acc = m.validUtteranceAccuracy { line += String(format: ", accuracy %.2f%%", 100 * acc) }
       }
-      line += String(format: ", lr %.2g, %.0f s, %.1f utt/s", m.learningRate, m.seconds, m.utterancesPerSecond)
+      line += String(format: ", lr %.2g, %.0f s, %.1f \(unit)/s", m.learningRate, m.seconds, m.utterancesPerSecond)
       if m.best { line += " (best)" }
       write((terminal && drawn ? "\r\u{1B}[K" : "") + line + "\n")
       drawn = false
@@ -53,7 +56,7 @@ public final class TrainingProgressPrinter: @unchecked Sendable {
   }
 
   private func stats(_ p: TrainingProgress) -> String {
-    String(format: "step %d loss %.4f %.1f utt/s ETA ", p.step, p.meanLoss, p.utterancesPerSecond) + Self.duration(p.etaSeconds)
+    String(format: "step %d loss %.4f %.1f \(unit)/s ETA ", p.step, p.meanLoss, p.utterancesPerSecond) + Self.duration(p.etaSeconds)
   }
 
   static func duration(_ s: Double) -> String {
