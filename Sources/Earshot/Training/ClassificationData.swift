@@ -120,7 +120,9 @@ public enum ClassificationDataset {
       }
       // Spaces around a label are a typing slip, not another class ("yes " is "yes").
       guard let label = (map["label"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines), !label.isEmpty else {
-        throw .badManifestLine(path: path, line: number, reason: "no \"label\" string (a classification manifest needs one per clip)")
+        throw .badManifestLine(path: path, line: number, reason: map["label"] is String
+          ? "an empty \"label\" (a classification manifest needs one per clip)"
+          : Manifest.missingString("label", in: map, otherTask: ("text", "--task ctc")))
       }
       let name = URL(fileURLWithPath: audio).lastPathComponent
       var speaker = speaker(ofFileName: name)

@@ -56,6 +56,19 @@ public enum Manifest {
     return words.map { digitsOnly && $0 == "oh" ? "zero" : $0 }.joined(separator: " ")
   }
 
+  /// Why a manifest line has no string under `key`: the key is missing, or holds another type;
+  /// a line with `otherTask`'s key instead is a manifest for that task.
+  static func missingString(_ key: String, in map: [String: Any], otherTask: (key: String, task: String)) -> String {
+    if let value = map[key] {
+      let kind = value is NSNull ? "null" : value is NSNumber ? "a number" : value is [Any] ? "an array" : "an object"
+      return "\"\(key)\" is \(kind), expected a string (in quotes)"
+    }
+    if map[otherTask.key] != nil {
+      return "no \"\(key)\" string, but a \"\(otherTask.key)\": a manifest for train \(otherTask.task)?"
+    }
+    return "no \"\(key)\" string"
+  }
+
   /// Reads a JSON Lines manifest or an FSDD folder.
   /// - Throws: ``TrainingError/badManifestLine(path:line:reason:)`` naming the first bad line,
   ///   ``TrainingError/cannotReadManifest(path:reason:)``, or `.emptyDataset` when nothing is listed.
@@ -95,7 +108,7 @@ public enum Manifest {
         throw .badManifestLine(path: path, line: number, reason: "no \"audio\" string")
       }
       guard let rawText = map["text"] as? String else {
-        throw .badManifestLine(path: path, line: number, reason: "no \"text\" string")
+        throw .badManifestLine(path: path, line: number, reason: Self.missingString("text", in: map, otherTask: ("label", "--task classify")))
       }
       // An empty text is a recording with no speech: training learns to stay silent on it,
       // and evaluation counts every word produced for it as an insertion.
