@@ -185,15 +185,6 @@ import Testing
     ])
   }
 
-  @Test(arguments: [
-    ("{\"audio\": \"a.wav\", \"text\": \"one\"}\nnot json\n", 2, "not valid JSON"),
-    ("{\"audio\": \"a.wav\", \"text\": \"one\"}\n\n{\"text\": \"two\"}\n", 3, "no \"audio\" string"),
-    ("{\"audio\": \"a.wav\"}\n", 1, "no \"text\" string"),
-    ("{\"audio\": \"a.wav\", \"text\": 5}\n", 1, "\"text\" is a number, expected a string"),
-    ("{\"audio\": \"a.wav\", \"label\": \"yes\"}\n", 1, "but a \"label\": a manifest for train --task classify?"),
-    ("{\"audio\": \"a.wav\", \"text\": \"one\", \"speaker\": 7}\n", 1, "\"speaker\" is not a string"),
-    ("[1, 2]\n", 1, "expected a JSON object"),
-  ])
   /// The classification parser says the same of its "label", and points CTC manifests at --task ctc.
   @Test func badLabelSaysWhatItFound() {
     #expect { _ = try ClassificationDataset.parse("{\"audio\": \"a.wav\", \"text\": \"yes\"}\n", path: "m.jsonl") } throws: {
@@ -204,6 +195,15 @@ import Testing
     }
   }
 
+  @Test(arguments: [
+    ("{\"audio\": \"a.wav\", \"text\": \"one\"}\nnot json\n", 2, "not valid JSON"),
+    ("{\"audio\": \"a.wav\", \"text\": \"one\"}\n\n{\"text\": \"two\"}\n", 3, "no \"audio\" string"),
+    ("{\"audio\": \"a.wav\"}\n", 1, "no \"text\" string"),
+    ("{\"audio\": \"a.wav\", \"text\": 5}\n", 1, "\"text\" is a number, expected a string"),
+    ("{\"audio\": \"a.wav\", \"label\": \"yes\"}\n", 1, "but a \"label\": a manifest for train --task classify?"),
+    ("{\"audio\": \"a.wav\", \"text\": \"one\", \"speaker\": 7}\n", 1, "\"speaker\" is not a string"),
+    ("[1, 2]\n", 1, "expected a JSON object"),
+  ])
   func badLineNamesItsNumber(_ text: String, _ line: Int, _ reason: String) {
     do {
       _ = try Manifest.parse(text, path: "m.jsonl")
