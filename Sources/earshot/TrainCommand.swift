@@ -678,7 +678,9 @@ extension Train {
         split += "; plus \(extraTrain) in training only"
       }
       if let v = validation, v.isEmpty {
-        throw TrainingError.emptyDataset(path: train, reason: "the validation split (\(split)) holds no clips")
+        let folds = Set(all.compactMap(\.fold)).sorted().map(String.init).joined(separator: ", ")
+        throw TrainingError.emptyDataset(path: train, reason: "the validation split (\(split)) holds no clips"
+          + (validFold != nil ? (folds.isEmpty ? "; no clip names its fold ({fold}-{id}-{take}.wav)" : "; its folds are \(folds)") : ""))
       }
       try checkLabels(training: training, validation: validation ?? [], labels: options.labels ?? Set(training.map(\.label)).sorted(),
                       initial: initial)

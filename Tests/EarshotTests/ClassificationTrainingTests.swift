@@ -412,6 +412,12 @@ enum ToneClasses {
                             "--batch-size", "8", "--epochs", "1", "--threads", "2"])
     #expect(leak.status == 0 && leak.stderr.contains("note: 20 --extra-train clips of 10 validation speaker(s) are left out")
             && leak.stderr.contains("loaded 20 training and 20 validation clips"), "\(leak.stderr)")
+    // A fold that does not exist names the ones that do; label folders given to CTC training
+    // point at --task classify.
+    let noFold = try CLI.run(["train", "--task", "classify", "--train", data, "--valid-fold", "7", "--output", run + "-7"])
+    #expect(noFold.status == 1 && noFold.stderr.contains("holds no clips; its folds are 1, 2"), "\(noFold.stderr)")
+    let ctc = try CLI.run(["train", "--task", "ctc", "--train", data, "--output", run + "-ctc"])
+    #expect(ctc.status == 1 && ctc.stderr.contains("a folder of label sub-folders is for --task classify"), "\(ctc.stderr)")
     let sliding = try CLI.run(["train", "--task", "classify", "--train", data, "--output", run + "-x", "--cmvn", "sliding"])
     #expect(sliding.status == 64 && sliding.stderr.contains("Please provide one of 'utterance' and 'level'"), "\(sliding.stderr)")
     // Clips whose speaker nothing tells cannot be split by speaker (it would be clip by clip).

@@ -166,6 +166,7 @@ import Testing
     #expect(Manifest.normalize("Four-one-five, oh-2") == "four one five zero two")
     #expect(Manifest.normalize("555\u{2013}01") == "five five five zero one")
     #expect(Manifest.normalize("x-ray 3-d -5") == "x-ray 3-d five")
+    #expect(Manifest.normalize("Ｆｏｕｒ ４ ﬁve") == "four four five")
     #expect(Manifest.normalize(" ... ") == "")
   }
 

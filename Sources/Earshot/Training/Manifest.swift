@@ -33,14 +33,16 @@ public enum Manifest {
   /// English words of the digits 0-9, the text of an FSDD clip.
   public static let digitWords = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
-  /// Lower-cases; drops punctuation other than apostrophes and hyphens (`"Seven."` ->
+  /// Folds compatibility characters (NFKC: full-width letters and digits, ligatures);
+  /// lower-cases; drops punctuation other than apostrophes and hyphens (`"Seven."` ->
   /// `"seven"`, `"o.k.;"` -> `"ok"`); spells numerals digit by digit (`"4 71"` -> `"four seven
   /// one"`); splits a word at its hyphens (or other dashes) when every part is a numeral or a
   /// digit word (`"555-2368"`, `"four-one-five"`; `"x-ray"` stays); in a text of digit words
   /// only, reads the word "oh" as "zero" (`"four oh seven"` -> `"four zero seven"`, but
   /// `"oh no"` stays); turns tabs and newlines into spaces and collapses runs of spaces.
   public static func normalize(_ text: String) -> String {
-    let kept = String(text.lowercased().unicodeScalars.compactMap { c -> Character? in
+    // Compatibility forms first: full-width "Ｆｏｕｒ ４" and the ligature in "ﬁve" are plain letters.
+    let kept = String(text.precomposedStringWithCompatibilityMapping.lowercased().unicodeScalars.compactMap { c -> Character? in
       if c.properties.generalCategory == .dashPunctuation { return "-" }
       let dropped = c != "'" && c != "-" && (CharacterSet.punctuationCharacters.contains(c) || CharacterSet.symbols.contains(c))
       return dropped ? nil : Character(c)
@@ -79,8 +81,14 @@ public enum Manifest {
     }
     let entries = isDirectory.boolValue ? try folder(path) : try jsonLines(path)
     guard !entries.isEmpty else {
+      // Sub-folders of audio are a classifier's label folders (Speech Commands, ESC-10).
+      let subfolders = isDirectory.boolValue && ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).contains {
+        var isFolder: ObjCBool = false
+        return !$0.hasPrefix(".") && FileManager.default.fileExists(atPath: path + "/" + $0, isDirectory: &isFolder) && isFolder.boolValue
+      }
       throw .emptyDataset(path: path, reason: isDirectory.boolValue
-        ? "no {digit}_{speaker}_{take}.wav files" : "no entries (one JSON object per line expected)")
+        ? "no {digit}_{speaker}_{take}.wav files" + (subfolders ? "; a folder of label sub-folders is for --task classify" : "")
+        : "no entries (one JSON object per line expected)")
     }
     return entries
   }
