@@ -102,6 +102,9 @@ func trainingTemporaryDirectory() -> URL {
     let log = try String(contentsOfFile: output + "/log.jsonl", encoding: .utf8).split(separator: "\n")
     #expect(log.count == 30)
     #expect(log.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] })
+    // snake_case keys, as every JSON Earshot writes.
+    let epoch1 = try JSONSerialization.jsonObject(with: Data(log[0].utf8)) as! [String: Any]
+    #expect(epoch1["train_loss"] is Double && epoch1["valid_wer"] is Double && epoch1["utterances_per_second"] is Double, "\(epoch1.keys)")
     for f in ["best.safetensors", "last.safetensors", "checkpoint.safetensors"] {
       #expect(FileManager.default.fileExists(atPath: output + "/" + f), "\(f)")
     }

@@ -177,9 +177,10 @@ extension Checkpoint {
 }
 
 /// Compact JSON of an encodable value, keys sorted.
-func jsonText<T: Encodable>(_ value: T) -> String {
+func jsonText<T: Encodable>(_ value: T, snakeCaseKeys: Bool = false) -> String {
   let e = JSONEncoder()
-  e.outputFormatting = [.sortedKeys]
+  e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+  if snakeCaseKeys { e.keyEncodingStrategy = .convertToSnakeCase }
   return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self)
 }
 

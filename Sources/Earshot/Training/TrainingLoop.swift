@@ -193,9 +193,10 @@ struct RunFiles {
     }
   }
 
-  /// Rewrites the log, atomically (a resumed run drops epochs finished after its checkpoint).
+  /// Rewrites the log, atomically (a resumed run drops epochs finished after its checkpoint),
+  /// with snake_case keys (`train_loss`, `valid_wer`) as all JSON Earshot writes for people.
   func writeLog<M: Encodable>(_ lines: [M]) throws(TrainingError) {
-    let text = lines.map { jsonText($0) + "\n" }.joined()
+    let text = lines.map { jsonText($0, snakeCaseKeys: true) + "\n" }.joined()
     try writeAtomically(log) { t in try Data(text.utf8).write(to: URL(fileURLWithPath: t)) }
   }
 
