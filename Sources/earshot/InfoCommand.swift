@@ -12,7 +12,8 @@ struct Info: ParsableCommand {
       still gets its header line where libsndfile reads one (JSON: with an "error" field); \
       the reason goes to stderr, and the exit status is 1.
 
-      A model (--model NAME|PATH, or a .safetensors file among the inputs) is described \
+      A model (--model NAME|PATH, a .safetensors file among the inputs, or one in a folder \
+      given, such as a training run's best and last) is described \
       instead: what it outputs (words or labels), its networks (size, pooling, parameters), \
       each network's front end (features, sample rate, frames, normalisation), its test-time \
       speeds and the recipe that made it.
@@ -50,9 +51,11 @@ struct Info: ParsableCommand {
     // In the order given: models where a .safetensors file is named, audio files otherwise.
     let audioInputs = inputs.filter { !$0.isModelFile }
     let items: [(path: String, isModel: Bool)] = inputs.flatMap { input in
-      input.isModelFile ? [(input, true)] : expandInputs([input]).map { ($0, false) }
+      input.isModelFile ? [(input, true)] : expandInputs([input]).map { ($0, false) } + modelFiles(inFolder: input).map { ($0, true) }
     }
-    if !audioInputs.isEmpty && !items.contains(where: { !$0.isModel }) {
+    // Files found for the audio inputs (folders: audio files and models in them).
+    let found = items.filter { !$0.isModel || !inputs.contains($0.path) }
+    if !audioInputs.isEmpty && found.isEmpty {
       failures += 1
       printError("error: no audio files found in \(audioInputs.joined(separator: " "))")
     }
@@ -102,6 +105,14 @@ struct Info: ParsableCommand {
 
 private extension String {
   var isModelFile: Bool { lowercased().hasSuffix(".safetensors") }
+}
+
+/// The model files directly in `folder` (a training run's best and last), sorted; not its
+/// checkpoint, which is for `train --resume`. Empty for anything but a folder.
+private func modelFiles(inFolder folder: String) -> [String] {
+  guard folder != "-", PathKind(folder) == .folder, let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+  return names.filter { $0.isModelFile && !$0.hasPrefix(".") && $0 != "checkpoint.safetensors" }.sorted()
+    .map { URL(fileURLWithPath: folder).appendingPathComponent($0).path }
 }
 
 /// What `earshot info --model` prints: a model's outputs, networks and front ends.

@@ -186,6 +186,13 @@ struct CLITests {
     #expect(r.text.contains("48000 Hz, 2 ch") && r.text.contains("classification, 10 labels"), "\(r.text)")
     let bad = try CLI.run(["info", "--model", "no-such-model"])
     #expect(bad.status == 1 && bad.stderr.contains("no-such-model") && bad.stderr.contains("digits"), "\(bad.stderr)")
+    // A training run's folder: its models are described, not its checkpoint.
+    let run = temporaryDirectory()
+    try FileManager.default.copyItem(atPath: model, toPath: run.appendingPathComponent("best.safetensors").path)
+    try Data("not a model".utf8).write(to: run.appendingPathComponent("checkpoint.safetensors"))
+    let folder = try CLI.run(["info", run.path])
+    #expect(folder.status == 0 && folder.text.hasPrefix(run.appendingPathComponent("best.safetensors").path)
+            && folder.text.contains("10 labels") && !folder.text.contains("checkpoint"), "\(folder.text) \(folder.stderr)")
   }
 
   /// Shipped models are found in SwiftPM's resource folder beside the executable, whatever
