@@ -84,6 +84,15 @@ struct Classify: ParsableCommand {
       printError("error: \(error)")
       throw ExitCode.failure
     }
+    // A window shorter than one analysis frame would be zero-padded into one: nothing to hear.
+    let frameSeconds = classifier.model.members.compactMap { member in
+      (try? FeatureExtractor(options: member.features)).map { Double($0.windowLength) / Double(member.features.sampleRate) }
+    }.max() ?? 0
+    if let window, window < frameSeconds {
+      printError("error: --window \(window) s is shorter than one analysis frame of \(model) (\(String(format: "%.3f", frameSeconds)) s); "
+        + "a timeline window should hold a sound, e.g. 1 s for commands, 5 s for sounds")
+      throw ExitCode.validationFailure
+    }
     let batch = try AudioBatch(inputs)
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)

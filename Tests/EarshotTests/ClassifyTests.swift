@@ -128,6 +128,9 @@ struct ClassifyTests {
     #expect(throws: PipelineError.self) { try classifier.timeline(atModelRate, window: 0, hop: 0.2) }
     let r = try CLI.run(["classify", "--model", path, "--window", "0.3", "--hop", "0.2", wav])
     #expect(r.status == 0, "\(r.stderr)")
+    let tiny = try CLI.run(["classify", "--model", path, "--window", "0.01", wav])
+    #expect(tiny.status == 64 && tiny.stderr.contains("is shorter than one analysis frame") && tiny.stderr.contains("(0.032 s)"),
+            "\(tiny.stderr)")
     #expect(r.text.split(separator: "\n").count == 5)
     #expect(r.text.hasPrefix("\(wav)\t0.00\t0.30\t\(windows[0].label)\t"))
     // Hop longer than the window: the grid's next start (1.0 s) is inside the file, so a last
