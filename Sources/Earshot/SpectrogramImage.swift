@@ -219,12 +219,30 @@ struct Canvas {
     ":": ["     ", " ##  ", " ##  ", "     ", " ##  ", " ##  ", "     "],
     "/": ["     ", "    #", "   # ", "  #  ", " #   ", "#    ", "     "],
     "_": ["     ", "     ", "     ", "     ", "     ", "     ", "#####"],
+    "'": ["  #  ", "  #  ", " #   ", "     ", "     ", "     ", "     "],
+    "\"": [" # # ", " # # ", "     ", "     ", "     ", "     ", "     "],
+    ",": ["     ", "     ", "     ", "     ", " ##  ", "  #  ", " #   "],
+    "+": ["     ", "  #  ", "  #  ", "#####", "  #  ", "  #  ", "     "],
+    "&": [" ##  ", "#  # ", "# #  ", " #   ", "# # #", "#  # ", " ## #"],
+    "!": ["  #  ", "  #  ", "  #  ", "  #  ", "  #  ", "     ", "  #  "],
+    "?": [" ### ", "#   #", "    #", "   # ", "  #  ", "     ", "  #  "],
   ]
+
+  /// A character's glyph: its own, its letter without accents (É is E), or an empty box for
+  /// one the font lacks (so that a label in another script still shows where it is); nil for
+  /// white space.
+  static func glyph(_ ch: Character) -> [String]? {
+    if ch.isWhitespace { return nil }
+    if let g = glyphs[ch] { return g }
+    let plain = String(ch).folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil).uppercased()
+    if plain.count == 1, let g = glyphs[Character(plain)] { return g }
+    return ["#####", "#   #", "#   #", "#   #", "#   #", "#   #", "#####"]
+  }
 
   mutating func text(_ s: String, leftX: Int, y: Int, colour: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
     var x = leftX
     for ch in s {
-      if let g = Self.glyphs[ch] {
+      if let g = Self.glyph(ch) {
         for (row, line) in g.enumerated() {
           for (col, c) in line.enumerated() where c == "#" { set(x + col, y + row, colour) }
         }
@@ -241,7 +259,7 @@ struct Canvas {
   mutating func verticalText(_ s: String, x: Int, bottomY: Int, colour: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
     var y = bottomY
     for ch in s {
-      if let g = Self.glyphs[ch] {
+      if let g = Self.glyph(ch) {
         for (row, line) in g.enumerated() {
           // Glyph pixel (col, row) goes to (x + row, y - col).
           for (col, c) in line.enumerated() where c == "#" { set(x + row, y - col, colour) }

@@ -298,6 +298,16 @@ enum ToneClasses {
     #expect(header.count == rain.count && header.count == row?.count, "\(r.text)")
   }
 
+  /// Labels are drawn in the picture whatever their script: accents folded, punctuation the
+  /// font has, and an empty box for a letter it lacks (they were left out, so "нет" had no name).
+  @Test func pictureLabelsKeepEveryCharacter() {
+    #expect(Canvas.glyph("é") == Canvas.glyphs["E"] && Canvas.glyph("Ü") == Canvas.glyphs["U"])
+    #expect(Canvas.glyph("'") != nil && Canvas.glyph(",") != nil && Canvas.glyph("?") != nil)
+    let box = Canvas.glyph("н")
+    #expect(box != nil && Canvas.glyph("上") == box && Canvas.glyphs.values.allSatisfy { $0 != box })
+    #expect(Canvas.glyph(" ") == nil)
+  }
+
   @Test func csvAndTextAndPNG() throws {
     let r = report()
     #expect(r.csv == "reference,a,b,c\na,3,1,0\nb,0,2,2\nc,1,0,0\n")
