@@ -183,7 +183,9 @@ extension Classification: Codable {
   private struct Ranked: Codable { var label: String; var probability: Double }
 
   /// `label` and `confidence` are written for readers and ignored when decoding (they are
-  /// `top`'s first entry).
+  /// `top`'s first entry). Decoding reads `earshot classify --format json` lines too: a
+  /// whole-file line has no `start` and `end` (0 and 0 then), and its `top` holds only the
+  /// `--top` labels written, so `ranked` holds only those.
   public func encode(to encoder: any Encoder) throws {
     var c = encoder.container(keyedBy: CodingKeys.self)
     try c.encode(start, forKey: .start)
@@ -195,7 +197,7 @@ extension Classification: Codable {
 
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    self.init(start: try c.decode(Double.self, forKey: .start), end: try c.decode(Double.self, forKey: .end),
+    self.init(start: try c.decodeIfPresent(Double.self, forKey: .start) ?? 0, end: try c.decodeIfPresent(Double.self, forKey: .end) ?? 0,
               ranked: try c.decode([Ranked].self, forKey: .top).map { ($0.label, $0.probability) })
   }
 }

@@ -106,6 +106,20 @@ public struct Transcript: Equatable, Sendable {
 // so an app can store or send a transcript.
 extension TranscriptAlternative: Codable {
   private enum CodingKeys: String, CodingKey { case text, logProbability = "log_probability" }
+
+  /// A log-probability of -infinity (a text no alignment fits) is written as null, as
+  /// `earshot transcribe` writes it, and read back as -infinity.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(text, forKey: .text)
+    try c.encode(logProbability.isFinite ? logProbability : nil, forKey: .logProbability)
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(text: try c.decode(String.self, forKey: .text),
+              logProbability: try c.decodeIfPresent(Double.self, forKey: .logProbability) ?? -.infinity)
+  }
 }
 
 extension Transcript: Codable {

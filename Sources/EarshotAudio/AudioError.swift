@@ -22,7 +22,7 @@ public enum AudioError: Error, Equatable, Sendable, CustomStringConvertible {
   case truncated(path: String, expectedFrames: Int, readFrames: Int)
   /// libsndfile cannot tell how many frames the file holds (a cut-off Ogg file, say).
   case unknownLength(path: String)
-  /// A compressed file (FLAC, Ogg, MP3) whose last frame the header promises cannot be
+  /// A FLAC or Ogg file whose last frame, as its header states the length, cannot be
   /// reached: the file was cut short.
   case endMissing(path: String, expectedFrames: Int)
   /// A decoded sample is NaN or infinite.

@@ -41,6 +41,9 @@ public final class AudioFile {
   /// 16-bit PCM: read as integers and scaled here (the same bits as libsndfile's float read,
   /// which multiplies by 1/32768, without its extra copy; integers need no finiteness check).
   private let pcm16: Bool
+  /// An MP3's frame count is libsndfile's estimate: its data may end a little before it.
+  private let lengthIsEstimate: Bool
+  private var endReached = false
   private var shorts: [Int16] = []
   /// The bytes of a file opened from memory, read through libsndfile's virtual I/O.
   private let memory: MemoryBytes?
@@ -115,11 +118,12 @@ public final class AudioFile {
       let expected = Int(Double(info.frames) * Double(declared.declared) / Double(declared.actual))
       throw .truncated(path: path, expectedFrames: expected, readFrames: info.frames)
     }
-    // A compressed file states its length up front and is only found cut short when decoding
-    // reaches the cut: seek to its last frame now, so that a truncated file is refused (and
-    // described as such by `earshot info`) before any work.
+    // FLAC and Ogg state their length up front and are only found cut short when decoding
+    // reaches the cut: seek to the last frame now, so that a truncated file is refused (and
+    // described as such by `earshot info`) before any work. (An MP3's length is libsndfile's
+    // estimate, which a whole file may not reach: not checked.)
     let major = Int32(sfInfo.format) & Int32(SF_FORMAT_TYPEMASK)
-    if [SF_FORMAT_FLAC, SF_FORMAT_OGG, SF_FORMAT_MPEG].map(Int32.init).contains(major) {
+    if [SF_FORMAT_FLAC, SF_FORMAT_OGG].map(Int32.init).contains(major) {
       var last = [Float](repeating: 0, count: info.channels)
       let reached = sf_seek(handle, sfInfo.frames - 1, SEEK_SET) == sfInfo.frames - 1
         && sf_readf_float(handle, &last, 1) == 1 && sf_seek(handle, 0, SEEK_SET) == 0
@@ -131,6 +135,7 @@ public final class AudioFile {
     self.handle = handle
     self.info = info
     pcm16 = Int32(sfInfo.format) & Int32(SF_FORMAT_SUBMASK) == Int32(SF_FORMAT_PCM_16)
+    lengthIsEstimate = major == Int32(SF_FORMAT_MPEG)
   }
 
   deinit { if let handle { sf_close(handle) } }
@@ -185,7 +190,7 @@ public final class AudioFile {
   /// Returns nil at the end of the file.
   public func readInterleaved(maxFrames: Int = 65_536) throws(AudioError) -> [Float]? {
     guard let handle else { return nil }
-    let wanted = min(maxFrames, info.frames - framesRead)
+    let wanted = endReached ? 0 : min(maxFrames, info.frames - framesRead)
     guard wanted > 0 else { return nil }
     let channels = info.channels
     var buffer = [Float](repeating: 0, count: wanted * channels)
@@ -207,6 +212,10 @@ public final class AudioFile {
       throw .readFailed(path: info.path, reason: String(cString: sf_strerror(handle)))
     }
     if got == 0 {
+      if lengthIsEstimate && framesRead > 0 {
+        endReached = true
+        return nil
+      }
       throw .truncated(path: info.path, expectedFrames: info.frames, readFrames: framesRead)
     }
     if Int(got) < wanted { buffer.removeLast((wanted - Int(got)) * channels) }

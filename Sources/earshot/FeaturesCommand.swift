@@ -210,9 +210,9 @@ struct Features: ParsableCommand {
     if !toStdout { try createOutputFolder(output) }
     var rates: [Int] = []
     let extractors = ExtractorCache(make: { rate in
-      // Called under the cache's lock, once per rate.
-      rates.append(rate)
-      if rates.count == 2 {
+      // Called under the cache's lock, for a rate not built yet (again after a failed build).
+      if !rates.contains(rate) { rates.append(rate) }
+      if rates.count == 2 && rates.last == rate {
         printError("warning: the files have several sample rates (\(rates[0]) and \(rates[1]) Hz at least): each file's "
           + "features cover its own band (0 to half its rate), so their bins do not match; give --sample-rate to resample all to one")
       }

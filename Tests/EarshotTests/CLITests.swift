@@ -608,6 +608,11 @@ struct FeatureStreamingCLITests {
     #expect(mixed.status == 0 && mixed.stderr.components(separatedBy: "several sample rates").count == 2, "\(mixed.stderr)")
     let one = try CLI.run(["features", "--kind", "fbank", "--format", "kaldi-ark", "--output", "-", "--sample-rate", "16000"] + files)
     #expect(one.status == 0 && one.stderr.isEmpty, "\(one.stderr)")
+    // One rate whose front end cannot be built (a frame shift under one sample at 8 kHz) is
+    // still one rate.
+    let eight = [files[0], files[0]]
+    let failed = try CLI.run(["features", "--kind", "fbank", "--frame-shift-ms", "0.07", "--format", "json", "--output", "-"] + eight)
+    #expect(failed.status == 1 && !failed.stderr.contains("several sample rates"), "\(failed.stderr)")
   }
 
   @Test func sameBaseNameTwiceFailsTheSecondOnly() throws {

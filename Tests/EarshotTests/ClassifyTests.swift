@@ -52,6 +52,9 @@ struct ClassifyTests {
     let library = try JSONSerialization.jsonObject(with: encoded) as! [String: Any]
     #expect(Set(library.keys) == Set(object.keys).subtracting(["file"]).union(["start", "end"]), "\(library.keys)")
     #expect(try JSONDecoder().decode(Classification.self, from: encoded) == expected)
+    // And it reads the CLI's own line (no start/end for a whole file; the --top labels only).
+    let line = try JSONDecoder().decode(Classification.self, from: r.stdout)
+    #expect(line.label == expected.label && line.ranked.count == 2 && abs(line.confidence - expected.confidence) < 1e-5)
     #expect(abs((object["confidence"] as! Double) - expected.confidence) < 1e-5)
   }
 

@@ -167,6 +167,7 @@ import Testing
     #expect(Manifest.normalize("555\u{2013}01") == "five five five zero one")
     #expect(Manifest.normalize("x-ray 3-d -5") == "x-ray 3-d five")
     #expect(Manifest.normalize("Ｆｏｕｒ ４ ﬁve") == "four four five")
+    #expect(Manifest.normalize("two zero \u{2014} nine - five") == "two zero nine five")
     #expect(Manifest.normalize(" ... ") == "")
   }
 

@@ -203,6 +203,13 @@ struct TranscribeTests {
     let library = try JSONSerialization.jsonObject(with: encoded) as! [String: Any]
     #expect(Set(library.keys) == Set(object.keys).subtracting(["file"]).union(["segments", "alternatives"]), "\(library.keys)")
     #expect(try JSONDecoder().decode(Transcript.self, from: encoded) == expected)
+    // And it reads the CLI's own line; an alternative no alignment fits (-inf) is null both ways.
+    let line = try JSONDecoder().decode(Transcript.self, from: r.stdout)
+    #expect(line.text == expected.text && line.words.count == expected.words.count)
+    let impossible = Transcript(words: [], durationSeconds: 1, segments: [], alternatives: [TranscriptAlternative(text: "one", logProbability: -.infinity)])
+    let written = try JSONEncoder().encode(impossible)
+    #expect(String(decoding: written, as: UTF8.self).contains("\"log_probability\":null"))
+    #expect(try JSONDecoder().decode(Transcript.self, from: written) == impossible)
     var previousEnd = 0.0
     for w in expected.words {
       #expect(w.start < w.end && w.start >= previousEnd - 1e-9 && w.end <= duration + 0.02, "\(w)")

@@ -49,11 +49,13 @@ public enum Manifest {
     })
     func isNumeral(_ word: Substring) -> Bool { word.allSatisfy { $0.isASCII && $0.isNumber } }
     func isDigitWord(_ word: Substring) -> Bool { word == "oh" || digitWords.contains(String(word)) }
-    let words = kept.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).flatMap { word in
+    let pieces: [String] = kept.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).flatMap { word in
       let parts = word.split(separator: "-")
       let split = word.contains("-") && !parts.isEmpty && parts.allSatisfy { isNumeral($0) || isDigitWord($0) } ? parts : [word]
       return split.flatMap { part in isNumeral(part) ? part.map { digitWords[$0.wholeNumberValue!] } : [String(part)] }
     }
+    // A dash between words ("two - nine", "two — nine") is no word.
+    let words = pieces.filter { !$0.allSatisfy { $0 == "-" } }
     let digitsOnly = !words.isEmpty && words.allSatisfy { $0 == "oh" || digitWords.contains($0) }
     return words.map { digitsOnly && $0 == "oh" ? "zero" : $0 }.joined(separator: " ")
   }
