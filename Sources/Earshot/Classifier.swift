@@ -233,6 +233,12 @@ public final class Classifier: Sendable {
     extractors = try model.members.map { try FeatureExtractor(options: $0.features) }
   }
 
+  /// The longest analysis window of the model's front ends, in seconds: a shorter clip or
+  /// timeline window is zero-padded to it.
+  public var analysisWindowSeconds: Double {
+    zip(extractors, model.members).map { Double($0.windowLength) / Double($1.features.sampleRate) }.max() ?? 0
+  }
+
   /// Classifies a whole file (any format, rate and channel count).
   public func classify(path: String) throws -> Classification {
     let audio = try AudioFile.loadMono(path: path, sampleRate: model.features.sampleRate)
@@ -256,12 +262,20 @@ public final class Classifier: Sendable {
   /// members; members with the same front end share one feature computation.
   /// - Parameter offsetSeconds: where the samples start in a longer recording (the result's
   ///   `start`).
-  /// - Throws: `AudioError.invalidSampleRate` for a rate outside 1,000-768,000 Hz.
+  /// - Throws: `AudioError.empty` for no samples, `.invalidSampleRate` for a rate outside
+  ///   1,000-768,000 Hz.
   public func classify(samples: [Float], sampleRate: Int, offsetSeconds: Double = 0) throws -> Classification {
-    let rate = model.features.sampleRate
+    try classifyAtModelRate(try samplesAtModelRate(samples, sampleRate: sampleRate), offsetSeconds: offsetSeconds)
+  }
+
+  /// Samples in memory resampled to the model's rate (soxr HQ) where theirs differs.
+  /// - Throws: `AudioError.empty` for no samples (as for a file of none), `.invalidSampleRate`
+  ///   for a rate outside 1,000-768,000 Hz.
+  private func samplesAtModelRate(_ samples: [Float], sampleRate: Int) throws -> [Float] {
+    guard !samples.isEmpty else { throw AudioError.empty(path: "samples") }
     guard supportedSampleRates.contains(sampleRate) else { throw AudioError.invalidSampleRate(path: "samples", sampleRate: sampleRate) }
-    let samples = sampleRate == rate ? samples : try Resampler.resample(samples, from: sampleRate, to: rate)
-    return try classifyAtModelRate(samples, offsetSeconds: offsetSeconds)
+    let rate = model.features.sampleRate
+    return sampleRate == rate ? samples : try Resampler.resample(samples, from: sampleRate, to: rate)
   }
 
   /// A clip on its own, at the model's rate.
@@ -333,16 +347,13 @@ public final class Classifier: Sendable {
 
   /// ``timeline(path:window:hop:progress:)`` for mono audio in memory at any rate (resampled
   /// to the model's first), e.g. a microphone's recording; times are seconds of `audio`.
-  /// - Throws: `PipelineError.badTimeline` unless window and hop are positive.
+  /// - Throws: `PipelineError.badTimeline` unless window and hop are positive,
+  ///   `AudioError.empty` for no samples.
   public func timeline(
     _ audio: MonoAudio, window: Double, hop: Double, progress: (_ secondsDone: Double) -> Void = { _ in }
   ) throws -> [Classification] {
     try Self.checkTimeline(window: window, hop: hop)
-    let rate = model.features.sampleRate
-    guard supportedSampleRates.contains(audio.sampleRate) else {
-      throw AudioError.invalidSampleRate(path: "samples", sampleRate: audio.sampleRate)
-    }
-    var samples: [Float]? = audio.sampleRate == rate ? audio.samples : try Resampler.resample(audio.samples, from: audio.sampleRate, to: rate)
+    var samples: [Float]? = try samplesAtModelRate(audio.samples, sampleRate: audio.sampleRate)
     return try timeline(blocks: { defer { samples = nil }; return samples }, window: window, hop: hop, progress: progress)
   }
 

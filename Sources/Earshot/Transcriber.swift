@@ -190,8 +190,7 @@ public final class Transcriber: Sendable {
       let spoken = model.tokens.enumerated().filter { $0.offset != blank }.map(\.element)
       switch model.unit {
       case .word:
-        // A word as references are written ("Oh", "5") is the token it normalises to.
-        let resolved = words.map { spoken.contains($0.lowercased()) ? $0.lowercased() : Manifest.normalize($0) }
+        let resolved = words.map { Self.vocabularyToken($0, spoken: spoken) }
         let unknown = zip(words, resolved).filter { !spoken.contains($1) }.map(\.0)
         guard unknown.isEmpty else {
           throw PipelineError.invalidDecoderInput(
@@ -219,6 +218,12 @@ public final class Transcriber: Sendable {
     } else {
       vocabulary = nil
     }
+  }
+
+  /// The token a vocabulary word stands for: itself in lower case where the model says it,
+  /// else the word as references are normalised ("Oh" is zero, "5" is five).
+  public static func vocabularyToken(_ word: String, spoken: [String]) -> String {
+    spoken.contains(word.lowercased()) ? word.lowercased() : Manifest.normalize(word)
   }
 
   /// Throws `PipelineError.invalidDecoderInput` naming the first option out of range.

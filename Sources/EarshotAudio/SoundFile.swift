@@ -5,7 +5,7 @@ import Foundation
 
 /// Audio file metadata, as read from the header.
 public struct AudioInfo: Equatable, Sendable {
-  /// The path the file was opened from.
+  /// The path the file was opened from (for audio opened from memory, the name given).
   public var path: String
   /// Frames per second, in Hz.
   public var sampleRate: Int

@@ -37,7 +37,7 @@ struct Classify: ParsableCommand {
 
   @Option(help: "Model: a shipped name (commands, sounds) or a .safetensors path.")
   var model = "commands"
-  @Option(help: "Show this many labels, the most probable first (all: the model's label count).")
+  @Option(help: "Show this many labels, the most probable first (the model's label count or more shows all).")
   var top = 1
   @Option(help: "Output format: text or json.")
   var format: TextOrJSON = .text
@@ -85,9 +85,7 @@ struct Classify: ParsableCommand {
       throw ExitCode.failure
     }
     // A window shorter than one analysis frame would be zero-padded into one: nothing to hear.
-    let frameSeconds = classifier.model.members.compactMap { member in
-      (try? FeatureExtractor(options: member.features)).map { Double($0.windowLength) / Double(member.features.sampleRate) }
-    }.max() ?? 0
+    let frameSeconds = classifier.analysisWindowSeconds
     if let window, window < frameSeconds {
       printError("error: --window \(window) s is shorter than one analysis frame of \(model) (\(String(format: "%.3f", frameSeconds)) s); "
         + "a timeline window should hold a sound, e.g. 1 s for commands, 5 s for sounds")

@@ -20,7 +20,7 @@ struct EarshotCLI: ParsableCommand {
     subcommands: [Transcribe.self, Classify.self, Info.self, Features.self, Logits.self, Train.self, Evaluate.self, Ensemble.self])
 
   /// Parses the command line with negative numbers attached to their options, so that
-  /// `--top -1` reaches the option's own check ("--top must be >= 0 (got -1)") instead of
+  /// `--top -1` reaches the option's own check ("--top must be >= 1 (got -1)") instead of
   /// ArgumentParser's "Missing value", which takes any word starting with a dash for an option.
   static func main() {
     // A reader that goes away (`| head`) makes writes fail with EPIPE, which StandardOutput

@@ -97,7 +97,8 @@ struct Evaluate: ParsableCommand {
           + "that \(model) cannot output (not among its tokens), each an error: " + listUnits(untokened))
       }
       if let words = evaluator.transcription.vocabulary {
-        let outside = unitsOutside(Set(words.map { Manifest.normalize($0) }), in: texts, unit: .word).filter { !untokened.contains($0) }
+        let outside = unitsOutside(Set(words.map { Transcriber.vocabularyToken($0, spoken: loaded.tokens) }), in: texts, unit: .word)
+          .filter { !untokened.contains($0) }
         if !outside.isEmpty {
           printError("warning: the references hold \(outside.count) word(s) outside --vocabulary, each an error: " + listUnits(outside))
         }

@@ -123,7 +123,17 @@ struct Features: ParsableCommand {
     do {
       _ = try FeatureExtractor(options: options(sampleRate: sampleRate ?? 16_000))
     } catch {
-      throw ValidationError("\(error)")
+      // Named by the options given, not the library's fields.
+      let flags = ["frameShiftMilliseconds": "--frame-shift-ms", "frameLengthMilliseconds": "--frame-length-ms",
+                   "fftSize": "--fft-size", "windowLength": "--window-length", "hopLength": "--hop-length",
+                   "mfccCount": "--mfcc-count", "melBands": "--mel-bands", "lifter": "--lifter", "power": "--power",
+                   "preemphasis": "--preemphasis", "log.floor": "--log-floor", "deltas.width": "--delta-width",
+                   "deltas.order": "--deltas"]
+      var message = "\(error)"
+      if case FeatureError.invalidOption(let name, _, _) = error, let flag = flags[name], message.hasPrefix(name + " ") {
+        message = flag + message.dropFirst(name.count)
+      }
+      throw ValidationError(message)
     }
   }
 
@@ -225,14 +235,16 @@ struct Features: ParsableCommand {
     })
     let targetRate = sampleRate
     let outputNames = outputNames(batch)
+    // Names matter only where they are written: files in a folder, Kaldi keys.
+    let named = !toStdout || format == .kaldiArk
+    let name = { @Sendable (i: Int) throws -> String in named ? try outputNames[i].get() : "" }
     let streamNpy = format == .npy && !toStdout
     let outputFolder = output
     var ark = Data()
     var scp = ""
     let arkPath = toStdout ? "-" : URL(fileURLWithPath: output).appendingPathComponent("feats.ark").path
     let failures = batch.run(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { i, _ -> Outcome in
-      // Names matter only where they are written: files in a folder, Kaldi keys.
-      let base = toStdout && format != .kaldiArk ? "" : try outputNames[i].get()
+      let base = try name(i)
       let file = try AudioFile(path: batch.paths[i])
       let rate = targetRate ?? file.info.sampleRate
       let extractor = try extractors.get(rate)
@@ -264,7 +276,7 @@ struct Features: ParsableCommand {
     } emit: { i, outcome in
       guard case .features(let m, let rate, let hop) = outcome else { return }
       try write(
-        m, name: batch.names[i], base: toStdout && format != .kaldiArk ? "" : try outputNames[i].get(), sampleRate: rate, hop: hop, toStdout: toStdout,
+        m, name: batch.names[i], base: try name(i), sampleRate: rate, hop: hop, toStdout: toStdout,
         ark: &ark, scp: &scp, arkPath: arkPath)
     }
     if format == .kaldiArk && !ark.isEmpty {

@@ -248,7 +248,7 @@ struct ModelDescription {
                "\(ms(f.spectrogram.resolvedWindowLength)) windows every \(ms(f.spectrogram.resolvedHopLength))"]
     }
     if f.deltas.order > 0 { parts.append("deltas to order \(f.deltas.order)") }
-    let span = f.cmvn.speechSpan.map { ", statistics from the speech span (frames within \(Int($0.decibels)) dB of the loudest, \($0.marginFrames)-frame margins)" } ?? ""
+    let span = f.cmvn.speechSpan.map { ", statistics from the speech span (frames within \(String(format: "%g", $0.decibels)) dB of the loudest, \($0.marginFrames)-frame margins)" } ?? ""
     switch f.cmvn.mode {
     case .none: break
     case .utterance: parts.append("CMVN per band over the utterance" + span)

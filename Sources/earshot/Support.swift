@@ -337,6 +337,7 @@ func stdinToTemporaryFile() throws -> String {
     while got > 0 && written < got {
       let n = block.withUnsafeBytes { write(fd, $0.baseAddress! + written, got - written) }
       if n < 0 && errno == EINTR { continue }
+      if n == 0 { errno = ENOSPC }
       if n <= 0 { break }
       written += n
     }
@@ -506,7 +507,8 @@ enum InterruptCleanup {
         TemporaryFiles.close()
         var removed = 0
         if let folder = outputFolder, let names = try? FileManager.default.subpathsOfDirectory(atPath: folder) {
-          for name in names where name.contains(marker) {
+          // ".tmp-PID" at the end or before "-": not another process's ".tmp-PIDx".
+          for name in names where name.hasSuffix(marker) || name.contains(marker + "-") {
             if unlink(URL(fileURLWithPath: folder).appendingPathComponent(name).path) == 0 { removed += 1 }
           }
         }

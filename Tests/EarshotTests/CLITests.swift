@@ -463,8 +463,8 @@ struct CLITests {
 
   @Test(arguments: [
     (["features", "x.wav", "--output", "o", "--threads", "0"], "--threads must be >= 1"),
-    (["features", "x.wav", "--output", "o", "--fft-size", "1", "--kind", "mel"], "fftSize = 1 is invalid"),
-    (["features", "x.wav", "--output", "o", "--kind", "mfcc", "--mfcc-count", "500"], "mfccCount = 500 is invalid"),
+    (["features", "x.wav", "--output", "o", "--fft-size", "1", "--kind", "mel"], "--fft-size = 1 is invalid"),
+    (["features", "x.wav", "--output", "o", "--kind", "mfcc", "--mfcc-count", "500"], "--mfcc-count = 500 is invalid"),
     (["features", "x.wav", "--output", "-", "--format", "png"], "--format png needs an output folder"),
     (["features", "x.wav", "--output", "o", "--sample-rate", "5"], "--sample-rate must be 1000...768000"),
     (["features", "x.wav", "--output", "o", "--kind", "fbank", "--cmvn", "utterance", "--cmvn-span", "25"],
@@ -491,7 +491,7 @@ struct CLITests {
     (["features", "x.wav", "--output", "o", "--kind", "logmel", "--preemphasis", "0"], "--preemphasis does not apply to --kind logmel (only to fbank)"),
     (["features", "x.wav", "--output", "o", "--kind", "stft", "--mel-bands", "40"], "--mel-bands does not apply to --kind stft"),
     (["features", "x.wav", "--output", "o", "--kind", "mfcc", "--use-energy"], "--use-energy does not apply to --kind mfcc"),
-    (["features", "x.wav", "--output", "o", "--kind", "fbank", "--frame-shift-ms", "0"], "frameShift"),
+    (["features", "x.wav", "--output", "o", "--kind", "fbank", "--frame-shift-ms", "0"], "--frame-shift-ms = 0.0 is invalid"),
     (["classify", "x.wav", "--speeds", "-1,2"], "speed -1.0 is outside"),
     (["help", "bogus"], "no subcommand 'bogus'; the subcommands are transcribe, classify"),
   ])

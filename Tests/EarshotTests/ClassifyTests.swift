@@ -129,6 +129,9 @@ struct ClassifyTests {
     #expect(asRecorded.map(\.start) == windows.map(\.start))
     for (a, b) in zip(asRecorded, windows) { #expect(abs(a.confidence - b.confidence) < 1e-3 && a.label == b.label) }
     #expect(throws: PipelineError.self) { try classifier.timeline(atModelRate, window: 0, hop: 0.2) }
+    // No samples is an error, as a file of none is (it was one window of zero padding).
+    #expect(throws: AudioError.empty(path: "samples")) { try classifier.timeline(MonoAudio(samples: [], sampleRate: 16_000), window: 1, hop: 1) }
+    #expect(throws: AudioError.empty(path: "samples")) { try classifier.classify(samples: [], sampleRate: 16_000) }
     let r = try CLI.run(["classify", "--model", path, "--window", "0.3", "--hop", "0.2", wav])
     #expect(r.status == 0, "\(r.stderr)")
     let tiny = try CLI.run(["classify", "--model", path, "--window", "0.01", wav])

@@ -416,7 +416,7 @@ func trainingTemporaryDirectory() -> URL {
     let output = dir.appendingPathComponent("run").path
     let r = try CLI.run(["train", "--task", "ctc", "--train", train, "--valid", valid.path, "--output", output, "--epochs", "1",
                          "--hidden", "4", "--layers", "1", "--threads", "1"])
-    #expect(r.status == 1 && r.stderr.contains("validation set: nothing to use: none of its 2 clips could be read")
+    #expect(r.status == 1 && r.stderr.contains("validation set: nothing to use: none of its 2 clips could be used")
             && r.stderr.contains("read from the manifest's own folder"), "\(r.stderr)")
     #expect(!FileManager.default.fileExists(atPath: output + "/best.safetensors"))
     let done = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", output, "--epochs", "1",
@@ -515,11 +515,13 @@ func trainingTemporaryDirectory() -> URL {
     let log = try String(contentsOfFile: output + "/log.jsonl", encoding: .utf8).split(separator: "\n").map {
       try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
     }
-    var lowest = Double.infinity
+    // Best by CER; a tie broken by WER, then by the later epoch.
+    var lowest = (cer: Double.infinity, wer: Double.infinity)
     for line in log {
-      let cer = line["validCER"] as! Double
-      #expect((line["best"] as! Bool) == (cer < lowest), "\(line)")
-      lowest = min(lowest, cer)
+      let cer = line["valid_cer"] as! Double, wer = line["valid_wer"] as! Double
+      let best = cer < lowest.cer || cer == lowest.cer && wer <= lowest.wer
+      #expect((line["best"] as! Bool) == best, "\(line)")
+      if best { lowest = (cer, wer) }
     }
     let info = try CLI.run(["info", "--model", output + "/best.safetensors"])
     #expect(info.text.contains("characters: (space)") || info.text.contains(" characters: "), "\(info.text)")

@@ -150,6 +150,19 @@ import Testing
   }
 }
 
+/// A resumed run's option differences are named by path, with values and no type dumps.
+@Test func optionDifferencesAreNamedByPath() {
+  let a = CTCTrainingOptions()
+  var b = a
+  b.augmentation.reverbProbability = 0.3
+  b.features.cmvn.speechSpan = SpeechSpan(decibels: 25)
+  let text = a.differences(from: b)
+  #expect(text.contains("augmentation.reverbProbability was 0.0, now 0.3"), "\(text)")
+  #expect(text.contains("features.cmvn.speechSpan was none, now (decibels 25.0, marginFrames 20)"), "\(text)")
+  #expect(!text.contains("SpeechSpan(") && !text.contains("Optional("), "\(text)")
+  #expect(a.differences(from: a) == "none found")
+}
+
 /// Manifests, text normalisation and tokens.
 @Suite struct TrainingManifestTests {
   @Test func normalisesText() {

@@ -97,7 +97,7 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
     }
     if !errors.isEmpty {
       let shown = errors.prefix(Self.listedErrors)
-      out += "\nwrong clips (\(shown.count < errors.count ? "the first \(shown.count) of \(errors.count); --format json lists all" : "\(errors.count)")):\n"
+      out += "\n" + listHeading("wrong clips", shown: shown.count, of: errors.count)
       for e in shown { out += "  \(e.audio): \(e.reference), heard as \(e.predicted)\n" }
     }
     return out

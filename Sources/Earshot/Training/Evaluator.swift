@@ -115,7 +115,7 @@ extension EvaluationReport {
     }
     if !errors.isEmpty {
       let shown = errors.prefix(Self.listedErrors)
-      out += "\nwrong utterances (\(shown.count < errors.count ? "the first \(shown.count) of \(errors.count); --format json lists all" : "\(errors.count)")):\n"
+      out += "\n" + listHeading("wrong utterances", shown: shown.count, of: errors.count)
       for e in shown {
         out += "  \(e.audio)\n    reference:  \(e.reference)\n    recognised: \(e.hypothesis.isEmpty ? "(nothing)" : e.hypothesis)\n"
       }
@@ -176,4 +176,9 @@ extension EvaluationReport {
     e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     return String(decoding: (try? e.encode(s)) ?? Data(), as: UTF8.self)
   }
+}
+
+/// "wrong clips (3):" or "wrong clips (the first 20 of 45; --format json lists all):", a line.
+func listHeading(_ what: String, shown: Int, of total: Int) -> String {
+  "\(what) (\(shown < total ? "the first \(shown) of \(total); --format json lists all" : "\(total)")):\n"
 }

@@ -44,7 +44,7 @@ func loadEach<T>(_ count: Int, threads: Int, skipped: inout [String], set: Strin
   if let set, count > 0, kept.isEmpty, let first {
     // The commonest manifest mistake: paths written from the working directory.
     let hint = first.contains("no such file") ? " (a manifest's relative paths are read from the manifest's own folder)" : ""
-    throw TrainingError.emptyDataset(path: set, reason: "none of its \(count) clips could be read; the first: \(first)\(hint)")
+    throw TrainingError.emptyDataset(path: set, reason: "none of its \(count) clips could be used; the first: \(first)\(hint)")
   }
   return kept
 }

@@ -85,14 +85,21 @@ extension TrainingRunOptions {
     var parts: [String] = []
     func compare(_ a: Any, _ b: Any, path: String) {
       let mine = Mirror(reflecting: a), theirs = Mirror(reflecting: b)
+      // Two set optionals are compared by what they hold (a struct behind one too).
+      if mine.displayStyle == .optional, theirs.displayStyle == .optional, let x = mine.children.first, let y = theirs.children.first {
+        return compare(x.value, y.value, path: path)
+      }
       if mine.displayStyle == .struct && !mine.children.isEmpty {
         for (x, y) in zip(mine.children, theirs.children) {
           compare(x.value, y.value, path: path.isEmpty ? x.label ?? "?" : path + "." + (x.label ?? "?"))
         }
       } else if "\(a)" != "\(b)" {
         func shown(_ v: Any) -> String {
-          let text = "\(v)"
-          return text.hasPrefix("Optional(") ? String(text.dropFirst(9).dropLast()) : text == "nil" ? "none" : text
+          let m = Mirror(reflecting: v)
+          if m.displayStyle == .optional { return m.children.first.map { shown($0.value) } ?? "none" }
+          // A struct on one side only: its fields, without its type's name.
+          if m.displayStyle == .struct { return "(" + m.children.map { "\($0.label ?? "?") \(shown($0.value))" }.joined(separator: ", ") + ")" }
+          return "\(v)"
         }
         parts.append("\(path) was \(shown(a)), now \(shown(b))")
       }
