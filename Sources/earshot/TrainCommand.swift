@@ -625,11 +625,8 @@ extension Train {
 
   /// A resumed run must train on as it began: said before any clip is loaded.
   func checkResumable<Options: TrainingRunOptions>(saved: Options, now: Options) throws {
-    var same = saved
-    same.epochs = now.epochs
-    guard same == now else {
-      throw ValidationError("--resume: \(output) was trained with other options (\(same.differences(from: now))); "
-        + "resume with the same ones (only --epochs may change), or start a new run in another --output")
+    if let reason = saved.resumeMismatch(with: now) {
+      throw ValidationError("--resume: \(output): \(reason), or start a new run in another --output")
     }
   }
 

@@ -79,6 +79,15 @@ extension TrainingRunOptions {
     }
   }
 
+  /// Why a run trained with these options cannot go on with `other`: nil when they are the
+  /// same but for `epochs`, the one setting a resumed run may change.
+  public func resumeMismatch(with other: Self) -> String? {
+    var same = self
+    same.epochs = other.epochs
+    return same == other ? nil
+      : "it was trained with other options (\(same.differences(from: other))); resume with the same ones (only --epochs may change)"
+  }
+
   /// "hiddenSize was 128, now 256; augmentation.reverbProbability was 0.0, now 0.3" for the
   /// settings that differ from `other`'s, nested settings by their dotted path.
   public func differences(from other: Self) -> String {
@@ -338,12 +347,8 @@ enum TrainingLoop {
         throw TrainingError.badCheckpoint(path: files.checkpoint, reason: "no checkpoint; start without --resume")
       }
       (network, adam, state) = try readCheckpoint(files.checkpoint)
-      var saved = state.options
-      saved.epochs = options.epochs
-      guard saved == options else {
-        throw TrainingError.badCheckpoint(path: files.checkpoint, reason:
-          "it was trained with other options (\(saved.differences(from: options))); resume with the same ones "
-          + "(only --epochs may change)")
+      if let reason = state.options.resumeMismatch(with: options) {
+        throw TrainingError.badCheckpoint(path: files.checkpoint, reason: reason)
       }
       guard network.architecture == task.architecture else {
         throw TrainingError.badCheckpoint(path: files.checkpoint, reason:
