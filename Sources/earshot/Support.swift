@@ -43,6 +43,8 @@ func testSpeedList(_ text: String?, option: String) throws -> [Float]? {
 
 /// Writes one line to stderr.
 func printError(_ message: String) {
+  // A warning from a worker thread starts its own line, not after the bar's text.
+  ProgressBar.drawing?.clearLine()
   // Raw write, errors ignored: FileHandle.write would trap on a closed stderr.
   _ = writeAll(Data((message + "\n").utf8), to: STDERR_FILENO)
 }
@@ -155,9 +157,13 @@ final class ProgressBar: @unchecked Sendable {
   private var done = 0
   private var failed = 0
   private let start = Date()
-  private let lock = NSLock()
+  // Recursive: a line printed while results are written (clearingLine) clears the bar too.
+  private let lock = NSRecursiveLock()
   private let enabled: Bool
   private var lastDraw = Date.distantPast
+
+  /// The bar on the terminal now, for ``printError(_:)`` to take off the line first.
+  nonisolated(unsafe) static weak var drawing: ProgressBar?
 
   /// - Parameters:
   ///   - durations: each file's length in seconds (0 where unknown).
@@ -170,6 +176,7 @@ final class ProgressBar: @unchecked Sendable {
     totalSeconds = durations.reduce(0, +)
     // One short file has nothing to wait for; one long one does.
     self.enabled = enabled && (durations.count > 1 || totalSeconds >= Self.longSeconds)
+    if self.enabled { Self.drawing = self }
   }
 
   /// One file longer than this (seconds) gets a bar of its own.

@@ -341,6 +341,15 @@ struct CLITests {
     #expect(try String(contentsOfFile: out, encoding: .utf8).hasSuffix("\n"))
     let piped = try CLI.run(["transcribe", "--model", model, long])
     #expect(piped.status == 0 && piped.stderr.isEmpty, "\(piped.stderr)")
+    // A warning printed while the bar is drawn starts its own line (a clip shorter than one
+    // Kaldi frame after a long file: the bar is on the line when the warning comes).
+    let short = dir.appendingPathComponent("short.wav").path
+    try writeWAV([Float](repeating: 0.1, count: 100), sampleRate: 16_000, to: short)
+    let features = dir.appendingPathComponent("features").path
+    let (warned, drawn) = try CLI.runOnTerminal("'\(CLI.executable.path)' features --kind fbank --threads 1 --output '\(features)' '\(long)' '\(short)'")
+    let segments = drawn.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).map(String.init)
+    #expect(warned == 0 && segments.contains { $0.contains("shorter than one analysis frame") }, "\(drawn)")
+    #expect(segments.filter { $0.contains("warning:") }.allSatisfy { $0.hasPrefix("warning:") || $0.hasPrefix("\u{1B}[Kwarning:") }, "\(segments)")
 
     let clip = CLI.fixtures.appendingPathComponent("audio/phrase-48000-stereo-s16.wav").path
     let manifest = dir.appendingPathComponent("m.jsonl").path
