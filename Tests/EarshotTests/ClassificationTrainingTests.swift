@@ -281,7 +281,17 @@ enum ToneClasses {
     let json = try JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
     #expect((json["errors"] as? [[String: Any]])?.count == 22)
     let old = try JSONDecoder().decode(ClassificationReport.self, from: Data(#"{"labels": ["a", "b"], "confusion": [[1, 0], [0, 1]]}"#.utf8))
-    #expect(old.errors.isEmpty && old.correct == 2)
+    #expect(old.errors.isEmpty && old.speakers.isEmpty && old.correct == 2)
+    // Per speaker, worst first, where clips have speakers.
+    var bySpeaker = ClassificationReport(labels: ["yes", "no"])
+    for (speaker, right) in [("ann", true), ("ann", true), ("bob", false), ("bob", true)] {
+      bySpeaker.add(reference: 0, predicted: right ? 0 : 1, audio: "x.wav", speaker: speaker)
+    }
+    #expect(bySpeaker.speakers["bob"] == .init(clips: 2, correct: 1))
+    #expect(bySpeaker.text.contains("per speaker (accuracy, clips), worst first:\n  bob              50.00%      2\n  ann             100.00%      2\n"),
+            "\(bySpeaker.text)")
+    let speakers = (try JSONSerialization.jsonObject(with: Data(bySpeaker.json.utf8)) as! [String: Any])["speakers"] as? [String: [String: Any]]
+    #expect(speakers?["bob"]?["accuracy"] as? Double == 0.5)
   }
 
   @Test func textKeepsLabelsWithCombiningMarksWhole() {

@@ -13,6 +13,16 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
   public var confusion: [[Int]]
   /// The clips predicted wrongly, in the order counted (those added with their `audio`).
   public var errors: [Misclassified] = []
+  /// Clips and right ones per speaker (those added with their `speaker`).
+  public var speakers: [String: SpeakerCounts] = [:]
+
+  /// One speaker's clips and how many were labelled right.
+  public struct SpeakerCounts: Equatable, Codable, Sendable {
+    public var clips = 0
+    public var correct = 0
+    /// Right over clips, 0 for none.
+    public var accuracy: Double { clips == 0 ? 0 : Double(correct) / Double(clips) }
+  }
 
   /// One clip with the wrong label.
   public struct Misclassified: Equatable, Codable, Sendable {
@@ -29,7 +39,7 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
     confusion = Array(repeating: Array(repeating: 0, count: labels.count), count: labels.count)
   }
 
-  private enum CodingKeys: String, CodingKey { case labels, confusion, errors }
+  private enum CodingKeys: String, CodingKey { case labels, confusion, errors, speakers }
 
   /// Reads reports saved before `errors` existed (a training checkpoint's best epoch) too.
   public init(from decoder: any Decoder) throws {
@@ -37,15 +47,21 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
     labels = try c.decode([String].self, forKey: .labels)
     confusion = try c.decode([[Int]].self, forKey: .confusion)
     errors = try c.decodeIfPresent([Misclassified].self, forKey: .errors) ?? []
+    speakers = try c.decodeIfPresent([String: SpeakerCounts].self, forKey: .speakers) ?? [:]
   }
 
-  /// Counts one clip; a wrong one with its `audio` is listed in ``errors``.
-  public mutating func add(reference: Int, predicted: Int, audio: String? = nil) {
+  /// Counts one clip; a wrong one with its `audio` is listed in ``errors``, and one with its
+  /// `speaker` counts in ``speakers``.
+  public mutating func add(reference: Int, predicted: Int, audio: String? = nil, speaker: String? = nil) {
     precondition(labels.indices.contains(reference) && labels.indices.contains(predicted),
       "ClassificationReport.add: reference \(reference) or prediction \(predicted) outside 0..<\(labels.count)")
     confusion[reference][predicted] += 1
     if let audio, reference != predicted {
       errors.append(Misclassified(audio: audio, reference: labels[reference], predicted: labels[predicted]))
+    }
+    if let speaker {
+      speakers[speaker, default: SpeakerCounts()].clips += 1
+      if reference == predicted { speakers[speaker]!.correct += 1 }
     }
   }
 
@@ -94,6 +110,16 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
     out += cell("") + labels.map(cell).joined() + "\n"
     for r in labels.indices {
       out += cell(labels[r]) + labels.indices.map { cell(String(confusion[r][$0])) }.joined() + "\n"
+    }
+    // Worst first: a speaker-disjoint validation shows whom the model does not hear. Only
+    // where speakers have two clips or more on average (ESC's "speakers" are recordings).
+    if speakers.count > 1 && 2 * speakers.count <= speakers.values.reduce(0, { $0 + $1.clips }) {
+      out += "\nper speaker (accuracy, clips), worst first:\n"
+      let ranked = speakers.sorted { ($0.value.accuracy, $0.key) < ($1.value.accuracy, $1.key) }
+      let width = max(14, ranked.map(\.key.count).max() ?? 0)
+      for (name, c) in ranked {
+        out += "  \(name.leftAligned(width)) \(pct(c.accuracy).rightAligned(8)) \(String(c.clips).rightAligned(6))\n"
+      }
     }
     if !errors.isEmpty {
       let shown = errors.prefix(Self.listedErrors)
@@ -144,11 +170,17 @@ public struct ClassificationReport: Equatable, Codable, Sendable {
       var labels: [String]
       var confusion: [[Int]]
       var errors: [Misclassified]
+      var speakers: [String: SpeakerSummary]
+    }
+    struct SpeakerSummary: Encodable {
+      var clips: Int
+      var accuracy: Double
     }
     let s = Summary(clips: total, correct: correct, accuracy: accuracy,
                     classes: labels.indices.map { PerClass(label: labels[$0], precision: precision($0), recall: recall($0),
                                                             f1: f1($0), support: support($0)) },
-                    labels: labels, confusion: confusion, errors: errors)
+                    labels: labels, confusion: confusion, errors: errors,
+                    speakers: speakers.mapValues { SpeakerSummary(clips: $0.clips, accuracy: $0.accuracy) })
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     return String(decoding: (try? e.encode(s)) ?? Data(), as: UTF8.self)
@@ -239,7 +271,7 @@ public struct ClassificationEvaluator: Sendable {
     var failures: [String] = []
     for (e, r) in zip(entries, outcomes) {
       switch r {
-      case .success(let predicted): report.add(reference: index[e.label]!, predicted: predicted, audio: e.audio)
+      case .success(let predicted): report.add(reference: index[e.label]!, predicted: predicted, audio: e.audio, speaker: e.speaker)
       case .failure(let error): failures.append("\(error)".hasPrefix(e.audio) ? "\(error)" : "\(e.audio): \(error)")
       }
     }

@@ -332,7 +332,8 @@ public final class ClassificationTrainer {
       for (b, i) in part.enumerated() {
         let row = lp.row(b)
         let predicted = row.indices.max { row[$0] < row[$1] } ?? 0
-        report.add(reference: validation[i].label, predicted: predicted, audio: validation[i].entry.audio)
+        report.add(reference: validation[i].label, predicted: predicted, audio: validation[i].entry.audio,
+                   speaker: validation[i].entry.speaker)
         loss -= Double(row[validation[i].label])
       }
     }
