@@ -78,7 +78,7 @@ public final class AudioFile {
   /// let file = try AudioFile(data: downloaded, name: "upload.flac")
   /// ```
   public convenience init(data: Data, name: String = "memory") throws(AudioError) {
-    let memory = MemoryBytes(Array(data))
+    let memory = MemoryBytes(data)
     var io = SF_VIRTUAL_IO(
       get_filelen: { MemoryBytes.from($0).length },
       seek: { offset, whence, user in MemoryBytes.from(user).seek(offset, whence: whence) },
@@ -258,11 +258,11 @@ public final class AudioFile {
   /// A file's bytes in memory and a read position: the state behind libsndfile's virtual
   /// I/O callbacks, which receive it as their `user_data` pointer.
   private final class MemoryBytes {
-    let bytes: [UInt8]
+    let bytes: Data
     var position: sf_count_t = 0
     var length: sf_count_t { sf_count_t(bytes.count) }
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: Data) { self.bytes = bytes }
 
     static func from(_ user: UnsafeMutableRawPointer?) -> MemoryBytes { Unmanaged<MemoryBytes>.fromOpaque(user!).takeUnretainedValue() }
 
