@@ -332,7 +332,7 @@ func stdinToTemporaryFile() throws -> String {
   guard fd >= 0 else {
     throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "stdin: cannot create a temporary file: \(String(cString: strerror(errno)))"])
   }
-  let path = String(cString: template)
+  let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   StandardOutput.stagedInput = path
   defer { close(fd) }
   var block = [UInt8](repeating: 0, count: 1 << 20)
