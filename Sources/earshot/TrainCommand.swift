@@ -306,7 +306,8 @@ struct Train: ParsableCommand {
     Self.stopOnInterrupt()
     if task == "classify" { return try runClassify() }
     do {
-      var options = resume ? try CTCTrainer.savedOptions(output: output) : CTCTrainingOptions()
+      let saved = resume ? try CTCTrainer.savedOptions(output: output) : nil
+      var options = saved ?? CTCTrainingOptions()
       if let epochs { options.epochs = epochs }
       if let batchSize { options.batchSize = batchSize }
       if let hidden { options.hiddenSize = hidden }
@@ -334,7 +335,7 @@ struct Train: ParsableCommand {
         options.layers = initial.network.architecture.numLayers
         options.tokenUnit = initial.unit
       }
-      if resume { try checkResumable(saved: try CTCTrainer.savedOptions(output: output), now: options) }
+      if let saved { try checkResumable(saved: saved, now: options) }
 
       var trainEntries = try Manifest.load(train)
       var validEntries = try valid.map { try Manifest.load($0) }
@@ -521,7 +522,8 @@ extension Train {
   /// `initial` is the --init model, whose features and sizes are kept, and with its whole
   /// network (no --new-head) its pooling and labels.
   func classificationOptions(initial: ClassificationModel? = nil) throws -> ClassificationTrainingOptions {
-    var options = resume ? try ClassificationTrainer.savedOptions(output: output) : ClassificationTrainingOptions()
+    let saved = resume ? try ClassificationTrainer.savedOptions(output: output) : nil
+    var options = saved ?? ClassificationTrainingOptions()
     if let epochs { options.epochs = epochs }
     if let batchSize { options.batchSize = batchSize }
     if let hidden { options.hiddenSize = hidden }
@@ -555,7 +557,7 @@ extension Train {
         options.pooling = initial.network.architecture.pooling
       }
     }
-    if resume { try checkResumable(saved: try ClassificationTrainer.savedOptions(output: output), now: options) }
+    if let saved { try checkResumable(saved: saved, now: options) }
     return options
   }
 
