@@ -62,12 +62,7 @@ struct Info: ParsableCommand {
     // stdin is staged in a temporary file and shown as "stdin".
     var staged: String?
     if items.contains(where: { $0.path == "-" }) {
-      do {
-        staged = try stdinToTemporaryFile()
-      } catch {
-        printError("error: \(error.localizedDescription)")
-        throw ExitCode.failure
-      }
+      staged = try stdinToTemporaryFile()
     }
     defer { if let staged { unlink(staged) } }
     for (input, isModel) in items {

@@ -43,10 +43,11 @@ func testSpeedList(_ text: String?, option: String) throws -> [Float]? {
 
 /// Writes one line to stderr.
 func printError(_ message: String) {
-  // A warning from a worker thread starts its own line, not after the bar's text.
-  ProgressBar.drawing?.clearLine()
   // Raw write, errors ignored: FileHandle.write would trap on a closed stderr.
-  _ = writeAll(Data((message + "\n").utf8), to: STDERR_FILENO)
+  let write = { _ = writeAll(Data((message + "\n").utf8), to: STDERR_FILENO) }
+  // With a bar on the terminal, the line starts on a line of its own (a worker's warning too):
+  // the bar is cleared and the line written under the bar's lock, so no redraw comes between.
+  if let bar = ProgressBar.drawing { bar.clearingLine(always: true, write) } else { write() }
 }
 
 /// Writes all of `data` to the file descriptor `fd`, through partial writes and EINTR;
@@ -208,20 +209,12 @@ final class ProgressBar: @unchecked Sendable {
     draw(final: done == durations.count)
   }
 
-  /// Clears the bar before an error line is printed.
-  func clearLine() {
-    lock.lock()
-    defer { lock.unlock() }
-    guard enabled else { return }
-    FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-  }
-
-  /// Runs `body` (which writes results) with the bar off the line when stdout shares the
-  /// terminal, so a result never lands after the bar; the next update draws it again.
-  func clearingLine<T>(_ body: () throws -> T) rethrows -> T {
-    // Only when results share the terminal is the bar held off the line while they are
-    // written; otherwise (files, pipes) workers' updates never wait on the writing.
-    guard enabled && isatty(STDOUT_FILENO) != 0 else { return try body() }
+  /// Runs `body` (which writes results, or with `always` a line to stderr) with the bar off
+  /// the line, so that nothing lands after the bar; the next update draws it again.
+  func clearingLine<T>(always: Bool = false, _ body: () throws -> T) rethrows -> T {
+    // Results are held off the bar only when they share the terminal; otherwise (files,
+    // pipes) workers' updates never wait on the writing.
+    guard enabled && (always || isatty(STDOUT_FILENO) != 0) else { return try body() }
     lock.lock()
     defer { lock.unlock() }
     FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
@@ -325,8 +318,17 @@ final class Counter: @unchecked Sendable {
 /// Copies stdin to its end into a new temporary file (mkstemp: `earshot-stdin-PID-XXXXXX`, mode 0600),
 /// a block at a time so memory stays bounded, so that libsndfile can seek in it; returns its
 /// path. The path is `StandardOutput.stagedInput` from the moment it exists, so that an
-/// interrupt removes it.
+/// interrupt removes it. A failure is printed, and throws `ExitCode.failure`.
 func stdinToTemporaryFile() throws -> String {
+  do {
+    return try stagingStdin()
+  } catch {
+    printError("error: \(error.localizedDescription)")
+    throw ExitCode.failure
+  }
+}
+
+private func stagingStdin() throws -> String {
   var template = Array(FileManager.default.temporaryDirectory.appendingPathComponent("earshot-stdin-\(getpid())-XXXXXX").path.utf8CString)
   let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
   guard fd >= 0 else {
@@ -381,12 +383,7 @@ final class AudioBatch: @unchecked Sendable {
     }
     var staged: String?
     if let i = files.firstIndex(of: "-") {
-      do {
-        staged = try stdinToTemporaryFile()
-      } catch {
-        printError("error: \(error.localizedDescription)")
-        throw ExitCode.failure
-      }
+      staged = try stdinToTemporaryFile()
       files[i] = staged!
     }
     stdinPath = staged
@@ -419,8 +416,7 @@ final class AudioBatch: @unchecked Sendable {
         progress.finish(file: i, failed: false)
       } catch {
         failures += 1
-        progress.clearLine()
-        printError("error: \(describe(error, file: i))")
+        printError("error: \(describe(error, file: i))")   // takes the bar off the line first
         progress.finish(file: i, failed: true)
       }
     }
