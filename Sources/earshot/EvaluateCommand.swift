@@ -20,15 +20,15 @@ struct Evaluate: ParsableCommand {
       Clips that cannot be read are named and counted on stderr and left out of the report \
       (exit status 1); when none can be read, no report is printed.
 
-      A CTC model hears each clip as `earshot transcribe` does: split at pauses of 0.5 s \
-      (--min-pause) and each stretch scaled to a -0.1 dBFS peak (--keep-level turns it off), \
-      but greedily unless --beam says otherwise (transcribe: 8). The validation WER that \
-      `earshot train` prints decodes each clip whole, at its recorded level, greedily: \
-      `--min-pause 0 --keep-level --beam 1` reproduces it.
+      A CTC model hears each clip as `earshot transcribe` does, so the report scores what \
+      transcribe prints: split at pauses of 0.5 s (--min-pause), each stretch scaled to a \
+      -0.1 dBFS peak (--keep-level turns it off), a prefix beam of 8 (--beam). The validation \
+      WER that `earshot train` prints decodes each clip whole, at its recorded level, \
+      greedily (quicker): `--min-pause 0 --keep-level --beam 1` reproduces it.
 
       Examples:
         earshot evaluate --model runs/digits/best.safetensors test.jsonl
-        earshot evaluate --model digits --beam 8 --format json \\
+        earshot evaluate --model digits --format json \\
             free-spoken-digit-dataset/recordings
 
       A classifier (e.g. the shipped commands and sounds models) is scored on a folder with one \
@@ -45,7 +45,7 @@ struct Evaluate: ParsableCommand {
       """)
 
   @Option(help: "Model file (.safetensors) or shipped model name.") var model: String
-  @Option(help: "Prefix beam width (1 = greedy best path).") var beam = 1
+  @Option(help: "CTC only: prefix beam width (1 = greedy best path). (default: 8, as transcribe)") var beam: Int?
   @Option(help: "CTC only: only produce these words (comma-separated), as `earshot transcribe --vocabulary` does.")
   var vocabulary: String?
   @Option(help: "Report format: text or json.") var format: EvaluationFormat = .text
@@ -59,7 +59,7 @@ struct Evaluate: ParsableCommand {
   @Argument(help: "Manifest (.jsonl) or folder (FSDD-style for CTC, one sub-folder per label for a classifier).") var manifest: String
 
   func validate() throws {
-    try checkBeam(beam)
+    if let beam { try checkBeam(beam) }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     _ = try vocabularyWords(vocabulary)
     _ = try testSpeedList(speeds, option: "--speeds")
@@ -85,8 +85,8 @@ struct Evaluate: ParsableCommand {
       let entries = try Manifest.load(manifest)
       warnAboutIgnoredFiles(inFolder: manifest)
       total = entries.count
-      var evaluator = TranscriptionEvaluator(model: loaded, beamWidth: beam,
-                                             threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+      var evaluator = TranscriptionEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+      if let beam { evaluator.beamWidth = beam }
       speech.apply(to: &evaluator.transcription)
       evaluator.transcription.vocabulary = try vocabularyWords(vocabulary)
       // Reference words that cannot be output are errors in every score: say which.
@@ -120,7 +120,7 @@ struct Evaluate: ParsableCommand {
 
 extension Evaluate {
   func runClassifier() throws {
-    let ctcOnly = [(vocabulary != nil, "--vocabulary"), (beam != 1, "--beam"), (speech.minPause != SpeechDetectionOptions.defaultMinPause, "--min-pause")]
+    let ctcOnly = [(vocabulary != nil, "--vocabulary"), (beam != nil, "--beam"), (speech.minPause != SpeechDetectionOptions.defaultMinPause, "--min-pause")]
     if let (_, option) = ctcOnly.first(where: \.0) {
       printError("error: \(option) applies to CTC models; \(model) is a classifier")
       throw ExitCode.validationFailure

@@ -302,6 +302,31 @@ func trainingTemporaryDirectory() -> URL {
     #expect(unknown.status == 1 && unknown.stderr.contains("banana") && unknown.stderr.contains("outputs: eight five four nine"), "\(unknown.stderr)")
   }
 
+  /// `evaluate` scores what `transcribe` prints: by default it decodes as transcribe does (a
+  /// beam of 8), not greedily. The fixture (`scripts/fixtures/speech.sh`) is a phone number
+  /// whose greedy transcript loses an "oh" that the beam keeps.
+  @Test func evaluateDecodesAsTranscribeDoes() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let audio = CLI.repository.appendingPathComponent("Tests/Fixtures/speech/phone-4870108.wav").path
+    let printed = try CLI.run(["transcribe", audio]).text.trimmingCharacters(in: .whitespacesAndNewlines)
+    let greedy = try CLI.run(["transcribe", "--beam", "1", audio]).text.trimmingCharacters(in: .whitespacesAndNewlines)
+    try #require(printed != greedy, "the fixture no longer tells greedy decoding from the beam: both give '\(printed)'")
+    let manifest = dir.appendingPathComponent("printed.jsonl").path
+    try Data((#"{"audio": "\#(audio)", "text": "\#(printed)"}"# + "\n").utf8).write(to: URL(fileURLWithPath: manifest))
+    func wer(_ extra: [String]) throws -> Double {
+      let r = try CLI.run(["evaluate", "--model", "digits", "--format", "json"] + extra + [manifest])
+      #expect(r.status == 0, "\(r.stderr)")
+      let json = try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any]
+      return try #require(json?["wer"] as? Double)
+    }
+    #expect(try wer([]) == 0)
+    #expect(try wer(["--beam", "1"]) > 0)
+    let c = try CLI.run(["evaluate", "--model", "commands", "--beam", "1", manifest])
+    #expect(c.status == 64 && c.stderr.contains("--beam applies to CTC models"), "\(c.stderr)")
+  }
+
   /// Clips that cannot be read are named, counted and left out of the report; when none can
   /// be read there is no report of zeros, only the error.
   @Test func evaluateCountsUnreadableClips() throws {

@@ -12,17 +12,24 @@ import Foundation
 public struct TranscriptionEvaluator: Sendable {
   /// The model scored.
   public let model: TranscriptionModel
-  /// Prefix beam width; 1 is greedy (best path) decoding. Default 1.
-  public var beamWidth: Int
-  /// How clips are decoded, as `Transcriber` does (``beamWidth`` overrides its beam).
+  /// How clips are decoded: `Transcriber`'s options, so that a report scores what
+  /// `earshot transcribe` prints (a beam of 8 by default).
   public var transcription = TranscriptionOptions()
+  /// Prefix beam width (``transcription``'s); 1 is greedy (best path) decoding.
+  public var beamWidth: Int {
+    get { transcription.beamWidth }
+    set { transcription.beamWidth = max(newValue, 1) }
+  }
   /// Worker threads (utterances run in parallel, single-threaded BLAS each); default all cores.
   public var threads: Int
 
-  public init(model: TranscriptionModel, beamWidth: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+  /// - Parameter beamWidth: default `TranscriptionOptions().beamWidth`, the beam `Transcriber`
+  ///   and `earshot transcribe` use.
+  public init(model: TranscriptionModel, beamWidth: Int = TranscriptionOptions().beamWidth,
+              threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
     self.model = model
-    self.beamWidth = max(beamWidth, 1)
     self.threads = max(threads, 1)
+    self.beamWidth = beamWidth
   }
 
   /// The normalised transcript of one clip, as `earshot transcribe` gives it.
@@ -38,9 +45,7 @@ public struct TranscriptionEvaluator: Sendable {
   public func evaluate(
     _ entries: [ManifestEntry], progress: @Sendable (_ index: Int, _ failed: Bool) -> Void = { _, _ in }
   ) throws -> (report: EvaluationReport, failures: [String]) {
-    var options = transcription
-    options.beamWidth = beamWidth
-    let transcriber = try Transcriber(model: model, options: options)
+    let transcriber = try Transcriber(model: model, options: transcription)
     let saved = Neural.threads
     if threads > 1 { Neural.setThreads(1) }
     defer { Neural.setThreads(saved) }
