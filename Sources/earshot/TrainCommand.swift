@@ -106,6 +106,8 @@ struct Train: ParsableCommand {
   @Option(help: "Dropout between LSTM layers, in [0, 1). (default: 0.1)") var dropout: Float?
   @Option(help: "Peak learning rate (Adam). (default: 0.002)") var learningRate: Float?
   @Option(help: "Gradient clipping: largest global L2 norm. (default: 5)") var clip: Float?
+  @Option(help: "Decoupled weight decay (AdamW): each step multiplies every weight by 1 - lr * W. (default: 0, none)")
+  var weightDecay: Float?
   @Option(help: "Token unit: word or character. (default: word)") var tokens: TrainTokenUnit?
   @Option(help: "Random seed: initialisation, batch order, dropout, augmentation. (default: 0)") var seed: UInt64?
   @Option(help: "Folder of background-noise audio mixed into training utterances (see --noise-snr, --noise-probability and --noise-pad).") var noise: String?
@@ -245,6 +247,9 @@ struct Train: ParsableCommand {
       throw ValidationError("--learning-rate must be in (0, 1) (got \(learningRate))")
     }
     if let clip, !(clip > 0) { throw ValidationError("--clip must be > 0 (got \(clip))") }
+    if let weightDecay, !(weightDecay >= 0 && weightDecay * (learningRate ?? CTCTrainingOptions().learningRate) < 1) {
+      throw ValidationError("--weight-decay must be >= 0 with --learning-rate times it under 1 (got \(weightDecay))")
+    }
     if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be >= 1 (got \(checkpointEvery))") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     if initMember != nil && initialModel == nil { throw ValidationError("--init-member picks a network of the --init model; give --init") }
@@ -315,6 +320,7 @@ struct Train: ParsableCommand {
       if let dropout { options.dropout = dropout }
       if let learningRate { options.learningRate = learningRate }
       if let clip { options.maxGradientNorm = clip }
+      if let weightDecay { options.weightDecay = weightDecay }
       if let tokens { options.tokenUnit = tokens.unit }
       if let seed { options.seed = seed }
       if let checkpointEvery { options.checkpointInterval = checkpointEvery }
@@ -531,6 +537,7 @@ extension Train {
     if let dropout { options.dropout = dropout }
     if let learningRate { options.learningRate = learningRate }
     if let clip { options.maxGradientNorm = clip }
+    if let weightDecay { options.weightDecay = weightDecay }
     if let seed { options.seed = seed }
     if let checkpointEvery { options.checkpointInterval = checkpointEvery }
     if let pooling { options.pooling = pooling }

@@ -81,6 +81,34 @@ enum ToneClasses {
     #expect(evaluated.report.accuracy == summary.bestAccuracy)
   }
 
+  /// `weightDecay` reaches the optimizer as AdamW's decoupled decay: the same run (same seed,
+  /// same batches) with a strong decay ends with far smaller weights, and out-of-range values
+  /// are refused by name.
+  @Test func weightDecayShrinksTheWeights() throws {
+    let dir = trainingTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let entries = try ClassificationDataset.load(
+      try ToneClasses.write(to: dir.appendingPathComponent("data"), folds: [1], perFold: 8, seed: 3))
+    func squaredNorm(weightDecay: Float?) throws -> Float {
+      var options = ToneClasses.options
+      options.epochs = 2
+      options.weightDecay = weightDecay
+      let run = dir.appendingPathComponent("run-\(weightDecay.map { "\($0)" } ?? "none")").path
+      let network = try ClassificationTrainer(options: options, training: entries, threads: 1).train(output: run).network
+      return network.namedParameters.reduce(0) { sum, p in network[keyPath: p.path].data.reduce(sum) { $0 + $1 * $1 } }
+    }
+    // lr 0.02 x 10: each of the 4 steps multiplies the weights by at most 0.8 (less in warm-up).
+    let plain = try squaredNorm(weightDecay: nil), decayed = try squaredNorm(weightDecay: 10)
+    #expect(decayed < 0.8 * plain, "squared weight norm \(plain) without decay, \(decayed) with")
+    #expect(try squaredNorm(weightDecay: 0) == plain)
+    var bad = ToneClasses.options
+    bad.weightDecay = 50  // lr 0.02 x 50 = 1: every weight would be zeroed
+    #expect(throws: TrainingError.invalidOption(name: "weightDecay", value: "50.0",
+                                                expected: ">= 0 with learningRate * weightDecay < 1, or nil for none")) {
+      try bad.validate()
+    }
+  }
+
   /// `cropSeconds`: every training view is that many frames, a contiguous run of the whole
   /// clip's frames, starting at different places from draw to draw.
   @Test func cropsAreWindowsOfTheWholeClip() throws {

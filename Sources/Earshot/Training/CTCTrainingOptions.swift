@@ -27,6 +27,10 @@ public struct CTCTrainingOptions: TrainingRunOptions {
   public var finalLearningRateFraction: Float = 0.05
   /// Global L2 norm the gradients are clipped to; default 5.
   public var maxGradientNorm: Float = 5
+  /// Decoupled weight decay (AdamW, Loshchilov and Hutter 2019): each step multiplies every
+  /// weight by `1 - lr * weightDecay` before Adam's update. nil (default): none. Optional so
+  /// that checkpoints and models written before it existed still decode.
+  public var weightDecay: Float? = nil
   /// Seeds initialisation, batch order, dropout and augmentation; default 0.
   public var seed: UInt64 = 0
   /// Augmentation of training clips (validation clips are never augmented).

@@ -40,6 +40,10 @@ public struct ClassificationTrainingOptions: TrainingRunOptions {
   public var finalLearningRateFraction: Float = 0.05
   /// Global L2 norm the gradients are clipped to; default 5.
   public var maxGradientNorm: Float = 5
+  /// Decoupled weight decay (AdamW, Loshchilov and Hutter 2019): each step multiplies every
+  /// weight by `1 - lr * weightDecay` before Adam's update. nil (default): none. Optional so
+  /// that checkpoints and models written before it existed still decode.
+  public var weightDecay: Float? = nil
   /// Class balancing; default `.weightedLoss`.
   public var balancing: ClassBalancing = .weightedLoss
   /// Label smoothing epsilon in [0, 1): targets become `(1 - e) onehot + e / C`; default 0.

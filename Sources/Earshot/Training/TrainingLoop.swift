@@ -36,6 +36,7 @@ public protocol TrainingRunOptions: Codable, Equatable, Sendable {
   var warmupFraction: Float { get }
   var finalLearningRateFraction: Float { get }
   var maxGradientNorm: Float { get }
+  var weightDecay: Float? { get }
   var seed: UInt64 { get }
   var augmentation: AugmentationOptions { get }
   var checkpointInterval: Int { get }
@@ -70,6 +71,11 @@ extension TrainingRunOptions {
       throw bad("finalLearningRateFraction", finalLearningRateFraction, "[0, 1]")
     }
     guard maxGradientNorm > 0 else { throw bad("maxGradientNorm", maxGradientNorm, "> 0") }
+    if let weightDecay {
+      guard weightDecay >= 0 && learningRate * weightDecay < 1 else {
+        throw bad("weightDecay", weightDecay, ">= 0 with learningRate * weightDecay < 1, or nil for none")
+      }
+    }
     guard checkpointInterval >= 1 else { throw bad("checkpointInterval", checkpointInterval, ">= 1") }
     try augmentation.validate()
     do {
@@ -375,6 +381,10 @@ enum TrainingLoop {
 
     var adamOptions = AdamOptions()
     adamOptions.learningRate = options.learningRate
+    if let decay = options.weightDecay, decay > 0 {
+      adamOptions.weightDecay = decay
+      adamOptions.decoupledWeightDecay = true
+    }
     adam.options = adamOptions
     Neural.setThreads(task.threads)
     let totalSteps = options.epochs * task.plan(epoch: 0).count
