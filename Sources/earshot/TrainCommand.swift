@@ -313,20 +313,8 @@ struct Train: ParsableCommand {
     do {
       let saved = resume ? try CTCTrainer.savedOptions(output: output) : nil
       var options = saved ?? CTCTrainingOptions()
-      if let epochs { options.epochs = epochs }
-      if let batchSize { options.batchSize = batchSize }
-      if let hidden { options.hiddenSize = hidden }
-      if let layers { options.layers = layers }
-      if let dropout { options.dropout = dropout }
-      if let learningRate { options.learningRate = learningRate }
-      if let clip { options.maxGradientNorm = clip }
-      if let weightDecay { options.weightDecay = weightDecay }
       if let tokens { options.tokenUnit = tokens.unit }
-      if let seed { options.seed = seed }
-      if let checkpointEvery { options.checkpointInterval = checkpointEvery }
-      applyFeatureFlags(to: &options.features)
-      applyNormalizationFlags(to: &options.features)
-      try applyAugmentationFlags(to: &options.augmentation)
+      try applySharedFlags(to: &options)
       if let connectedStrings { options.augmentation.connectedStrings = connectedStrings }
       if let connectedMaxClips { options.augmentation.maximumConnectedPieces = connectedMaxClips }
       if let connectedMaxPause { options.augmentation.connectedPauseSeconds = connectedMaxPause }
@@ -487,6 +475,24 @@ extension Train {
     return (low, high)
   }
 
+  /// The flags both tasks share: network size, optimizer, seed, checkpoints, the front end's
+  /// (`applyFeatureFlags`, `applyNormalizationFlags`) and augmentation's (`applyAugmentationFlags`).
+  func applySharedFlags<Options: TrainingRunOptions>(to options: inout Options) throws {
+    if let epochs { options.epochs = epochs }
+    if let batchSize { options.batchSize = batchSize }
+    if let hidden { options.hiddenSize = hidden }
+    if let layers { options.layers = layers }
+    if let dropout { options.dropout = dropout }
+    if let learningRate { options.learningRate = learningRate }
+    if let clip { options.maxGradientNorm = clip }
+    if let weightDecay { options.weightDecay = weightDecay }
+    if let seed { options.seed = seed }
+    if let checkpointEvery { options.checkpointInterval = checkpointEvery }
+    applyFeatureFlags(to: &options.features)
+    applyNormalizationFlags(to: &options.features)
+    try applyAugmentationFlags(to: &options.augmentation)
+  }
+
   /// --sample-rate, --mel-bands, --window-ms and --hop-ms, for either task: log-mel features
   /// rebuilt from the given values and, for the rest, the task's defaults (a new
   /// --sample-rate alone takes 25 ms windows every 10 ms at that rate).
@@ -530,16 +536,6 @@ extension Train {
   func classificationOptions(initial: ClassificationModel? = nil) throws -> ClassificationTrainingOptions {
     let saved = resume ? try ClassificationTrainer.savedOptions(output: output) : nil
     var options = saved ?? ClassificationTrainingOptions()
-    if let epochs { options.epochs = epochs }
-    if let batchSize { options.batchSize = batchSize }
-    if let hidden { options.hiddenSize = hidden }
-    if let layers { options.layers = layers }
-    if let dropout { options.dropout = dropout }
-    if let learningRate { options.learningRate = learningRate }
-    if let clip { options.maxGradientNorm = clip }
-    if let weightDecay { options.weightDecay = weightDecay }
-    if let seed { options.seed = seed }
-    if let checkpointEvery { options.checkpointInterval = checkpointEvery }
     if let pooling { options.pooling = pooling }
     if let balance { options.balancing = balance }
     if let labelSmoothing { options.labelSmoothing = labelSmoothing }
@@ -549,10 +545,9 @@ extension Train {
     if let labels {
       options.labels = labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
-    applyFeatureFlags(to: &options.features)
-    applyNormalizationFlags(to: &options.features)
+    // Before the shared flags: --no-augmentation turns these speeds off too.
     if let speeds = try speedList(speeds, option: "--speeds") { options.augmentation.speeds = speeds }
-    try applyAugmentationFlags(to: &options.augmentation)
+    try applySharedFlags(to: &options)
     if let initial {
       options.features = initial.features
       options.hiddenSize = initial.network.architecture.hiddenSize

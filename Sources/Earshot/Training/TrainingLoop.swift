@@ -25,21 +25,21 @@ extension SequenceClassifier: TrainableNetwork {}
 /// augmentation and checkpoints.
 public protocol TrainingRunOptions: Codable, Equatable, Sendable {
   /// The front end; its sample rate is the one clips are resampled to.
-  var features: FeatureOptions { get }
-  var hiddenSize: Int { get }
-  var layers: Int { get }
-  var dropout: Float { get }
+  var features: FeatureOptions { get set }
+  var hiddenSize: Int { get set }
+  var layers: Int { get set }
+  var dropout: Float { get set }
   /// Passes over the training set (the one setting a resumed run may change).
   var epochs: Int { get set }
-  var batchSize: Int { get }
-  var learningRate: Float { get }
+  var batchSize: Int { get set }
+  var learningRate: Float { get set }
   var warmupFraction: Float { get }
   var finalLearningRateFraction: Float { get }
-  var maxGradientNorm: Float { get }
-  var weightDecay: Float? { get }
-  var seed: UInt64 { get }
-  var augmentation: AugmentationOptions { get }
-  var checkpointInterval: Int { get }
+  var maxGradientNorm: Float { get set }
+  var weightDecay: Float? { get set }
+  var seed: UInt64 { get set }
+  var augmentation: AugmentationOptions { get set }
+  var checkpointInterval: Int { get set }
 }
 
 extension TrainingRunOptions {
