@@ -240,8 +240,10 @@ public final class Classifier: Sendable {
   }
 
   /// Classifies a whole file (any format, rate and channel count).
-  public func classify(path: String) throws -> Classification {
-    let audio = try AudioFile.loadMono(path: path, sampleRate: model.features.sampleRate)
+  /// - Parameter channel: only this channel, counting from 1 (the left of a stereo file);
+  ///   nil (default) averages the channels.
+  public func classify(path: String, channel: Int? = nil) throws -> Classification {
+    let audio = try AudioFile.loadMono(path: path, sampleRate: model.features.sampleRate, channel: channel)
     return try classifyAtModelRate(audio.samples, offsetSeconds: 0)
   }
 
@@ -332,16 +334,18 @@ public final class Classifier: Sendable {
   /// as the other gaps are. With level normalisation a window is raised only while the
   /// windows so far are quieter than -20 dBFS (by their loudest sample, not its own alone),
   /// so a quiet pause after a loud sound is heard as quiet, not raised into a sound of its own.
-  /// - Parameter progress: called after each window with the seconds of the file read and
-  ///   labelled so far (never decreasing; the last call gives its whole duration), e.g. for a
-  ///   progress bar on hours of audio. Called on the calling thread.
+  /// - Parameters:
+  ///   - channel: only this channel, counting from 1; nil (default) averages the channels.
+  ///   - progress: called after each window with the seconds of the file read and labelled
+  ///     so far (never decreasing; the last call gives its whole duration), e.g. for a
+  ///     progress bar on hours of audio. Called on the calling thread.
   /// - Throws: `PipelineError.badTimeline` unless window and hop are positive, `AudioError`
-  ///   for a file that cannot be read.
+  ///   for a file that cannot be read or lacks the channel.
   public func timeline(
-    path: String, window: Double, hop: Double, progress: (_ secondsDone: Double) -> Void = { _ in }
+    path: String, window: Double, hop: Double, channel: Int? = nil, progress: (_ secondsDone: Double) -> Void = { _ in }
   ) throws -> [Classification] {
     try Self.checkTimeline(window: window, hop: hop)
-    var stream = try MonoStream(file: try AudioFile(path: path), sampleRate: model.features.sampleRate)
+    var stream = try MonoStream(file: try AudioFile(path: path), sampleRate: model.features.sampleRate, channel: channel)
     return try timeline(blocks: { try stream.next() }, window: window, hop: hop, progress: progress)
   }
 

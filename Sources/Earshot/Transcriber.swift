@@ -36,6 +36,9 @@ public struct TranscriptionOptions: Equatable, Sendable {
   /// before its features (``LevelNormalization``): a quiet recording otherwise loses its
   /// softer sounds under the features' log floor. Default true.
   public var normalizesLevel = true
+  /// Files: transcribe only this channel, counting from 1 (the left of a stereo file; a call
+  /// recording with one speaker a side, say); nil (default) averages the channels.
+  public var channel: Int? = nil
 
   public init() {}
 }
@@ -239,6 +242,7 @@ public final class Transcriber: Sendable {
     guard o.maxSegmentSeconds >= 1 && o.maxSegmentSeconds.isFinite else { throw bad("maxSegmentSeconds", o.maxSegmentSeconds, "finite and >= 1") }
     guard o.minimumPauseSeconds >= 0 && o.minimumPauseSeconds.isFinite else { throw bad("minimumPauseSeconds", o.minimumPauseSeconds, "finite and >= 0") }
     guard o.speechMarginSeconds >= 0 && o.speechMarginSeconds.isFinite else { throw bad("speechMarginSeconds", o.speechMarginSeconds, "finite and >= 0") }
+    if let c = o.channel, c < 1 { throw bad("channel", c, ">= 1 (channels count from 1), or nil to average them") }
   }
 
   /// Transcribes a file of any format libsndfile reads.
@@ -247,7 +251,7 @@ public final class Transcriber: Sendable {
   ///   progress bar on hours of audio. Called on the calling thread.
   public func transcribe(path: String, progress: (_ secondsDone: Double) -> Void = { _ in }) throws -> Transcript {
     let file = try AudioFile(path: path)
-    var stream = try MonoStream(file: file, sampleRate: model.features.sampleRate)
+    var stream = try MonoStream(file: file, sampleRate: model.features.sampleRate, channel: options.channel)
     let rate = model.features.sampleRate
     let maxSamples = max(Int(options.maxSegmentSeconds * Double(rate)), rate)
     var pending: [Float] = []

@@ -16,6 +16,8 @@ public enum AudioError: Error, Equatable, Sendable, CustomStringConvertible {
   case invalidSampleRate(path: String, sampleRate: Int)
   /// The header's channel count is outside 1...64.
   case invalidChannelCount(path: String, channels: Int)
+  /// A channel the file does not have was asked for (`channel` counts from 1).
+  case noSuchChannel(path: String, channel: Int, channels: Int)
   /// Decoding failed part-way; `reason` is libsndfile's message.
   case readFailed(path: String, reason: String)
   /// The file ended before the frame count its header promised.
@@ -48,6 +50,8 @@ public enum AudioError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(path): sample rate \(rate) Hz is out of range; expected 1000 to 768000 Hz"
     case .invalidChannelCount(let path, let channels):
       return "\(path): \(channels) channels is out of range; expected 1 to 64"
+    case .noSuchChannel(let path, let channel, let channels):
+      return "\(path): has \(channels) channel\(channels == 1 ? "" : "s"), so no channel \(channel); channels count from 1"
     case .readFailed(let path, let reason):
       return "\(path): decoding failed: \(reason)"
     case .truncated(let path, let expected, let read):

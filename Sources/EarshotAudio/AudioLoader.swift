@@ -19,17 +19,19 @@ public struct MonoAudio: Equatable, Sendable {
 extension AudioFile {
   /// Loads a whole file as mono, resampled to `sampleRate` (nil keeps the file's rate):
   /// `librosa.load(path, sr=sampleRate, mono=True, res_type="soxr_hq")`.
-  public static func loadMono(path: String, sampleRate: Int? = nil) throws(AudioError) -> MonoAudio {
-    try loadMono(try AudioFile(path: path), sampleRate: sampleRate)
+  /// - Parameter channel: only this channel, counting from 1 (see ``selectChannel(_:)``);
+  ///   nil (default) averages them.
+  public static func loadMono(path: String, sampleRate: Int? = nil, channel: Int? = nil) throws(AudioError) -> MonoAudio {
+    try loadMono(try AudioFile(path: path), sampleRate: sampleRate, channel: channel)
   }
 
-  /// ``loadMono(path:sampleRate:)`` for a file's bytes in memory (see ``init(data:name:)``).
-  public static func loadMono(data: Data, name: String = "memory", sampleRate: Int? = nil) throws(AudioError) -> MonoAudio {
-    try loadMono(try AudioFile(data: data, name: name), sampleRate: sampleRate)
+  /// ``loadMono(path:sampleRate:channel:)`` for a file's bytes in memory (see ``init(data:name:)``).
+  public static func loadMono(data: Data, name: String = "memory", sampleRate: Int? = nil, channel: Int? = nil) throws(AudioError) -> MonoAudio {
+    try loadMono(try AudioFile(data: data, name: name), sampleRate: sampleRate, channel: channel)
   }
 
-  private static func loadMono(_ file: AudioFile, sampleRate: Int?) throws(AudioError) -> MonoAudio {
-    var stream = try MonoStream(file: file, sampleRate: sampleRate)
+  private static func loadMono(_ file: AudioFile, sampleRate: Int?, channel: Int?) throws(AudioError) -> MonoAudio {
+    var stream = try MonoStream(file: file, sampleRate: sampleRate, channel: channel)
     var samples: [Float] = []
     samples.reserveCapacity(
       Resampler.outputLength(inputFrames: file.info.frames, from: file.info.sampleRate, to: stream.sampleRate))
@@ -59,7 +61,11 @@ public struct MonoStream {
   /// - Parameters:
   ///   - sampleRate: output rate in Hz; nil keeps the file's own rate.
   ///   - blockFrames: input frames decoded per block (default 65,536).
-  public init(file: AudioFile, sampleRate: Int? = nil, blockFrames: Int = 65_536) throws(AudioError) {
+  ///   - channel: only this channel, counting from 1 (``AudioFile/selectChannel(_:)``); nil
+  ///     (default) keeps the file's selection (all channels averaged unless one was selected).
+  /// - Throws: `AudioError.noSuchChannel` for a channel the file lacks, resampler errors.
+  public init(file: AudioFile, sampleRate: Int? = nil, blockFrames: Int = 65_536, channel: Int? = nil) throws(AudioError) {
+    if let channel { try file.selectChannel(channel) }
     self.file = file
     self.blockFrames = max(blockFrames, 1)
     let rate = sampleRate ?? file.info.sampleRate

@@ -35,6 +35,9 @@ public struct AudioInfo: Equatable, Sendable {
 public final class AudioFile {
   /// The header of the open file.
   public let info: AudioInfo
+  /// The channel ``readMono(maxFrames:)`` returns, counting from 1 (the left of a stereo
+  /// file); nil (default) averages all channels. Set with ``selectChannel(_:)``.
+  public private(set) var channel: Int?
   private var handle: OpaquePointer?
   private var framesRead = 0
   private var interleaved: [Float] = []
@@ -163,8 +166,19 @@ public final class AudioFile {
                      frames: Int(sfInfo.frames), container: container, encoding: encoding)
   }
 
+  /// Makes ``readMono(maxFrames:)`` return one channel, counting from 1 (1 is the left of a
+  /// stereo file: a call recording with one speaker a side, say), or, with nil, the average
+  /// of all channels.
+  /// - Throws: `AudioError.noSuchChannel` unless `1...info.channels` holds `channel`.
+  public func selectChannel(_ channel: Int?) throws(AudioError) {
+    if let channel, !(1...info.channels).contains(channel) {
+      throw .noSuchChannel(path: info.path, channel: channel, channels: info.channels)
+    }
+    self.channel = channel
+  }
+
   /// Reads up to `maxFrames` frames, downmixed to mono by averaging the channels (as
-  /// `librosa.to_mono` does). Returns nil at the end of the file.
+  /// `librosa.to_mono` does), or the ``channel`` selected. Returns nil at the end of the file.
   /// - Throws: `AudioError.nonFiniteSample` for NaN/Inf samples, `.truncated` when the data
   ///   ends before the header's frame count, `.readFailed` on a decoding error.
   public func readMono(maxFrames: Int = 65_536) throws(AudioError) -> [Float]? {
@@ -172,6 +186,9 @@ public final class AudioFile {
     let channels = info.channels
     if channels == 1 { return block }
     let frames = block.count / channels
+    if let channel {
+      return (0..<frames).map { block[$0 * channels + channel - 1] }
+    }
     var mono = [Float](repeating: 0, count: frames)
     let scale = 1 / Float(channels)
     block.withUnsafeBufferPointer { src in

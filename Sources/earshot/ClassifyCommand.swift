@@ -51,6 +51,7 @@ struct Classify: ParsableCommand {
   var threads: Int?
   @Flag(help: "Hear each clip (or window) as recorded: keep its DC offset, and do not raise one that peaks under -20 dBFS to that peak.")
   var keepLevel = false
+  @OptionGroup var channel: ChannelOption
   @Argument(help: "Audio files or directories; - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
@@ -94,11 +95,13 @@ struct Classify: ParsableCommand {
     let batch = try AudioBatch(inputs)
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
-    let window = window, hop = hop ?? window
+    let window = window, hop = hop ?? window, channel = channel.channel
     var hinted = false
     let failures = batch.run(threads: workers) { i, progress -> [Classification] in
-      if let window, let hop { return try classifier.timeline(path: batch.paths[i], window: window, hop: hop, progress: progress) }
-      return [try classifier.classify(path: batch.paths[i])]
+      if let window, let hop {
+        return try classifier.timeline(path: batch.paths[i], window: window, hop: hop, channel: channel, progress: progress)
+      }
+      return [try classifier.classify(path: batch.paths[i], channel: channel)]
     } emit: { i, results in
       let text = results.map { render($0, name: batch.names[i], timeline: window != nil) }.joined()
       StandardOutput.write(text)

@@ -104,6 +104,7 @@ struct Features: ParsableCommand {
   var preemphasis: Float?
   @Option(help: "Files processed at once. (default: all cores)")
   var threads: Int?
+  @OptionGroup var channel: ChannelOption
   @Argument(help: "Audio files or directories (any format libsndfile reads); - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
@@ -243,12 +244,13 @@ struct Features: ParsableCommand {
     var ark = Data()
     var scp = ""
     let arkPath = toStdout ? "-" : URL(fileURLWithPath: output).appendingPathComponent("feats.ark").path
+    let channel = channel.channel
     let failures = batch.run(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { i, _ -> Outcome in
       let base = try name(i)
       let file = try AudioFile(path: batch.paths[i])
       let rate = targetRate ?? file.info.sampleRate
       let extractor = try extractors.get(rate)
-      var stream = try MonoStream(file: file, sampleRate: rate)
+      var stream = try MonoStream(file: file, sampleRate: rate, channel: channel)
       let features = extractor.makeStream()
       let expected = Resampler.outputLength(inputFrames: file.info.frames, from: file.info.sampleRate, to: rate)
       let expectedFrames = extractor.frameCount(forSamples: expected)

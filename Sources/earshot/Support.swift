@@ -525,6 +525,20 @@ enum InterruptCleanup {
   }
 }
 
+/// Which channel of a multichannel file `transcribe`, `classify` and `features` hear.
+struct ChannelOption: ParsableArguments {
+  @Option(help: ArgumentHelp(
+    "Hear only this channel of each file, counting from 1 (1 is the left of a stereo file: a call recorded with one speaker a side, say); a file without it is an error. (default: the channels averaged)",
+    valueName: "n"))
+  var channel: Int?
+
+  func validate() throws {
+    if let channel, !(1...64).contains(channel) {
+      throw ValidationError("--channel must be in 1...64 (got \(channel)); channels count from 1")
+    }
+  }
+}
+
 /// How `transcribe` and `evaluate` find the speech in a recording.
 struct SpeechDetectionOptions: ParsableArguments {
   @Option(help: ArgumentHelp(

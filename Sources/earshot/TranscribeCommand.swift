@@ -55,6 +55,7 @@ struct Transcribe: ParsableCommand {
   @Option(help: "Files transcribed at once. (default: all cores)")
   var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
+  @OptionGroup var channel: ChannelOption
   @Argument(help: "Audio files or directories; - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
@@ -80,6 +81,7 @@ struct Transcribe: ParsableCommand {
       options.beamWidth = beam
       options.nBest = nbest
       speech.apply(to: &options)
+      options.channel = channel.channel
       options.vocabulary = try vocabularyWords(vocabulary)
       transcriber = try Transcriber(model: TranscriptionModel(named: model), options: options)
     } catch {

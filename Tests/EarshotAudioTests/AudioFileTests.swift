@@ -99,6 +99,34 @@ struct AudioFileTests {
     #expect(mono.samples.allSatisfy { $0 == 0.125 })
   }
 
+  /// One channel instead of the average: `selectChannel`, `loadMono(channel:)` and
+  /// `MonoStream(channel:)` give that channel's samples exactly; a channel the file lacks is
+  /// refused by name; nil goes back to the average.
+  @Test func oneChannelCanBeSelected() throws {
+    let path = temporaryDirectory().appendingPathComponent("sides.wav").path
+    let left = (0..<1000).map { Float($0 % 7) / 10 }, right = (0..<1000).map { -Float($0 % 5) / 8 }
+    try writeWAV(zip(left, right).flatMap { [$0, $1] }, sampleRate: 8_000, channels: 2, encoding: .float32, to: path)
+    #expect(try AudioFile.loadMono(path: path, channel: 1).samples == left)
+    #expect(try AudioFile.loadMono(path: path, channel: 2).samples == right)
+    #expect(try AudioFile.loadMono(path: path).samples == zip(left, right).map { ($0 + $1) * 0.5 })
+    let file = try AudioFile(path: path)
+    try file.selectChannel(2)
+    #expect(file.channel == 2)
+    #expect(try file.readMono(maxFrames: 10) == Array(right.prefix(10)))
+    try file.selectChannel(nil)
+    #expect(try file.readMono(maxFrames: 10) == (10..<20).map { (left[$0] + right[$0]) * 0.5 })
+    var stream = try MonoStream(file: file, channel: 1)
+    #expect(try stream.next() == Array(left.dropFirst(20)))
+    #expect(throws: AudioError.noSuchChannel(path: path, channel: 3, channels: 2)) { try file.selectChannel(3) }
+    #expect(throws: AudioError.noSuchChannel(path: path, channel: 0, channels: 2)) { try AudioFile.loadMono(path: path, channel: 0) }
+    #expect(AudioError.noSuchChannel(path: "a.wav", channel: 2, channels: 1).description
+      == "a.wav: has 1 channel, so no channel 2; channels count from 1")
+    let mono = temporaryDirectory().appendingPathComponent("mono.wav").path
+    try writeWAV(left, sampleRate: 8_000, encoding: .float32, to: mono)
+    #expect(try AudioFile.loadMono(path: mono, channel: 1).samples == left)
+    #expect(throws: AudioError.noSuchChannel(path: mono, channel: 2, channels: 1)) { try AudioFile.loadMono(path: mono, channel: 2) }
+  }
+
   @Test func blocksConcatenateToTheWholeFile() throws {
     let path = temporaryDirectory().appendingPathComponent("noise.wav").path
     var rng = SystemRandomNumberGenerator()

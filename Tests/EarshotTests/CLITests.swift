@@ -605,6 +605,69 @@ struct FeatureStreamingCLITests {
   }
 
   /// A clip shorter than one Kaldi frame gets no frames, and a warning saying why.
+  /// `--channel N` hears one side of a stereo file: transcribe, classify and features give
+  /// exactly what they give for that side written as a mono file, the two sides differ, and
+  /// a channel the file lacks is an error for that file alone.
+  @Test func channelPicksOneSideOfAStereoFile() throws {
+    let dir = temporaryDirectory()
+    let samples = CLI.repository.appendingPathComponent("samples")
+    let phone = try AudioFile.loadMono(path: samples.appendingPathComponent("phone-415-555-2368.wav").path, sampleRate: 16_000).samples
+    let other = try AudioFile.loadMono(path: samples.appendingPathComponent("eight-six-seven-five-three-zero-nine-8k.wav").path,
+                                       sampleRate: 16_000).samples
+    let yes = try AudioFile.loadMono(path: samples.appendingPathComponent("yes.wav").path, sampleRate: 16_000).samples
+    func write(_ sides: [[Float]], _ name: String) throws -> String {
+      let path = dir.appendingPathComponent(name).path
+      let frames = sides.map(\.count).max()!
+      let padded = sides.map { $0 + [Float](repeating: 0, count: frames - $0.count) }
+      try writeWAV((0..<frames).flatMap { f in padded.map { $0[f] } }, sampleRate: 16_000, channels: sides.count,
+                   encoding: .float32, to: path)
+      return path
+    }
+    // Both sides as long as the stereo file, so that the mono files hold exactly its channels.
+    let frames = max(phone.count, other.count)
+    let sides = [phone, other].map { $0 + [Float](repeating: 0, count: frames - $0.count) }
+    let stereo = try write(sides, "call.wav")
+    let left = try write([sides[0]], "left.wav"), right = try write([sides[1]], "right.wav")
+    func json(_ arguments: [String]) throws -> String {
+      let r = try CLI.run(arguments)
+      #expect(r.status == 0, "\(arguments): \(r.stderr)")
+      // The file's name aside, the objects must be the same.
+      return r.text.replacingOccurrences(of: stereo, with: "F").replacingOccurrences(of: left, with: "F")
+        .replacingOccurrences(of: right, with: "F")
+    }
+    let one = try json(["transcribe", "--format", "json", "--channel", "1", stereo])
+    let two = try json(["transcribe", "--format", "json", "--channel", "2", stereo])
+    #expect(one == (try json(["transcribe", "--format", "json", left])))
+    #expect(two == (try json(["transcribe", "--format", "json", right])))
+    #expect(one != two && one.contains("four one five") && two.contains("eight six seven"), "\(one)\n\(two)")
+    let missing = try CLI.run(["transcribe", "--channel", "2", left, stereo])
+    #expect(missing.status == 1 && missing.stderr.contains("left.wav: has 1 channel, so no channel 2"), "\(missing.stderr)")
+    #expect(missing.text.contains("eight six seven"), "the other file goes on: \(missing.text)")
+    let third = try CLI.run(["transcribe", "--channel", "3", stereo])
+    #expect(third.status == 1 && third.stderr.contains("call.wav: has 2 channels, so no channel 3"), "\(third.stderr)")
+
+    let quiet = try write([[Float](repeating: 0, count: yes.count), yes], "yes-right.wav")
+    let yesRight = try write([yes], "yes-mono.wav")
+    let heard = try CLI.run(["classify", "--format", "json", "--top", "3", "--channel", "2", quiet])
+    let alone = try CLI.run(["classify", "--format", "json", "--top", "3", yesRight])
+    #expect(heard.status == 0 && heard.text.contains(#""label":"yes""#), "\(heard.text) \(heard.stderr)")
+    #expect(heard.text.replacingOccurrences(of: quiet, with: "F") == alone.text.replacingOccurrences(of: yesRight, with: "F"))
+    let timeline = try CLI.run(["classify", "--format", "json", "--window", "1", "--channel", "2", quiet])
+    #expect(timeline.status == 0 && timeline.text.contains(#""label":"yes""#), "\(timeline.text) \(timeline.stderr)")
+
+    let fromStereo = temporaryDirectory(), fromMono = temporaryDirectory()
+    for (input, out) in [(stereo, fromStereo), (right, fromMono)] {
+      let extra = input == stereo ? ["--channel", "2"] : []
+      let r = try CLI.run(["features", input, "--kind", "logmel", "--output", out.path] + extra)
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    let a = try Data(contentsOf: fromStereo.appendingPathComponent("call.npy"))
+    let b = try Data(contentsOf: fromMono.appendingPathComponent("right.npy"))
+    #expect(a == b)
+    let zero = try CLI.run(["features", stereo, "--kind", "logmel", "--output", fromStereo.path, "--channel", "0"])
+    #expect(zero.status == 64 && zero.stderr.contains("--channel must be in 1...64 (got 0)"), "\(zero.stderr)")
+  }
+
   @Test func clipShorterThanAFrameIsNamed() throws {
     let short = temporaryDirectory().appendingPathComponent("short.wav").path
     try writeWAV([Float](repeating: 0.1, count: 160), sampleRate: 16_000, to: short)

@@ -243,7 +243,7 @@ struct TranscribeTests {
       ("beamWidth", { $0.beamWidth = 0 }), ("nBest", { $0.nBest = 0 }), ("tokensPerFrame", { $0.tokensPerFrame = 0 }),
       ("pruneMargin", { $0.pruneMargin = -1 }), ("vocabulary", { $0.vocabulary = [] }),
       ("maxSegmentSeconds", { $0.maxSegmentSeconds = 0 }), ("minimumPauseSeconds", { $0.minimumPauseSeconds = -.infinity }),
-      ("speechMarginSeconds", { $0.speechMarginSeconds = .nan }),
+      ("speechMarginSeconds", { $0.speechMarginSeconds = .nan }), ("channel", { $0.channel = 0 }),
     ]
     for (name, change) in cases {
       var options = TranscriptionOptions()
