@@ -162,7 +162,8 @@ extension Transcript: Codable {
 /// An ensemble model decodes each member and keeps the pooled hypothesis with the highest
 /// summed CTC log-likelihood (``TranscriptionModel``).
 ///
-/// Any format, rate and channel count is read, downmixed and resampled to the model's rate.
+/// Any format, rate and channel count is read, downmixed (or one ``TranscriptionOptions/channel``
+/// taken) and resampled to the model's rate.
 /// Audio longer than `maxSegmentSeconds` is streamed and cut at its quietest point near each
 /// segment's end (energy-based pause detection), so memory stays bounded for hours of audio.
 public final class Transcriber: Sendable {

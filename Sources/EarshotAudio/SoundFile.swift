@@ -37,7 +37,7 @@ public final class AudioFile {
   public let info: AudioInfo
   /// The channel ``readMono(maxFrames:)`` returns, counting from 1 (the left of a stereo
   /// file); nil (default) averages all channels. Set with ``selectChannel(_:)``.
-  public private(set) var channel: Int?
+  public private(set) var selectedChannel: Int?
   private var handle: OpaquePointer?
   private var framesRead = 0
   private var interleaved: [Float] = []
@@ -174,11 +174,11 @@ public final class AudioFile {
     if let channel, !(1...info.channels).contains(channel) {
       throw .noSuchChannel(path: info.path, channel: channel, channels: info.channels)
     }
-    self.channel = channel
+    selectedChannel = channel
   }
 
   /// Reads up to `maxFrames` frames, downmixed to mono by averaging the channels (as
-  /// `librosa.to_mono` does), or the ``channel`` selected. Returns nil at the end of the file.
+  /// `librosa.to_mono` does), or the ``selectedChannel``. Returns nil at the end of the file.
   /// - Throws: `AudioError.nonFiniteSample` for NaN/Inf samples, `.truncated` when the data
   ///   ends before the header's frame count, `.readFailed` on a decoding error.
   public func readMono(maxFrames: Int = 65_536) throws(AudioError) -> [Float]? {
@@ -186,7 +186,7 @@ public final class AudioFile {
     let channels = info.channels
     if channels == 1 { return block }
     let frames = block.count / channels
-    if let channel {
+    if let channel = selectedChannel {
       return (0..<frames).map { block[$0 * channels + channel - 1] }
     }
     var mono = [Float](repeating: 0, count: frames)
@@ -264,7 +264,7 @@ public final class AudioFile {
     return clean ? nil : samples.firstIndex { !$0.isFinite }
   }
 
-  /// Reads the rest of the file, downmixed to mono.
+  /// Reads the rest of the file as ``readMono(maxFrames:)`` does.
   public func readAllMono() throws(AudioError) -> [Float] {
     var all: [Float] = []
     all.reserveCapacity(info.frames - framesRead)

@@ -51,7 +51,7 @@ struct Classify: ParsableCommand {
   var threads: Int?
   @Flag(help: "Hear each clip (or window) as recorded: keep its DC offset, and do not raise one that peaks under -20 dBFS to that peak.")
   var keepLevel = false
-  @OptionGroup var channel: ChannelOption
+  @OptionGroup var channelOption: ChannelOption
   @Argument(help: "Audio files or directories; - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
@@ -95,7 +95,7 @@ struct Classify: ParsableCommand {
     let batch = try AudioBatch(inputs)
     let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
     useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
-    let window = window, hop = hop ?? window, channel = channel.channel
+    let window = window, hop = hop ?? window, channel = channelOption.channel
     var hinted = false
     let failures = batch.run(threads: workers) { i, progress -> [Classification] in
       if let window, let hop {

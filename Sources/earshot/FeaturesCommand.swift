@@ -104,7 +104,7 @@ struct Features: ParsableCommand {
   var preemphasis: Float?
   @Option(help: "Files processed at once. (default: all cores)")
   var threads: Int?
-  @OptionGroup var channel: ChannelOption
+  @OptionGroup var channelOption: ChannelOption
   @Argument(help: "Audio files or directories (any format libsndfile reads); - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
@@ -244,7 +244,7 @@ struct Features: ParsableCommand {
     var ark = Data()
     var scp = ""
     let arkPath = toStdout ? "-" : URL(fileURLWithPath: output).appendingPathComponent("feats.ark").path
-    let channel = channel.channel
+    let channel = channelOption.channel
     let failures = batch.run(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { i, _ -> Outcome in
       let base = try name(i)
       let file = try AudioFile(path: batch.paths[i])

@@ -528,7 +528,7 @@ enum InterruptCleanup {
 /// Which channel of a multichannel file `transcribe`, `classify` and `features` hear.
 struct ChannelOption: ParsableArguments {
   @Option(help: ArgumentHelp(
-    "Hear only this channel of each file, counting from 1 (1 is the left of a stereo file: a call recorded with one speaker a side, say); a file without it is an error. (default: the channels averaged)",
+    "Hear only this channel of each file, counting from 1 (1 is the left of a stereo file: a call recorded with one speaker a side, say; Kaldi's --channel counts from 0); a file without it is an error. (default: the channels averaged)",
     valueName: "n"))
   var channel: Int?
 

@@ -106,7 +106,7 @@ struct Train: ParsableCommand {
   @Option(help: "Dropout between LSTM layers, in [0, 1). (default: 0.1)") var dropout: Float?
   @Option(help: "Peak learning rate (Adam). (default: 0.002)") var learningRate: Float?
   @Option(help: "Gradient clipping: largest global L2 norm. (default: 5)") var clip: Float?
-  @Option(help: "Decoupled weight decay (AdamW): each step multiplies every weight by 1 - lr * W. (default: 0, none)")
+  @Option(help: "Decoupled weight decay W (AdamW): every step multiplies each weight and bias by 1 - lr x W, lr being that step's learning rate; lr x W must stay under 1. 0.01 is PyTorch's AdamW default. (default: none)")
   var weightDecay: Float?
   @Option(help: "Token unit: word or character. (default: word)") var tokens: TrainTokenUnit?
   @Option(help: "Random seed: initialisation, batch order, dropout, augmentation. (default: 0)") var seed: UInt64?
@@ -485,7 +485,8 @@ extension Train {
     if let dropout { options.dropout = dropout }
     if let learningRate { options.learningRate = learningRate }
     if let clip { options.maxGradientNorm = clip }
-    if let weightDecay { options.weightDecay = weightDecay }
+    // 0 is none, as a run started without the flag stored it (so --resume matches).
+    if let weightDecay { options.weightDecay = weightDecay > 0 ? weightDecay : nil }
     if let seed { options.seed = seed }
     if let checkpointEvery { options.checkpointInterval = checkpointEvery }
     applyFeatureFlags(to: &options.features)

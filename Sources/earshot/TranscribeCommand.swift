@@ -12,8 +12,8 @@ struct Transcribe: ParsableCommand {
     commandName: "transcribe",
     abstract: "Transcribe audio files to text.",
     discussion: """
-      Reads any format libsndfile reads, at any rate and channel count (downmixed and \
-      resampled to the model's rate). Long recordings are cut at pauses and decoded piece by \
+      Reads any format libsndfile reads, at any rate and channel count (the channels \
+      averaged, or one taken with --channel, and resampled to the model's rate). Long recordings are cut at pauses and decoded piece by \
       piece in bounded memory; times are in seconds of the file. A large DC offset is \
       removed and each stretch of speech is scaled so its loudest sample is at -0.1 dBFS \
       before its features, so quiet recordings are heard as well as loud ones (--keep-level: \
@@ -55,7 +55,7 @@ struct Transcribe: ParsableCommand {
   @Option(help: "Files transcribed at once. (default: all cores)")
   var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
-  @OptionGroup var channel: ChannelOption
+  @OptionGroup var channelOption: ChannelOption
   @Argument(help: "Audio files or directories; - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
@@ -81,7 +81,7 @@ struct Transcribe: ParsableCommand {
       options.beamWidth = beam
       options.nBest = nbest
       speech.apply(to: &options)
-      options.channel = channel.channel
+      options.channel = channelOption.channel
       options.vocabulary = try vocabularyWords(vocabulary)
       transcriber = try Transcriber(model: TranscriptionModel(named: model), options: options)
     } catch {

@@ -111,7 +111,7 @@ struct AudioFileTests {
     #expect(try AudioFile.loadMono(path: path).samples == zip(left, right).map { ($0 + $1) * 0.5 })
     let file = try AudioFile(path: path)
     try file.selectChannel(2)
-    #expect(file.channel == 2)
+    #expect(file.selectedChannel == 2)
     #expect(try file.readMono(maxFrames: 10) == Array(right.prefix(10)))
     try file.selectChannel(nil)
     #expect(try file.readMono(maxFrames: 10) == (10..<20).map { (left[$0] + right[$0]) * 0.5 })

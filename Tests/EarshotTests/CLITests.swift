@@ -604,7 +604,6 @@ struct FeatureStreamingCLITests {
     #expect(json.status == 0 && json.text.split(separator: "\n").count == 2, "\(json.stderr)")
   }
 
-  /// A clip shorter than one Kaldi frame gets no frames, and a warning saying why.
   /// `--channel N` hears one side of a stereo file: transcribe, classify and features give
   /// exactly what they give for that side written as a mono file, the two sides differ, and
   /// a channel the file lacks is an error for that file alone.
@@ -652,8 +651,14 @@ struct FeatureStreamingCLITests {
     let alone = try CLI.run(["classify", "--format", "json", "--top", "3", yesRight])
     #expect(heard.status == 0 && heard.text.contains(#""label":"yes""#), "\(heard.text) \(heard.stderr)")
     #expect(heard.text.replacingOccurrences(of: quiet, with: "F") == alone.text.replacingOccurrences(of: yesRight, with: "F"))
-    let timeline = try CLI.run(["classify", "--format", "json", "--window", "1", "--channel", "2", quiet])
+    // A timeline of the right side equals the mono file's, and not the averaged file's (the
+    // average is the same clip 6 dB down: its probabilities differ).
+    let timeline = try CLI.run(["classify", "--format", "json", "--window", "0.5", "--channel", "2", "--keep-level", quiet])
+    let monoTimeline = try CLI.run(["classify", "--format", "json", "--window", "0.5", "--keep-level", yesRight])
+    let averaged = try CLI.run(["classify", "--format", "json", "--window", "0.5", "--keep-level", quiet])
     #expect(timeline.status == 0 && timeline.text.contains(#""label":"yes""#), "\(timeline.text) \(timeline.stderr)")
+    #expect(timeline.text.replacingOccurrences(of: quiet, with: "F") == monoTimeline.text.replacingOccurrences(of: yesRight, with: "F"))
+    #expect(timeline.text != averaged.text)
 
     let fromStereo = temporaryDirectory(), fromMono = temporaryDirectory()
     for (input, out) in [(stereo, fromStereo), (right, fromMono)] {
@@ -668,6 +673,7 @@ struct FeatureStreamingCLITests {
     #expect(zero.status == 64 && zero.stderr.contains("--channel must be in 1...64 (got 0)"), "\(zero.stderr)")
   }
 
+  /// A clip shorter than one Kaldi frame gets no frames, and a warning saying why.
   @Test func clipShorterThanAFrameIsNamed() throws {
     let short = temporaryDirectory().appendingPathComponent("short.wav").path
     try writeWAV([Float](repeating: 0.1, count: 160), sampleRate: 16_000, to: short)

@@ -97,7 +97,7 @@ enum ToneClasses {
       let network = try ClassificationTrainer(options: options, training: entries, threads: 1).train(output: run).network
       return network.namedParameters.reduce(0) { sum, p in network[keyPath: p.path].data.reduce(sum) { $0 + $1 * $1 } }
     }
-    // lr 0.02 x 10: each of the 4 steps multiplies the weights by at most 0.8 (less in warm-up).
+    // lr 0.02 x 10: a step at the peak learning rate multiplies the weights by 0.8 (warm-up steps by less).
     let plain = try squaredNorm(weightDecay: nil), decayed = try squaredNorm(weightDecay: 10)
     #expect(decayed < 0.8 * plain, "squared weight norm \(plain) without decay, \(decayed) with")
     #expect(try squaredNorm(weightDecay: 0) == plain)

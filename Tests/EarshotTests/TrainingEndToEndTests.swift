@@ -388,7 +388,9 @@ func trainingTemporaryDirectory() -> URL {
     let other = try CLI.run(arguments.filter { $0 != "5000" }.map { $0 == "--epochs" ? "--epochs=\(epochs)" : $0 } + ["--resume", "--reverb", "0.3"])
     #expect(other.status == 1 && other.stderr.contains("augmentation.reverbProbability was 0.0, now 0.3")
             && !other.stderr.contains("loaded") && !other.stderr.contains("AugmentationOptions("), "\(other.stderr)")
-    let resumed = try CLI.run(arguments.filter { $0 != "5000" }.map { $0 == "--epochs" ? "--epochs=\(epochs)" : $0 } + ["--resume"])
+    // --weight-decay 0 is the default (none) the run was started with, so it may be repeated.
+    let resumed = try CLI.run(arguments.filter { $0 != "5000" }.map { $0 == "--epochs" ? "--epochs=\(epochs)" : $0 }
+                              + ["--resume", "--weight-decay", "0"])
     #expect(resumed.status == 0, "\(resumed.stderr)")
     #expect(resumed.text.contains("trained \(epochs) of \(epochs) epochs (\(2 * epochs) steps"), "\(resumed.text)")
   }
