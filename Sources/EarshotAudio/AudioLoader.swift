@@ -43,6 +43,33 @@ extension AudioFile {
   }
 }
 
+extension AudioFile {
+  /// How far the average of a file's channels falls below their mean power, in dB, over the
+  /// whole file: 0 for identical channels, about 3 for unrelated ones of equal power, and
+  /// large (infinite for an exact copy) when one channel is another inverted, whose average
+  /// is silence. nil for a mono file or digital silence. Reads the whole file.
+  public static func downmixLoss(path: String) throws(AudioError) -> Double? {
+    let file = try AudioFile(path: path)
+    let channels = file.info.channels
+    guard channels > 1 else { return nil }
+    var mixPower = 0.0, channelPower = 0.0
+    while let block = try file.readInterleaved(maxFrames: 1 << 16) {
+      for f in 0..<(block.count / channels) {
+        var sum = 0.0
+        for c in 0..<channels {
+          let x = Double(block[f * channels + c])
+          sum += x
+          channelPower += x * x
+        }
+        mixPower += (sum / Double(channels)) * (sum / Double(channels))
+      }
+    }
+    channelPower /= Double(channels)
+    guard channelPower > 0 else { return nil }
+    return mixPower > 0 ? 10 * log10(channelPower / mixPower) : .infinity
+  }
+}
+
 /// Blocks of mono samples at a chosen rate, read from a file in bounded memory.
 ///
 /// ```swift

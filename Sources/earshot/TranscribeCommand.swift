@@ -100,9 +100,12 @@ struct Transcribe: ParsableCommand {
     useBLASThreads(workers > 1 && batch.count > 1 ? 1 : workers)
     // Text lines name their file when there are several, or the files came from a folder.
     let named = batch.count > 1 || inputs.contains { $0 != "-" && PathKind($0) == .folder }
+    let averaged = channelOption.channel == nil
     let failures = batch.run(threads: workers) { i, progress in
       if folder != nil { _ = try outputNames[i].get() }
-      return try transcriber.transcribe(path: batch.paths[i], progress: progress)
+      let transcript = try transcriber.transcribe(path: batch.paths[i], progress: progress)
+      if averaged && transcript.words.isEmpty { Self.noteCancellingChannels(path: batch.paths[i], name: batch.names[i]) }
+      return transcript
     } emit: { i, transcript in
       let rendered = render(transcript, name: batch.names[i], several: named)
       if let output = folder {
@@ -114,6 +117,18 @@ struct Transcribe: ParsableCommand {
       }
     }
     if failures > 0 { throw ExitCode.failure }
+  }
+
+  /// Weakest average of channels, in dB under the channels, that gets no note.
+  static let cancellingChannelsDecibels = 20.0
+
+  /// A multichannel file whose channels cancel when averaged (one wired with its polarity
+  /// reversed, say) is silence to the model: says so, and what to do, on stderr.
+  static func noteCancellingChannels(path: String, name: String) {
+    guard let loss = try? AudioFile.downmixLoss(path: path), loss >= cancellingChannelsDecibels else { return }
+    let amount = loss.isFinite ? "\(Int(loss.rounded())) dB below them" : "silence"
+    printError("note: \(name): its channels cancel when averaged (the average is \(amount): one is the other "
+      + "inverted?); --channel 1 hears the first alone")
   }
 
   func render(_ t: Transcript, name: String, several: Bool) -> String {

@@ -127,6 +127,27 @@ struct AudioFileTests {
     #expect(throws: AudioError.noSuchChannel(path: mono, channel: 2, channels: 1)) { try AudioFile.loadMono(path: mono, channel: 2) }
   }
 
+  /// `downmixLoss`: 0 dB for identical channels, about 3 dB for unrelated ones, infinite for
+  /// a channel and its inverse, nil for mono or silence.
+  @Test func downmixLossFindsCancellingChannels() throws {
+    let dir = temporaryDirectory()
+    var g = SystemRandomNumberGenerator()
+    let a = (0..<20_000).map { _ in Float.random(in: -0.5...0.5, using: &g) }
+    let b = (0..<20_000).map { _ in Float.random(in: -0.5...0.5, using: &g) }
+    func loss(_ sides: [[Float]]) throws -> Double? {
+      let path = dir.appendingPathComponent("\(UUID().uuidString).wav").path
+      try writeWAV((0..<sides[0].count).flatMap { f in sides.map { $0[f] } }, sampleRate: 8_000, channels: sides.count,
+                   encoding: .float32, to: path)
+      return try AudioFile.downmixLoss(path: path)
+    }
+    #expect(abs(try #require(try loss([a, a]))) < 1e-9)
+    #expect(abs(try #require(try loss([a, b])) - 10 * log10(2.0)) < 0.2)
+    #expect(try loss([a, a.map { -$0 }]) == .infinity)
+    #expect(try #require(try loss([a, a.map { -0.9 * $0 }])) > 20)
+    #expect(try loss([a]) == nil)
+    #expect(try loss([[Float](repeating: 0, count: 100), [Float](repeating: 0, count: 100)]) == nil)
+  }
+
   @Test func blocksConcatenateToTheWholeFile() throws {
     let path = temporaryDirectory().appendingPathComponent("noise.wav").path
     var rng = SystemRandomNumberGenerator()

@@ -669,6 +669,16 @@ struct FeatureStreamingCLITests {
     let a = try Data(contentsOf: fromStereo.appendingPathComponent("call.npy"))
     let b = try Data(contentsOf: fromMono.appendingPathComponent("right.npy"))
     #expect(a == b)
+    // Channels that cancel when averaged: no words, and a note that says what to do; none for
+    // an ordinary stereo file or with --channel.
+    let inverted = try write([sides[0], sides[0].map { -$0 }], "inverted.wav")
+    let cancelled = try CLI.run(["transcribe", inverted])
+    #expect(cancelled.status == 0 && cancelled.text == "\n", "\(cancelled.text)")
+    #expect(cancelled.stderr.contains("inverted.wav: its channels cancel when averaged (the average is silence"), "\(cancelled.stderr)")
+    let first = try CLI.run(["transcribe", "--channel", "1", inverted])
+    #expect(first.text.contains("four one five") && !first.stderr.contains("cancel"), "\(first.text) \(first.stderr)")
+    let ordinary = try CLI.run(["transcribe", samples.appendingPathComponent("two-zero-nine-five-44k-stereo.wav").path])
+    #expect(!ordinary.stderr.contains("cancel"), "\(ordinary.stderr)")
     let zero = try CLI.run(["features", stereo, "--kind", "logmel", "--output", fromStereo.path, "--channel", "0"])
     #expect(zero.status == 64 && zero.stderr.contains("--channel must be in 1...64 (got 0)"), "\(zero.stderr)")
   }
