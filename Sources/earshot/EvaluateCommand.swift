@@ -51,6 +51,7 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Report format: text or json.") var format: EvaluationFormat = .text
   @Option(help: "Threads (utterances in parallel). (default: all cores)") var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
+  @OptionGroup var channelOption: ChannelOption
   @Option(help: "Classifier only: test-time speeds, as `earshot classify --speeds`. (default: the model's own)") var speeds: String?
   @Option(help: "Classifier only: score clips whose label the model does not have as this label (e.g. unknown) instead of leaving them out.")
   var othersAs: String?
@@ -88,6 +89,7 @@ struct Evaluate: ParsableCommand {
       var evaluator = TranscriptionEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       if let beam { evaluator.beamWidth = beam }
       speech.apply(to: &evaluator.transcription)
+      evaluator.transcription.channel = channelOption.channel
       evaluator.transcription.vocabulary = try vocabularyWords(vocabulary)
       // Reference words that cannot be output are errors in every score: say which.
       let texts = entries.map(\.text)
@@ -171,6 +173,7 @@ extension Evaluate {
     do {
       var evaluator = ClassificationEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       evaluator.normalizesLevel = !speech.keepLevel
+      evaluator.channel = channelOption.channel
       let bar = ProgressBar(paths: entries.map(\.audio), label: "clips")
       result = try evaluator.evaluate(entries) { i, failed in bar.finish(file: i, failed: failed) }
     } catch {

@@ -27,11 +27,13 @@ struct Logits: ParsableCommand {
   @Option(help: "Input audio (any format libsndfile reads), featurised as the model says.") var audio: String?
   @Option(help: "Output .npy path, or - for stdout.") var output: String
   @Option(help: "BLAS threads. (default: all cores)") var threads: Int?
+  @OptionGroup var channelOption: ChannelOption
 
   func validate() throws {
     guard (features == nil) != (audio == nil) else { throw ValidationError("give exactly one of --features or --audio") }
     if let threads, threads < 1 { throw ValidationError("--threads must be >= 1 (got \(threads))") }
     if let member, member < 0 { throw ValidationError("--member must be >= 0 (got \(member))") }
+    if channelOption.channel != nil && audio == nil { throw ValidationError("--channel picks a channel of --audio; --features has none") }
   }
 
   func run() throws {
@@ -54,7 +56,7 @@ struct Logits: ParsableCommand {
         source = features
       } else {
         let options = try FeatureOptions(metadata: network.metadata, path: model + (member.map { " (member \($0))" } ?? ""))
-        let samples = try AudioFile.loadMono(path: audio!, sampleRate: options.sampleRate).samples
+        let samples = try AudioFile.loadMono(path: audio!, sampleRate: options.sampleRate, channel: channelOption.channel).samples
         input = Matrix(try FeatureExtractor(options: options)(samples))
         source = audio!
       }

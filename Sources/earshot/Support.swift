@@ -525,7 +525,8 @@ enum InterruptCleanup {
   }
 }
 
-/// Which channel of a multichannel file `transcribe`, `classify` and `features` hear.
+/// Which channel of a multichannel file `transcribe`, `classify`, `features`, `evaluate` and
+/// `logits` hear.
 struct ChannelOption: ParsableArguments {
   @Option(help: ArgumentHelp(
     "Hear only this channel of each file, counting from 1 (1 is the left of a stereo file: a call recorded with one speaker a side, say; Kaldi's --channel counts from 0); a file without it is an error. (default: the channels averaged)",

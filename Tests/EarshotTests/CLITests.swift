@@ -608,25 +608,8 @@ struct FeatureStreamingCLITests {
   /// exactly what they give for that side written as a mono file, the two sides differ, and
   /// a channel the file lacks is an error for that file alone.
   @Test func channelPicksOneSideOfAStereoFile() throws {
-    let dir = temporaryDirectory()
-    let samples = CLI.repository.appendingPathComponent("samples")
-    let phone = try AudioFile.loadMono(path: samples.appendingPathComponent("phone-415-555-2368.wav").path, sampleRate: 16_000).samples
-    let other = try AudioFile.loadMono(path: samples.appendingPathComponent("eight-six-seven-five-three-zero-nine-8k.wav").path,
-                                       sampleRate: 16_000).samples
-    let yes = try AudioFile.loadMono(path: samples.appendingPathComponent("yes.wav").path, sampleRate: 16_000).samples
-    func write(_ sides: [[Float]], _ name: String) throws -> String {
-      let path = dir.appendingPathComponent(name).path
-      let frames = sides.map(\.count).max()!
-      let padded = sides.map { $0 + [Float](repeating: 0, count: frames - $0.count) }
-      try writeWAV((0..<frames).flatMap { f in padded.map { $0[f] } }, sampleRate: 16_000, channels: sides.count,
-                   encoding: .float32, to: path)
-      return path
-    }
-    // Both sides as long as the stereo file, so that the mono files hold exactly its channels.
-    let frames = max(phone.count, other.count)
-    let sides = [phone, other].map { $0 + [Float](repeating: 0, count: frames - $0.count) }
-    let stereo = try write(sides, "call.wav")
-    let left = try write([sides[0]], "left.wav"), right = try write([sides[1]], "right.wav")
+    let f = try StereoCall()
+    let (stereo, left, right, quiet, yesRight) = (f.stereo, f.left, f.right, f.quiet, f.yesRight)
     func json(_ arguments: [String]) throws -> String {
       let r = try CLI.run(arguments)
       #expect(r.status == 0, "\(arguments): \(r.stderr)")
@@ -645,8 +628,6 @@ struct FeatureStreamingCLITests {
     let third = try CLI.run(["transcribe", "--channel", "3", stereo])
     #expect(third.status == 1 && third.stderr.contains("call.wav: has 2 channels, so no channel 3"), "\(third.stderr)")
 
-    let quiet = try write([[Float](repeating: 0, count: yes.count), yes], "yes-right.wav")
-    let yesRight = try write([yes], "yes-mono.wav")
     let heard = try CLI.run(["classify", "--format", "json", "--top", "3", "--channel", "2", quiet])
     let alone = try CLI.run(["classify", "--format", "json", "--top", "3", yesRight])
     #expect(heard.status == 0 && heard.text.contains(#""label":"yes""#), "\(heard.text) \(heard.stderr)")
@@ -669,18 +650,56 @@ struct FeatureStreamingCLITests {
     let a = try Data(contentsOf: fromStereo.appendingPathComponent("call.npy"))
     let b = try Data(contentsOf: fromMono.appendingPathComponent("right.npy"))
     #expect(a == b)
-    // Channels that cancel when averaged: no words, and a note that says what to do; none for
-    // an ordinary stereo file or with --channel.
-    let inverted = try write([sides[0], sides[0].map { -$0 }], "inverted.wav")
+    let zero = try CLI.run(["features", stereo, "--kind", "logmel", "--output", fromStereo.path, "--channel", "0"])
+    #expect(zero.status == 64 && zero.stderr.contains("--channel must be in 1...64 (got 0)"), "\(zero.stderr)")
+  }
+
+  /// evaluate (CTC and classifier) and logits hear the side --channel names, as its mono file.
+  @Test func evaluateAndLogitsHearTheChannel() throws {
+    let f = try StereoCall()
+    let (dir, stereo, right, quiet) = (f.dir, f.stereo, f.right, f.quiet)
+    // The stereo clip with --channel 2 scores as the mono one does; with --channel 1 it is
+    // the phone number, wrong against this reference.
+    func wer(_ audio: String, _ extra: [String]) throws -> Double {
+      let manifest = dir.appendingPathComponent("\(UUID().uuidString).jsonl").path
+      try Data((#"{"audio": "\#(audio)", "text": "eight six seven five three zero nine"}"# + "\n").utf8)
+        .write(to: URL(fileURLWithPath: manifest))
+      let r = try CLI.run(["evaluate", "--model", "digits", "--format", "json"] + extra + [manifest])
+      #expect(r.status == 0, "\(r.stderr)")
+      let json = try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any]
+      return try #require(json?["wer"] as? Double)
+    }
+    let rightSide = try wer(stereo, ["--channel", "2"]), mono = try wer(right, []), leftSide = try wer(stereo, ["--channel", "1"])
+    #expect(rightSide == mono && rightSide < 0.2 && leftSide > rightSide + 0.3, "\(rightSide) \(mono) \(leftSide)")
+    let labels = dir.appendingPathComponent("yes.jsonl").path
+    try Data((#"{"audio": "\#(quiet)", "label": "yes"}"# + "\n").utf8).write(to: URL(fileURLWithPath: labels))
+    for (side, accuracy) in [("2", 1.0), ("1", 0.0)] {
+      let r = try CLI.run(["evaluate", "--model", "commands", "--format", "json", "--channel", side, labels])
+      let json = try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any]
+      #expect(json?["accuracy"] as? Double == accuracy, "--channel \(side): \(r.text) \(r.stderr)")
+    }
+    let logitsStereo = dir.appendingPathComponent("s.npy").path, logitsMono = dir.appendingPathComponent("m.npy").path
+    for (input, out, extra) in [(stereo, logitsStereo, ["--channel", "2"]), (right, logitsMono, [])] {
+      let r = try CLI.run(["logits", "--model", "digits", "--member", "0", "--audio", input, "--output", out] + extra)
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: logitsStereo)) == Data(contentsOf: URL(fileURLWithPath: logitsMono)))
+    let noAudio = try CLI.run(["logits", "--model", "digits", "--features", logitsMono, "--output", "-", "--channel", "1"])
+    #expect(noAudio.status == 64 && noAudio.stderr.contains("--channel picks a channel of --audio"), "\(noAudio.stderr)")
+  }
+
+  /// Channels that cancel when averaged: no words, and a note that says what to do; none for
+  /// an ordinary stereo file or with --channel.
+  @Test func cancellingChannelsGetANote() throws {
+    let f = try StereoCall()
+    let inverted = try f.write([f.sides[0], f.sides[0].map { -$0 }], "inverted.wav")
     let cancelled = try CLI.run(["transcribe", inverted])
     #expect(cancelled.status == 0 && cancelled.text == "\n", "\(cancelled.text)")
     #expect(cancelled.stderr.contains("inverted.wav: its channels cancel when averaged (the average is silence"), "\(cancelled.stderr)")
     let first = try CLI.run(["transcribe", "--channel", "1", inverted])
     #expect(first.text.contains("four one five") && !first.stderr.contains("cancel"), "\(first.text) \(first.stderr)")
-    let ordinary = try CLI.run(["transcribe", samples.appendingPathComponent("two-zero-nine-five-44k-stereo.wav").path])
+    let ordinary = try CLI.run(["transcribe", f.samples.appendingPathComponent("two-zero-nine-five-44k-stereo.wav").path])
     #expect(!ordinary.stderr.contains("cancel"), "\(ordinary.stderr)")
-    let zero = try CLI.run(["features", stereo, "--kind", "logmel", "--output", fromStereo.path, "--channel", "0"])
-    #expect(zero.status == 64 && zero.stderr.contains("--channel must be in 1...64 (got 0)"), "\(zero.stderr)")
   }
 
   /// A clip shorter than one Kaldi frame gets no frames, and a warning saying why.
@@ -749,5 +768,42 @@ struct InterruptTests {
       let array = try NumpyArray(contentsOf: out.appendingPathComponent(name).path)
       #expect(array.shape[1] == 20, "\(name)")
     }
+  }
+}
+
+/// A stereo "call" made from the samples: the phone number on the left, another number on the
+/// right (both as long as the file), each side also as a mono file; and "yes" on the right
+/// of a file whose left is silent.
+struct StereoCall {
+  let dir = temporaryDirectory()
+  let samples = CLI.repository.appendingPathComponent("samples")
+  let sides: [[Float]]
+  let stereo: String, left: String, right: String
+  let quiet: String, yesRight: String
+
+  init() throws {
+    func load(_ name: String) throws -> [Float] {
+      try AudioFile.loadMono(path: CLI.repository.appendingPathComponent("samples/\(name)").path, sampleRate: 16_000).samples
+    }
+    let phone = try load("phone-415-555-2368.wav"), other = try load("eight-six-seven-five-three-zero-nine-8k.wav")
+    let yes = try load("yes.wav")
+    let frames = max(phone.count, other.count)
+    sides = [phone, other].map { $0 + [Float](repeating: 0, count: frames - $0.count) }
+    stereo = try Self.write(sides, dir.appendingPathComponent("call.wav").path)
+    left = try Self.write([sides[0]], dir.appendingPathComponent("left.wav").path)
+    right = try Self.write([sides[1]], dir.appendingPathComponent("right.wav").path)
+    quiet = try Self.write([[Float](repeating: 0, count: yes.count), yes], dir.appendingPathComponent("yes-right.wav").path)
+    yesRight = try Self.write([yes], dir.appendingPathComponent("yes-mono.wav").path)
+  }
+
+  /// Writes equal-length channels as a float WAV at 16 kHz in the fixture's folder.
+  func write(_ channels: [[Float]], _ name: String) throws -> String {
+    try Self.write(channels, dir.appendingPathComponent(name).path)
+  }
+
+  static func write(_ channels: [[Float]], _ path: String) throws -> String {
+    try writeWAV((0..<channels[0].count).flatMap { f in channels.map { $0[f] } }, sampleRate: 16_000,
+                 channels: channels.count, encoding: .float32, to: path)
+    return path
   }
 }

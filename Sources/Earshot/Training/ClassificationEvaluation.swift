@@ -238,6 +238,8 @@ public struct ClassificationEvaluator: Sendable {
   /// Remove each clip's DC offset and raise a clip whose peak is then under -20 dBFS to it
   /// before its features, as ``Classifier`` does by default; default true.
   public var normalizesLevel = true
+  /// Hear only this channel of each clip, counting from 1; nil (default) averages them.
+  public var channel: Int? = nil
 
   public init(model: ClassificationModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
     self.model = model
@@ -262,7 +264,7 @@ public struct ClassificationEvaluator: Sendable {
         guard index[e.label] != nil else {
           throw TrainingError.unknownToken(path: e.audio, token: e.label, known: model.labels)
         }
-        return index[try classifier.classify(path: e.audio).label]!
+        return index[try classifier.classify(path: e.audio, channel: channel).label]!
       }
       progress(i, (try? outcome.get()) == nil)
       return outcome
