@@ -35,7 +35,8 @@ public final class FeatureExtractor: @unchecked Sendable {
   /// Samples of one analysis window: `fftSize`, or Kaldi's frame length for `fbank`.
   public var windowLength: Int { framing.frameLength }
   /// True when `finalize` needs the whole utterance (top-dB clamp, deltas, CMVN), so that
-  /// streamed frames must be collected before it runs.
+  /// streamed frames must be collected before it runs. When false, `finalize` may still change
+  /// the frames (MFCC's DCT), one at a time: apply it block by block.
   public let needsWholeUtterance: Bool
   /// For `logmel` in dB whose only utterance-level step is the top-dB clamp: the frame-local
   /// values are final once clamped to `max - topDecibels`, so they can be streamed to disk and

@@ -260,12 +260,15 @@ struct Features: ParsableCommand {
       }
       let topDecibels = extractor.streamableTopDecibels
       if streamNpy && (!extractor.needsWholeUtterance || topDecibels != nil) {
-        // Frame-local features go to disk block by block: memory stays bounded for hours.
-        // A dB top clamp, which needs the utterance's maximum, is applied in a second pass.
+        // Features go to disk block by block: memory stays bounded for hours. Without an
+        // utterance-level step, each block is finalized on its own (MFCC's DCT is per frame);
+        // a dB top clamp (logmel), which needs the utterance's maximum, is applied in a second pass.
         let path = try outputFile(in: outputFolder, name: base, suffix: "npy")
-        let writer = try NumpyStreamWriter(path: path, columns: extractor.frameBins, expectedRows: expectedFrames)
-        while let block = try stream.next() { try writer.append(features.feed(block)) }
-        try writer.append(features.finish())
+        let writer = try NumpyStreamWriter(path: path, columns: extractor.outputBins, expectedRows: expectedFrames)
+        let perBlock = !extractor.needsWholeUtterance
+        func append(_ block: FeatureMatrix) throws { try writer.append(perBlock ? extractor.finalize(block) : block) }
+        while let block = try stream.next() { try append(features.feed(block)) }
+        try append(features.finish())
         if let topDecibels, writer.rows > 0 { try writer.clamp(below: writer.maximum - topDecibels) }
         try writer.finish()
         return .written

@@ -561,6 +561,34 @@ struct FeatureStreamingCLITests {
   }
 
   /// log-mel in dB with librosa's top_db clamp streams too (clamped in a second pass).
+  /// MFCC without an utterance-level step streams to disk block by block, each block through
+  /// the DCT: the file equals the library's whole-utterance result (it held the log-mel bands,
+  /// uncosined, before). 8 s at 16 kHz is several read blocks.
+  @Test func streamedMFCCEqualsTheLibrary() throws {
+    let wav = temporaryDirectory().appendingPathComponent("chirp.wav").path
+    let samples = (0..<128_000).map { i -> Float in
+      let t = Float(i) / 16_000
+      return 0.3 * sin(2 * .pi * (100 + 300 * t) * t) + 0.05 * sin(Float(i) * 0.37)
+    }
+    try writeWAV(samples, sampleRate: 16_000, encoding: .float32, to: wav)
+    let out = temporaryDirectory()
+    let r = try CLI.run(["features", wav, "--kind", "mfcc", "--log", "natural", "--mel-bands", "40", "--mfcc-count", "13",
+                         "--fft-size", "512", "--hop-length", "160", "--output", out.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    let got = try NumpyArray(contentsOf: out.appendingPathComponent("chirp.npy").path)
+    var options = FeatureOptions(kind: .mfcc, sampleRate: 16_000)
+    options.spectrogram.fftSize = 512
+    options.spectrogram.hopLength = 160
+    options.mel.melBands = 40
+    options.mfcc.mfccCount = 13
+    options.log.compression = .natural
+    let extractor = try FeatureExtractor(options: options)
+    #expect(!extractor.needsWholeUtterance)
+    let expected = try extractor(samples)
+    #expect(got.shape == [expected.frames, 13])
+    #expect(got.values.elementsEqual(expected.values), "the streamed MFCC differ from the library's")
+  }
+
   @Test func streamedDecibelsWithTopDbEqualTheLibrary() throws {
     let wav = CLI.fixtures.appendingPathComponent("audio/phrase-22050-mono-s16.flac").path
     let out = temporaryDirectory()
