@@ -118,8 +118,10 @@ public enum Deltas {
 
 /// Cepstral mean and variance normalisation per feature dimension.
 public enum CMVN {
-  /// Smallest standard deviation divided by.
+  /// Smallest standard deviation divided by (utterance and level normalisation).
   public static let minimumStandardDeviation: Float = 1e-10
+  /// Smallest variance whose square root sliding normalisation divides by (Kaldi's floor).
+  public static let minimumSlidingVariance = 1e-10
 
   /// `(x - mean) / max(std, 1e-10)` per bin (population std), the statistics taken over
   /// `statisticsFrames` (nil: all frames) and applied to every frame; mean only when
@@ -197,21 +199,28 @@ public enum CMVN {
 
   /// Kaldi's `apply-cmvn-sliding --center=true --cmn-window=window`: frame t is normalised by
   /// the statistics of `window` frames around it, the window shifted (not shrunk) at the
-  /// ends, and shrunk only when the utterance is shorter than the window.
+  /// ends, and shrunk only when the utterance is shorter than the window; the variance is
+  /// floored at 1e-10 (Kaldi's floor), and a one-frame window gives 0.
+  ///
+  /// The window sums come from per-block sums (blocks of about `sqrt(window / 2)` frames) plus
+  /// the frames at the window's ends, never from differences of running sums: after a loud
+  /// stretch those keep no digits for a quiet window, whose variance then came out as 0.
   public static func sliding(_ x: FeatureMatrix, window: Int, normalizeVariance: Bool) -> FeatureMatrix {
     let frames = x.frames, bins = x.bins
     guard frames > 0 else { return x }
-    // Prefix sums in Double for O(1) window statistics.
-    var prefix = [Double](repeating: 0, count: (frames + 1) * bins)
-    var prefixSquares = [Double](repeating: 0, count: (frames + 1) * bins)
+    let block = max(Int(Double(window / 2).squareRoot()), 1)
+    let blocks = (frames + block - 1) / block
+    var blockSums = [Double](repeating: 0, count: blocks * bins), blockSquares = blockSums
     for t in 0..<frames {
+      let k = (t / block) * bins
       for b in 0..<bins {
         let v = Double(x[t, b])
-        prefix[(t + 1) * bins + b] = prefix[t * bins + b] + v
-        prefixSquares[(t + 1) * bins + b] = prefixSquares[t * bins + b] + v * v
+        blockSums[k + b] += v
+        blockSquares[k + b] += v * v
       }
     }
     var out = x
+    var sums = [Double](repeating: 0, count: bins), squares = sums
     for t in 0..<frames {
       var start = t - window / 2
       var end = start + window
@@ -223,13 +232,37 @@ public enum CMVN {
         start = max(start - (end - frames), 0)
         end = frames
       }
+      // [start, firstBlock * block) frame by frame, whole blocks, then [lastBlock * block, end).
+      let firstBlock = (start + block - 1) / block, lastBlock = max(end / block, firstBlock)
+      for b in 0..<bins { (sums[b], squares[b]) = (0, 0) }
+      func addFrames(_ range: Range<Int>) {
+        for f in range {
+          for b in 0..<bins {
+            let v = Double(x[f, b])
+            sums[b] += v
+            squares[b] += v * v
+          }
+        }
+      }
+      if firstBlock * block >= end {
+        addFrames(start..<end)
+      } else {
+        addFrames(start..<firstBlock * block)
+        for k in firstBlock..<lastBlock {
+          for b in 0..<bins {
+            sums[b] += blockSums[k * bins + b]
+            squares[b] += blockSquares[k * bins + b]
+          }
+        }
+        addFrames(lastBlock * block..<end)
+      }
       let count = Double(end - start)
       for b in 0..<bins {
-        let mean = (prefix[end * bins + b] - prefix[start * bins + b]) / count
+        let mean = sums[b] / count
         var v = Double(x[t, b]) - mean
         if normalizeVariance {
-          let variance = (prefixSquares[end * bins + b] - prefixSquares[start * bins + b]) / count - mean * mean
-          v /= max(sqrt(max(variance, 0)), Double(minimumStandardDeviation))
+          let variance = squares[b] / count - mean * mean
+          v = count == 1 ? 0 : v / max(variance, minimumSlidingVariance).squareRoot()
         }
         out[t, b] = Float(v)
       }

@@ -188,7 +188,8 @@ public enum CMVNMode: String, Codable, Sendable, CaseIterable {
 public struct CMVNOptions: Equatable, Codable, Sendable {
   /// Where the statistics come from.
   public var mode: CMVNMode = .none
-  /// Also divide by the standard deviation (population, floored at 1e-10).
+  /// Also divide by the standard deviation (population; floored at 1e-10, or for `sliding`
+  /// the variance floored at 1e-10, as Kaldi does).
   public var normalizeVariance = true
   /// Sliding window length in frames (Kaldi's `cmn_window`).
   public var windowFrames = 300
