@@ -86,6 +86,8 @@ struct Features: ParsableCommand {
   var cmvn: CMVNMode = .none
   @Option(help: "Sliding CMVN window in frames.")
   var cmvnWindow = 300
+  @Flag(help: "CMVN: subtract the mean only, do not divide by the deviation (Kaldi's --norm-vars=false, the default of its apply-cmvn tools).")
+  var cmvnMeanOnly = false
   @Option(help: ArgumentHelp(
     "utterance or level CMVN: take the statistics from the speech span only, the frames from the first to the last within DB dB of the loudest (logmel, mfcc). (default: every frame)",
     valueName: "DB"))
@@ -120,22 +122,40 @@ struct Features: ParsableCommand {
     if let rate = sampleRate, !(1_000...768_000).contains(rate) {
       throw ValidationError("--sample-rate must be 1000...768000 Hz (got \(rate))")
     }
-    // Build once with a nominal rate so that option errors surface before any file is read.
-    do {
-      _ = try FeatureExtractor(options: options(sampleRate: sampleRate ?? 16_000))
-    } catch {
-      // Named by the options given, not the library's fields.
-      let flags = ["frameShiftMilliseconds": "--frame-shift-ms", "frameLengthMilliseconds": "--frame-length-ms",
-                   "fftSize": "--fft-size", "windowLength": "--window-length", "hopLength": "--hop-length",
-                   "mfccCount": "--mfcc-count", "melBands": "--mel-bands", "lifter": "--lifter", "power": "--power",
-                   "preemphasis": "--preemphasis", "log.floor": "--log-floor", "deltas.width": "--delta-width",
-                   "deltas.order": "--deltas"]
-      var message = "\(error)"
-      if case FeatureError.invalidOption(let name, _, _) = error, let flag = flags[name], message.hasPrefix(name + " ") {
-        message = flag + message.dropFirst(name.count)
+    // Build with a nominal rate so that option errors surface before any file is read. Without
+    // --sample-rate each file keeps its own: options that fit 16 kHz or the highest rate read
+    // (a mel edge at 11025 Hz for 44.1 kHz files, say) pass here, and a file whose rate does
+    // not fit them is refused on its own.
+    func failure(atRate rate: Int) -> FeatureError? {
+      do {
+        _ = try FeatureExtractor(options: options(sampleRate: rate))
+        return nil
+      } catch {
+        return error
       }
-      throw ValidationError(message)
     }
+    if let error = failure(atRate: sampleRate ?? 16_000), sampleRate != nil || failure(atRate: 768_000) != nil {
+      throw ValidationError(Self.namedByFlag(error))
+    }
+  }
+
+  /// The library's fields that `features` sets from flags, and those flags.
+  static let flags = [
+    "frameShiftMilliseconds": "--frame-shift-ms", "frameLengthMilliseconds": "--frame-length-ms",
+    "fftSize": "--fft-size", "windowLength": "--window-length", "hopLength": "--hop-length",
+    "mfccCount": "--mfcc-count", "melBands": "--mel-bands", "lifter": "--lifter", "power": "--power",
+    "preemphasis": "--preemphasis", "log.floor": "--log-floor", "deltas.width": "--delta-width",
+    "deltas.order": "--deltas", "minFrequency": "--min-frequency", "maxFrequency": "--max-frequency",
+    "lowFrequency/highFrequency": "--min-frequency/--max-frequency",
+  ]
+
+  /// `error`'s description, an invalid option named by its flag instead of the library's field.
+  static func namedByFlag(_ error: FeatureError) -> String {
+    let message = "\(error)"
+    if case .invalidOption(let name, _, _) = error, let flag = flags[name], message.hasPrefix(name + " ") {
+      return flag + message.dropFirst(name.count)
+    }
+    return message
   }
 
   /// Refuses an option that the chosen --kind would ignore, naming the kinds it applies to.
@@ -157,6 +177,12 @@ struct Features: ParsableCommand {
       if let (option, _) = group.given.first(where: { $0.1 }) {
         throw ValidationError("\(option) does not apply to --kind \(kind.rawValue) (only to \(group.applies))")
       }
+    }
+    if let topDb, topDb > 0, log == .natural {
+      throw ValidationError("--top-db clamps decibels; it does not apply to --log natural (--log-floor bounds natural logs)")
+    }
+    if cmvnMeanOnly && cmvn == .none {
+      throw ValidationError("--cmvn-mean-only needs --cmvn utterance, sliding or level")
     }
   }
 
@@ -184,6 +210,7 @@ struct Features: ParsableCommand {
     o.deltas.width = deltaWidth
     o.cmvn.mode = cmvn
     o.cmvn.windowFrames = cmvnWindow
+    o.cmvn.normalizeVariance = !cmvnMeanOnly
     if let cmvnSpan { o.cmvn.speechSpan = SpeechSpan(decibels: cmvnSpan, marginFrames: cmvnSpanMargin) }
     if kind == .fbank {
       if let melBands { o.fbank.melBands = melBands }
@@ -227,7 +254,12 @@ struct Features: ParsableCommand {
         printError("warning: the files have several sample rates (\(rates[0]) and \(rates[1]) Hz at least): each file's "
           + "features cover its own band (0 to half its rate), so their bins do not match; give --sample-rate to resample all to one")
       }
-      let extractor = try FeatureExtractor(options: self.options(sampleRate: rate))
+      let extractor: FeatureExtractor
+      do {
+        extractor = try FeatureExtractor(options: self.options(sampleRate: rate))
+      } catch let error as FeatureError {
+        throw ValidationError("at \(rate) Hz, " + Self.namedByFlag(error))
+      }
       if let bank = extractor.melFilterbank, bank.emptyBands > 0 {
         printError("warning: \(bank.emptyBands) of \(bank.bands) mel bands are empty at \(rate) Hz with \(bank.spectrumBins) FFT bins "
           + "(their values are the floor); use fewer --mel-bands or a larger --fft-size")

@@ -430,6 +430,26 @@ struct CLITests {
 
   /// --cmvn-span reaches the front end: the file equals the library's features with the same
   /// span, and a span that leaves out the quiet frames changes them.
+  /// `--cmvn sliding --cmvn-mean-only` is the library's sliding CMVN without the variance step.
+  @Test func slidingMeanOnlyMatchesTheLibrary() throws {
+    let file = audio.appendingPathComponent("phrase-16000-mono-s16.aiff").path
+    let out = temporaryDirectory()
+    let r = try CLI.run(["features", file, "--kind", "mfcc", "--fft-size", "512", "--hop-length", "160", "--mel-bands", "40",
+                         "--cmvn", "sliding", "--cmvn-window", "50", "--cmvn-mean-only", "--output", out.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    let got = try NumpyArray(contentsOf: out.appendingPathComponent("phrase-16000-mono-s16.npy").path)
+    var o = FeatureOptions(kind: .mfcc, sampleRate: 16_000)
+    o.spectrogram.fftSize = 512
+    o.spectrogram.hopLength = 160
+    o.mel.melBands = 40
+    let raw = try FeatureExtractor(options: o)(try AudioFile.loadMono(path: file).samples)
+    let expected = CMVN.sliding(raw, window: 50, normalizeVariance: false)
+    #expect(got.shape == [expected.frames, expected.bins])
+    #expect(zip(got.values, expected.values).map { abs($0 - $1) }.max()! < 1e-5)
+    let scaled = CMVN.sliding(raw, window: 50, normalizeVariance: true)
+    #expect(zip(got.values, scaled.values).map { abs($0 - $1) }.max()! > 0.1)
+  }
+
   @Test func cmvnSpanMatchesTheLibrary() throws {
     let file = audio.appendingPathComponent("phrase-16000-mono-s16.aiff").path
     let common = ["features", file, "--kind", "logmel", "--log", "natural", "--top-db", "0", "--fft-size", "512",
@@ -486,6 +506,9 @@ struct CLITests {
     (["features", "x.wav", "--output", "o", "--kind", "logmel", "--cmvn", "level", "--cmvn-span", "25", "--cmvn-span-margin", "-2"],
      "cmvn.speechSpan.marginFrames = -2 is invalid"),
     (["classify", "x.wav", "--top", "0"], "--top must be >= 1 (got 0)"),
+    (["features", "x.wav", "--output", "o", "--kind", "logmel", "--log", "natural", "--top-db", "30"],
+     "--top-db clamps decibels; it does not apply to --log natural"),
+    (["features", "x.wav", "--output", "o", "--kind", "logmel", "--cmvn-mean-only"], "--cmvn-mean-only needs --cmvn utterance, sliding or level"),
     (["transcribe", "x.wav", "--beam", "-2"], "--beam must be in 1...1000 (got -2)"),
     (["transcribe", "x.wav", "--beam", "1000000"], "--beam must be in 1...1000 (got 1000000)"),
     (["evaluate", "--model", "m", "--beam", "1001", "x.jsonl"], "--beam must be in 1...1000 (got 1001)"),
@@ -751,6 +774,20 @@ struct FeatureStreamingCLITests {
     let eight = [files[0], files[0]]
     let failed = try CLI.run(["features", "--kind", "fbank", "--frame-shift-ms", "0.07", "--format", "json", "--output", "-"] + eight)
     #expect(failed.status == 1 && !failed.stderr.contains("several sample rates"), "\(failed.stderr)")
+  }
+
+  /// Without --sample-rate, band edges are checked against each file's own rate: 9 kHz fits
+  /// 22.05 kHz audio (it was refused against a nominal 16 kHz), an 8 kHz file is refused on
+  /// its own, by flag; an edge no rate allows is refused before any file is read.
+  @Test func bandEdgesFitEachFilesRate() throws {
+    let files = ["phrase-22050-mono-s16.flac", "phrase-8000-mono-s16.wav"].map { CLI.fixtures.appendingPathComponent("audio/" + $0).path }
+    for kind in ["mel", "fbank"] {
+      let r = try CLI.run(["features", "--kind", kind, "--min-frequency", "9000", "--format", "json", "--output", "-"] + files)
+      #expect(r.status == 1 && r.text.split(separator: "\n").count == 1, "\(kind): \(r.stderr)")
+      #expect(r.stderr.contains("phrase-8000-mono-s16.wav: at 8000 Hz, --min-frequency"), "\(kind): \(r.stderr)")
+    }
+    let never = try CLI.run(["features", "--kind", "mel", "--max-frequency", "500000", "--output", "-"] + files)
+    #expect(never.status == 64 && never.stderr.contains("--max-frequency = 500000.0 is invalid"), "\(never.stderr)")
   }
 
   @Test func sameBaseNameTwiceFailsTheSecondOnly() throws {
