@@ -76,12 +76,12 @@ static inline __attribute__((always_inline)) void N(transpose8)(ek_v8f *r) {
   r[7] = __builtin_shufflevector(s3, s7, 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
-static void N(window_frames)(const float *x, long hop, long count, const float *window, long n,
+static void N(window_frames)(const float *x, long hop, long count, const double *window, long n,
                              double *out, long ldout) {
   for (long f = 0; f < count; f++) {
     const float *src = x + f * hop;
     double *dst = out + f * ldout;
-    for (long i = 0; i < n; i++) dst[i] = (double)(src[i] * window[i]);
+    for (long i = 0; i < n; i++) dst[i] = (double)src[i] * window[i];
   }
 }
 

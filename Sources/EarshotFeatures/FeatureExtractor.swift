@@ -54,7 +54,10 @@ public final class FeatureExtractor: @unchecked Sendable {
   }
 
   let framing: Framing
+  /// Kaldi's window (fbank works in float, as Kaldi does); empty for the other kinds.
   private let window: [Float]
+  /// The spectral kinds' window, zero-padded to the FFT length (float64, as librosa's).
+  private let spectralWindow: [Double]
   private let fft: RealFFT
   private let filterbank: MelFilterbank?
   /// The mel (or Kaldi fbank) filterbank, nil for the kinds without one (stft, power).
@@ -117,6 +120,7 @@ public final class FeatureExtractor: @unchecked Sendable {
         frameLength: length, hop: shift, firstStart: snip ? 0 : shift / 2 - length / 2, edge: .symmetric,
         frameCount: { n in snip ? (n >= length ? 1 + (n - length) / shift : 0) : (n + shift / 2) / shift })
       window = k.window.coefficients(length: length, periodic: false)
+      spectralWindow = []
       fft = RealFFT(size: padded)
       filterbank = try MelFilterbank(kaldiSampleRate: rate, paddedLength: padded, options: k)
       baseBins = k.melBands + (k.useEnergy ? 1 : 0)
@@ -142,12 +146,13 @@ public final class FeatureExtractor: @unchecked Sendable {
       }
       let fftSize = s.fftSize
       // librosa centres a short window inside the FFT frame: pad (fftSize - windowLength) / 2 left.
-      var padded = [Float](repeating: 0, count: fftSize)
+      var padded = [Double](repeating: 0, count: fftSize)
       let left = (fftSize - windowLength) / 2
-      for (i, w) in s.window.coefficients(length: windowLength, periodic: s.periodicWindow).enumerated() {
+      for (i, w) in s.window.doubleCoefficients(length: windowLength, periodic: s.periodicWindow).enumerated() {
         padded[left + i] = w
       }
-      window = padded
+      spectralWindow = padded
+      window = []
       let center = s.center
       let pad = fftSize / 2
       framing = Framing(
@@ -387,7 +392,7 @@ public final class FeatureExtractor: @unchecked Sendable {
     let magnitude = options.spectrogram.power == 1
     let n = fft.size
     let bands = bank.bands
-    window.withUnsafeBufferPointer { w in
+    spectralWindow.withUnsafeBufferPointer { w in
       bank.start.withUnsafeBufferPointer { start in
         bank.offsets.withUnsafeBufferPointer { offsets in
           bank.flatWeights.withUnsafeBufferPointer { weights in
@@ -421,8 +426,8 @@ public final class FeatureExtractor: @unchecked Sendable {
     if options.kind == .fbank { return processKaldiFrame(samples, scratch: scratch, into: out) }
     let n = fft.size
     let input = scratch.fft.input
-    window.withUnsafeBufferPointer { w in
-      for i in 0..<n { input[i] = Double(samples[i] * w[i]) }
+    spectralWindow.withUnsafeBufferPointer { w in
+      for i in 0..<n { input[i] = Double(samples[i]) * w[i] }
     }
     switch options.kind {
     case .stft:

@@ -28,10 +28,10 @@ struct FeatureKernels: @unchecked Sendable {  // a pointer to a static, immutabl
   /// The instruction-set level actually used.
   var level: Int { Int(table.pointee.level) }
 
-  /// `out[f * ldout + i] = Double(x[f * hop + i] * window[i])` for f < count, i < n.
+  /// `out[f * ldout + i] = Double(x[f * hop + i]) * window[i]` for f < count, i < n.
   @inline(__always)
   func windowFrames(
-    _ x: UnsafePointer<Float>, hop: Int, count: Int, window: UnsafePointer<Float>, length n: Int,
+    _ x: UnsafePointer<Float>, hop: Int, count: Int, window: UnsafePointer<Double>, length n: Int,
     into out: UnsafeMutablePointer<Double>, stride ldout: Int
   ) {
     table.pointee.window_frames(x, hop, count, window, n, out, ldout)

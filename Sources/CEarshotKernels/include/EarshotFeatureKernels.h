@@ -16,9 +16,9 @@ typedef struct ek_feature_kernels {
   /// The level these kernels were compiled for (EK_LEVEL_* of EarshotKernels.h).
   int level;
 
-  /// Windows `count` frames for a Double FFT: out[f * ldout + i] = (double)(x[f * hop + i] *
-  /// window[i]) for i < n, the product rounded to float first.
-  void (*window_frames)(const float *x, long hop, long count, const float *window, long n,
+  /// Windows `count` frames for a Double FFT: out[f * ldout + i] = (double)x[f * hop + i] *
+  /// window[i] for i < n, in double (librosa's float64 window).
+  void (*window_frames)(const float *x, long hop, long count, const double *window, long n,
                         double *out, long ldout);
 
   /// The last step of a real FFT of even length 2 * half done as a complex FFT of length half:
