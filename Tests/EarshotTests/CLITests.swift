@@ -97,6 +97,28 @@ struct CLI {
   }
 }
 
+/// `earshot features FILE --fft-size 512 --hop-length 160 --mel-bands 40 ARGUMENTS` written to a
+/// new folder (the npy path, block by block where it can), read back.
+func featuresToFolder(_ file: String, _ arguments: [String]) throws -> NumpyArray {
+  let out = temporaryDirectory()
+  let r = try CLI.run(["features", file, "--fft-size", "512", "--hop-length", "160", "--mel-bands", "40"]
+                      + arguments + ["--output", out.path])
+  #expect(r.status == 0, "\(arguments): \(r.stderr)")
+  let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".npy"
+  return try NumpyArray(contentsOf: out.appendingPathComponent(name).path)
+}
+
+extension FeatureOptions {
+  /// `featuresToFolder`'s front end in the library: 16 kHz, FFT 512, hop 160, 40 mel bands.
+  static func speech512(_ kind: FeatureKind) -> FeatureOptions {
+    var o = FeatureOptions(kind: kind, sampleRate: 16_000)
+    o.spectrogram.fftSize = 512
+    o.spectrogram.hopLength = 160
+    o.mel.melBands = 40
+    return o
+  }
+}
+
 func temporaryDirectory() -> URL {
   let url = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-cli-\(UUID().uuidString)")
   try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -433,16 +455,8 @@ struct CLITests {
   /// `--cmvn sliding --cmvn-mean-only` is the library's sliding CMVN without the variance step.
   @Test func slidingMeanOnlyMatchesTheLibrary() throws {
     let file = audio.appendingPathComponent("phrase-16000-mono-s16.aiff").path
-    let out = temporaryDirectory()
-    let r = try CLI.run(["features", file, "--kind", "mfcc", "--fft-size", "512", "--hop-length", "160", "--mel-bands", "40",
-                         "--cmvn", "sliding", "--cmvn-window", "50", "--cmvn-mean-only", "--output", out.path])
-    #expect(r.status == 0, "\(r.stderr)")
-    let got = try NumpyArray(contentsOf: out.appendingPathComponent("phrase-16000-mono-s16.npy").path)
-    var o = FeatureOptions(kind: .mfcc, sampleRate: 16_000)
-    o.spectrogram.fftSize = 512
-    o.spectrogram.hopLength = 160
-    o.mel.melBands = 40
-    let raw = try FeatureExtractor(options: o)(try AudioFile.loadMono(path: file).samples)
+    let got = try featuresToFolder(file, ["--kind", "mfcc", "--cmvn", "sliding", "--cmvn-window", "50", "--cmvn-mean-only"])
+    let raw = try FeatureExtractor(options: .speech512(.mfcc))(try AudioFile.loadMono(path: file).samples)
     let expected = CMVN.sliding(raw, window: 50, normalizeVariance: false)
     #expect(got.shape == [expected.frames, expected.bins])
     #expect(zip(got.values, expected.values).map { abs($0 - $1) }.max()! < 1e-5)
@@ -452,19 +466,11 @@ struct CLITests {
 
   @Test func cmvnSpanMatchesTheLibrary() throws {
     let file = audio.appendingPathComponent("phrase-16000-mono-s16.aiff").path
-    let common = ["features", file, "--kind", "logmel", "--log", "natural", "--top-db", "0", "--fft-size", "512",
-                  "--hop-length", "160", "--mel-bands", "40", "--cmvn", "utterance"]
-    let spanOut = temporaryDirectory(), plainOut = temporaryDirectory()
-    let r = try CLI.run(common + ["--cmvn-span", "10", "--cmvn-span-margin", "3", "--output", spanOut.path])
-    #expect(r.status == 0, "\(r.stderr)")
-    #expect(try CLI.run(common + ["--output", plainOut.path]).status == 0)
-    let spanned = try NumpyArray(contentsOf: spanOut.appendingPathComponent("phrase-16000-mono-s16.npy").path)
-    let plain = try NumpyArray(contentsOf: plainOut.appendingPathComponent("phrase-16000-mono-s16.npy").path)
+    let common = ["--kind", "logmel", "--log", "natural", "--top-db", "0", "--cmvn", "utterance"]
+    let spanned = try featuresToFolder(file, common + ["--cmvn-span", "10", "--cmvn-span-margin", "3"])
+    let plain = try featuresToFolder(file, common)
 
-    var o = FeatureOptions(kind: .logmel, sampleRate: 16_000)
-    o.spectrogram.fftSize = 512
-    o.spectrogram.hopLength = 160
-    o.mel.melBands = 40
+    var o = FeatureOptions.speech512(.logmel)
     o.log.compression = .natural
     o.log.topDecibels = nil
     o.cmvn.mode = .utterance
@@ -594,15 +600,8 @@ struct FeatureStreamingCLITests {
       return 0.3 * sin(2 * .pi * (100 + 300 * t) * t) + 0.05 * sin(Float(i) * 0.37)
     }
     try writeWAV(samples, sampleRate: 16_000, encoding: .float32, to: wav)
-    let out = temporaryDirectory()
-    let r = try CLI.run(["features", wav, "--kind", "mfcc", "--log", "natural", "--mel-bands", "40", "--mfcc-count", "13",
-                         "--fft-size", "512", "--hop-length", "160", "--output", out.path])
-    #expect(r.status == 0, "\(r.stderr)")
-    let got = try NumpyArray(contentsOf: out.appendingPathComponent("chirp.npy").path)
-    var options = FeatureOptions(kind: .mfcc, sampleRate: 16_000)
-    options.spectrogram.fftSize = 512
-    options.spectrogram.hopLength = 160
-    options.mel.melBands = 40
+    let got = try featuresToFolder(wav, ["--kind", "mfcc", "--log", "natural", "--mfcc-count", "13"])
+    var options = FeatureOptions.speech512(.mfcc)
     options.mfcc.mfccCount = 13
     options.log.compression = .natural
     let extractor = try FeatureExtractor(options: options)
