@@ -101,7 +101,9 @@ struct Classify: ParsableCommand {
       if let window, let hop {
         return try classifier.timeline(path: batch.paths[i], window: window, hop: hop, channel: channel, progress: progress)
       }
-      return [try classifier.classify(path: batch.paths[i], channel: channel)]
+      let result = try classifier.classify(path: batch.paths[i], channel: channel)
+      if channel == nil && result.label == "silence" { noteCancellingChannels(path: batch.paths[i], name: batch.names[i]) }
+      return [result]
     } emit: { i, results in
       let text = results.map { render($0, name: batch.names[i], timeline: window != nil) }.joined()
       StandardOutput.write(text)

@@ -540,6 +540,16 @@ struct ChannelOption: ParsableArguments {
   }
 }
 
+/// A multichannel file whose channels cancel when averaged (one wired with its polarity
+/// reversed, say) is silence to a model: says so, and what to do, on stderr, when the average
+/// is at least 20 dB under the channels. Reads the file again: for files that came out silent.
+func noteCancellingChannels(path: String, name: String) {
+  guard let loss = try? AudioFile.downmixLoss(path: path), loss >= 20 else { return }
+  let amount = loss.isFinite ? "\(Int(loss.rounded())) dB below them" : "silence"
+  printError("note: \(name): its channels cancel when averaged (the average is \(amount): one is the other "
+    + "inverted?); --channel 1 hears the first alone")
+}
+
 /// How `transcribe` and `evaluate` find the speech in a recording.
 struct SpeechDetectionOptions: ParsableArguments {
   @Option(help: ArgumentHelp(

@@ -104,7 +104,7 @@ struct Transcribe: ParsableCommand {
     let failures = batch.run(threads: workers) { i, progress in
       if folder != nil { _ = try outputNames[i].get() }
       let transcript = try transcriber.transcribe(path: batch.paths[i], progress: progress)
-      if averaged && transcript.words.isEmpty { Self.noteCancellingChannels(path: batch.paths[i], name: batch.names[i]) }
+      if averaged && transcript.words.isEmpty { noteCancellingChannels(path: batch.paths[i], name: batch.names[i]) }
       return transcript
     } emit: { i, transcript in
       let rendered = render(transcript, name: batch.names[i], several: named)
@@ -117,18 +117,6 @@ struct Transcribe: ParsableCommand {
       }
     }
     if failures > 0 { throw ExitCode.failure }
-  }
-
-  /// Weakest average of channels, in dB under the channels, that gets no note.
-  static let cancellingChannelsDecibels = 20.0
-
-  /// A multichannel file whose channels cancel when averaged (one wired with its polarity
-  /// reversed, say) is silence to the model: says so, and what to do, on stderr.
-  static func noteCancellingChannels(path: String, name: String) {
-    guard let loss = try? AudioFile.downmixLoss(path: path), loss >= cancellingChannelsDecibels else { return }
-    let amount = loss.isFinite ? "\(Int(loss.rounded())) dB below them" : "silence"
-    printError("note: \(name): its channels cancel when averaged (the average is \(amount): one is the other "
-      + "inverted?); --channel 1 hears the first alone")
   }
 
   func render(_ t: Transcript, name: String, several: Bool) -> String {

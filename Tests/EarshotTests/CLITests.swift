@@ -738,8 +738,8 @@ struct FeatureStreamingCLITests {
     #expect(noAudio.status == 64 && noAudio.stderr.contains("--channel picks a channel of --audio"), "\(noAudio.stderr)")
   }
 
-  /// Channels that cancel when averaged: no words, and a note that says what to do; none for
-  /// an ordinary stereo file or with --channel.
+  /// Channels that cancel when averaged: no words (or `silence` from classify), and a note that
+  /// says what to do; none for an ordinary stereo file or with --channel.
   @Test func cancellingChannelsGetANote() throws {
     let f = try StereoCall()
     let inverted = try f.write([f.sides[0], f.sides[0].map { -$0 }], "inverted.wav")
@@ -750,6 +750,13 @@ struct FeatureStreamingCLITests {
     #expect(first.text.contains("four one five") && !first.stderr.contains("cancel"), "\(first.text) \(first.stderr)")
     let ordinary = try CLI.run(["transcribe", f.samples.appendingPathComponent("two-zero-nine-five-44k-stereo.wav").path])
     #expect(!ordinary.stderr.contains("cancel"), "\(ordinary.stderr)")
+    // classify: a whole clip heard as silence gets the same note.
+    let yes = try AudioFile.loadMono(path: f.yesRight).samples
+    let invertedYes = try f.write([yes, yes.map { -$0 }], "inverted-yes.wav")
+    let silent = try CLI.run(["classify", invertedYes])
+    #expect(silent.text.contains("silence") && silent.stderr.contains("inverted-yes.wav: its channels cancel"), "\(silent.text) \(silent.stderr)")
+    let heard = try CLI.run(["classify", "--channel", "1", invertedYes])
+    #expect(heard.text.contains("\tyes\t") && !heard.stderr.contains("cancel"), "\(heard.text) \(heard.stderr)")
   }
 
   /// A clip shorter than one Kaldi frame gets no frames, and a warning saying why.
