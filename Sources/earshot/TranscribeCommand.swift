@@ -13,8 +13,9 @@ struct Transcribe: ParsableCommand {
     abstract: "Transcribe audio files to text.",
     discussion: """
       Reads any format libsndfile reads, at any rate and channel count (the channels \
-      averaged, or one taken with --channel, and resampled to the model's rate). Long recordings are cut at pauses and decoded piece by \
-      piece in bounded memory; times are in seconds of the file. A large DC offset is \
+      averaged, or one taken with --channel, and resampled to the model's rate). Long \
+      recordings are cut at pauses and decoded piece by piece in bounded memory; times are \
+      in seconds of the file. A large DC offset is \
       removed and each stretch of speech is scaled so its loudest sample is at -0.1 dBFS \
       before its features, so quiet recordings are heard as well as loud ones (--keep-level: \
       as recorded). On a terminal, several files or one long one get a progress bar on \
