@@ -30,9 +30,11 @@ let package = Package(
       name: "earshot",
       dependencies: ["Earshot", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-    .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotFeatures"]),
-    .testTarget(name: "EarshotFeaturesTests", dependencies: ["EarshotFeatures", "EarshotAudio"]),
-    .testTarget(name: "EarshotNeuralTests", dependencies: ["EarshotNeural"]),
-    .testTarget(name: "EarshotTests", dependencies: ["Earshot"], exclude: ["Snapshots"]),
+    // Scratch folders for the tests, removed when the test process exits.
+    .target(name: "TestScratch", path: "Tests/TestScratch"),
+    .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotFeatures", "TestScratch"]),
+    .testTarget(name: "EarshotFeaturesTests", dependencies: ["EarshotFeatures", "EarshotAudio", "TestScratch"]),
+    .testTarget(name: "EarshotNeuralTests", dependencies: ["EarshotNeural", "TestScratch"]),
+    .testTarget(name: "EarshotTests", dependencies: ["Earshot", "TestScratch"], exclude: ["Snapshots"]),
   ]
 )

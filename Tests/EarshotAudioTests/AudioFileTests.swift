@@ -1,14 +1,11 @@
 @testable import EarshotAudio
 import CSndFile
 import Foundation
+import TestScratch
 import Testing
 
-/// A fresh temporary directory per test.
-func temporaryDirectory() -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-audio-\(UUID().uuidString)")
-  try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url
-}
+/// A fresh temporary directory per test (under the test process's scratch folder).
+func temporaryDirectory() -> URL { Scratch.folder("audio") }
 
 /// A canonical 44-byte-header PCM WAV with the given header fields and raw data bytes.
 func wavBytes(sampleRate: UInt32, channels: UInt16, bitsPerSample: UInt16 = 16, format: UInt16 = 1, data: [UInt8], dataSizeField: UInt32? = nil) -> Data {

@@ -1,5 +1,6 @@
 import EarshotFeatures
 import Foundation
+import TestScratch
 import Testing
 
 @Suite("Streaming equals whole-signal extraction")
@@ -57,7 +58,7 @@ struct StreamingTests {
 @Suite("NumpyStreamWriter")
 struct NumpyStreamWriterTests {
   @Test func headerIsFixedWhenTheRowCountDiffers() throws {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString).npy").path
+    let path = Scratch.path("stream.npy").path
     let writer = try NumpyStreamWriter(path: path, columns: 3, expectedRows: 5)
     #expect(!FileManager.default.fileExists(atPath: path))
     try writer.append(FeatureMatrix(frames: 2, bins: 3, values: [1, 2, 3, 4, 5, 6]))
@@ -71,7 +72,7 @@ struct NumpyStreamWriterTests {
   /// The top-dB clamp after the fact rewrites only chunks holding a value below the floor; the
   /// file must read back as if every value had been clamped.
   @Test func clampEqualsClampingEveryValue() throws {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("clamp-\(UUID().uuidString).npy").path
+    let path = Scratch.path("clamp.npy").path
     let columns = 7
     let writer = try NumpyStreamWriter(path: path, columns: columns, expectedRows: 10)
     var rng = SystemRandomNumberGenerator()
@@ -94,7 +95,7 @@ struct NumpyStreamWriterTests {
   /// A finished file replaces the one already at its path (by exchange, then the old one is
   /// removed): the folder then holds only the new file, with the new values.
   @Test func finishReplacesAnExistingFileAndLeavesNothingElse() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replace-\(UUID().uuidString)")
+    let dir = Scratch.path("replace")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("x.npy").path
@@ -111,7 +112,7 @@ struct NumpyStreamWriterTests {
   }
 
   @Test func abortLeavesNothing() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("abort-\(UUID().uuidString)")
+    let dir = Scratch.path("abort")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let writer = try NumpyStreamWriter(path: dir.appendingPathComponent("x.npy").path, columns: 2, expectedRows: 1)
     try writer.append(FeatureMatrix(frames: 1, bins: 2, values: [1, 2]))

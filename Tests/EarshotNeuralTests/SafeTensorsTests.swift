@@ -1,10 +1,11 @@
 import Foundation
+import TestScratch
 import Testing
 @testable import EarshotNeural
 
 @Suite struct SafeTensorsTests {
   static func temporaryPath(_ name: String) -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("earshot-neural-\(getpid())-\(name)").path
+    Scratch.root.appendingPathComponent("neural-\(name)").path
   }
 
   /// Bytes of a file with JSON `header` and raw `data`.

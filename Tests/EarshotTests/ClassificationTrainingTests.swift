@@ -1,5 +1,6 @@
 @testable import Earshot
 import Foundation
+import TestScratch
 import Testing
 
 /// Two sound classes at 8 kHz, 0.3 s clips: "low" is a tone at 300-600 Hz, "high" a tone at
@@ -647,7 +648,7 @@ enum ToneClasses {
 @Suite struct ClassificationDataGuardTests {
   /// A --train folder with a single label folder fails before any audio is decoded.
   @Test func oneLabelIsRefusedUpFront() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("one-label-\(UUID().uuidString)")
+    let dir = Scratch.path("one-label")
     let label = dir.appendingPathComponent("only")
     try FileManager.default.createDirectory(at: label, withIntermediateDirectories: true)
     try Data("not audio".utf8).write(to: label.appendingPathComponent("a.wav"))
@@ -658,7 +659,7 @@ enum ToneClasses {
 
   /// A folder of files (each path relative to a fresh temporary folder, contents irrelevant).
   static func tree(_ files: [String]) throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("label-tree-\(UUID().uuidString)")
+    let dir = Scratch.path("label-tree")
     for file in files {
       let url = dir.appendingPathComponent(file)
       try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -698,7 +699,7 @@ enum ToneClasses {
   }
 
   @Test func cliRefusesTheRootAtOnce() throws {
-    let out = FileManager.default.temporaryDirectory.appendingPathComponent("root-run-\(UUID().uuidString)")
+    let out = Scratch.path("root-run")
     let r = try CLI.run(["train", "--task", "classify", "--train", "/", "--output", out.path])
     #expect(r.status == 1)
     #expect(r.stderr.contains("/: not a classification folder: its sub-folder "), "\(r.stderr)")

@@ -1,5 +1,6 @@
 import Earshot
 import Foundation
+import TestScratch
 import Testing
 
 /// A synthetic two-word language at 8 kHz: "low" is a 500 Hz tone, "high" a 2 kHz tone;
@@ -64,11 +65,7 @@ enum ToneCorpus {
   }
 }
 
-func trainingTemporaryDirectory() -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-train-\(UUID().uuidString)")
-  try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url
-}
+func trainingTemporaryDirectory() -> URL { Scratch.folder("train") }
 
 @Suite(.serialized) struct TrainingEndToEndTests {
   /// Trains a 1 x 16 BiLSTM on 48 tone utterances for 30 epochs (180 steps) with every

@@ -1,5 +1,6 @@
 import Earshot
 import Foundation
+import TestScratch
 import Testing
 
 /// Levenshtein alignment, WER/CER and the report, against hand-computed cases.
@@ -232,7 +233,7 @@ import Testing
   }
 
   @Test func readsFSDDFolder() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-fsdd-\(UUID().uuidString)")
+    let dir = Scratch.path("fsdd")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     for name in ["7_george_12.wav", "0_theo_0.wav", "readme.txt", "x_y.wav"] {
@@ -252,7 +253,7 @@ import Testing
   /// The CTC folder reader and the classifiers' speaker split read FSDD names by one rule:
   /// a name one of them takes, the other takes with the same speaker.
   @Test func fsddNamesReadAlikeForBothTasks() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-fsdd-\(UUID().uuidString)")
+    let dir = Scratch.path("fsdd")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let names = ["7_george_12.wav", "3_jackson_0.flac", "4_nicolas_x.wav", "07_theo_1.wav", "4__1.wav",

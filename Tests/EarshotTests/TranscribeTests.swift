@@ -1,5 +1,6 @@
 @testable import Earshot
 import Foundation
+import TestScratch
 import Testing
 
 /// A transcription model around the random-weight PyTorch fixture network: its text means
@@ -639,7 +640,7 @@ struct DigitsModelTests {
   /// A folder that happens to share a shipped model's name (a training run called `digits`)
   /// does not hide the model, and a folder is never taken for a model file.
   @Test func aFolderIsNotAModelFile() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-catalog-\(UUID().uuidString)")
+    let dir = Scratch.path("catalog")
     let folder = dir.appendingPathComponent("digits")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
