@@ -329,6 +329,8 @@ func stdinToTemporaryFile() throws -> String {
 }
 
 private func stagingStdin() throws -> String {
+  // Ctrl-C or SIGTERM while stdin is read (or later, in any command) removes the staged file.
+  InterruptCleanup.install(outputFolder: nil)
   var template = Array(FileManager.default.temporaryDirectory.appendingPathComponent("earshot-stdin-\(getpid())-XXXXXX").path.utf8CString)
   let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
   guard fd >= 0 else {
@@ -495,12 +497,18 @@ func writeAtomically(_ data: Data, to path: String) throws {
 }
 
 /// On Ctrl-C (SIGINT) or SIGTERM: removes this process's temporary output files
-/// (`*.tmp-PID*`) from the output folder, says so on stderr and exits with 128 + the signal
-/// (130 for Ctrl-C, 143 for SIGTERM). Finished outputs stay; no partial file is left behind.
+/// (`*.tmp-PID*`) from the output folder and a staged stdin file, says so on stderr and exits
+/// with 128 + the signal (130 for Ctrl-C, 143 for SIGTERM). Finished outputs stay; no partial
+/// file is left behind.
 enum InterruptCleanup {
   nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+  nonisolated(unsafe) private static var outputFolder: String?
 
-  static func install(outputFolder: String?) {
+  /// Installs the handlers once; a later call only names the output folder (stdin staging
+  /// installs them before a command knows its folder).
+  static func install(outputFolder folder: String?) {
+    if let folder { outputFolder = folder }
+    guard sources.isEmpty else { return }
     let marker = ".tmp-\(getpid())"
     for sig in [SIGINT, SIGTERM] {
       signal(sig, SIG_IGN)
@@ -509,14 +517,14 @@ enum InterruptCleanup {
         // No new temporary file after this; the ones that exist are all in the folder now.
         TemporaryFiles.close()
         var removed = 0
-        if let folder = outputFolder, let names = try? FileManager.default.subpathsOfDirectory(atPath: folder) {
+        if let folder = InterruptCleanup.outputFolder, let names = try? FileManager.default.subpathsOfDirectory(atPath: folder) {
           // ".tmp-PID" at the end or before "-": not another process's ".tmp-PIDx".
           for name in names where name.hasSuffix(marker) || name.contains(marker + "-") {
             if unlink(URL(fileURLWithPath: folder).appendingPathComponent(name).path) == 0 { removed += 1 }
           }
         }
         if let staged = StandardOutput.stagedInput { unlink(staged) }
-        printError("interrupted; \(removed) unfinished output file(s) removed")
+        printError(InterruptCleanup.outputFolder == nil ? "interrupted" : "interrupted; \(removed) unfinished output file(s) removed")
         exit(128 + sig)
       }
       source.resume()

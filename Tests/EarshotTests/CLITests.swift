@@ -1,5 +1,6 @@
 import Earshot
 import Foundation
+import TestScratch
 import Testing
 
 /// Runs the built `earshot` executable.
@@ -119,11 +120,8 @@ extension FeatureOptions {
   }
 }
 
-func temporaryDirectory() -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("earshot-cli-\(UUID().uuidString)")
-  try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url
-}
+/// A fresh temporary directory per test (under the test process's scratch folder).
+func temporaryDirectory() -> URL { Scratch.folder("cli") }
 
 @Suite("earshot CLI, end to end")
 struct CLITests {
@@ -416,6 +414,17 @@ struct CLITests {
       let pid = Int32(name.dropFirst("earshot-stdin-".count).prefix { $0 != "-" }) ?? 0
       #expect(pid == 0 || kill(pid, 0) == 0, "left behind: \(name)")
     }
+  }
+
+  /// SIGTERM while stdin is being staged (here: the writer still has 3 s to go) ends the
+  /// command with 143 and removes the staged file; classify, which writes no files, had no
+  /// handler, and the file stayed.
+  @Test func sigtermRemovesStagedStdin() throws {
+    let sample = CLI.repository.appendingPathComponent("samples/yes.wav").path
+    let script = "(cat '\(sample)'; sleep 3) | '\(CLI.executable.path)' classify - & p=$!; sleep 1; kill -TERM $p; wait $p; s=$?; "
+      + "ls \"${TMPDIR:-/tmp}\"/earshot-stdin-$p-* 2>/dev/null && exit 99; exit $s"
+    let r = try CLI.runShell(script)
+    #expect(r.status == 143 && r.stderr.contains("interrupted"), "\(r.status) \(r.stderr)")
   }
 
   @Test func formatsRoundTrip() throws {
