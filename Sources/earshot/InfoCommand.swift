@@ -51,7 +51,8 @@ struct Info: ParsableCommand {
     // In the order given: models where a .safetensors file is named, audio files otherwise.
     let audioInputs = inputs.filter { !$0.isModelFile }
     let items: [(path: String, isModel: Bool)] = inputs.flatMap { input in
-      input.isModelFile ? [(input, true)] : expandInputs([input]).map { ($0, false) } + modelFiles(inFolder: input).map { ($0, true) }
+      input.isModelFile ? [(input, true)]
+        : expandInputs([input], skipped: &failures).map { ($0, false) } + modelFiles(inFolder: input).map { ($0, true) }
     }
     // Files found for the audio inputs (folders: audio files and models in them).
     let found = items.filter { !$0.isModel || !inputs.contains($0.path) }

@@ -124,14 +124,17 @@ func checkStdinOnce(_ inputs: [String]) throws {
 }
 
 /// Expands directories (recursively, sorted, audio extensions only); files are kept as given,
-/// so that a bad file named on the command line is reported, not skipped.
-func expandInputs(_ inputs: [String]) -> [String] { expandInputsNamingOutputs(inputs).map(\.path) }
+/// so that a bad file named on the command line is reported, not skipped. What a folder's
+/// search passes over is printed as errors, and counted in `skipped`.
+func expandInputs(_ inputs: [String], skipped: inout Int) -> [String] {
+  expandInputsNamingOutputs(inputs, skipped: &skipped).map(\.path)
+}
 
 /// `expandInputs`, with each file's output stem: the path under the folder it was found in,
 /// without its extension (`clips/yes/a.wav` from `clips` gives `yes/a`), so that Speech
 /// Commands' `yes/a.wav` and `no/a.wav` get outputs of their own; the base name for a file
 /// given itself; `stdin` for -.
-func expandInputsNamingOutputs(_ inputs: [String]) -> [(path: String, stem: String)] {
+func expandInputsNamingOutputs(_ inputs: [String], skipped: inout Int) -> [(path: String, stem: String)] {
   func stem(_ relative: String) -> String { (relative as NSString).deletingPathExtension }
   var files: [(path: String, stem: String)] = []
   for input in inputs {
@@ -139,7 +142,10 @@ func expandInputsNamingOutputs(_ inputs: [String]) -> [(path: String, stem: Stri
       files.append((input, "stdin"))
     } else if PathKind(input) == .folder {
       let prefix = input.hasSuffix("/") ? input : input + "/"
-      files += audioFiles(in: input).map { ($0, stem(String($0.dropFirst(prefix.count)))) }
+      let search = searchAudioFiles(in: input)
+      for line in search.skipped { printError("error: " + line) }
+      skipped += search.skipped.count
+      files += search.files.map { ($0, stem(String($0.dropFirst(prefix.count)))) }
     } else {
       files.append((input, stem(URL(fileURLWithPath: input).lastPathComponent)))
     }
@@ -375,9 +381,14 @@ final class AudioBatch: @unchecked Sendable {
   /// `expandInputsNamingOutputs`).
   let stems: [String]
 
+  /// Entries a folder's search passed over (printed already); each counts as a failure.
+  let skipped: Int
+
   /// Prints an error and throws `ExitCode.failure` when the inputs hold no audio files.
   init(_ inputs: [String]) throws {
-    let found = expandInputsNamingOutputs(inputs)
+    var skipped = 0
+    let found = expandInputsNamingOutputs(inputs, skipped: &skipped)
+    self.skipped = skipped
     var files = found.map(\.path)
     if files.isEmpty {
       printError("error: no audio files found in \(inputs.joined(separator: " "))")
@@ -422,7 +433,8 @@ final class AudioBatch: @unchecked Sendable {
         progress.finish(file: i, failed: true)
       }
     }
-    if failures > 0 && count > 1 { printError("\(failures) of \(count) files failed") }
+    failures += skipped
+    if failures > 0 && count + skipped > 1 { printError("\(failures) of \(count + skipped) files failed") }
     return failures
   }
 

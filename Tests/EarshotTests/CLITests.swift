@@ -768,6 +768,26 @@ struct FeatureStreamingCLITests {
     #expect(heard.text.contains("\tyes\t") && !heard.stderr.contains("cancel"), "\(heard.text) \(heard.stderr)")
   }
 
+  /// What a folder's search passes over is named and fails the run: a file whose name is not
+  /// valid UTF-8 (Foundation cannot open it) and a broken link, each with an audio extension;
+  /// the folder's other files go on. They used to vanish without a word (exit status 0).
+  @Test func folderEntriesThatCannotBeOpenedAreNamed() throws {
+    let dir = temporaryDirectory()
+    let sample = CLI.repository.appendingPathComponent("samples/yes.wav").path
+    try FileManager.default.copyItem(atPath: sample, toPath: dir.appendingPathComponent("ok.wav").path)
+    // "bad\xFF.wav": a Latin-1 byte, made with link(2) on the raw bytes.
+    let raw = Array(dir.path.utf8) + Array("/bad".utf8) + [0xFF] + Array(".wav".utf8) + [0]
+    let linked = raw.map { CChar(bitPattern: $0) }.withUnsafeBufferPointer { link(sample, $0.baseAddress!) }
+    try #require(linked == 0)
+    try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("gone.wav").path, withDestinationPath: "/nonexistent.wav")
+    for command in [["transcribe"], ["classify"], ["info"], ["features", "--output", "-"]] {
+      let r = try CLI.run(command + [dir.path])
+      #expect(r.status == 1, "\(command): \(r.status) \(r.stderr)")
+      #expect(r.stderr.contains("its name is not valid UTF-8") && r.stderr.contains("gone.wav: left out: it cannot be opened"), "\(command): \(r.stderr)")
+      #expect(!r.stdout.isEmpty, "\(command): ok.wav goes on")
+    }
+  }
+
   /// A clip shorter than one Kaldi frame gets no frames, and a warning saying why.
   @Test func clipShorterThanAFrameIsNamed() throws {
     let short = temporaryDirectory().appendingPathComponent("short.wav").path
