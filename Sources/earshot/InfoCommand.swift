@@ -8,9 +8,11 @@ struct Info: ParsableCommand {
     abstract: "Print the format, sample rate, channels and duration of audio files, or what a model is.",
     discussion: """
       One line per audio file: path, container, encoding, rate, channels, frames, seconds. \
-      A file the other commands cannot process (no frames, cut short, an unsupported rate) \
-      still gets its header line where libsndfile reads one (JSON: with an "error" field); \
-      the reason goes to stderr, and the exit status is 1.
+      A file whose header the other commands refuse (no frames, cut short, an unsupported \
+      rate or channel count) still gets its header line where libsndfile reads one (JSON: \
+      with an "error" field); the reason goes to stderr, and the exit status is 1. info reads \
+      headers, not samples: a NaN or infinite sample in a float file is found when another \
+      command decodes it.
 
       A model (--model NAME|PATH, a .safetensors file among the inputs, or one in a folder \
       given, such as a training run's best and last) is described \

@@ -12,8 +12,8 @@ struct Transcribe: ParsableCommand {
     commandName: "transcribe",
     abstract: "Transcribe audio files to text.",
     discussion: """
-      Reads any format libsndfile reads, at any rate and channel count (the channels \
-      averaged, or one taken with --channel, and resampled to the model's rate). Long \
+      Reads any format libsndfile reads, at any rate from 1 to 768 kHz and up to 64 channels \
+      (the channels averaged, or one taken with --channel, and resampled to the model's rate). Long \
       recordings are cut at pauses and decoded piece by piece in bounded memory; times are \
       in seconds of the file. A large DC offset is \
       removed and each stretch of speech is scaled so its loudest sample is at -0.1 dBFS \
