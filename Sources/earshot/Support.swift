@@ -346,9 +346,16 @@ private func stagingStdin() throws -> String {
   StandardOutput.stagedInput = path
   defer { close(fd) }
   var block = [UInt8](repeating: 0, count: 1 << 20)
+  var total = 0
   while true {
     let got = block.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+    if got == 0 && total == 0 {
+      unlink(path)
+      StandardOutput.stagedInput = nil
+      throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "stdin: empty: no audio was piped in (- reads a recording from stdin, e.g. < clip.wav)"])
+    }
     if got == 0 { return path }
+    if got > 0 { total += got }
     if got < 0 && errno == EINTR { continue }
     var written = 0
     while got > 0 && written < got {

@@ -503,6 +503,11 @@ struct CLITests {
     #expect(info.status == 0 && info.text.hasPrefix("stdin\t") && info.text.contains("8000 Hz, 1 ch"), "\(info.text) \(info.stderr)")
     let twice = try CLI.run(["features", "-", "-", "--output", "-"], stdin: bytes)
     #expect(twice.status == 64 && twice.stderr.contains("can be given once"), "\(twice.stderr)")
+    // Nothing piped in is said as such (it was libsndfile's "Format not recognised").
+    for command in [["transcribe", "-"], ["classify", "-"], ["info", "-"]] {
+      let empty = try CLI.run(command, stdin: Data())
+      #expect(empty.status == 1 && empty.stderr.contains("stdin: empty: no audio was piped in"), "\(command): \(empty.stderr)")
+    }
   }
 
   @Test(arguments: [
