@@ -121,8 +121,8 @@ struct Classify: ParsableCommand {
     switch format {
     case .text:
       var line = timeline
-        ? "\(name)\t\(String(format: "%.2f", r.start))\t\(String(format: "%.2f", r.end))\t\(r.label)\t\(String(format: "%.4f", r.confidence))"
-        : "\(name)\t\(r.label)\t\(String(format: "%.4f", r.confidence))"
+        ? "\(textField(name))\t\(String(format: "%.2f", r.start))\t\(String(format: "%.2f", r.end))\t\(r.label)\t\(String(format: "%.4f", r.confidence))"
+        : "\(textField(name))\t\(r.label)\t\(String(format: "%.4f", r.confidence))"
       for (label, p) in runnersUp { line += "\t\(label):\(String(format: "%.4f", p))" }
       return line + "\n"
     case .json:

@@ -92,7 +92,7 @@ struct Info: ParsableCommand {
               + (problem.map { ",\"error\":\(FeatureWriter.jsonString($0))" } ?? "") + "}\n"
           )
         } else {
-          StandardOutput.write(String(format: "%@\t%@, %@, %d Hz, %d ch, %d frames, %.3f s\n", name, info.container, info.encoding, info.sampleRate, info.channels, info.frames, info.durationSeconds))
+          StandardOutput.write(String(format: "%@\t%@, %@, %d Hz, %d ch, %d frames, %.3f s\n", textField(name), info.container, info.encoding, info.sampleRate, info.channels, info.frames, info.durationSeconds))
         }
       }
       if let problem { printError("error: \(problem)") }
@@ -172,7 +172,7 @@ struct ModelDescription {
 
   var text: String {
     let mb = String(format: "%.1f MB", Double(bytes) / 1_000_000)
-    var lines = ["\(name)\t\(shipped ? "shipped model, " : "")\(mb)"]
+    var lines = ["\(textField(name))\t\(shipped ? "shipped model, " : "")\(mb)"]
     let what = task == "transcription" ? "CTC transcription, \(outputs.count) \(outputKind)" : "classification, \(outputs.count) labels"
     lines.append("  \(what): \(outputs.map { $0 == " " ? "(space)" : $0 }.joined(separator: " "))")
     let total = networks.reduce(0) { $0 + $1.parameters }

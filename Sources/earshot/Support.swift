@@ -552,6 +552,15 @@ enum InterruptCleanup {
   }
 }
 
+/// A file name as one field of a tab-separated text line: tabs, newlines and carriage returns
+/// written as \t, \n and \r, so that an odd name cannot add a column or a line (JSON output
+/// escapes them its own way).
+func textField(_ name: String) -> String {
+  guard name.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\r" }) else { return name }
+  return name.replacingOccurrences(of: "\t", with: "\\t").replacingOccurrences(of: "\n", with: "\\n")
+    .replacingOccurrences(of: "\r", with: "\\r")
+}
+
 /// Which channel of a multichannel file `transcribe`, `classify`, `features`, `evaluate` and
 /// `logits` hear.
 struct ChannelOption: ParsableArguments {

@@ -123,7 +123,7 @@ struct Transcribe: ParsableCommand {
   func render(_ t: Transcript, name: String, several: Bool) -> String {
     switch format {
     case .text:
-      return several && folder == nil ? "\(name)\t\(t.text)\n" : t.text + "\n"
+      return several && folder == nil ? "\(textField(name))\t\(t.text)\n" : t.text + "\n"
     case .json:
       return TranscriptWriter.jsonLine(t, file: name, alternatives: nbest > 1)
     case .srt:

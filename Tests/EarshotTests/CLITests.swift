@@ -793,6 +793,23 @@ struct FeatureStreamingCLITests {
     }
   }
 
+  /// A tab or newline in a file name is written as \t or \n in the tab-separated text lines,
+  /// so each file is still one line of the same columns (it added a column or split a line).
+  @Test func oddNamesKeepTextLinesWhole() throws {
+    let dir = temporaryDirectory()
+    let sample = CLI.repository.appendingPathComponent("samples/yes.wav").path
+    for name in ["a\tb.wav", "c\nd.wav"] {
+      try FileManager.default.copyItem(atPath: sample, toPath: dir.appendingPathComponent(name).path)
+    }
+    for (command, columns) in [(["classify"], 3), (["info"], 2), (["transcribe"], 2)] {
+      let r = try CLI.run(command + [dir.path])
+      let lines = r.text.split(separator: "\n")
+      #expect(r.status == 0 && lines.count == 2, "\(command): \(r.text)")
+      #expect(lines.allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false).count == columns }, "\(command): \(r.text)")
+      #expect(r.text.contains("a\\tb.wav") && r.text.contains("c\\nd.wav"), "\(command): \(r.text)")
+    }
+  }
+
   /// A clip shorter than one Kaldi frame gets no frames, and a warning saying why.
   @Test func clipShorterThanAFrameIsNamed() throws {
     let short = temporaryDirectory().appendingPathComponent("short.wav").path
