@@ -54,10 +54,9 @@ public final class FeatureExtractor: @unchecked Sendable {
   }
 
   let framing: Framing
-  /// Kaldi's window (fbank works in float, as Kaldi does); empty for the other kinds.
-  private let window: [Float]
-  /// The spectral kinds' window, zero-padded to the FFT length (float64, as librosa's).
-  private let spectralWindow: [Double]
+  /// The analysis window in float64: the spectral kinds multiply by it in float64, as
+  /// librosa does (zero-padded to the FFT length); fbank by its float32 rounding, as Kaldi.
+  private let window: [Double]
   private let fft: RealFFT
   private let filterbank: MelFilterbank?
   /// The mel (or Kaldi fbank) filterbank, nil for the kinds without one (stft, power).
@@ -119,8 +118,7 @@ public final class FeatureExtractor: @unchecked Sendable {
       framing = Framing(
         frameLength: length, hop: shift, firstStart: snip ? 0 : shift / 2 - length / 2, edge: .symmetric,
         frameCount: { n in snip ? (n >= length ? 1 + (n - length) / shift : 0) : (n + shift / 2) / shift })
-      window = k.window.coefficients(length: length, periodic: false)
-      spectralWindow = []
+      window = k.window.doubleCoefficients(length: length, periodic: false)
       fft = RealFFT(size: padded)
       filterbank = try MelFilterbank(kaldiSampleRate: rate, paddedLength: padded, options: k)
       baseBins = k.melBands + (k.useEnergy ? 1 : 0)
@@ -151,8 +149,7 @@ public final class FeatureExtractor: @unchecked Sendable {
       for (i, w) in s.window.doubleCoefficients(length: windowLength, periodic: s.periodicWindow).enumerated() {
         padded[left + i] = w
       }
-      spectralWindow = padded
-      window = []
+      window = padded
       let center = s.center
       let pad = fftSize / 2
       framing = Framing(
@@ -392,7 +389,7 @@ public final class FeatureExtractor: @unchecked Sendable {
     let magnitude = options.spectrogram.power == 1
     let n = fft.size
     let bands = bank.bands
-    spectralWindow.withUnsafeBufferPointer { w in
+    window.withUnsafeBufferPointer { w in
       bank.start.withUnsafeBufferPointer { start in
         bank.offsets.withUnsafeBufferPointer { offsets in
           bank.flatWeights.withUnsafeBufferPointer { weights in
@@ -426,7 +423,7 @@ public final class FeatureExtractor: @unchecked Sendable {
     if options.kind == .fbank { return processKaldiFrame(samples, scratch: scratch, into: out) }
     let n = fft.size
     let input = scratch.fft.input
-    spectralWindow.withUnsafeBufferPointer { w in
+    window.withUnsafeBufferPointer { w in
       for i in 0..<n { input[i] = Double(samples[i]) * w[i] }
     }
     switch options.kind {
@@ -484,7 +481,7 @@ public final class FeatureExtractor: @unchecked Sendable {
       }
       let input = scratch.fft.input
       window.withUnsafeBufferPointer { w in
-        for i in 0..<length { input[i] = Double(x[i] * w[i]) }
+        for i in 0..<length { input[i] = Double(x[i] * Float(w[i])) }   // float32, as Kaldi
       }
       for i in length..<fft.size { input[i] = 0 }
       if k.useEnergy && !k.rawEnergy {
