@@ -14,7 +14,7 @@ import Foundation
 /// ```
 ///
 /// Parity (tested against fixtures from `scripts/fixtures/features.py`): `stft`/`power`/`mel`
-/// match librosa 0.11 within 1e-4 of the maximum; `logmel` and `mfcc` within 1e-3
+/// match librosa 0.11 within 1e-4 of the maximum; `logmel`, `mfcc` and `pcen` within 1e-3
 /// absolute; `fbank` matches kaldi-native-fbank 1.23 within 1e-3.
 public final class FeatureExtractor: @unchecked Sendable {
   /// Largest `fftSize`, `windowLength`, `hopLength` and Kaldi frame length or shift accepted,
@@ -167,7 +167,7 @@ public final class FeatureExtractor: @unchecked Sendable {
         dctBasis = []
         baseBins = fftSize / 2 + 1
         frameBins = baseBins
-      case .mel, .logmel, .mfcc:
+      case .mel, .logmel, .mfcc, .pcen:
         let bank = try MelFilterbank(sampleRate: rate, fftSize: fftSize, options: options.mel)
         filterbank = bank
         frameBins = bank.bands
@@ -189,7 +189,7 @@ public final class FeatureExtractor: @unchecked Sendable {
         preconditionFailure("handled above")
       }
       switch (options.kind, s.power, kernels) {
-      case (.mel, 1, let k?), (.mel, 2, let k?): blockPath = (k, .copy)
+      case (.mel, 1, let k?), (.mel, 2, let k?), (.pcen, 1, let k?), (.pcen, 2, let k?): blockPath = (k, .copy)
       case (.logmel, 1, let k?), (.logmel, 2, let k?), (.mfcc, 1, let k?), (.mfcc, 2, let k?):
         blockPath = (k, options.log.compression == .natural ? .naturalLog : .scaledLog)
       default: blockPath = nil
@@ -206,6 +206,17 @@ public final class FeatureExtractor: @unchecked Sendable {
         if let top = options.log.topDecibels, !(top >= 0) {
           throw .invalidOption(name: "log.topDecibels", value: "\(top)", expected: ">= 0, or nil for no clamp")
         }
+      }
+    }
+    if options.kind == .pcen {
+      let p = options.pcen
+      for (name, value) in [("pcen.gain", p.gain), ("pcen.bias", p.bias), ("pcen.exponent", p.exponent)]
+      where !(value >= 0 && value.isFinite) {
+        throw .invalidOption(name: name, value: "\(value)", expected: "finite and >= 0")
+      }
+      for (name, value) in [("pcen.timeConstant", p.timeConstant), ("pcen.epsilon", p.epsilon), ("pcen.inputScale", p.inputScale)]
+      where !(value > 0 && value.isFinite) {
+        throw .invalidOption(name: name, value: "\(value)", expected: "finite and > 0")
       }
     }
     let d = options.deltas
@@ -238,7 +249,7 @@ public final class FeatureExtractor: @unchecked Sendable {
     outputBins = baseBins * (1 + d.order)
     let clamps = (options.kind == .logmel || options.kind == .mfcc) && options.log.compression == .decibels
       && options.log.topDecibels != nil
-    needsWholeUtterance = clamps || d.order > 0 || options.cmvn.mode != .none
+    needsWholeUtterance = clamps || d.order > 0 || options.cmvn.mode != .none || options.kind == .pcen
     streamableTopDecibels = clamps && options.kind == .logmel && d.order == 0 && options.cmvn.mode == .none
       ? options.log.topDecibels : nil
   }
@@ -318,6 +329,7 @@ public final class FeatureExtractor: @unchecked Sendable {
       }
     }
     if options.kind == .mfcc { m = applyDCT(consume m) }
+    if options.kind == .pcen { applyPCEN(&m) }
     if options.deltas.order > 0 {
       guard m.frames >= options.deltas.width else {
         throw .tooFewFrames(
@@ -333,6 +345,34 @@ public final class FeatureExtractor: @unchecked Sendable {
     case .level: CMVN.level(&m, normalizeVariance: options.cmvn.normalizeVariance, statisticsFrames: statisticsFrames)
     }
     return m
+  }
+
+  /// Per-channel energy normalisation of mel rows in place (``PCENOptions``), in float64 as
+  /// librosa; each band's smoother starts from librosa's default state.
+  private func applyPCEN(_ m: inout FeatureMatrix) {
+    let p = options.pcen
+    let s = p.smoothing(hopSeconds: Double(hopLength) / Double(options.sampleRate))
+    let gain = Double(p.gain), bias = Double(p.bias), r = Double(p.exponent)
+    let scale = Double(p.inputScale), eps = Double(p.epsilon)
+    let logEps = Foundation.log(eps)
+    let biasPower = Foundation.pow(bias, r)
+    let bands = m.bins, frames = m.frames
+    var smoothed = [Double](repeating: 1, count: bands)
+    m.values.withUnsafeMutableBufferPointer { v in
+      for t in 0..<frames {
+        let row = v.baseAddress! + t * bands
+        for j in 0..<bands {
+          let e = Double(row[j]) * scale
+          smoothed[j] = (1 - s) * smoothed[j] + s * e
+          let ratio = e * Foundation.exp(-gain * (logEps + Foundation.log1p(smoothed[j] / eps)))
+          let out: Double
+          if r == 0 { out = Foundation.log1p(ratio) }
+          else if bias == 0 { out = Foundation.exp(r * Foundation.log(ratio)) }
+          else { out = biasPower * Foundation.expm1(r * Foundation.log1p(ratio / bias)) }
+          row[j] = Float(out)
+        }
+      }
+    }
   }
 
   /// Log-mel units per decibel of signal power: the features hold `log(|X|^power)`, in dB or

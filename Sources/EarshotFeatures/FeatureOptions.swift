@@ -12,6 +12,11 @@ public enum FeatureKind: String, Codable, Sendable, CaseIterable {
   case mfcc
   /// Kaldi filterbank: (frames, bins [+1 energy]), kaldi-native-fbank's `OnlineFbank`.
   case fbank
+  /// Per-channel energy normalisation of the mel spectrogram: (frames, melBands),
+  /// `librosa.pcen(S * pcen.inputScale)` of `librosa.feature.melspectrogram` (see
+  /// ``PCENOptions``). An automatic gain control per band in place of a log: steady
+  /// backgrounds are divided out, onsets stand out.
+  case pcen
 }
 
 /// How `center` framing pads the ends of the signal.
@@ -160,6 +165,38 @@ public struct KaldiFbankOptions: Equatable, Codable, Sendable {
   public init() {}
 }
 
+/// Per-channel energy normalisation (Wang et al. 2017; librosa `pcen`): each mel band's energy
+/// `E` (times `inputScale`) is divided by a smoothed copy of itself raised to `gain`, then
+/// root-compressed: `(E / (epsilon + M)^gain + bias)^exponent - bias^exponent`, where
+/// `M[t] = (1 - s) M[t-1] + s E[t]` (`M[-1] = 1`, as librosa's default filter state) and
+/// `s` follows from `timeConstant`. Defaults are librosa's, with its documented input
+/// scaling: samples in [-1, 1] are read as 32-bit integers (`S * 2**31`); librosa recommends
+/// a magnitude mel spectrogram (`power` 1). Parity with librosa 0.11 is tested.
+public struct PCENOptions: Equatable, Codable, Sendable {
+  /// Exponent of the smoother in the denominator, 0...1 usually (librosa `gain`); >= 0.
+  public var gain: Float = 0.98
+  /// Added before root compression (librosa `bias`); >= 0.
+  public var bias: Float = 2
+  /// Root compression exponent (librosa `power`); >= 0, 0 takes `log1p` instead.
+  public var exponent: Float = 0.5
+  /// Time constant of the smoother in seconds (librosa `time_constant`); > 0.
+  public var timeConstant: Float = 0.4
+  /// Keeps the division finite (librosa `eps`); > 0.
+  public var epsilon: Float = 1e-6
+  /// The mel energies are multiplied by this first; > 0. 2^31 reads [-1, 1] samples as 32-bit
+  /// integers, the scale librosa's defaults are meant for.
+  public var inputScale: Float = 2_147_483_648
+
+  public init() {}
+
+  /// The smoother's coefficient `s` for frames every `hopSeconds` (librosa's `b`):
+  /// `(sqrt(1 + 4 T^2) - 1) / (2 T^2)` with `T = timeConstant / hopSeconds`.
+  public func smoothing(hopSeconds: Double) -> Double {
+    let t = Double(timeConstant) / hopSeconds
+    return ((1 + 4 * t * t).squareRoot() - 1) / (2 * t * t)
+  }
+}
+
 /// Time derivatives appended to the features.
 public struct DeltaOptions: Equatable, Codable, Sendable {
   /// 0: none; 1: `[x, delta]`; 2: `[x, delta, delta-delta]`.
@@ -230,18 +267,31 @@ public struct FeatureOptions: Equatable, Codable, Sendable {
   public var sampleRate = 22_050
   /// Framing and FFT (not used by `fbank`).
   public var spectrogram = SpectrogramOptions()
-  /// Mel filterbank (for `mel`, `logmel`, `mfcc`).
+  /// Mel filterbank (for `mel`, `logmel`, `mfcc`, `pcen`).
   public var mel = MelOptions()
   /// Log compression (for `logmel`, `mfcc`).
   public var log = LogOptions()
   /// Cepstra (for `mfcc`).
   public var mfcc = MFCCOptions()
+  /// Per-channel energy normalisation (for `pcen`; `mel` sets its bands).
+  public var pcen: PCENOptions {
+    get { storedPCEN ?? PCENOptions() }
+    set { storedPCEN = newValue == PCENOptions() ? nil : newValue }
+  }
+  /// `pcen` where it is not the default: absent from the JSON of front ends that leave it be,
+  /// so model files written before it existed decode, and their JSON does not change.
+  private var storedPCEN: PCENOptions? = nil
   /// Kaldi filterbank (for `fbank`).
   public var fbank = KaldiFbankOptions()
   /// Appended derivatives.
   public var deltas = DeltaOptions()
   /// Normalisation, applied last (after deltas).
   public var cmvn = CMVNOptions()
+
+  private enum CodingKeys: String, CodingKey {
+    case kind, sampleRate, spectrogram, mel, log, mfcc, fbank, deltas, cmvn
+    case storedPCEN = "pcen"
+  }
 
   public init() {}
 

@@ -14,12 +14,14 @@ extension FeatureFileFormat: ExpressibleByArgument {}
 struct Features: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "features",
-    abstract: "Compute spectrograms, mel, log-mel, MFCC or Kaldi fbank features of audio files.",
+    abstract: "Compute spectrograms, mel, log-mel, MFCC, PCEN or Kaldi fbank features of audio files.",
     discussion: """
       Defaults follow librosa (n_fft 2048, hop 512, 128 Slaney mel bands, power 2, centred \
       frames with zero padding) so that `--kind mel` equals librosa.feature.melspectrogram \
       at the file's own rate; `--kind fbank` follows Kaldi (25 ms povey frames every 10 ms, \
-      23 bins, snip edges, dither 0). Output is time-major: (frames, bins).
+      23 bins, snip edges, dither 0). `--kind pcen` is librosa.pcen of the mel spectrogram \
+      as librosa's example computes it: magnitude (--power 1) and samples read as 32-bit \
+      integers (--pcen-scale 2^31). Output is time-major: (frames, bins).
 
       Examples:
         earshot features a.wav --kind logmel --fft-size 512 --window-length 400 \\
@@ -27,6 +29,8 @@ struct Features: ParsableCommand {
         earshot features corpus/ --kind fbank --mel-bands 80 --format kaldi-ark \\
             --output feats/
         earshot features a.wav --kind mel --format png --output pictures/
+        earshot features birds.flac --kind pcen --sample-rate 22050 --hop-length 512 \
+            --pcen-time-constant 0.06 --output feats/
 
       Formats: npy (float32, one <name>.npy per file), csv, json (one object per file), \
       kaldi-ark (feats.ark + feats.scp in the output folder; kaldiio reads them), png \
@@ -36,7 +40,7 @@ struct Features: ParsableCommand {
       that cannot be read prints one line on stderr; the rest go on; exit status 1.
       """)
 
-  @Option(help: "What to compute: stft (magnitude), power, mel, logmel, mfcc or fbank.")
+  @Option(help: "What to compute: stft (magnitude), power, mel, logmel, mfcc, pcen (per-channel energy normalised mel) or fbank.")
   var kind: FeatureKind = .mel
   @Option(help: "Output folder, or - for stdout.")
   var output: String
@@ -56,7 +60,7 @@ struct Features: ParsableCommand {
   var center: Bool?
   @Option(help: "Padding for centred frames: constant (zeros) or reflect. (default: constant)")
   var padMode: PadMode?
-  @Option(help: "Spectrum exponent for mel, logmel and mfcc: 2 power, 1 magnitude. (default: 2)")
+  @Option(help: "Spectrum exponent for mel, logmel, mfcc and pcen: 2 power, 1 magnitude. (default: 2; pcen: 1)")
   var power: Float?
   @Option(help: "Mel bands (fbank: bins). (default: 128; fbank: 23)")
   var melBands: Int?
@@ -94,6 +98,18 @@ struct Features: ParsableCommand {
   var cmvnSpan: Float?
   @Option(help: "Frames added on each side of the --cmvn-span span.")
   var cmvnSpanMargin = 20
+  @Option(help: "pcen: exponent of the smoothed energy it divides by (librosa gain). (default: 0.98)")
+  var pcenGain: Float?
+  @Option(help: "pcen: added before root compression (librosa bias). (default: 2)")
+  var pcenBias: Float?
+  @Option(help: "pcen: root compression exponent, 0 for log1p (librosa power). (default: 0.5)")
+  var pcenExponent: Float?
+  @Option(help: ArgumentHelp("pcen: time constant of the energy smoother (librosa time_constant). (default: 0.4)", valueName: "seconds"))
+  var pcenTimeConstant: Float?
+  @Option(help: "pcen: keeps the division finite (librosa eps). (default: 1e-6)")
+  var pcenEps: Float?
+  @Option(help: "pcen: mel energies are multiplied by this first; 2147483648 (2^31) reads samples as 32-bit integers. (default: 2147483648)")
+  var pcenScale: Float?
   @Option(help: "fbank: frame length in milliseconds (Kaldi frame-length). (default: 25)")
   var frameLengthMs: Float?
   @Option(help: "fbank: frame shift in milliseconds (Kaldi frame-shift). (default: 10)")
@@ -147,6 +163,8 @@ struct Features: ParsableCommand {
     "preemphasis": "--preemphasis", "log.floor": "--log-floor", "deltas.width": "--delta-width",
     "deltas.order": "--deltas", "minFrequency": "--min-frequency", "maxFrequency": "--max-frequency",
     "lowFrequency/highFrequency": "--min-frequency/--max-frequency",
+    "pcen.gain": "--pcen-gain", "pcen.bias": "--pcen-bias", "pcen.exponent": "--pcen-exponent",
+    "pcen.timeConstant": "--pcen-time-constant", "pcen.epsilon": "--pcen-eps", "pcen.inputScale": "--pcen-scale",
   ]
 
   /// `error`'s description, an invalid option named by its flag instead of the library's field.
@@ -163,11 +181,14 @@ struct Features: ParsableCommand {
     let groups: [(given: [(String, Bool)], kinds: Set<FeatureKind>, applies: String)] = [
       ([("--fft-size", fftSize != nil), ("--window-length", windowLength != nil), ("--hop-length", hopLength != nil),
         ("--center/--no-center", center != nil), ("--pad-mode", padMode != nil)],
-       [.stft, .power, .mel, .logmel, .mfcc], "every kind but fbank, whose frames are --frame-length-ms and --frame-shift-ms"),
+       [.stft, .power, .mel, .logmel, .mfcc, .pcen], "every kind but fbank, whose frames are --frame-length-ms and --frame-shift-ms"),
       ([("--mel-bands", melBands != nil), ("--min-frequency", minFrequency != nil), ("--max-frequency", maxFrequency != nil)],
-       [.mel, .logmel, .mfcc, .fbank], "mel, logmel, mfcc and fbank"),
+       [.mel, .logmel, .mfcc, .pcen, .fbank], "mel, logmel, mfcc, pcen and fbank"),
       ([("--power", power != nil), ("--mel-scale", melScale != nil), ("--mel-norm", melNorm != nil)],
-       [.mel, .logmel, .mfcc], "mel, logmel and mfcc"),
+       [.mel, .logmel, .mfcc, .pcen], "mel, logmel, mfcc and pcen"),
+      ([("--pcen-gain", pcenGain != nil), ("--pcen-bias", pcenBias != nil), ("--pcen-exponent", pcenExponent != nil),
+        ("--pcen-time-constant", pcenTimeConstant != nil), ("--pcen-eps", pcenEps != nil), ("--pcen-scale", pcenScale != nil)],
+       [.pcen], "pcen"),
       ([("--log", log != nil), ("--top-db", topDb != nil), ("--log-floor", logFloor != nil)], [.logmel, .mfcc], "logmel and mfcc"),
       ([("--mfcc-count", mfccCount != nil), ("--lifter", lifter != nil)], [.mfcc], "mfcc"),
       ([("--frame-length-ms", frameLengthMs != nil), ("--frame-shift-ms", frameShiftMs != nil), ("--use-energy", useEnergy),
@@ -195,7 +216,7 @@ struct Features: ParsableCommand {
     if let window { o.spectrogram.window = window }
     if let center { o.spectrogram.center = center }
     if let padMode { o.spectrogram.padMode = padMode }
-    if let power { o.spectrogram.power = power }
+    if let power { o.spectrogram.power = power } else if kind == .pcen { o.spectrogram.power = 1 }
     if let melBands { o.mel.melBands = melBands }
     if let minFrequency { o.mel.minFrequency = minFrequency }
     o.mel.maxFrequency = maxFrequency
@@ -206,6 +227,12 @@ struct Features: ParsableCommand {
     if let topDb { o.log.topDecibels = topDb > 0 ? topDb : nil }
     if let mfccCount { o.mfcc.mfccCount = mfccCount }
     if let lifter { o.mfcc.lifter = lifter }
+    if let pcenGain { o.pcen.gain = pcenGain }
+    if let pcenBias { o.pcen.bias = pcenBias }
+    if let pcenExponent { o.pcen.exponent = pcenExponent }
+    if let pcenTimeConstant { o.pcen.timeConstant = pcenTimeConstant }
+    if let pcenEps { o.pcen.epsilon = pcenEps }
+    if let pcenScale { o.pcen.inputScale = pcenScale }
     o.deltas.order = deltas
     o.deltas.width = deltaWidth
     o.cmvn.mode = cmvn
@@ -361,7 +388,7 @@ struct Features: ParsableCommand {
     let axis: SpectrogramImage.Axis
     switch kind {
     case .stft, .power: axis = .linearHz(maxFrequency: Double(sampleRate) / 2)
-    case .mel, .logmel:
+    case .mel, .logmel, .pcen:
       axis = .mel(
         minFrequency: Double(o.mel.minFrequency), maxFrequency: Double(o.mel.maxFrequency ?? Float(sampleRate) / 2),
         htk: o.mel.scale == .htk)

@@ -240,6 +240,7 @@ struct ModelDescription {
       switch f.kind {
       case .mfcc: bins = "MFCC, \(f.mfcc.mfccCount) coefficients"
       case .mel, .logmel: bins = "\(f.kind == .logmel ? "log-mel" : "mel"), \(f.mel.melBands) bands"
+      case .pcen: bins = "PCEN mel, \(f.mel.melBands) bands"
       default: bins = "\(f.kind.rawValue), \(f.spectrogram.fftSize / 2 + 1) bins"
       }
       parts = [bins, "\(f.sampleRate) Hz",

@@ -17,6 +17,11 @@ enum TrainingNormalization: String, CaseIterable, ExpressibleByArgument {
   var mode: CMVNMode { self == .utterance ? .utterance : .level }
 }
 
+/// What a trained network hears (the mel bands compressed one way or the other).
+enum TrainingFeatures: String, CaseIterable, ExpressibleByArgument {
+  case logmel, pcen
+}
+
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
@@ -169,7 +174,9 @@ struct Train: ParsableCommand {
   var extraTrain: String?
   @Option(help: "classify: output labels in order, comma-separated. (default: the training labels, sorted)") var labels: String?
   @Option(help: "Feature sample rate in Hz: audio is resampled to it. (default: ctc 8000, classify 16000)") var sampleRate: Int?
-  @Option(help: "Log-mel bands. (default: 40)") var melBands: Int?
+  @Option(help: "What the network hears: logmel (natural-log mel bands) or pcen (per-channel energy normalisation of the magnitude mel bands with librosa's settings: a gain control per band, 0.4 s time constant, in place of the log). (default: logmel)")
+  var features: TrainingFeatures?
+  @Option(help: "Mel bands. (default: 40)") var melBands: Int?
   @Option(help: "Analysis window, milliseconds. (default: 25)") var windowMs: Double?
   @Option(help: "Frame shift, milliseconds. (default: 10)") var hopMs: Double?
   @Option(help: "classify: speed factors, comma-separated. (default: 0.9,1,1.1)") var speeds: String?
@@ -202,6 +209,9 @@ struct Train: ParsableCommand {
     if task == "ctc", let first = classifyOnly.first { throw ValidationError("\(first) applies to --task classify only") }
     if let cmvnSpan, !(cmvnSpan > 0 && cmvnSpan <= 60) {
       throw ValidationError("--cmvn-span must be in (0, 60] dB (got \(cmvnSpan))")
+    }
+    if cmvnSpan != nil && features == .pcen {
+      throw ValidationError("--cmvn-span finds the speech span in log-mel levels; it does not apply to --features pcen")
     }
     let splits = [validFold != nil, validSpeakers != nil, valid != nil].filter { $0 }.count
     if splits > 1 { throw ValidationError("give at most one of --valid, --valid-fold and --valid-speakers") }
@@ -260,6 +270,7 @@ struct Train: ParsableCommand {
     if newHead && initialModel == nil { throw ValidationError("--new-head keeps the encoder of an --init model; give --init") }
     if initialModel != nil, let clash = [hidden != nil ? "--hidden" : nil, layers != nil ? "--layers" : nil,
                                          tokens != nil ? "--tokens" : nil, sampleRate != nil ? "--sample-rate" : nil,
+                                         features != nil ? "--features" : nil,
                                          melBands != nil ? "--mel-bands" : nil, windowMs != nil ? "--window-ms" : nil,
                                          hopMs != nil ? "--hop-ms" : nil, pooling != nil && !newHead ? "--pooling" : nil,
                                          labels != nil && !newHead ? "--labels" : nil,
@@ -494,11 +505,11 @@ extension Train {
     try applyAugmentationFlags(to: &options.augmentation)
   }
 
-  /// --sample-rate, --mel-bands, --window-ms and --hop-ms, for either task: log-mel features
-  /// rebuilt from the given values and, for the rest, the task's defaults (a new
+  /// --features, --sample-rate, --mel-bands, --window-ms and --hop-ms, for either task: the
+  /// front end rebuilt from the given values and, for the rest, the task's defaults (a new
   /// --sample-rate alone takes 25 ms windows every 10 ms at that rate).
   func applyFeatureFlags(to f: inout FeatureOptions) {
-    guard sampleRate != nil || melBands != nil || windowMs != nil || hopMs != nil else { return }
+    guard features != nil || sampleRate != nil || melBands != nil || windowMs != nil || hopMs != nil else { return }
     let rate = sampleRate ?? f.sampleRate
     var g = FeatureOptions.speechLogMel(sampleRate: rate, melBands: melBands ?? f.mel.melBands)
     let window = windowMs.map { Int(($0 * Double(rate) / 1000).rounded()) }
@@ -510,6 +521,11 @@ extension Train {
     g.spectrogram.hopLength = hopMs.map { max(Int(($0 * Double(rate) / 1000).rounded()), 1) }
       ?? (sampleRate == nil ? f.spectrogram.hopLength : rate / 100)
     g.cmvn.mode = .utterance
+    if features == .pcen {
+      // librosa's PCEN example: a magnitude mel spectrogram of samples read as 32-bit integers.
+      g.kind = .pcen
+      g.spectrogram.power = 1
+    }
     f = g
   }
 

@@ -103,6 +103,12 @@ struct FeatureFixture: Sendable, CustomTestStringConvertible {
     o.log.topDecibels = float("top_db")
     if let n = int("n_mfcc") { o.mfcc.mfccCount = n }
     if let l = float("lifter") { o.mfcc.lifter = l }
+    if let g = float("pcen_gain") { o.pcen.gain = g }
+    if let b = float("pcen_bias") { o.pcen.bias = b }
+    if let r = float("pcen_power") { o.pcen.exponent = r }
+    if let t = float("time_constant") { o.pcen.timeConstant = t }
+    if let e = float("eps") { o.pcen.epsilon = e }
+    if let s = float("scale") { o.pcen.inputScale = s }
     return o
   }
 }

@@ -58,8 +58,31 @@ struct OptionValidationTests {
     ("cmvn.speechSpan", spectral(.logmel) { $0.cmvn.mode = .sliding; $0.cmvn.speechSpan = SpeechSpan() }),
     ("cmvn.speechSpan.decibels", spectral(.logmel) { $0.cmvn.mode = .utterance; $0.cmvn.speechSpan = SpeechSpan(decibels: 0) }),
     ("cmvn.speechSpan.decibels", spectral(.mfcc) { $0.cmvn.mode = .level; $0.cmvn.speechSpan = SpeechSpan(decibels: .nan) }),
-    ("cmvn.speechSpan.marginFrames", spectral(.logmel) { $0.cmvn.mode = .level; $0.cmvn.speechSpan = SpeechSpan(marginFrames: -1) }),
+    // PCEN: a zero epsilon divides by zero in silence; NaN or negative exponents give NaN.
+    ("pcen.epsilon", spectral(.pcen) { $0.pcen.epsilon = 0 }),
+    ("pcen.gain", spectral(.pcen) { $0.pcen.gain = .nan }),
+    ("pcen.exponent", spectral(.pcen) { $0.pcen.exponent = -0.5 }),
+    ("pcen.bias", spectral(.pcen) { $0.pcen.bias = -1 }),
+    ("pcen.timeConstant", spectral(.pcen) { $0.pcen.timeConstant = 0 }),
+    ("pcen.inputScale", spectral(.pcen) { $0.pcen.inputScale = .infinity }),
   ]
+
+  /// A front end without PCEN settings of its own writes no `pcen` key, so the JSON that model
+  /// files carry is what it was before PCEN existed, and such JSON still decodes; settings
+  /// that differ from the defaults are kept.
+  @Test func pcenSettingsAreStoredOnlyWhenChanged() throws {
+    let plain = FeatureOptions.speechLogMel(sampleRate: 16_000)
+    let text = String(decoding: try JSONEncoder().encode(plain), as: UTF8.self)
+    #expect(!text.contains("pcen"), "\(text)")
+    #expect(try JSONDecoder().decode(FeatureOptions.self, from: Data(text.utf8)) == plain)
+    var tuned = plain
+    tuned.kind = .pcen
+    tuned.pcen.timeConstant = 0.06
+    let decoded = try JSONDecoder().decode(FeatureOptions.self, from: try JSONEncoder().encode(tuned))
+    #expect(decoded == tuned && decoded.pcen.timeConstant == 0.06)
+    tuned.pcen = PCENOptions()
+    #expect(tuned == { var o = plain; o.kind = .pcen; return o }())
+  }
 
   @Test(arguments: rejected.indices)
   func absurdOptionIsRejectedByName(_ i: Int) {

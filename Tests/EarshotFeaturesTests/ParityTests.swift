@@ -24,7 +24,7 @@ struct ParityTests {
     expectClose(bank.denseMatrix(), try f.expected, rtolOfMax: f.rtolOfMax, atol: f.atol, f.name)
   }
 
-  @Test(arguments: try FeatureFixture.all("stft_magnitude", "power", "mel", "logmel_db", "logmel_ln", "mfcc"))
+  @Test(arguments: try FeatureFixture.all("stft_magnitude", "power", "mel", "logmel_db", "logmel_ln", "mfcc", "pcen"))
   func spectral(_ f: FeatureFixture) throws {
     let kind: FeatureKind
     var options: FeatureOptions
@@ -33,6 +33,7 @@ struct ParityTests {
     case "power": kind = .power
     case "mel": kind = .mel
     case "mfcc": kind = .mfcc
+    case "pcen": kind = .pcen
     default: kind = .logmel
     }
     options = f.featureOptions(kind: kind)

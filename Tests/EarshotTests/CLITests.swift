@@ -473,6 +473,32 @@ struct CLITests {
     #expect(zip(got.values, scaled.values).map { abs($0 - $1) }.max()! > 0.1)
   }
 
+  /// `--kind pcen` is the library's PCEN with librosa's example input (magnitude mel, the
+  /// default here), its flags reach the options, and `--power 2` is honoured.
+  @Test func pcenMatchesTheLibrary() throws {
+    let file = audio.appendingPathComponent("phrase-16000-mono-s16.aiff").path
+    let samples = try AudioFile.loadMono(path: file).samples
+    var o = FeatureOptions.speech512(.pcen)
+    o.spectrogram.power = 1
+    let plain = try featuresToFolder(file, ["--kind", "pcen"])
+    let library = try FeatureExtractor(options: o)(samples)
+    #expect(plain.shape == [library.frames, library.bins])
+    #expect(zip(plain.values, library.values).map { abs($0 - $1) }.max()! < 1e-5)
+
+    let tuned = try featuresToFolder(file, ["--kind", "pcen", "--pcen-gain", "0.8", "--pcen-bias", "10", "--pcen-exponent", "0.25",
+                                            "--pcen-time-constant", "0.06", "--pcen-eps", "1e-5", "--pcen-scale", "32768", "--power", "2"])
+    o.pcen.gain = 0.8
+    o.pcen.bias = 10
+    o.pcen.exponent = 0.25
+    o.pcen.timeConstant = 0.06
+    o.pcen.epsilon = 1e-5
+    o.pcen.inputScale = 32768
+    o.spectrogram.power = 2
+    let tunedLibrary = try FeatureExtractor(options: o)(samples)
+    #expect(zip(tuned.values, tunedLibrary.values).map { abs($0 - $1) }.max()! < 1e-5)
+    #expect(zip(tuned.values, plain.values).map { abs($0 - $1) }.max()! > 0.1)
+  }
+
   @Test func cmvnSpanMatchesTheLibrary() throws {
     let file = audio.appendingPathComponent("phrase-16000-mono-s16.aiff").path
     let common = ["--kind", "logmel", "--log", "natural", "--top-db", "0", "--cmvn", "utterance"]
@@ -547,6 +573,10 @@ struct CLITests {
     (["features", "x.wav", "--output", "o", "--kind", "stft", "--mel-bands", "40"], "--mel-bands does not apply to --kind stft"),
     (["features", "x.wav", "--output", "o", "--kind", "mfcc", "--use-energy"], "--use-energy does not apply to --kind mfcc"),
     (["features", "x.wav", "--output", "o", "--kind", "fbank", "--frame-shift-ms", "0"], "--frame-shift-ms = 0.0 is invalid"),
+    (["features", "x.wav", "--output", "o", "--kind", "mel", "--pcen-gain", "0.5"], "--pcen-gain does not apply to --kind mel (only to pcen)"),
+    (["features", "x.wav", "--output", "o", "--kind", "pcen", "--pcen-eps", "0"], "--pcen-eps = 0.0 is invalid; expected finite and > 0"),
+    (["features", "x.wav", "--output", "o", "--kind", "pcen", "--pcen-gain", "-1"], "--pcen-gain = -1.0 is invalid; expected finite and >= 0"),
+    (["features", "x.wav", "--output", "o", "--kind", "pcen", "--top-db", "30"], "--top-db does not apply to --kind pcen"),
     (["classify", "x.wav", "--speeds", "-1,2"], "speed -1.0 is outside"),
     (["help", "bogus"], "no subcommand 'bogus'; the subcommands are transcribe, classify"),
   ])

@@ -484,6 +484,17 @@ func trainingTemporaryDirectory() -> URL { Scratch.folder("train") }
     #expect(t.status == 0, "\(t.stderr)")
     let bad = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", output + "-2", "--mel-bands", "0"])
     #expect(bad.status == 64 && bad.stderr.contains("--mel-bands must be in 1...512"), "\(bad.stderr)")
+
+    // --features pcen: the model hears PCEN of the magnitude mel bands, and transcribes with it.
+    let pcen = dir.appendingPathComponent("pcen").path
+    let p = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", pcen, "--epochs", "1",
+                         "--hidden", "4", "--layers", "1", "--batch-size", "8", "--threads", "1", "--features", "pcen"])
+    #expect(p.status == 0, "\(p.stderr)")
+    let g = try TranscriptionModel(named: pcen + "/last.safetensors").features
+    #expect(g.kind == .pcen && g.spectrogram.power == 1 && g.pcen == PCENOptions() && g.mel.melBands == 40)
+    #expect(try CLI.run(["transcribe", "--model", pcen + "/last.safetensors", clip]).status == 0)
+    let span = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", pcen + "-2", "--features", "pcen", "--cmvn-span", "25"])
+    #expect(span.status == 64 && span.stderr.contains("does not apply to --features pcen"), "\(span.stderr)")
   }
 
   /// --valid-speakers for a CTC run: whole speakers held out, written as validation.jsonl;

@@ -365,7 +365,7 @@ public struct MelAxis: Equatable, Sendable {
   public init?(_ options: FeatureOptions) {
     let nyquist = Double(options.sampleRate) / 2
     switch options.kind {
-    case .mel, .logmel:
+    case .mel, .logmel, .pcen:
       let m = options.mel
       self.init(bands: m.melBands, lowHz: Double(m.minFrequency), highHz: Double(m.maxFrequency ?? Float(nyquist)),
                 htk: m.scale == .htk)
