@@ -37,8 +37,11 @@ public enum FeatureWriter {
   }
 
   /// One JSON object (one line): the file name, rate, hop and the data as nested arrays.
-  public static func json(_ m: FeatureMatrix, file: String, sampleRate: Int, hopLength: Int, kind: String) -> Data {
-    var object = "{\"file\":\(jsonString(file)),\"kind\":\(jsonString(kind)),\"sample_rate\":\(sampleRate),\"hop_length\":\(hopLength),\"shape\":[\(m.frames),\(m.bins)],\"data\":["
+  /// `channel`: the channel (counting from 1) the features are of alone, written as
+  /// `"channel"` after `file`; nil (the channels averaged) writes none.
+  public static func json(_ m: FeatureMatrix, file: String, channel: Int? = nil, sampleRate: Int, hopLength: Int, kind: String) -> Data {
+    let heard = channel.map { ",\"channel\":\($0)" } ?? ""
+    var object = "{\"file\":\(jsonString(file))\(heard),\"kind\":\(jsonString(kind)),\"sample_rate\":\(sampleRate),\"hop_length\":\(hopLength),\"shape\":[\(m.frames),\(m.bins)],\"data\":["
     for f in 0..<m.frames {
       if f > 0 { object += "," }
       object += "[" + m.row(f).map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]"

@@ -4,13 +4,15 @@ import Foundation
 public enum TranscriptWriter {
   /// One JSON object and a newline:
   /// `{"file","text","duration","words":[{"word","start","end","confidence"}]}`, plus
-  /// `"alternatives":[{"text","log_probability"}]` (best first) when `alternatives` is true.
-  public static func jsonLine(_ t: Transcript, file: String, alternatives: Bool = false) -> String {
+  /// `"alternatives":[{"text","log_probability"}]` (best first) when `alternatives` is true,
+  /// and `"channel":N` after `file` when the transcript is of channel N (counting from 1) alone.
+  public static func jsonLine(_ t: Transcript, file: String, channel: Int? = nil, alternatives: Bool = false) -> String {
     func number(_ x: Double) -> String { String(format: "%.3f", x) }
     let words = t.words.map {
       "{\"word\":\(FeatureWriter.jsonString($0.word)),\"start\":\(number($0.start)),\"end\":\(number($0.end)),\"confidence\":\(String(format: "%.4f", $0.confidence))}"
     }
-    var line = "{\"file\":\(FeatureWriter.jsonString(file)),\"text\":\(FeatureWriter.jsonString(t.text)),\"duration\":\(number(t.durationSeconds)),\"words\":[\(words.joined(separator: ","))]"
+    let heard = channel.map { ",\"channel\":\($0)" } ?? ""
+    var line = "{\"file\":\(FeatureWriter.jsonString(file))\(heard),\"text\":\(FeatureWriter.jsonString(t.text)),\"duration\":\(number(t.durationSeconds)),\"words\":[\(words.joined(separator: ","))]"
     if alternatives {
       // -inf (a text no alignment fits) is not JSON: null.
       let items = t.alternatives.map {

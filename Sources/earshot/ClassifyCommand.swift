@@ -17,7 +17,8 @@ struct Classify: ParsableCommand {
               (timeline: FILE<TAB>start<TAB>end<TAB>label<TAB>probability)
         json  JSON Lines:
               {"file", "label", "confidence", "top": [{"label", "probability"}]}
-              (timeline: adds "start" and "end" to each object)
+              (timeline: adds "start" and "end" to each object; --channel N
+              adds "channel": N after "file")
 
       Each clip (or window) first loses any DC offset and, if its loudest sample is under \
       -20 dBFS, is raised to that peak, so quiet recordings are heard as well as loud ones \
@@ -130,7 +131,8 @@ struct Classify: ParsableCommand {
         "{\"label\":\(FeatureWriter.jsonString($0.label)),\"probability\":\(String(format: "%.6f", $0.probability))}"
       }
       let times = timeline ? ",\"start\":\(String(format: "%.3f", r.start)),\"end\":\(String(format: "%.3f", r.end))" : ""
-      return "{\"file\":\(FeatureWriter.jsonString(name))\(times),\"label\":\(FeatureWriter.jsonString(r.label)),\"confidence\":\(String(format: "%.6f", r.confidence)),\"top\":[\(topList.joined(separator: ","))]}\n"
+      let heard = channelOption.channel.map { ",\"channel\":\($0)" } ?? ""
+      return "{\"file\":\(FeatureWriter.jsonString(name))\(heard)\(times),\"label\":\(FeatureWriter.jsonString(r.label)),\"confidence\":\(String(format: "%.6f", r.confidence)),\"top\":[\(topList.joined(separator: ","))]}\n"
     }
   }
 }

@@ -373,7 +373,7 @@ struct Features: ParsableCommand {
       }
       bytes = NumpyArray(m).data()
     case .csv: bytes = FeatureWriter.csv(m)
-    case .json: bytes = FeatureWriter.json(m, file: name, sampleRate: sampleRate, hopLength: hop, kind: kind.rawValue)
+    case .json: bytes = FeatureWriter.json(m, file: name, channel: channelOption.channel, sampleRate: sampleRate, hopLength: hop, kind: kind.rawValue)
     case .png: bytes = picture(m, sampleRate: sampleRate, hop: hop, name: name)
     }
     if toStdout {

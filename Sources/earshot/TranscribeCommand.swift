@@ -26,6 +26,7 @@ struct Transcribe: ParsableCommand {
         json  JSON Lines, one object per file:
               {"file", "text", "duration",
                "words": [{"word", "start", "end", "confidence"}]}
+              with --channel N, also "channel": N after "file"
               with --nbest N, also "alternatives": [{"text", "log_probability"}],
               the N best whole-file transcripts, best first (the first is "text")
         srt, vtt  subtitles (one cue per pause-separated group of words); with
@@ -125,7 +126,7 @@ struct Transcribe: ParsableCommand {
     case .text:
       return several && folder == nil ? "\(textField(name))\t\(t.text)\n" : t.text + "\n"
     case .json:
-      return TranscriptWriter.jsonLine(t, file: name, alternatives: nbest > 1)
+      return TranscriptWriter.jsonLine(t, file: name, channel: channelOption.channel, alternatives: nbest > 1)
     case .srt:
       return TranscriptWriter.subtitles(t, webVTT: false)
     case .vtt:
