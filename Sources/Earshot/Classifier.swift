@@ -300,28 +300,39 @@ public final class Classifier: Sendable {
     }
     // Each member's features of the clip at every test speed (members with one front end
     // share them), then each member hears its speeds as one batch: one pass of the encoder
-    // with (speeds x hidden) matrix products instead of one pass per speed.
-    var features = [[Matrix]](repeating: [], count: model.members.count)
-    for speed in model.testSpeeds {
-      let heard = try Augmentation.changeSpeed(samples, by: speed, sampleRate: model.features.sampleRate)
-      var shared = SharedFeatures()
-      for (k, extractor) in extractors.enumerated() {
-        // A clip shorter than one frame is zero-padded to one frame.
-        let minimum = extractor.windowLength
-        let padded = heard.count < minimum ? heard + [Float](repeating: 0, count: minimum - heard.count) : heard
-        features[k].append(try shared.features(of: padded, extractor: extractor))
-      }
-    }
+    // with (speeds x hidden) matrix products instead of one pass per speed. A long clip hears
+    // one speed at a time instead, so that only one copy of the audio, its features and the
+    // encoder's activations is held at once (they grow with its length).
+    let rate = model.features.sampleRate
+    let oneSpeedAtATime = samples.count > Int(Self.batchedSpeedsSeconds * Double(rate))
     var sums = [Double](repeating: 0, count: model.labels.count)
-    for (member, heard) in zip(model.members, features) {
-      let logProbabilities = member.network.logProbabilities(SequenceBatch(sequences: heard))
-      for (i, logProb) in logProbabilities.data.enumerated() { sums[i % sums.count] += exp(Double(logProb)) }
+    for speeds in oneSpeedAtATime ? model.testSpeeds.map({ [$0] }) : [model.testSpeeds] {
+      var features = [[Matrix]](repeating: [], count: model.members.count)
+      for speed in speeds {
+        let heard = try Augmentation.changeSpeed(samples, by: speed, sampleRate: rate)
+        var shared = SharedFeatures()
+        for (k, extractor) in extractors.enumerated() {
+          // A clip shorter than one frame is zero-padded to one frame.
+          let minimum = extractor.windowLength
+          let padded = heard.count < minimum ? heard + [Float](repeating: 0, count: minimum - heard.count) : heard
+          features[k].append(try shared.features(of: padded, extractor: extractor))
+        }
+      }
+      for k in model.members.indices {
+        let logProbabilities = model.members[k].network.logProbabilities(SequenceBatch(sequences: features[k]))
+        features[k] = []
+        for (i, logProb) in logProbabilities.data.enumerated() { sums[i % sums.count] += exp(Double(logProb)) }
+      }
     }
     let count = Double(model.members.count * model.testSpeeds.count)
     let ranked = zip(model.labels, sums).map { (label: $0, probability: $1 / count) }
       .sorted { $0.probability > $1.probability }
     return Classification(start: offsetSeconds, end: offsetSeconds + duration, ranked: ranked)
   }
+
+  /// Clips up to this long hear all their test speeds in one batch (faster); a longer one
+  /// hears one speed at a time (less memory: about a third).
+  public static let batchedSpeedsSeconds: Double = 60
 
   /// The longest timeline window or hop, in seconds: a year (beyond, window x rate would not
   /// fit an Int).

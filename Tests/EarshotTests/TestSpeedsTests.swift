@@ -37,6 +37,30 @@ struct TestSpeedsTests {
     #expect(result.end == once.end)
   }
 
+  /// A clip longer than a minute hears its speeds one at a time (to hold one copy of its
+  /// activations, not three) and must still get the mean over speeds and members.
+  @Test func aLongClipGetsTheSameMeanOverSpeeds() throws {
+    let (plain, _) = try fixtureClassificationModel(pooling: .attention)
+    let ensemble = try ClassificationModel(members: plain.members + otherClassificationModel().members, labels: plain.labels)
+    var heard = ensemble
+    heard.testSpeeds = [0.9, 1, 1.1]
+    let clip = try AudioFile.loadMono(path: wav, sampleRate: 16_000).samples
+    var long: [Float] = []
+    while long.count <= Int(61 * 16_000.0) { long += clip }
+    #expect(Double(long.count) / 16_000 > Classifier.batchedSpeedsSeconds)
+    let result = try Classifier(model: heard, normalizesLevel: false).classify(samples: long, sampleRate: 16_000)
+    let asIs = try Classifier(model: ensemble, normalizesLevel: false)
+    var expected = [String: Double]()
+    for speed in [0.9, 1.0, 1.1] {
+      let samples = speed == 1 ? long : try Resampler.resample(long, from: 16_000, to: Int((16_000 / speed).rounded()))
+      for (label, p) in try asIs.classify(samples: samples, sampleRate: 16_000).ranked { expected[label, default: 0] += p / 3 }
+    }
+    for (label, p) in result.ranked {
+      #expect(abs(p - expected[label]!) < 1e-9, "\(label): \(p) vs \(expected[label]!)")
+    }
+    #expect(abs(result.end - Double(long.count) / 16_000) < 1e-9)
+  }
+
   @Test func speedsAreStoredAndChecked() throws {
     let dir = temporaryDirectory()
     var (plain, _) = try fixtureClassificationModel()
