@@ -26,6 +26,7 @@ struct EarshotCLI: ParsableCommand {
     // A reader that goes away (`| head`) makes writes fail with EPIPE, which StandardOutput
     // turns into a quiet exit after removing any staged stdin, instead of a kill by signal.
     signal(SIGPIPE, SIG_IGN)
+    refuseArgumentsThatAreNotUTF8()
     let arguments = attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst()))
     // `earshot help NAME` for a NAME that is no subcommand: ArgumentParser shows the top-level
     // help and exits 0, as if it had been found.
@@ -53,6 +54,21 @@ struct EarshotCLI: ParsableCommand {
       exit(withError: ExitCode.validationFailure)
     } catch {
       exit(withError: error)
+    }
+  }
+
+  /// Exits with a usage error naming the first argument whose bytes are not valid UTF-8 (a
+  /// file name from a Latin-1 system, say): Swift hands it on with U+FFFD in place of those
+  /// bytes, so it would fail later as "no such file" without saying why.
+  static func refuseArgumentsThatAreNotUTF8() {
+    for i in 1..<Int(CommandLine.argc) {
+      guard let raw = CommandLine.unsafeArgv[i], String(validatingCString: raw) == nil else { continue }
+      let shown = String(decoding: UnsafeBufferPointer(start: UnsafeRawPointer(raw).assumingMemoryBound(to: UInt8.self), count: strlen(raw)),
+                         as: UTF8.self)
+      FileHandle.standardError.write(Data(("Error: argument \(i) ('\(shown)', U+FFFD where its bytes are not UTF-8) is not valid UTF-8, "
+        + "so it cannot be used as a file name here; rename it (a Latin-1 name: convmv -f latin1 -t utf8 --notest NAME), or give its folder, "
+        + "where such names are reported one by one\n").utf8))
+      exit(withError: ExitCode.validationFailure)
     }
   }
 

@@ -831,6 +831,17 @@ struct FeatureStreamingCLITests {
     }
   }
 
+  /// A file named directly whose name is not valid UTF-8 is refused as such, naming the
+  /// argument (it reached the reader with U+FFFD in it and failed as "no such file").
+  @Test func argumentsThatAreNotUTF8AreNamed() throws {
+    let exe = CLI.executable.path
+    for command in ["transcribe", "classify", "info", "features --output -"] {
+      let r = try CLI.runShell("'\(exe)' \(command) \"$(printf 'caf\\351.wav')\"")
+      #expect(r.status == 64, "\(command): \(r.status) \(r.stderr)")
+      #expect(r.stderr.contains("Error: argument ") && r.stderr.contains("('caf\u{FFFD}.wav', U+FFFD") && r.stderr.contains("is not valid UTF-8"), "\(command): \(r.stderr)")
+    }
+  }
+
   /// A tab or newline in a file name is written as \t or \n in the tab-separated text lines,
   /// so each file is still one line of the same columns (it added a column or split a line).
   @Test func oddNamesKeepTextLinesWhole() throws {
