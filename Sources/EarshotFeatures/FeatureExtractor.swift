@@ -476,7 +476,7 @@ public final class FeatureExtractor: @unchecked Sendable {
         fft.spectrum(scratch.fft, power: options.spectrogram.power, into: spectrum.baseAddress!)
         filterbank!.apply(spectrum.baseAddress!, into: out)
       }
-      if options.kind != .mel { compress(out, count: frameBins) }
+      if options.kind == .logmel || options.kind == .mfcc { compress(out, count: frameBins) }
     }
   }
 

@@ -30,6 +30,7 @@ struct FeatureKernelTests {
         $0.spectrogram.padMode = .reflect
       }),
       ("logmel dB, reference 2, 7 bands", options(.logmel, fft: 64, hop: 17, bands: 7) { $0.log.reference = 2 }),
+      ("pcen, magnitude", options(.pcen, fft: 512, window: 400, hop: 160, bands: 40) { $0.spectrogram.power = 1 }),
     ]
   }()
 
