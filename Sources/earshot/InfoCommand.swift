@@ -240,7 +240,11 @@ struct ModelDescription {
       switch f.kind {
       case .mfcc: bins = "MFCC, \(f.mfcc.mfccCount) coefficients"
       case .mel, .logmel: bins = "\(f.kind == .logmel ? "log-mel" : "mel"), \(f.mel.melBands) bands"
-      case .pcen: bins = "PCEN mel, \(f.mel.melBands) bands"
+      case .pcen:
+        let p = f.pcen
+        let changed = p == PCENOptions() ? "" : String(format: " (gain %g, bias %g, exponent %g, time constant %g s, eps %g, input x %g)",
+                                                       p.gain, p.bias, p.exponent, p.timeConstant, p.epsilon, p.inputScale)
+        bins = "PCEN mel\(changed), \(f.mel.melBands) bands"
       default: bins = "\(f.kind.rawValue), \(f.spectrogram.fftSize / 2 + 1) bins"
       }
       parts = [bins, "\(f.sampleRate) Hz",

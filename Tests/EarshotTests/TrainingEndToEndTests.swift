@@ -490,9 +490,21 @@ func trainingTemporaryDirectory() -> URL { Scratch.folder("train") }
     let p = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", pcen, "--epochs", "1",
                          "--hidden", "4", "--layers", "1", "--batch-size", "8", "--threads", "1", "--features", "pcen"])
     #expect(p.status == 0, "\(p.stderr)")
+    // A trained model's recipe is JSON to read: the options, stored as JSON text, expanded.
+    let info = try CLI.run(["info", "--model", pcen + "/last.safetensors", "--json"])
+    let recipe = (try JSONSerialization.jsonObject(with: info.stdout) as? [String: Any])?["provenance"] as? [String: Any]
+    #expect(recipe?["options"] is [String: Any], "\(info.text)")
     let g = try TranscriptionModel(named: pcen + "/last.safetensors").features
     #expect(g.kind == .pcen && g.spectrogram.power == 1 && g.pcen == PCENOptions() && g.mel.melBands == 40)
     #expect(try CLI.run(["transcribe", "--model", pcen + "/last.safetensors", clip]).status == 0)
+    // info names the PCEN settings where they are not librosa's.
+    #expect(try CLI.run(["info", "--model", pcen + "/last.safetensors"]).text.contains("PCEN mel, 40 bands"))
+    var tuned = try TranscriptionModel(named: pcen + "/last.safetensors")
+    tuned.features.pcen.timeConstant = 0.06
+    try tuned.save(to: pcen + "/tuned.safetensors")
+    let described = try CLI.run(["info", "--model", pcen + "/tuned.safetensors"]).text
+    #expect(described.contains("PCEN mel (gain 0.98, bias 2, exponent 0.5, time constant 0.06 s, eps 1e-06, input x 2.14748e+09), 40 bands"),
+            "\(described)")
     let span = try CLI.run(["train", "--task", "ctc", "--train", train, "--output", pcen + "-2", "--features", "pcen", "--cmvn-span", "25"])
     #expect(span.status == 64 && span.stderr.contains("does not apply to --features pcen"), "\(span.stderr)")
   }
