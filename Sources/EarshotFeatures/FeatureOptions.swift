@@ -189,11 +189,13 @@ public struct PCENOptions: Equatable, Codable, Sendable {
 
   public init() {}
 
-  /// The smoother's coefficient `s` for frames every `hopSeconds` (librosa's `b`):
-  /// `(sqrt(1 + 4 T^2) - 1) / (2 T^2)` with `T = timeConstant / hopSeconds`.
+  /// The smoother's coefficient `s` for frames every `hopSeconds` (librosa's `b`,
+  /// `(sqrt(1 + 4 T^2) - 1) / (2 T^2)` with `T = timeConstant / hopSeconds`), computed as the
+  /// equal `2 / (1 + sqrt(1 + 4 T^2))`, which stays in (0, 1] for any T (librosa's form
+  /// cancels to 0 or past 1 for T under about 1e-8 frames).
   public func smoothing(hopSeconds: Double) -> Double {
     let t = Double(timeConstant) / hopSeconds
-    return ((1 + 4 * t * t).squareRoot() - 1) / (2 * t * t)
+    return 2 / (1 + (1 + 4 * t * t).squareRoot())
   }
 }
 
@@ -291,6 +293,23 @@ public struct FeatureOptions: Equatable, Codable, Sendable {
   private enum CodingKeys: String, CodingKey {
     case kind, sampleRate, spectrogram, mel, log, mfcc, fbank, deltas, cmvn
     case storedPCEN = "pcen"
+  }
+
+  /// Decodes the synthesized encoding; `pcen` may be absent (front ends written before it
+  /// existed) and, when it spells out the defaults, is held as absent, so that the options
+  /// equal (and encode as) those that never set it.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    kind = try c.decode(FeatureKind.self, forKey: .kind)
+    sampleRate = try c.decode(Int.self, forKey: .sampleRate)
+    spectrogram = try c.decode(SpectrogramOptions.self, forKey: .spectrogram)
+    mel = try c.decode(MelOptions.self, forKey: .mel)
+    log = try c.decode(LogOptions.self, forKey: .log)
+    mfcc = try c.decode(MFCCOptions.self, forKey: .mfcc)
+    fbank = try c.decode(KaldiFbankOptions.self, forKey: .fbank)
+    deltas = try c.decode(DeltaOptions.self, forKey: .deltas)
+    cmvn = try c.decode(CMVNOptions.self, forKey: .cmvn)
+    pcen = try c.decodeIfPresent(PCENOptions.self, forKey: .storedPCEN) ?? PCENOptions()
   }
 
   public init() {}

@@ -17,8 +17,8 @@ struct Classify: ParsableCommand {
               (timeline: FILE<TAB>start<TAB>end<TAB>label<TAB>probability)
         json  JSON Lines:
               {"file", "label", "confidence", "top": [{"label", "probability"}]}
-              (timeline: adds "start" and "end" to each object; --channel N
-              adds "channel": N after "file")
+              (timeline: adds "start" and "end" to each object)
+              with --channel N, each object also has "channel": N after "file"
 
       Each clip (or window) first loses any DC offset and, if its loudest sample is under \
       -20 dBFS, is raised to that peak, so quiet recordings are heard as well as loud ones \

@@ -29,10 +29,11 @@ struct Features: ParsableCommand {
         earshot features corpus/ --kind fbank --mel-bands 80 --format kaldi-ark \\
             --output feats/
         earshot features a.wav --kind mel --format png --output pictures/
-        earshot features birds.flac --kind pcen --sample-rate 22050 --hop-length 512 \
+        earshot features birds.flac --kind pcen --sample-rate 22050 --hop-length 512 \\
             --pcen-time-constant 0.06 --output feats/
 
-      Formats: npy (float32, one <name>.npy per file), csv, json (one object per file), \
+      Formats: npy (float32, one <name>.npy per file), csv, json (one object per file; \
+      with --channel N it names the channel), \
       kaldi-ark (feats.ark + feats.scp in the output folder; kaldiio reads them), png \
       (a picture with axes and a colour scale). --output - writes to stdout (not png). \
       Output names (and Kaldi keys) follow the input: a.wav gives a.npy; a folder's files \

@@ -82,6 +82,32 @@ struct OptionValidationTests {
     #expect(decoded == tuned && decoded.pcen.timeConstant == 0.06)
     tuned.pcen = PCENOptions()
     #expect(tuned == { var o = plain; o.kind = .pcen; return o }())
+    // JSON that spells out the defaults decodes as options that never set them.
+    let spelled = text.dropLast() + #","pcen":\#(String(decoding: try JSONEncoder().encode(PCENOptions()), as: UTF8.self))}"#
+    let fromSpelled = try JSONDecoder().decode(FeatureOptions.self, from: Data(spelled.utf8))
+    let reencoded = String(decoding: try JSONEncoder().encode(fromSpelled), as: UTF8.self)
+    #expect(fromSpelled == plain && !reencoded.contains("pcen"), "\(reencoded)")
+  }
+
+  /// A time constant far under one frame makes librosa's form of the smoothing coefficient
+  /// cancel (1.11 at 1e-8 frames, 0 at 1e-9: NaN features); the stable form stays in (0, 1]
+  /// and agrees with it elsewhere.
+  @Test func pcenSmoothingStaysInRange() throws {
+    for t: Float in [1e-12, 1e-9, 1e-6, 0.01, 0.4, 1e6] {
+      var p = PCENOptions()
+      p.timeConstant = t
+      let s = p.smoothing(hopSeconds: 0.01)
+      #expect(s > 0 && s <= 1, "\(t): \(s)")
+      let frames = Double(t) / 0.01
+      if frames > 1e-3 && frames < 1e4 {
+        #expect(abs(s - ((1 + 4 * frames * frames).squareRoot() - 1) / (2 * frames * frames)) < 1e-12 * max(1, s))
+      }
+    }
+    var o = FeatureOptions.speechLogMel(sampleRate: 16_000)
+    o.kind = .pcen
+    o.pcen.timeConstant = 1e-10
+    let tone = (0..<4_000).map { Float(sin(Double($0) * 0.1)) * 0.5 }
+    #expect(try FeatureExtractor(options: o)(tone).values.allSatisfy(\.isFinite))
   }
 
   @Test(arguments: rejected.indices)
