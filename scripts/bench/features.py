@@ -34,17 +34,19 @@ SAMPLE_RATE = 16_000
 SEED = 20_240_601
 N_FFT, WIN, HOP, N_MELS, N_MFCC = 512, 400, 160, 80, 20
 KALDI_SCALE = 32768.0
-WORKLOADS = ("logmel", "mfcc", "fbank")
+WORKLOADS = ("logmel", "mfcc", "fbank", "pcen")
 TIME = "/usr/bin/time"  # GNU time, for peak RSS (apt-get install time)
 PEERS = {
     "logmel": ("librosa", "torchaudio", "knf"),
     "mfcc": ("librosa", "torchaudio", "knf"),
     "fbank": ("knf", "torchaudio"),
+    "pcen": ("librosa",),   # torchaudio and kaldi-native-fbank have no PCEN
 }
 # What each tool's row computes, for the table.
 WHAT = {
     ("librosa", "logmel"): "power_to_db(melspectrogram)",
     ("librosa", "mfcc"): "feature.mfcc",
+    ("librosa", "pcen"): "pcen(melspectrogram(power=1)*2^31)",
     ("torchaudio", "logmel"): "MelSpectrogram+AmplitudeToDB",
     ("torchaudio", "mfcc"): "transforms.MFCC",
     ("torchaudio", "fbank"): "compliance.kaldi.fbank",
@@ -139,6 +141,11 @@ def peer(tool: str, workload: str, path: str, runs: int, save: str | None) -> di
             def compute(y):
                 return librosa.power_to_db(librosa.feature.melspectrogram(
                     y=y, sr=SAMPLE_RATE, n_fft=N_FFT, win_length=WIN, hop_length=HOP, n_mels=N_MELS)).T
+        elif workload == "pcen":
+            def compute(y):
+                mel = librosa.feature.melspectrogram(
+                    y=y, sr=SAMPLE_RATE, n_fft=N_FFT, win_length=WIN, hop_length=HOP, n_mels=N_MELS, power=1)
+                return librosa.pcen(mel * 2.0 ** 31, sr=SAMPLE_RATE, hop_length=HOP).T
         else:
             def compute(y):
                 return librosa.feature.mfcc(
@@ -403,6 +410,8 @@ def cmd_run(args) -> int:
                 "mfcc": ["--kind", "mfcc", "--mfcc-count", str(N_MFCC), "--fft-size", str(N_FFT),
                          "--window-length", str(WIN), "--hop-length", str(HOP), "--mel-bands", str(N_MELS)],
                 "fbank": ["--kind", "fbank", "--mel-bands", str(N_MELS)],
+                "pcen": ["--kind", "pcen", "--fft-size", str(N_FFT), "--window-length", str(WIN),
+                         "--hop-length", str(HOP), "--mel-bands", str(N_MELS)],
             }[workload]
             out_dir = tmp / f"earshot-{workload}"
             cli = [str(earshot), "features", str(audio), *flags, "--output", str(out_dir), "--threads", "1"]
@@ -475,6 +484,7 @@ def print_table(workload: str, rows: list[dict], outputs: dict[str, np.ndarray])
         "logmel": f"log-mel {N_MELS} (n_fft {N_FFT}, win {WIN}, hop {HOP}, top_db 80)",
         "mfcc": f"MFCC {N_MFCC} ({N_MELS} mel, n_fft {N_FFT}, win {WIN}, hop {HOP})",
         "fbank": f"Kaldi fbank {N_MELS} (25 ms povey, 10 ms, snip edges, dither 0)",
+        "pcen": f"PCEN {N_MELS} (magnitude mel, n_fft {N_FFT}, win {WIN}, hop {HOP}, librosa's settings)",
     }[workload]
     ref_name = "kaldi-native-fbank" if reference_tool == "knf" else "librosa"
     print()

@@ -39,7 +39,9 @@ struct Arguments {
       switch a {
       case "--kind":
         let v = value(a)
-        guard let k = FeatureKind(rawValue: v) else { fail("--kind must be logmel, mfcc or fbank (got \(v))") }
+        guard let k = FeatureKind(rawValue: v), [.logmel, .mfcc, .fbank, .pcen].contains(k) else {
+          fail("--kind must be logmel, mfcc, fbank or pcen (got \(v))")
+        }
         kind = k
       case "--runs": runs = integer(a)
       case "--fft-size": fftSize = integer(a)
@@ -67,6 +69,7 @@ struct Arguments {
       o.spectrogram.hopLength = hopLength
       o.mel.melBands = melBands
       o.mfcc.mfccCount = mfccCount
+      if kind == .pcen { o.spectrogram.power = 1 }   // as `earshot features --kind pcen`
     }
     return o
   }
