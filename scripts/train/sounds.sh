@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Recipe for the shipped `sounds` model (ESC-10): settings chosen on a fold split, then the
-# shipped model trained on every available fold.
+# Recipe for the shipped `sounds` model (ESC-10): two networks that hear the clips differently,
+# averaged: `pcen` (per-channel energy normalised mel bands, 40 ms windows every 20 ms) and
+# `fine` (natural-log mel bands, 25 ms windows every 10 ms). Settings chosen on fold splits,
+# then the shipped networks trained on every available fold.
 #
 #   scripts/train/sounds.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
 #
-# Step 1 trains on folds 1-3 and validates on fold 4 (clips of one source recording share a
-# fold, so nothing leaks) and prints the per-class report. Step 2 trains on folds 1-4 with the
-# same settings and schedule (EPOCHS, 40: step 1 held 75-86% over epochs 31-40) and installs
-# the last epoch as Sources/Earshot/Models/sounds.safetensors, stamped with test-time speeds
-# 0.9,1,1.1 (each clip is also heard 10% slower and faster, the probabilities averaged; step 1
-# scores the last epoch both ways). STEP=valid or STEP=final runs one step only.
+# Step 1 (STEP=valid) trains each network on folds 1-3 and validates on fold 4 (clips of one
+# source recording share a fold, so nothing leaks), then scores each network and their
+# ensemble (last epochs, hearing the test speeds). Step 2 (STEP=final) trains both on
+# folds 1-4 with the same settings and schedule (EPOCHS, 40) and installs the ensemble of their
+# last epochs as Sources/Earshot/Models/sounds.safetensors, stamped with test-time speeds
+# 0.9,1,1.1 (each clip is also heard 10% slower and faster, the probabilities averaged).
+# PARALLEL=1 trains the two networks side by side (THREADS threads each, default 1), each
+# writing to WORK_DIR/sounds-STEP-NAME.log. MEMBERS="fine" trains one network only; step 2 then
+# writes its model to WORK_DIR/sounds-final.safetensors instead of installing it.
 # Needs ../shared/data/esc10. Everything else goes to WORK_DIR, outside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +25,10 @@ VALID_EPOCHS=${VALID_EPOCHS:-40}   # step 1: settings
 EPOCHS=${EPOCHS:-40}               # step 2: the shipped model
 THREADS=${THREADS:-1}
 STEP=${STEP:-all}
+PARALLEL=${PARALLEL:-0}
+ALL_MEMBERS=(pcen fine)
+read -ra MEMBERS <<< "${MEMBERS:-${ALL_MEMBERS[*]}}"
+if [ "${#MEMBERS[@]}" = 0 ]; then echo "MEMBERS names no network (members: ${ALL_MEMBERS[*]})" >&2; exit 64; fi
 mkdir -p "$WORK"
 
 if [ -z "${EARSHOT:-}" ]; then   # EARSHOT=path/to/earshot skips the build
@@ -27,28 +36,70 @@ if [ -z "${EARSHOT:-}" ]; then   # EARSHOT=path/to/earshot skips the build
   EARSHOT=.build/release/earshot
 fi
 
-SETTINGS=(--sample-rate 16000 --mel-bands 64 --window-ms 40 --hop-ms 20
+COMMON=(--sample-rate 16000 --mel-bands 64
   --hidden 192 --layers 2 --dropout 0.1 --pooling mean-max --batch-size 16 --learning-rate 0.003
   --mixup 0.5 --time-shift 1.0 --label-smoothing 0.1 --balance weighted-loss --cmvn level
   --seed "$SEED" --threads "$THREADS")
+member_settings() {
+  case "$1" in
+    pcen) echo "--features pcen --window-ms 40 --hop-ms 20" ;;
+    fine) echo "--features logmel --window-ms 25 --hop-ms 10" ;;
+    *) echo "MEMBERS: unknown member $1 (members: pcen fine)" >&2; exit 64 ;;
+  esac
+}
+for m in "${MEMBERS[@]}"; do member_settings "$m" > /dev/null; done
+
+# train STEP_DIR MEMBER [extra train arguments]: resumes a run that has a checkpoint.
+train() {
+  local out=$1 member=$2; shift 2
+  local resume=()
+  [ -f "$out/checkpoint.safetensors" ] && resume=(--resume)
+  read -ra settings <<< "$(member_settings "$member")"
+  "$EARSHOT" train --task classify --train "$DATA/esc10" "${COMMON[@]}" "${settings[@]}" "$@" \
+    --output "$out" "${resume[@]}"
+}
+train_all() {
+  local step=$1; shift
+  if [ "$PARALLEL" = 1 ]; then
+    local pids=() failed=() i
+    for m in "${MEMBERS[@]}"; do
+      train "$WORK/sounds-$step-$m" "$m" "$@" > "$WORK/sounds-$step-$m.log" 2>&1 & pids+=($!)
+    done
+    # Wait for every network, so that one failing does not leave the other running unseen.
+    for i in "${!pids[@]}"; do wait "${pids[$i]}" || failed+=("${MEMBERS[$i]}"); done
+    if [ "${#failed[@]}" -gt 0 ]; then
+      for m in "${failed[@]}"; do
+        echo "network $m failed; the end of $WORK/sounds-$step-$m.log:" >&2
+        tail -n 5 "$WORK/sounds-$step-$m.log" >&2
+      done
+      exit 1
+    fi
+  else
+    for m in "${MEMBERS[@]}"; do train "$WORK/sounds-$step-$m" "$m" "$@"; done
+  fi
+}
+lasts() { for m in "${MEMBERS[@]}"; do printf '%s\n' "$WORK/sounds-$1-$m/last.safetensors"; done; }
 
 if [ "$STEP" = all ] || [ "$STEP" = valid ]; then
-  RESUME=()
-  [ -f "$WORK/sounds-valid/checkpoint.safetensors" ] && RESUME=(--resume)
-  time "$EARSHOT" train --task classify --train "$DATA/esc10" --valid-fold 4 \
-    "${SETTINGS[@]}" --epochs "$VALID_EPOCHS" --output "$WORK/sounds-valid" "${RESUME[@]}"
-  for speeds in 1 0.9,1,1.1; do
-    echo "== fold 4, last epoch, test speeds $speeds"
-    "$EARSHOT" evaluate --model "$WORK/sounds-valid/last.safetensors" --speeds "$speeds" "$WORK/sounds-valid/validation.jsonl" | sed -n 1,2p
+  time train_all valid --valid-fold 4 --epochs "$VALID_EPOCHS"
+  valid="$WORK/sounds-valid-${MEMBERS[0]}/validation.jsonl"
+  for m in "${MEMBERS[@]}"; do
+    echo "== $m alone, fold 4, last epoch, test speeds 0.9,1,1.1"
+    "$EARSHOT" evaluate --model "$WORK/sounds-valid-$m/last.safetensors" --speeds 0.9,1,1.1 "$valid" | sed -n 1,2p
   done
+  mapfile -t models < <(lasts valid)
+  "$EARSHOT" ensemble "${models[@]}" --test-speeds 0.9,1,1.1 --output "$WORK/sounds-valid.safetensors"
+  echo "== the ensemble, fold 4, as installed (test speeds 0.9,1,1.1)"
+  "$EARSHOT" evaluate --model "$WORK/sounds-valid.safetensors" "$valid"
 fi
 
 if [ "$STEP" = all ] || [ "$STEP" = final ]; then
-  RESUME=()
-  [ -f "$WORK/sounds-final/checkpoint.safetensors" ] && RESUME=(--resume)
-  time "$EARSHOT" train --task classify --train "$DATA/esc10" \
-    "${SETTINGS[@]}" --epochs "$EPOCHS" --output "$WORK/sounds-final" "${RESUME[@]}"
-  "$EARSHOT" ensemble "$WORK/sounds-final/best.safetensors" --test-speeds 0.9,1,1.1 \
-    --output Sources/Earshot/Models/sounds.safetensors
-  echo "installed Sources/Earshot/Models/sounds.safetensors"
+  time train_all final --epochs "$EPOCHS"
+  mapfile -t models < <(lasts final)
+  target=Sources/Earshot/Models/sounds.safetensors
+  [ "${MEMBERS[*]}" = "${ALL_MEMBERS[*]}" ] || target="$WORK/sounds-final.safetensors"   # not the shipped recipe
+  "$EARSHOT" ensemble "${models[@]}" --test-speeds 0.9,1,1.1 \
+    --provenance "scripts/train/sounds.sh: networks ${MEMBERS[*]} on ESC-10 folds 1-4, $EPOCHS epochs, seed $SEED, last epochs" \
+    --output "$target"
+  echo "installed $target"
 fi
