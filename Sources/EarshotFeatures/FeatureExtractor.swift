@@ -73,7 +73,8 @@ public final class FeatureExtractor: @unchecked Sendable {
   ///
   /// For finite samples the features are finite (the log kinds floor at `log.floor`, or
   /// FLT_EPSILON for `fbank`) unless an intermediate overflows Float: samples far outside
-  /// [-1, 1], `power` above 2 or a Kaldi `inputScale` above 32768 can reach it.
+  /// [-1, 1], `power` above 2, a Kaldi `inputScale` above 32768 or a PCEN `inputScale` far
+  /// above 2^31 can reach it.
   /// - Throws: `FeatureError.invalidOption` naming the option, its value and the allowed range.
   public convenience init(options: FeatureOptions) throws(FeatureError) {
     try self.init(options: options, kernels: .best)
@@ -347,29 +348,29 @@ public final class FeatureExtractor: @unchecked Sendable {
     return m
   }
 
-  /// Per-channel energy normalisation of mel rows in place (``PCENOptions``), in float64 as
-  /// librosa; each band's smoother starts from librosa's default state.
+  /// Per-channel energy normalisation of mel rows in place (``PCENOptions``): each band's
+  /// smoother runs in float64 from librosa's default state, frame by frame; the gain and the
+  /// compression then go eight bands at a time in Float (``pcenInPlace``).
   private func applyPCEN(_ m: inout FeatureMatrix) {
     let p = options.pcen
     let s = p.smoothing(hopSeconds: Double(hopLength) / Double(options.sampleRate))
-    let gain = Double(p.gain), bias = Double(p.bias), r = Double(p.exponent)
     let scale = Double(p.inputScale), eps = Double(p.epsilon)
-    let logEps = Foundation.log(eps)
-    let biasPower = Foundation.pow(bias, r)
     let bands = m.bins, frames = m.frames
     var smoothed = [Double](repeating: 1, count: bands)
+    var smoothedPlusEpsilon = [Float](repeating: 0, count: bands)
+    let biasPower = p.exponent == 0 || p.bias == 0 ? 0 : Float(Foundation.pow(Double(p.bias), Double(p.exponent)))
     m.values.withUnsafeMutableBufferPointer { v in
-      for t in 0..<frames {
-        let row = v.baseAddress! + t * bands
-        for j in 0..<bands {
-          let e = Double(row[j]) * scale
-          smoothed[j] = (1 - s) * smoothed[j] + s * e
-          let ratio = e * Foundation.exp(-gain * (logEps + Foundation.log1p(smoothed[j] / eps)))
-          let out: Double
-          if r == 0 { out = Foundation.log1p(ratio) }
-          else if bias == 0 { out = Foundation.exp(r * Foundation.log(ratio)) }
-          else { out = biasPower * Foundation.expm1(r * Foundation.log1p(ratio / bias)) }
-          row[j] = Float(out)
+      smoothedPlusEpsilon.withUnsafeMutableBufferPointer { denominator in
+        for t in 0..<frames {
+          let row = v.baseAddress! + t * bands
+          for j in 0..<bands {
+            let e = Double(row[j]) * scale
+            smoothed[j] = (1 - s) * smoothed[j] + s * e
+            row[j] = Float(e)
+            denominator[j] = Float(eps + smoothed[j])
+          }
+          pcenInPlace(row, smoothedPlusEpsilon: UnsafePointer(denominator.baseAddress!), count: bands,
+                      gain: p.gain, bias: p.bias, exponent: p.exponent, biasPower: biasPower)
         }
       }
     }
