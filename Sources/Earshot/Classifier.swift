@@ -215,7 +215,8 @@ public final class Classifier: Sendable {
   /// The model.
   public let model: ClassificationModel
   /// Whether each clip (or window) loses its DC offset and, if its peak is then under
-  /// -20 dBFS, is raised to it before its features (``LevelNormalization``).
+  /// -20 dBFS, is raised to it before its features (``LevelNormalization``); one past full
+  /// scale (a float file's samples beyond +-1) is lowered to a full-scale peak.
   public let normalizesLevel: Bool
   /// One per member, in order.
   private let extractors: [FeatureExtractor]
@@ -297,6 +298,9 @@ public final class Classifier: Sendable {
       let centred = LevelNormalization.removingDC(samples)
       loudest = max(loudest, LevelNormalization.loudest(centred))
       samples = LevelNormalization.apply(centred, target: LevelNormalization.minimumPeak, raiseOnly: true, reference: loudest)
+      // A float file can hold samples past full scale, which no clip the models learnt from
+      // does: bring it back to a full-scale peak (a timeline window by the loudest so far).
+      if loudest > 1 { samples = LevelNormalization.apply(centred, target: 1, reference: loudest) }
     }
     // Each member's features of the clip at every test speed (members with one front end
     // share them), then each member hears its speeds as one batch: one pass of the encoder

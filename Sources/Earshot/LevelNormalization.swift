@@ -4,7 +4,8 @@
 /// offset (``removingDC(_:)``), then raises it to ``minimumPeak`` if its loudest sample is
 /// under that and leaves louder ones at their level (a timeline window: if the loudest
 /// sample of the windows so far is under it, so that a quiet gap after a loud sound stays
-/// quiet). (Removing every offset before
+/// quiet), and lowers one whose samples go past full scale (a float file's) to a full-scale
+/// peak. (Removing every offset before
 /// transcription was tried and cost the `digits` model's validation sets a little;
 /// docs/models.md.)
 ///

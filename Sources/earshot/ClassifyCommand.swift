@@ -23,7 +23,8 @@ struct Classify: ParsableCommand {
       Each clip (or window) first loses any DC offset and, if its loudest sample is under \
       -20 dBFS, is raised to that peak, so quiet recordings are heard as well as loud ones \
       (a timeline window is raised only while the loudest sample of the windows so far is \
-      under -20 dBFS, so a pause after a loud sound stays quiet; --keep-level: as recorded). \
+      under -20 dBFS, so a pause after a loud sound stays quiet); a float file's clip with \
+      samples past full scale is lowered to a full-scale peak (--keep-level: as recorded). \
       --speeds hears each clip (or window) at several speeds and averages the probabilities \
       (test-time augmentation: 1.1 plays it 10% faster and higher, as training's speed \
       perturbation does); each speed costs one more pass. A model can carry its own speeds \

@@ -143,4 +143,24 @@ struct TestSpeedsTests {
     let evaluated = try CLI.run(["evaluate", "--model", ctc, "--speeds", "1.1", dir.path])
     #expect(evaluated.status == 64 && evaluated.stderr.contains("apply to classifiers"), "\(evaluated.stderr)")
   }
+
+  /// A float file can hold samples far past full scale, which no clip the models learnt from
+  /// does: a clip is brought back to a full-scale peak first, so 10x or 1000x louder copies of
+  /// a full-scale clip are heard as it is.
+  @Test func samplesPastFullScaleAreBroughtBack() throws {
+    let (plain, _) = try fixtureClassificationModel(pooling: .attention)
+    let classifier = try Classifier(model: plain)
+    let clip = try AudioFile.loadMono(path: wav, sampleRate: 16_000).samples
+    let peak = clip.map(abs).max()!
+    let fullScale = clip.map { $0 / peak }
+    let heard = try [Float(1), 10, 1000].map { g in try classifier.classify(samples: fullScale.map { $0 * g }, sampleRate: 16_000) }
+    var worst = 0.0
+    for r in heard.dropFirst() {
+      for (a, b) in zip(r.ranked, heard[0].ranked) {
+        #expect(a.label == b.label)
+        worst = max(worst, abs(a.probability - b.probability))
+      }
+    }
+    #expect(worst < 1e-5, "largest change \(worst)")
+  }
 }
