@@ -311,6 +311,16 @@ public final class FeatureExtractor: @unchecked Sendable {
   /// A streaming front end: feed blocks, get frame-local features as frames complete.
   public func makeStream() -> FeatureStream { FeatureStream(extractor: self) }
 
+  /// Finishes a stream's frame-local blocks one by one, in order, where every utterance-level
+  /// step runs forward in time: MFCC's DCT (frame by frame) and PCEN (its smoother carried from
+  /// block to block), so that hours of features can go to disk in bounded memory. Nil when a
+  /// step needs the whole utterance first (a top-dB clamp, deltas, CMVN). Each block comes out
+  /// as the same rows of ``finalize(_:)`` on the whole utterance.
+  public func makeBlockFinalizer() -> BlockFinalizer? {
+    let forward = options.kind == .pcen && options.deltas.order == 0 && options.cmvn.mode == .none
+    return !needsWholeUtterance || forward ? BlockFinalizer(extractor: self) : nil
+  }
+
   /// The utterance-level steps on frame-local features from a stream: the top-dB clamp, the
   /// DCT for MFCC, deltas, CMVN. Returns (frames, outputBins).
   public func finalize(_ frameLocal: consuming FeatureMatrix) throws(FeatureError) -> FeatureMatrix {
@@ -330,7 +340,10 @@ public final class FeatureExtractor: @unchecked Sendable {
       }
     }
     if options.kind == .mfcc { m = applyDCT(consume m) }
-    if options.kind == .pcen { applyPCEN(&m) }
+    if options.kind == .pcen {
+      var smoothed = PCENState(bands: m.bins)
+      applyPCEN(&m, state: &smoothed)
+    }
     if options.deltas.order > 0 {
       guard m.frames >= options.deltas.width else {
         throw .tooFewFrames(
@@ -348,15 +361,23 @@ public final class FeatureExtractor: @unchecked Sendable {
     return m
   }
 
-  /// Per-channel energy normalisation of mel rows in place (``PCENOptions``): each band's
-  /// smoother runs in float64 from librosa's default state, frame by frame; the gain and the
-  /// compression then go eight bands at a time in Float (``pcenInPlace``).
-  private func applyPCEN(_ m: inout FeatureMatrix) {
+  /// Each PCEN band's smoothed energy so far: librosa's default state (1) before the first frame.
+  struct PCENState {
+    var smoothed: [Double]
+    init(bands: Int) { smoothed = [Double](repeating: 1, count: bands) }
+  }
+
+  /// Per-channel energy normalisation of mel rows in place (``PCENOptions``), continuing from
+  /// `state` (and leaving it at the last frame's): each band's smoother runs in float64, frame
+  /// by frame; the gain and the compression then go eight bands at a time in Float
+  /// (``pcenInPlace``).
+  func applyPCEN(_ m: inout FeatureMatrix, state: inout PCENState) {
     let p = options.pcen
     let s = p.smoothing(hopSeconds: Double(hopLength) / Double(options.sampleRate))
     let scale = Double(p.inputScale), eps = Double(p.epsilon)
     let bands = m.bins, frames = m.frames
-    var smoothed = [Double](repeating: 1, count: bands)
+    var smoothed = state.smoothed
+    defer { state.smoothed = smoothed }
     var smoothedPlusEpsilon = [Float](repeating: 0, count: bands)
     let biasPower = p.exponent == 0 || p.bias == 0 ? 0 : Float(Foundation.pow(Double(p.bias), Double(p.exponent)))
     m.values.withUnsafeMutableBufferPointer { v in
@@ -603,6 +624,28 @@ public final class FeatureExtractor: @unchecked Sendable {
       }
     }
     return d
+  }
+}
+
+/// Finishes a stream's frame-local blocks in order (``FeatureExtractor/makeBlockFinalizer()``);
+/// one per stream, not shared between threads.
+public final class BlockFinalizer {
+  private let extractor: FeatureExtractor
+  private var pcen: FeatureExtractor.PCENState
+
+  init(extractor: FeatureExtractor) {
+    self.extractor = extractor
+    pcen = FeatureExtractor.PCENState(bands: extractor.frameBins)
+  }
+
+  /// The next block's final rows: (frames, outputBins).
+  public func callAsFunction(_ block: consuming FeatureMatrix) throws(FeatureError) -> FeatureMatrix {
+    var m = consume block
+    if extractor.options.kind == .pcen {
+      extractor.applyPCEN(&m, state: &pcen)
+      return m
+    }
+    return try extractor.finalize(m)
   }
 }
 

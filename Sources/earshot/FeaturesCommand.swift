@@ -319,14 +319,15 @@ struct Features: ParsableCommand {
           + "(\(extractor.windowLength) samples): no frames")
       }
       let topDecibels = extractor.streamableTopDecibels
-      if streamNpy && (!extractor.needsWholeUtterance || topDecibels != nil) {
-        // Features go to disk block by block: memory stays bounded for hours. Without an
-        // utterance-level step, each block is finalized on its own (MFCC's DCT is per frame);
-        // a dB top clamp (logmel), which needs the utterance's maximum, is applied in a second pass.
+      let finalizer = extractor.makeBlockFinalizer()
+      if streamNpy && (finalizer != nil || topDecibels != nil) {
+        // Features go to disk block by block: memory stays bounded for hours. Where every
+        // utterance-level step runs forward in time (MFCC's DCT, PCEN), each block is finished
+        // in order; a dB top clamp (logmel), which needs the utterance's maximum, is applied
+        // in a second pass.
         let path = try outputFile(in: outputFolder, name: base, suffix: "npy")
         let writer = try NumpyStreamWriter(path: path, columns: extractor.outputBins, expectedRows: expectedFrames)
-        let perBlock = !extractor.needsWholeUtterance
-        func append(_ block: FeatureMatrix) throws { try writer.append(perBlock ? extractor.finalize(block) : block) }
+        func append(_ block: FeatureMatrix) throws { try writer.append(finalizer.map { try $0(block) } ?? block) }
         while let block = try stream.next() { try append(features.feed(block)) }
         try append(features.finish())
         if let topDecibels, writer.rows > 0 { try writer.clamp(below: writer.maximum - topDecibels) }

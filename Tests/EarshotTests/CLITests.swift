@@ -656,6 +656,29 @@ struct FeatureStreamingCLITests {
     #expect(got.values.elementsEqual(expected.values), "the streamed MFCC differ from the library's")
   }
 
+  /// PCEN streams to disk too, its smoother carried from block to block: the file equals the
+  /// library's whole-utterance PCEN bit for bit. 8 s at 16 kHz is several read blocks.
+  @Test func streamedPCENEqualsTheLibrary() throws {
+    let wav = temporaryDirectory().appendingPathComponent("chirp.wav").path
+    let samples = (0..<128_000).map { i -> Float in
+      let t = Float(i) / 16_000
+      return (i / 16_000) % 2 == 0 ? 0.3 * sin(2 * .pi * (100 + 300 * t) * t) : 0.01 * sin(Float(i) * 0.37)
+    }
+    try writeWAV(samples, sampleRate: 16_000, encoding: .float32, to: wav)
+    let got = try featuresToFolder(wav, ["--kind", "pcen", "--pcen-time-constant", "0.2"])
+    var options = FeatureOptions.speech512(.pcen)
+    options.spectrogram.power = 1
+    options.pcen.timeConstant = 0.2
+    let extractor = try FeatureExtractor(options: options)
+    #expect(extractor.needsWholeUtterance && extractor.makeBlockFinalizer() != nil)
+    let expected = try extractor(samples)
+    #expect(got.shape == [expected.frames, expected.bins])
+    #expect(got.values.elementsEqual(expected.values), "the streamed PCEN differs from the library's")
+    // With deltas it needs the whole utterance: no block finalizer.
+    options.deltas.order = 1
+    #expect(try FeatureExtractor(options: options).makeBlockFinalizer() == nil)
+  }
+
   @Test func streamedDecibelsWithTopDbEqualTheLibrary() throws {
     let wav = CLI.fixtures.appendingPathComponent("audio/phrase-22050-mono-s16.flac").path
     let out = temporaryDirectory()
