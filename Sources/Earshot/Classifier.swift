@@ -323,8 +323,9 @@ public final class Classifier: Sendable {
         }
       }
       for k in model.members.indices {
-        let logProbabilities = model.members[k].network.logProbabilities(SequenceBatch(sequences: features[k]))
+        let batch = SequenceBatch(sequences: features[k])   // a padded copy: the unpadded features can go
         features[k] = []
+        let logProbabilities = model.members[k].network.logProbabilities(batch)
         for (i, logProb) in logProbabilities.data.enumerated() { sums[i % sums.count] += exp(Double(logProb)) }
       }
     }

@@ -106,16 +106,56 @@ func pcenInPlace(
 }
 
 /// ``pcenInPlace(_:smoothedPlusEpsilon:count:gain:bias:exponent:biasPower:)`` for eight bands.
+/// The gain is applied in the log domain (`E / (epsilon + M)^gain` as one exp, so silence under
+/// a huge `(epsilon + M)^-gain` is 0, not 0 x inf), and the root in forms that do not cancel
+/// when the ratio is far under `bias`: `ratio / (sqrt(ratio + bias) + sqrt(bias))` for the
+/// square root, `bias^r expm1(r log1p(ratio / bias))` otherwise (and `ratio^r`, or
+/// `log(ratio)`, where the ratio passes e^80). An energy past Float's range gives +inf.
 @inline(__always)
 func pcenVector(_ e: SIMD8<Float>, _ m: SIMD8<Float>, gain: Float, bias: Float, exponent: Float, biasPower: Float) -> SIMD8<Float> {
   let tiny = SIMD8<Float>(repeating: .leastNormalMagnitude)
-  let ratio = e * expVector(-gain * logVector(m.replacing(with: tiny, where: m .< tiny)))
-  if exponent == 0 { return logVector(ratio + 1) }
-  if bias == 0 {
-    let positive = ratio .> 0
-    return expVector(exponent * logVector(ratio.replacing(with: 1, where: .!positive))).replacing(with: 0, where: .!positive)
+  let infinity = SIMD8<Float>(repeating: .infinity)
+  let silent = e .< tiny           // no energy (or less than Float's normal range holds): 0
+  let overflow = e .== infinity
+  let logRatio = logVector(e.replacing(with: 1, where: silent .| overflow))
+    - gain * logVector(m.replacing(with: tiny, where: m .< tiny))
+  var y: SIMD8<Float>
+  // Past about e^80 the ratio dwarfs any bias: the root (or log) of the ratio alone, in the
+  // log domain, so that a ratio beyond Float's range still gives its finite root.
+  let huge = logRatio .> 80
+  if bias == 0 && exponent != 0 {
+    y = expVector(exponent * logRatio)
+  } else {
+    let ratio = expVector(logRatio)
+    if exponent == 0 {
+      y = log1pVector(ratio)
+    } else if exponent == 0.5 {
+      // librosa's default root: a square root instead of a log and an exp.
+      y = (ratio / ((ratio + bias).squareRoot() + biasPower)).replacing(with: infinity, where: ratio .== infinity)
+    } else {
+      y = biasPower * expm1Vector(exponent * log1pVector(ratio / bias))
+    }
+    y = y.replacing(with: exponent == 0 ? logRatio : expVector(exponent * logRatio), where: huge)
   }
-  // librosa's default root is a square root: one instruction instead of a log and an exp.
-  if exponent == 0.5 { return (ratio + bias).squareRoot() - biasPower }
-  return expVector(exponent * logVector(ratio + bias)) - biasPower
+  return y.replacing(with: 0, where: silent).replacing(with: infinity, where: overflow)
+}
+
+/// log(1 + z) for z >= 0 without losing small z: `log(u) z / (u - 1)` with `u = 1 + z`
+/// (Goldberg's correction; z itself where u rounds to 1); +inf for +inf.
+@inline(__always)
+func log1pVector(_ z: SIMD8<Float>) -> SIMD8<Float> {
+  let u = z + 1
+  let one = u .== 1
+  let corrected = logVector(u) * z / (u - 1).replacing(with: 1, where: one)
+  return corrected.replacing(with: z, where: one).replacing(with: .infinity, where: z .== .infinity)
+}
+
+/// e^y - 1 for y >= 0 without losing small y: `(u - 1) y / log(u)` with `u = e^y` (Kahan's
+/// correction; y itself where u rounds to 1).
+@inline(__always)
+func expm1Vector(_ y: SIMD8<Float>) -> SIMD8<Float> {
+  let u = expVector(y)
+  let one = u .== 1
+  let corrected = (u - 1) * y / logVector(u.replacing(with: 2, where: one))
+  return corrected.replacing(with: y, where: one).replacing(with: .infinity, where: u .== .infinity)
 }

@@ -215,9 +215,14 @@ public final class FeatureExtractor: @unchecked Sendable {
       where !(value >= 0 && value.isFinite) {
         throw .invalidOption(name: name, value: "\(value)", expected: "finite and >= 0")
       }
-      for (name, value) in [("pcen.timeConstant", p.timeConstant), ("pcen.epsilon", p.epsilon), ("pcen.inputScale", p.inputScale)]
+      for (name, value) in [("pcen.timeConstant", p.timeConstant), ("pcen.inputScale", p.inputScale)]
       where !(value > 0 && value.isFinite) {
         throw .invalidOption(name: name, value: "\(value)", expected: "finite and > 0")
+      }
+      guard p.epsilon.isNormal && p.epsilon > 0 else {
+        throw .invalidOption(
+          name: "pcen.epsilon", value: "\(p.epsilon)",
+          expected: "a positive normal Float (\(Float.leastNormalMagnitude)...\(Float.greatestFiniteMagnitude))")
       }
     }
     let d = options.deltas

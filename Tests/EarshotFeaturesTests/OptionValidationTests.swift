@@ -60,6 +60,7 @@ struct OptionValidationTests {
     ("cmvn.speechSpan.decibels", spectral(.mfcc) { $0.cmvn.mode = .level; $0.cmvn.speechSpan = SpeechSpan(decibels: .nan) }),
     // PCEN: a zero epsilon divides by zero in silence; NaN or negative exponents give NaN.
     ("pcen.epsilon", spectral(.pcen) { $0.pcen.epsilon = 0 }),
+    ("pcen.epsilon", spectral(.pcen) { $0.pcen.epsilon = 1e-40 }),
     ("pcen.gain", spectral(.pcen) { $0.pcen.gain = .nan }),
     ("pcen.exponent", spectral(.pcen) { $0.pcen.exponent = -0.5 }),
     ("pcen.bias", spectral(.pcen) { $0.pcen.bias = -1 }),

@@ -575,7 +575,7 @@ struct CLITests {
     (["features", "x.wav", "--output", "o", "--kind", "mfcc", "--use-energy"], "--use-energy does not apply to --kind mfcc"),
     (["features", "x.wav", "--output", "o", "--kind", "fbank", "--frame-shift-ms", "0"], "--frame-shift-ms = 0.0 is invalid"),
     (["features", "x.wav", "--output", "o", "--kind", "mel", "--pcen-gain", "0.5"], "--pcen-gain does not apply to --kind mel (only to pcen)"),
-    (["features", "x.wav", "--output", "o", "--kind", "pcen", "--pcen-eps", "0"], "--pcen-eps = 0.0 is invalid; expected finite and > 0"),
+    (["features", "x.wav", "--output", "o", "--kind", "pcen", "--pcen-eps", "0"], "--pcen-eps = 0.0 is invalid; expected a positive normal Float"),
     (["features", "x.wav", "--output", "o", "--kind", "pcen", "--pcen-gain", "-1"], "--pcen-gain = -1.0 is invalid; expected finite and >= 0"),
     (["features", "x.wav", "--output", "o", "--kind", "pcen", "--top-db", "30"], "--top-db does not apply to --kind pcen"),
     (["classify", "x.wav", "--speeds", "-1,2"], "speed -1.0 is outside"),

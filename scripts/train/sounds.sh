@@ -29,6 +29,9 @@ PARALLEL=${PARALLEL:-0}
 ALL_MEMBERS=(pcen fine)
 read -ra MEMBERS <<< "${MEMBERS:-${ALL_MEMBERS[*]}}"
 if [ "${#MEMBERS[@]}" = 0 ]; then echo "MEMBERS names no network (members: ${ALL_MEMBERS[*]})" >&2; exit 64; fi
+if [ "$(printf '%s\n' "${MEMBERS[@]}" | sort -u | wc -l)" != "${#MEMBERS[@]}" ]; then
+  echo "MEMBERS names a network twice: ${MEMBERS[*]}" >&2; exit 64
+fi
 mkdir -p "$WORK"
 
 if [ -z "${EARSHOT:-}" ]; then   # EARSHOT=path/to/earshot skips the build
@@ -52,7 +55,7 @@ for m in "${MEMBERS[@]}"; do member_settings "$m" > /dev/null; done
 # train STEP_DIR MEMBER [extra train arguments]: resumes a run that has a checkpoint.
 train() {
   local out=$1 member=$2; shift 2
-  local resume=()
+  local resume=() settings=()
   [ -f "$out/checkpoint.safetensors" ] && resume=(--resume)
   read -ra settings <<< "$(member_settings "$member")"
   "$EARSHOT" train --task classify --train "$DATA/esc10" "${COMMON[@]}" "${settings[@]}" "$@" \
@@ -65,8 +68,13 @@ train_all() {
     for m in "${MEMBERS[@]}"; do
       train "$WORK/sounds-$step-$m" "$m" "$@" > "$WORK/sounds-$step-$m.log" 2>&1 & pids+=($!)
     done
+    # Ctrl-C or a kill stops both trainings (background jobs of a script ignore SIGINT, and
+    # would go on writing checkpoints beside a rerun): SIGTERM to each, which writes its
+    # checkpoint for a rerun.
+    trap 'for p in "${pids[@]}"; do pkill -TERM -P "$p"; done; wait; echo "stopped; rerun to resume" >&2; exit 130' INT TERM
     # Wait for every network, so that one failing does not leave the other running unseen.
     for i in "${!pids[@]}"; do wait "${pids[$i]}" || failed+=("${MEMBERS[$i]}"); done
+    trap - INT TERM
     if [ "${#failed[@]}" -gt 0 ]; then
       for m in "${failed[@]}"; do
         echo "network $m failed; the end of $WORK/sounds-$step-$m.log:" >&2
@@ -97,7 +105,8 @@ if [ "$STEP" = all ] || [ "$STEP" = final ]; then
   time train_all final --epochs "$EPOCHS"
   mapfile -t models < <(lasts final)
   target=Sources/Earshot/Models/sounds.safetensors
-  [ "${MEMBERS[*]}" = "${ALL_MEMBERS[*]}" ] || target="$WORK/sounds-final.safetensors"   # not the shipped recipe
+  [ "$(printf '%s\n' "${MEMBERS[@]}" | sort | tr '\n' ' ')" = "$(printf '%s\n' "${ALL_MEMBERS[@]}" | sort | tr '\n' ' ')" ] \
+    || target="$WORK/sounds-final.safetensors"   # not the shipped recipe
   "$EARSHOT" ensemble "${models[@]}" --test-speeds 0.9,1,1.1 \
     --provenance "scripts/train/sounds.sh: networks ${MEMBERS[*]} on ESC-10 folds 1-4, $EPOCHS epochs, seed $SEED, last epochs" \
     --output "$target"
