@@ -106,8 +106,8 @@ func pcenInPlace(
 }
 
 /// ``pcenInPlace(_:smoothedPlusEpsilon:count:gain:bias:exponent:biasPower:)`` for eight bands.
-/// The gain is applied in the log domain (`E / (epsilon + M)^gain` as one exp, so silence under
-/// a huge `(epsilon + M)^-gain` is 0, not 0 x inf), and the root in forms that do not cancel
+/// The gain goes through the log domain only where `(epsilon + M)^-gain` overflows Float (so
+/// silence under it is 0, not 0 x inf, and a finite ratio stays finite), and the root in forms that do not cancel
 /// when the ratio is far under `bias`: `ratio / (sqrt(ratio + bias) + sqrt(bias))` for the
 /// square root, `bias^r expm1(r log1p(ratio / bias))` otherwise (and `ratio^r`, or
 /// `log(ratio)`, where the ratio passes e^80). An energy past Float's range gives +inf.
@@ -117,8 +117,12 @@ func pcenVector(_ e: SIMD8<Float>, _ m: SIMD8<Float>, gain: Float, bias: Float, 
   let infinity = SIMD8<Float>(repeating: .infinity)
   let silent = e .< tiny           // no energy (or less than Float's normal range holds): 0
   let overflow = e .== infinity
-  let logRatio = logVector(e.replacing(with: 1, where: silent .| overflow))
-    - gain * logVector(m.replacing(with: tiny, where: m .< tiny))
+  let logFactor = -gain * logVector(m.replacing(with: tiny, where: m .< tiny))
+  let logRatio = logVector(e.replacing(with: 1, where: silent .| overflow)) + logFactor
+  // E times the factor keeps E exact (the log domain adds the rounding of log E); the log
+  // domain only where the factor overflows Float.
+  let direct = e * expVector(logFactor)
+  let ratio = direct.replacing(with: expVector(logRatio), where: .!(direct .< infinity))
   var y: SIMD8<Float>
   // Past about e^80 the ratio dwarfs any bias: the root (or log) of the ratio alone, in the
   // log domain, so that a ratio beyond Float's range still gives its finite root.
@@ -126,14 +130,19 @@ func pcenVector(_ e: SIMD8<Float>, _ m: SIMD8<Float>, gain: Float, bias: Float, 
   if bias == 0 && exponent != 0 {
     y = expVector(exponent * logRatio)
   } else {
-    let ratio = expVector(logRatio)
     if exponent == 0 {
       y = log1pVector(ratio)
+    } else if exponent == 1 {
+      y = ratio   // (ratio + bias) - bias, exactly
     } else if exponent == 0.5 {
       // librosa's default root: a square root instead of a log and an exp.
       y = (ratio / ((ratio + bias).squareRoot() + biasPower)).replacing(with: infinity, where: ratio .== infinity)
     } else {
-      y = biasPower * expm1Vector(exponent * log1pVector(ratio / bias))
+      // Under the bias the expm1/log1p form keeps the small differences; over it the direct
+      // form has fewer roundings (a chain of them costs 1e-6 relative on large outputs).
+      let small = biasPower * expm1Vector(exponent * log1pVector(ratio / bias))
+      let direct = expVector(exponent * logVector(ratio + bias)) - biasPower
+      y = direct.replacing(with: small, where: ratio .< bias)
     }
     y = y.replacing(with: exponent == 0 ? logRatio : expVector(exponent * logRatio), where: huge)
   }

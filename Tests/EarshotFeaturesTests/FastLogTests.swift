@@ -49,7 +49,7 @@ struct FastLogTests {
   /// of the bias, extreme gains and each branch: relative error under 2e-5 of each output,
   /// silence 0 even where (epsilon + M)^-gain overflows Float, and an energy past Float's range
   /// +inf. The cancelling forms it replaced were off by 1e-3 to 10% relative on small outputs.
-  @Test(arguments: [(Float(0.98), Float(2), Float(0.5)), (0.8, 10, 0.25), (0.98, 2, 0), (0.5, 0, 0.5), (5, 2, 0.5), (0, 2, 1.5), (3, 0.5, 0.7)])
+  @Test(arguments: [(Float(0.98), Float(2), Float(0.5)), (0.8, 10, 0.25), (0.98, 2, 0), (0.5, 0, 0.5), (5, 2, 0.5), (0, 2, 1.5), (3, 0.5, 0.7), (0.8, 2, 1)])
   func pcenFrameMatchesTheDefinition(_ gain: Float, _ bias: Float, _ exponent: Float) {
     var energies: [Float] = [], smoothed: [Float] = []
     var x: Float = 1e-30
