@@ -34,10 +34,14 @@ public final class FeatureExtractor: @unchecked Sendable {
   public let hopLength: Int
   /// Samples of one analysis window: `fftSize`, or Kaldi's frame length for `fbank`.
   public var windowLength: Int { framing.frameLength }
-  /// True when `finalize` needs the whole utterance (top-dB clamp, deltas, CMVN), so that
-  /// streamed frames must be collected before it runs. When false, `finalize` may still change
-  /// the frames (MFCC's DCT), one at a time: apply it block by block.
+  /// True when `finalize` needs the whole utterance (top-dB clamp, deltas, CMVN, or PCEN, whose
+  /// smoother runs from the first frame), so that streamed frames must be collected before it
+  /// runs. When false, `finalize` may still change the frames (MFCC's DCT), one at a time:
+  /// apply it block by block. ``makeBlockFinalizer()`` streams PCEN too.
   public let needsWholeUtterance: Bool
+  /// Whether every utterance-level step runs forward in time (no top-dB clamp, deltas or
+  /// CMVN), so that ``makeBlockFinalizer()`` can finish blocks in order.
+  private let finalizesForward: Bool
   /// For `logmel` in dB whose only utterance-level step is the top-dB clamp: the frame-local
   /// values are final once clamped to `max - topDecibels`, so they can be streamed to disk and
   /// clamped in a second pass. Nil otherwise.
@@ -255,7 +259,8 @@ public final class FeatureExtractor: @unchecked Sendable {
     outputBins = baseBins * (1 + d.order)
     let clamps = (options.kind == .logmel || options.kind == .mfcc) && options.log.compression == .decibels
       && options.log.topDecibels != nil
-    needsWholeUtterance = clamps || d.order > 0 || options.cmvn.mode != .none || options.kind == .pcen
+    finalizesForward = !clamps && d.order == 0 && options.cmvn.mode == .none
+    needsWholeUtterance = !finalizesForward || options.kind == .pcen
     streamableTopDecibels = clamps && options.kind == .logmel && d.order == 0 && options.cmvn.mode == .none
       ? options.log.topDecibels : nil
   }
@@ -322,13 +327,19 @@ public final class FeatureExtractor: @unchecked Sendable {
   /// step needs the whole utterance first (a top-dB clamp, deltas, CMVN). Each block comes out
   /// as the same rows of ``finalize(_:)`` on the whole utterance.
   public func makeBlockFinalizer() -> BlockFinalizer? {
-    let forward = options.kind == .pcen && options.deltas.order == 0 && options.cmvn.mode == .none
-    return !needsWholeUtterance || forward ? BlockFinalizer(extractor: self) : nil
+    finalizesForward ? BlockFinalizer(extractor: self) : nil
   }
 
   /// The utterance-level steps on frame-local features from a stream: the top-dB clamp, the
   /// DCT for MFCC, deltas, CMVN. Returns (frames, outputBins).
   public func finalize(_ frameLocal: consuming FeatureMatrix) throws(FeatureError) -> FeatureMatrix {
+    var pcen = PCENState(bands: frameBins)
+    return try finalize(frameLocal, pcen: &pcen)
+  }
+
+  /// ``finalize(_:)`` with PCEN's smoother continuing from `pcen` (and left at the last
+  /// frame's), for the blocks of one stream in order.
+  func finalize(_ frameLocal: consuming FeatureMatrix, pcen: inout PCENState) throws(FeatureError) -> FeatureMatrix {
     precondition(frameLocal.bins == frameBins, "frame-local bins \(frameLocal.bins) != \(frameBins)")
     // Consumed, so the clamp below works in place instead of copying the whole matrix.
     var m = consume frameLocal
@@ -345,10 +356,7 @@ public final class FeatureExtractor: @unchecked Sendable {
       }
     }
     if options.kind == .mfcc { m = applyDCT(consume m) }
-    if options.kind == .pcen {
-      var smoothed = PCENState(bands: m.bins)
-      applyPCEN(&m, state: &smoothed)
-    }
+    if options.kind == .pcen { applyPCEN(&m, state: &pcen) }
     if options.deltas.order > 0 {
       guard m.frames >= options.deltas.width else {
         throw .tooFewFrames(
@@ -376,7 +384,7 @@ public final class FeatureExtractor: @unchecked Sendable {
   /// `state` (and leaving it at the last frame's): each band's smoother runs in float64, frame
   /// by frame; the gain and the compression then go eight bands at a time in Float
   /// (``pcenInPlace``).
-  func applyPCEN(_ m: inout FeatureMatrix, state: inout PCENState) {
+  private func applyPCEN(_ m: inout FeatureMatrix, state: inout PCENState) {
     let p = options.pcen
     let s = p.smoothing(hopSeconds: Double(hopLength) / Double(options.sampleRate))
     let scale = Double(p.inputScale), eps = Double(p.epsilon)
@@ -645,12 +653,7 @@ public final class BlockFinalizer {
 
   /// The next block's final rows: (frames, outputBins).
   public func callAsFunction(_ block: consuming FeatureMatrix) throws(FeatureError) -> FeatureMatrix {
-    var m = consume block
-    if extractor.options.kind == .pcen {
-      extractor.applyPCEN(&m, state: &pcen)
-      return m
-    }
-    return try extractor.finalize(m)
+    try extractor.finalize(block, pcen: &pcen)
   }
 }
 
