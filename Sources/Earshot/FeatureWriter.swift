@@ -40,14 +40,19 @@ public enum FeatureWriter {
   /// `channel`: the channel (counting from 1) the features are of alone, written as
   /// `"channel"` after `file`; nil (the channels averaged) writes none.
   public static func json(_ m: FeatureMatrix, file: String, channel: Int? = nil, sampleRate: Int, hopLength: Int, kind: String) -> Data {
-    let heard = channel.map { ",\"channel\":\($0)" } ?? ""
-    var object = "{\"file\":\(jsonString(file))\(heard),\"kind\":\(jsonString(kind)),\"sample_rate\":\(sampleRate),\"hop_length\":\(hopLength),\"shape\":[\(m.frames),\(m.bins)],\"data\":["
+    var object = "{\"file\":\(jsonString(file))\(jsonChannel(channel)),\"kind\":\(jsonString(kind)),\"sample_rate\":\(sampleRate),\"hop_length\":\(hopLength),\"shape\":[\(m.frames),\(m.bins)],\"data\":["
     for f in 0..<m.frames {
       if f > 0 { object += "," }
       object += "[" + m.row(f).map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]"
     }
     object += "]}\n"
     return Data(object.utf8)
+  }
+
+  /// `,"channel":N` for output heard from channel N alone (counting from 1), placed after an
+  /// object's `"file"` by every JSON writer; empty for the channels averaged (nil).
+  public static func jsonChannel(_ channel: Int?) -> String {
+    channel.map { ",\"channel\":\($0)" } ?? ""
   }
 
   /// A JSON string literal with everything RFC 8259 requires escaped.

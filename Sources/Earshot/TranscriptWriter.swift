@@ -11,8 +11,7 @@ public enum TranscriptWriter {
     let words = t.words.map {
       "{\"word\":\(FeatureWriter.jsonString($0.word)),\"start\":\(number($0.start)),\"end\":\(number($0.end)),\"confidence\":\(String(format: "%.4f", $0.confidence))}"
     }
-    let heard = channel.map { ",\"channel\":\($0)" } ?? ""
-    var line = "{\"file\":\(FeatureWriter.jsonString(file))\(heard),\"text\":\(FeatureWriter.jsonString(t.text)),\"duration\":\(number(t.durationSeconds)),\"words\":[\(words.joined(separator: ","))]"
+    var line = "{\"file\":\(FeatureWriter.jsonString(file))\(FeatureWriter.jsonChannel(channel)),\"text\":\(FeatureWriter.jsonString(t.text)),\"duration\":\(number(t.durationSeconds)),\"words\":[\(words.joined(separator: ","))]"
     if alternatives {
       // -inf (a text no alignment fits) is not JSON: null.
       let items = t.alternatives.map {

@@ -132,7 +132,7 @@ struct Classify: ParsableCommand {
         "{\"label\":\(FeatureWriter.jsonString($0.label)),\"probability\":\(String(format: "%.6f", $0.probability))}"
       }
       let times = timeline ? ",\"start\":\(String(format: "%.3f", r.start)),\"end\":\(String(format: "%.3f", r.end))" : ""
-      let heard = channelOption.channel.map { ",\"channel\":\($0)" } ?? ""
+      let heard = FeatureWriter.jsonChannel(channelOption.channel)
       return "{\"file\":\(FeatureWriter.jsonString(name))\(heard)\(times),\"label\":\(FeatureWriter.jsonString(r.label)),\"confidence\":\(String(format: "%.6f", r.confidence)),\"top\":[\(topList.joined(separator: ","))]}\n"
     }
   }
