@@ -187,6 +187,11 @@ public struct PCENOptions: Equatable, Codable, Sendable {
   /// integers, the scale librosa's defaults are meant for.
   public var inputScale: Float = 2_147_483_648
 
+  /// The spectrum exponent librosa recommends under PCEN: 1, a magnitude mel spectrogram (the
+  /// CLI's default for `--kind pcen` and `train --features pcen`; ``SpectrogramOptions/power``
+  /// stays 2 unless set).
+  public static let recommendedSpectrumPower: Float = 1
+
   public init() {}
 
   /// The smoother's coefficient `s` for frames every `hopSeconds` (librosa's `b`,

@@ -217,7 +217,7 @@ struct Features: ParsableCommand {
     if let window { o.spectrogram.window = window }
     if let center { o.spectrogram.center = center }
     if let padMode { o.spectrogram.padMode = padMode }
-    if let power { o.spectrogram.power = power } else if kind == .pcen { o.spectrogram.power = 1 }
+    if let power { o.spectrogram.power = power } else if kind == .pcen { o.spectrogram.power = PCENOptions.recommendedSpectrumPower }
     if let melBands { o.mel.melBands = melBands }
     if let minFrequency { o.mel.minFrequency = minFrequency }
     o.mel.maxFrequency = maxFrequency

@@ -522,9 +522,8 @@ extension Train {
       ?? (sampleRate == nil ? f.spectrogram.hopLength : rate / 100)
     g.cmvn.mode = .utterance
     if features == .pcen {
-      // librosa's PCEN example: a magnitude mel spectrogram of samples read as 32-bit integers.
       g.kind = .pcen
-      g.spectrogram.power = 1
+      g.spectrogram.power = PCENOptions.recommendedSpectrumPower
     }
     f = g
   }

@@ -69,7 +69,7 @@ struct Arguments {
       o.spectrogram.hopLength = hopLength
       o.mel.melBands = melBands
       o.mfcc.mfccCount = mfccCount
-      if kind == .pcen { o.spectrogram.power = 1 }   // as `earshot features --kind pcen`
+      if kind == .pcen { o.spectrogram.power = PCENOptions.recommendedSpectrumPower }   // as `earshot features --kind pcen`
     }
     return o
   }
