@@ -29,6 +29,8 @@
 #   m64-level-voices the same with the Flite/Festival clips: shipped until 2026-11-28, when
 #                    m64-level-more took its place (two splits; docs/models.md); opt-in now
 #   m64-band-more    m64-level-more with per-band normalisation (opt-in; a trial, docs/models.md)
+#   m64-pcen-more    m64-level-more with PCEN bands (--features pcen: per-channel energy
+#                    normalisation, then per band) in place of the log and level (opt-in; a trial)
 # Step 1 (STEP=valid) trains them on 80% of the speakers (20% held out by a seeded hash of
 # the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
 # the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
@@ -51,7 +53,7 @@ JOBS=${JOBS:-1}
 case "$JOBS" in ''|*[!0-9]*|0) echo "JOBS must be a positive whole number (got $JOBS)" >&2; exit 64 ;; esac
 case "$STEP" in all|valid|final) ;; *) echo "STEP must be all, valid or final (got $STEP)" >&2; exit 64 ;; esac
 ALL_MEMBERS=(band level espeak voices level-espeak level-voices m64-level-more m64-level-espeak)
-KNOWN_MEMBERS=("${ALL_MEMBERS[@]}" m64-level-voices m64-band-more)
+KNOWN_MEMBERS=("${ALL_MEMBERS[@]}" m64-level-voices m64-band-more m64-pcen-more)
 if [ -n "${MEMBERS:-}" ]; then
   read -ra MEMBERS <<< "$MEMBERS"
   for m in "${MEMBERS[@]}"; do
@@ -99,7 +101,7 @@ if [ -z "${EARSHOT:-}" ]; then   # EARSHOT=path/to/earshot skips the build
 fi
 [ -f "$WORK/commands-espeak/espeak.jsonl" ] || "$PYTHON" scripts/data/commands_espeak.py --out "$WORK/commands-espeak" --sessions 80 --seed 1
 [ -f "$WORK/commands-voices/voices.jsonl" ] || "$PYTHON" scripts/data/commands_espeak.py --out "$WORK/commands-voices" --voices all --sessions 120 --seed 1
-case " ${MEMBERS[*]} " in *" m64-level-more "*|*" m64-band-more "*)
+case " ${MEMBERS[*]} " in *" m64-level-more "*|*" m64-band-more "*|*" m64-pcen-more "*)
   [ -f "$WORK/commands-more/voices.jsonl" ] || "$PYTHON" scripts/data/commands_espeak.py --out "$WORK/commands-more" --voices more --sessions 154 --seed 1 ;;
 esac
 [ -n "${PREPARE_ONLY:-}" ] && exit 0
@@ -128,6 +130,7 @@ train_member() {   # $1: run folder, $2: member, rest: split options
     m64-level-espeak) own=("${m64[@]}" --cmvn level "${espeak[@]}") ;;
     m64-level-more) own=("${m64[@]}" --cmvn level "${more[@]}") ;;
     m64-band-more) own=("${m64[@]}" "${more[@]}") ;;
+    m64-pcen-more) own=("${m64[@]}" --features pcen "${more[@]}") ;;
     *) echo "unknown member $member" >&2; exit 1 ;;
   esac
   [ -f "$dir/done" ] && return 0   # finished earlier (delete the folder to retrain)
