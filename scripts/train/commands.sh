@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Recipe for the shipped `commands` model, an ensemble of eight classifiers: data, training,
+# Recipe for the shipped `commands` model, an ensemble of nine classifiers: data, training,
 # evaluation, install.
 #
 #   scripts/train/commands.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
@@ -28,9 +28,10 @@
 #   m64-level-espeak the same with the espeak-ng clips
 #   m64-level-voices the same with the Flite/Festival clips: shipped until 2026-11-28, when
 #                    m64-level-more took its place (two splits; docs/models.md); opt-in now
-#   m64-band-more    m64-level-more with per-band normalisation (opt-in; a trial, docs/models.md)
 #   m64-pcen-more    m64-level-more with PCEN bands (--features pcen: per-channel energy
-#                    normalisation, then per band) in place of the log and level (opt-in; a trial)
+#                    normalisation, then per band) in place of the log and level; the ninth
+#                    member since 2026-11-29 (two splits; docs/models.md)
+#   m64-band-more    m64-level-more with per-band normalisation (opt-in; a trial, docs/models.md)
 # Step 1 (STEP=valid) trains them on 80% of the speakers (20% held out by a seeded hash of
 # the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
 # the ensemble of their last epochs on the held-out clips. Step 2 (STEP=final) trains them on
@@ -52,8 +53,8 @@ PYTHON=${PYTHON:-python3}
 JOBS=${JOBS:-1}
 case "$JOBS" in ''|*[!0-9]*|0) echo "JOBS must be a positive whole number (got $JOBS)" >&2; exit 64 ;; esac
 case "$STEP" in all|valid|final) ;; *) echo "STEP must be all, valid or final (got $STEP)" >&2; exit 64 ;; esac
-ALL_MEMBERS=(band level espeak voices level-espeak level-voices m64-level-more m64-level-espeak)
-KNOWN_MEMBERS=("${ALL_MEMBERS[@]}" m64-level-voices m64-band-more m64-pcen-more)
+ALL_MEMBERS=(band level espeak voices level-espeak level-voices m64-level-more m64-level-espeak m64-pcen-more)
+KNOWN_MEMBERS=("${ALL_MEMBERS[@]}" m64-level-voices m64-band-more)
 if [ -n "${MEMBERS:-}" ]; then
   read -ra MEMBERS <<< "$MEMBERS"
   for m in "${MEMBERS[@]}"; do
