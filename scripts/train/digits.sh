@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Recipe for the shipped `digits` model, an ensemble of three CTC networks: data, training,
+# Recipe for the shipped `digits` model, an ensemble of four CTC networks: data, training,
 # evaluation, install.
 #   1. digits-run: FSDD, Speech Commands digit words, espeak-ng and connected strings.
 #   2. voices-run: the same data plus every Speech Commands command word (extra tokens: more
@@ -22,6 +22,10 @@
 #      clips of eight more training voices (Pico, RHVoice, MBROLA: women, men, two accents;
 #      scripts/data/digits_voices.py --voice-set more), on its own data (member 1: digits only,
 #      with the Flite/Festival clips and warp 0.1); the three are combined again.
+#   6. pcen-run: member 0's recipe with PCEN bands (--features pcen: per-channel energy
+#      normalisation of the magnitude mel bands, then per band) in place of the log, trained
+#      from scratch on 1's data plus the more voices of step 5, 24 epochs, last epoch; added
+#      to the three as member 3 (2026-11-29; docs/models.md, "A fourth network on PCEN bands").
 #
 #   scripts/train/digits.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
 #
@@ -107,13 +111,17 @@ fine_tune 2 train-more.jsonl
 "$EARSHOT" ensemble "$WORK/more-0/last.safetensors" "$WORK/more-1/last.safetensors" \
   "$WORK/more-2/last.safetensors" --output "$WORK/digits-more.safetensors" \
   --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"steps 1-4, each fine-tuned with the more voices (step 5), last epochs\"}"
+# 6. The PCEN member (about 30 min on 2 threads), added as member 3.
+EPOCHS=24 train_run pcen-run train-more.jsonl --features pcen
+"$EARSHOT" ensemble "$WORK/digits-more.safetensors" "$WORK/pcen-run/last.safetensors" --output "$WORK/digits-four.safetensors" \
+  --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"0-2 steps 1-5 (each fine-tuned with the more voices), 3 pcen-run (step 6, last epoch)\"}"
 for model in digits-run/best.safetensors voices-run-digits.safetensors level-run/last.safetensors \
-  digits-ensemble.safetensors digits-more.safetensors; do
+  digits-ensemble.safetensors digits-more.safetensors pcen-run/last.safetensors digits-four.safetensors; do
   for set in digits-data/valid-fsdd digits-data/valid-sc digits-data/valid-espeak digits-data/valid-connected \
     digits-voices/valid-voices digits-voices/valid-voices-strings digits-more/valid-voices digits-more/valid-voices-strings; do
     echo "== $model $set"
     "$EARSHOT" evaluate --model "$WORK/$model" --beam 8 "$WORK/$set.jsonl" | head -4
   done
 done
-cp "$WORK/digits-more.safetensors" Sources/Earshot/Models/digits.safetensors
+cp "$WORK/digits-four.safetensors" Sources/Earshot/Models/digits.safetensors
 echo "installed Sources/Earshot/Models/digits.safetensors"
