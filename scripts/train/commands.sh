@@ -180,5 +180,7 @@ if [ "$STEP" = all ] || [ "$STEP" = final ]; then
   "$EARSHOT" ensemble "${models[@]}" --test-speeds 0.9,1,1.1 \
     --provenance "scripts/train/commands.sh: members ${MEMBERS[*]} on every speaker, $EPOCHS epochs, seed $SEED, last epochs" \
     --output Sources/Earshot/Models/commands.safetensors
+  # Weights stored as F16: nine networks in F32 pass 20 MB (docs/models.md).
+  python3 scripts/train/store_f16.py Sources/Earshot/Models/commands.safetensors
   echo "installed Sources/Earshot/Models/commands.safetensors"
 fi
