@@ -110,5 +110,7 @@ if [ "$STEP" = all ] || [ "$STEP" = final ]; then
   "$EARSHOT" ensemble "${models[@]}" --test-speeds 0.9,1,1.1 \
     --provenance "scripts/train/sounds.sh: networks ${MEMBERS[*]} on ESC-10 folds 1-4, $EPOCHS epochs, seed $SEED, last epochs" \
     --output "$target"
+  # Weights stored as F16: half the file, every label of the 320 clips unchanged (docs/models.md).
+  python3 scripts/train/store_f16.py "$target"
   echo "installed $target"
 fi
