@@ -25,9 +25,10 @@
 #   6. pcen-run: member 0's recipe with PCEN bands (--features pcen: per-channel energy
 #      normalisation of the magnitude mel bands, then per band) in place of the log, trained
 #      from scratch on 1's data plus the more voices of step 5, 24 epochs, last epoch; then
-#      trained 12 epochs more from its last epoch (pcen-more: peak lr 1e-3, seed SEED + 1, last
-#      epoch; the first run was still learning); added to the three as member 3 (2026-11-29;
-#      docs/models.md, "A fourth network on PCEN bands"). The installed file stores its weights
+#      twice trained 12 epochs more from the last epoch (pcen-more, pcen-more2: peak lr 1e-3,
+#      seeds SEED + 1 and SEED + 2, last epochs; each run was still learning); added to the three
+#      as member 3 (2026-11-29; docs/models.md, "A fourth network on PCEN bands" and "Member 3
+#      trained longer"). The installed file stores its weights
 #      as F16 (scripts/train/store_f16.py: half the size, the same transcripts).
 #
 #   scripts/train/digits.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
@@ -116,19 +117,25 @@ fine_tune 2 train-more.jsonl
   --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"steps 1-4, each fine-tuned with the more voices (step 5), last epochs\"}"
 # 6. The PCEN member (about 30 min on 2 threads), added as member 3.
 EPOCHS=24 train_run pcen-run train-more.jsonl --features pcen
-if [ -f "$WORK/pcen-more/checkpoint.safetensors" ]; then
-  pcen_start=(--resume)
-else
-  pcen_start=(--init "$WORK/pcen-run/last.safetensors")
-fi
-"$EARSHOT" train --task ctc --train "$WORK/digits-data/train-more.jsonl" --valid "$WORK/digits-data/valid.jsonl" \
-  --output "$WORK/pcen-more" --noise ../shared/data/speech-commands/_silence_ \
-  --epochs 12 --learning-rate 0.001 --seed $((SEED + 1)) --threads 1 "${pcen_start[@]}"
-"$EARSHOT" ensemble "$WORK/digits-more.safetensors" "$WORK/pcen-more/last.safetensors" --output "$WORK/digits-four.safetensors" \
-  --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"0-2 steps 1-5 (each fine-tuned with the more voices), 3 pcen-run then pcen-more (step 6, last epoch)\"}"
+# Twice 12 epochs more, each from the last epoch before it (warm-up and cosine decay anew).
+previous=pcen-run
+for stage in 1 2; do
+  run=pcen-more; [ "$stage" = 2 ] && run=pcen-more2
+  if [ -f "$WORK/$run/checkpoint.safetensors" ]; then
+    start=(--resume)
+  else
+    start=(--init "$WORK/$previous/last.safetensors")
+  fi
+  "$EARSHOT" train --task ctc --train "$WORK/digits-data/train-more.jsonl" --valid "$WORK/digits-data/valid.jsonl" \
+    --output "$WORK/$run" --noise ../shared/data/speech-commands/_silence_ \
+    --epochs 12 --learning-rate 0.001 --seed $((SEED + stage)) --threads 1 "${start[@]}"
+  previous=$run
+done
+"$EARSHOT" ensemble "$WORK/digits-more.safetensors" "$WORK/pcen-more2/last.safetensors" --output "$WORK/digits-four.safetensors" \
+  --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"0-2 steps 1-5 (each fine-tuned with the more voices), 3 pcen-run, pcen-more, pcen-more2 (step 6, last epoch)\"}"
 for model in digits-run/best.safetensors voices-run-digits.safetensors level-run/last.safetensors \
   digits-ensemble.safetensors digits-more.safetensors pcen-run/last.safetensors pcen-more/last.safetensors \
-  digits-four.safetensors; do
+  pcen-more2/last.safetensors digits-four.safetensors; do
   for set in digits-data/valid-fsdd digits-data/valid-sc digits-data/valid-espeak digits-data/valid-connected \
     digits-voices/valid-voices digits-voices/valid-voices-strings digits-more/valid-voices digits-more/valid-voices-strings; do
     echo "== $model $set"
