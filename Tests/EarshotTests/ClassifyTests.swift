@@ -59,7 +59,8 @@ struct ClassifyTests {
   }
 
   /// A clip whose peak is under -20 dBFS is raised to it before its features; a louder one keeps
-  /// its level. At -60 dB as recorded, the shipped model no longer hears "yes".
+  /// its level. At -60 dB as recorded, the shipped model is no longer sure of "yes" (under half
+  /// its probability: its PCEN networks still hear it, its log-mel ones lose it); raised, it is.
   @Test func quietClipsAreRaised() throws {
     var model = try ClassificationModel(named: "commands")
     model.testSpeeds = [1]
@@ -83,7 +84,9 @@ struct ClassifyTests {
     let reference = try asRecorded.classify(samples: centred.map { $0 * (LevelNormalization.minimumPeak / centredPeak) }, sampleRate: asRecorded.model.features.sampleRate)
     #expect(heard.label == "yes")
     same(heard, reference)
-    #expect(try asRecorded.classify(samples: quiet, sampleRate: asRecorded.model.features.sampleRate).label != "yes")
+    let unraised = try asRecorded.classify(samples: quiet, sampleRate: asRecorded.model.features.sampleRate)
+    let yes = { (c: Classification) in c.ranked.first { $0.label == "yes" }?.probability ?? 0 }
+    #expect(yes(unraised) < 0.5 && yes(heard) > 0.8, "yes: \(yes(unraised)) as recorded, \(yes(heard)) raised")
   }
 
   /// A long file classified whole gets one note about --window (once a run); a timeline or a
