@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Recipe for the shipped `commands` model, an ensemble of ten classifiers: data, training,
+# Recipe for the shipped `commands` model, an ensemble of eleven classifiers: data, training,
 # evaluation, install.
 #
 #   scripts/train/commands.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
@@ -33,6 +33,8 @@
 #                    member since 2026-11-29 (two splits; docs/models.md)
 #   m64-pcen-voices  m64-pcen-more with the Flite/Festival clips in place of the Pico/RHVoice/MBROLA
 #                    ones; the tenth member since 2026-11-29 evening (two splits; docs/models.md)
+#   m64-pcen-espeak  the same with the espeak-ng clips; the eleventh member since 2026-11-29
+#                    evening (two splits; docs/models.md)
 #   m64-band-more    m64-level-more with per-band normalisation (opt-in; a trial, docs/models.md)
 # Step 1 (STEP=valid) trains them on 80% of the speakers (20% held out by a seeded hash of
 # the speaker id, the part before _nohash_: --valid-speakers 0.2 --split-seed SEED) and scores
@@ -55,7 +57,7 @@ PYTHON=${PYTHON:-python3}
 JOBS=${JOBS:-1}
 case "$JOBS" in ''|*[!0-9]*|0) echo "JOBS must be a positive whole number (got $JOBS)" >&2; exit 64 ;; esac
 case "$STEP" in all|valid|final) ;; *) echo "STEP must be all, valid or final (got $STEP)" >&2; exit 64 ;; esac
-ALL_MEMBERS=(band level espeak voices level-espeak level-voices m64-level-more m64-level-espeak m64-pcen-more m64-pcen-voices)
+ALL_MEMBERS=(band level espeak voices level-espeak level-voices m64-level-more m64-level-espeak m64-pcen-more m64-pcen-voices m64-pcen-espeak)
 KNOWN_MEMBERS=("${ALL_MEMBERS[@]}" m64-level-voices m64-band-more)
 if [ -n "${MEMBERS:-}" ]; then
   read -ra MEMBERS <<< "$MEMBERS"
@@ -135,6 +137,7 @@ train_member() {   # $1: run folder, $2: member, rest: split options
     m64-band-more) own=("${m64[@]}" "${more[@]}") ;;
     m64-pcen-more) own=("${m64[@]}" --features pcen "${more[@]}") ;;
     m64-pcen-voices) own=("${m64[@]}" --features pcen "${voices[@]}") ;;
+    m64-pcen-espeak) own=("${m64[@]}" --features pcen "${espeak[@]}") ;;
     *) echo "unknown member $member" >&2; exit 1 ;;
   esac
   [ -f "$dir/done" ] && return 0   # finished earlier (delete the folder to retrain)
@@ -183,7 +186,7 @@ if [ "$STEP" = all ] || [ "$STEP" = final ]; then
   "$EARSHOT" ensemble "${models[@]}" --test-speeds 0.9,1,1.1 \
     --provenance "scripts/train/commands.sh: members ${MEMBERS[*]} on every speaker, $EPOCHS epochs, seed $SEED, last epochs" \
     --output Sources/Earshot/Models/commands.safetensors
-  # Weights stored as F16: ten networks in F32 would take 23 MB, over 20 MB (docs/models.md).
+  # Weights stored as F16: eleven networks in F32 would take 26 MB, over 20 MB (docs/models.md).
   python3 scripts/train/store_f16.py Sources/Earshot/Models/commands.safetensors
   echo "installed Sources/Earshot/Models/commands.safetensors"
 fi
