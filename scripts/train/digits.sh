@@ -118,17 +118,14 @@ fine_tune 2 train-more.jsonl
 # 6. The PCEN member (about 30 min on 2 threads), added as member 3.
 EPOCHS=24 train_run pcen-run train-more.jsonl --features pcen
 # Twice 12 epochs more, each from the last epoch before it (warm-up and cosine decay anew).
+# train_run adds --resume once a run has a checkpoint; --init only starts one.
 previous=pcen-run
-for stage in 1 2; do
-  run=pcen-more; [ "$stage" = 2 ] && run=pcen-more2
-  if [ -f "$WORK/$run/checkpoint.safetensors" ]; then
-    start=(--resume)
-  else
-    start=(--init "$WORK/$previous/last.safetensors")
-  fi
-  "$EARSHOT" train --task ctc --train "$WORK/digits-data/train-more.jsonl" --valid "$WORK/digits-data/valid.jsonl" \
-    --output "$WORK/$run" --noise ../shared/data/speech-commands/_silence_ \
-    --epochs 12 --learning-rate 0.001 --seed $((SEED + stage)) --threads 1 "${start[@]}"
+stage=0
+for run in pcen-more pcen-more2; do
+  stage=$((stage + 1))
+  init=()
+  [ -f "$WORK/$run/checkpoint.safetensors" ] || init=(--init "$WORK/$previous/last.safetensors")
+  EPOCHS=12 SEED=$((SEED + stage)) train_run "$run" train-more.jsonl --learning-rate 0.001 --threads 1 "${init[@]}"
   previous=$run
 done
 "$EARSHOT" ensemble "$WORK/digits-more.safetensors" "$WORK/pcen-more2/last.safetensors" --output "$WORK/digits-four.safetensors" \
