@@ -2,7 +2,7 @@
 
 The tensors are copied byte for byte; the header is written compact with sorted keys and
 padded with spaces to a multiple of 8 bytes, as the format asks. Shared by
-stamp_provenance.py and set_speech_span.py.
+stamp_provenance.py, set_speech_span.py and store_f16.py.
 """
 import json
 import os
