@@ -99,19 +99,23 @@ fi
 cat "$WORK/digits-data/train.jsonl" "$WORK/digits-more/train.jsonl" > "$WORK/digits-data/train-more.jsonl"
 cat "$WORK/digits-data/train.jsonl" "$WORK/digits-voices/train.jsonl" "$WORK/digits-more/train.jsonl" \
   > "$WORK/digits-data/train-voices-more.jsonl"
-fine_tune() {   # fine_tune MEMBER MANIFEST [OPTION...]
-  local k=$1 manifest=$2
-  shift 2
-  local resume=()
-  [ -f "$WORK/more-$k/checkpoint.safetensors" ] && resume=(--resume)
-  "$EARSHOT" train --task ctc --train "$WORK/digits-data/$manifest" \
-    --init "$WORK/digits-ensemble.safetensors" --init-member "$k" --output "$WORK/more-$k" \
+# fine_tune RUN SEED MANIFEST INIT MEMBER [OPTION...]: 4 epochs (peak lr 5e-4, one thread) from
+# member MEMBER of the model file INIT (MEMBER "" for a single network), or resumes RUN
+# (earshot refuses --init with --resume).
+fine_tune() {
+  local run=$1 seed=$2 manifest=$3
+  local start=(--init "$4" ${5:+--init-member "$5"})
+  shift 5
+  [ -f "$WORK/$run/checkpoint.safetensors" ] && start=(--resume)
+  "$EARSHOT" train --task ctc --train "$WORK/digits-data/$manifest" --output "$WORK/$run" \
     --noise ../shared/data/speech-commands/_silence_ --epochs 4 --learning-rate 0.0005 \
-    --seed $((SEED + 6)) --threads 1 "$@" "${resume[@]}"
+    --seed "$seed" --threads 1 "${start[@]}" "$@"
 }
-fine_tune 0 train-more.jsonl
-fine_tune 1 train-voices-more.jsonl --frequency-warp 0.1
-fine_tune 2 train-more.jsonl
+for k in 0 1 2; do
+  manifest=train-more.jsonl warp=()
+  [ $k = 1 ] && manifest=train-voices-more.jsonl warp=(--frequency-warp 0.1)
+  fine_tune more-$k $((SEED + 6)) $manifest "$WORK/digits-ensemble.safetensors" $k "${warp[@]}"
+done
 "$EARSHOT" ensemble "$WORK/more-0/last.safetensors" "$WORK/more-1/last.safetensors" \
   "$WORK/more-2/last.safetensors" --output "$WORK/digits-more.safetensors" \
   --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"steps 1-4, each fine-tuned with the more voices (step 5), last epochs\"}"
