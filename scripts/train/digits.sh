@@ -28,14 +28,20 @@
 #      twice trained 12 epochs more from the last epoch (pcen-more, pcen-more2: peak lr 1e-3,
 #      seeds SEED + 1 and SEED + 2, last epochs; each run was still learning); added to the three
 #      as member 3 (2026-11-29; docs/models.md, "A fourth network on PCEN bands" and "Member 3
-#      trained longer"). The installed file stores its weights
-#      as F16 (scripts/train/store_f16.py: half the size, the same transcripts).
+#      trained longer").
+#   7. Members 0-2 fine-tuned once more (4 epochs, peak lr 5e-4, seed SEED + 16, last epoch) on
+#      their step-5 data plus 9,324 clips of string-heavy synthetic speech (every training voice
+#      of the more, flite and accents voice sets, ten phone strings a session; 4,440 strings),
+#      combined with member 3 (2026-11-29 night; docs/models.md, "Phone strings by many
+#      voices"). The installed file stores its weights as F16 (scripts/train/store_f16.py:
+#      half the size, the same transcripts).
 #
 #   scripts/train/digits.sh [WORK_DIR]        (default WORK_DIR: ../earshot-work)
 #
 # Needs ../shared/data (FSDD, Speech Commands), espeak-ng, flite, festival and sox (Debian), for
 # step 5 also libttspico-utils, mbrola and its us1 us2 us3 en1 de3 de5 fr4 sw2 voices (contrib and
-# non-free) and rhvoice, rhvoice-english; and a Python venv with numpy, scipy, soundfile and soxr
+# non-free) and rhvoice, rhvoice-english, for step 7 also mbrola's af1 nl2 fr1 de1 de2 de6 gr2 ro1
+# sw1 hu1 pl1 voices; and a Python venv with numpy, scipy, soundfile and soxr
 # for the data steps (PYTHON, default python3).
 # Everything it writes goes to WORK_DIR, outside the repository, except the final model,
 # copied to Sources/Earshot/Models/digits.safetensors. Resumable: rerun after an interruption
@@ -134,15 +140,41 @@ for run in pcen-more pcen-more2; do
 done
 "$EARSHOT" ensemble "$WORK/digits-more.safetensors" "$WORK/pcen-more2/last.safetensors" --output "$WORK/digits-four.safetensors" \
   --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"0-2 steps 1-5 (each fine-tuned with the more voices), 3 pcen-run, pcen-more, pcen-more2 (step 6, last epoch)\"}"
+# 7. Members 0-2 fine-tuned once more (4 epochs, seed SEED + 16) with string-heavy synthetic
+#    speech: every training voice of the three voice sets, ten phone strings a session, new
+#    sessions (seed SEED + 1); the PCEN member is kept (docs/models.md, "Phone strings by
+#    many voices"; about 12 minutes a member on one thread).
+for set in more flite accents; do
+  if [ ! -f "$WORK/strings-$set/train.jsonl" ]; then
+    sessions=24
+    [ $set = accents ] && sessions=12
+    "$PYTHON" scripts/data/digits_voices.py --voice-set $set --out "$WORK/strings-$set" --seed $((SEED + 1)) \
+      --train-sessions $sessions --valid-sessions 0 --strings 10
+  fi
+done
+cat "$WORK/strings-more/train.jsonl" "$WORK/strings-flite/train.jsonl" "$WORK/strings-accents/train.jsonl" \
+  > "$WORK/digits-data/strings.jsonl"
+cat "$WORK/digits-data/train-more.jsonl" "$WORK/digits-data/strings.jsonl" > "$WORK/digits-data/train-more-strings.jsonl"
+cat "$WORK/digits-data/train-more.jsonl" "$WORK/digits-voices/train.jsonl" "$WORK/digits-data/strings.jsonl" \
+  > "$WORK/digits-data/train-voices-more-strings.jsonl"
+for k in 0 1 2; do
+  manifest=train-more-strings.jsonl warp=()
+  [ $k = 1 ] && manifest=train-voices-more-strings.jsonl warp=(--frequency-warp 0.1)
+  fine_tune strings-$k $((SEED + 16)) $manifest "$WORK/more-$k/last.safetensors" "" "${warp[@]}"
+done
+"$EARSHOT" ensemble "$WORK/strings-0/last.safetensors" "$WORK/strings-1/last.safetensors" \
+  "$WORK/strings-2/last.safetensors" "$WORK/pcen-more2/last.safetensors" --output "$WORK/digits-strings.safetensors" \
+  --provenance "{\"recipe\": \"scripts/train/digits.sh\", \"members\": \"0-2 steps 1-5 then step 7 (string-heavy voices), 3 pcen-run, pcen-more, pcen-more2 (step 6, last epoch)\"}"
 for model in digits-run/best.safetensors voices-run-digits.safetensors level-run/last.safetensors \
   digits-ensemble.safetensors digits-more.safetensors pcen-run/last.safetensors pcen-more/last.safetensors \
-  pcen-more2/last.safetensors digits-four.safetensors; do
+  pcen-more2/last.safetensors digits-four.safetensors strings-0/last.safetensors strings-1/last.safetensors \
+  strings-2/last.safetensors digits-strings.safetensors; do
   for set in digits-data/valid-fsdd digits-data/valid-sc digits-data/valid-espeak digits-data/valid-connected \
     digits-voices/valid-voices digits-voices/valid-voices-strings digits-more/valid-voices digits-more/valid-voices-strings; do
     echo "== $model $set"
     "$EARSHOT" evaluate --model "$WORK/$model" --beam 8 "$WORK/$set.jsonl" | head -4
   done
 done
-cp "$WORK/digits-four.safetensors" Sources/Earshot/Models/digits.safetensors
+cp "$WORK/digits-strings.safetensors" Sources/Earshot/Models/digits.safetensors
 python3 scripts/train/store_f16.py Sources/Earshot/Models/digits.safetensors
 echo "installed Sources/Earshot/Models/digits.safetensors"
