@@ -301,7 +301,7 @@ func trainingTemporaryDirectory() -> URL { Scratch.folder("train") }
 
   /// `evaluate` scores what `transcribe` prints: by default it decodes as transcribe does (a
   /// beam of 8), not greedily. The fixture (`scripts/fixtures/speech.sh`) is a phone number
-  /// whose greedy transcript loses an "oh" that the beam keeps.
+  /// whose greedy transcript loses a word that the beam keeps.
   @Test func evaluateDecodesAsTranscribeDoes() throws {
     let dir = trainingTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
