@@ -143,7 +143,7 @@ done
 # 7. Members 0-2 fine-tuned once more (4 epochs, seed SEED + 16) with string-heavy synthetic
 #    speech: every training voice of the three voice sets, ten phone strings a session, new
 #    sessions (seed SEED + 1); the PCEN member is kept (docs/models.md, "Phone strings by
-#    many voices"; about 12 minutes a member on one thread).
+#    many voices"; about 10 minutes a member on one thread).
 for set in more flite accents; do
   if [ ! -f "$WORK/strings-$set/train.jsonl" ]; then
     sessions=24
