@@ -105,22 +105,21 @@ fi
 cat "$WORK/digits-data/train.jsonl" "$WORK/digits-more/train.jsonl" > "$WORK/digits-data/train-more.jsonl"
 cat "$WORK/digits-data/train.jsonl" "$WORK/digits-voices/train.jsonl" "$WORK/digits-more/train.jsonl" \
   > "$WORK/digits-data/train-voices-more.jsonl"
-# fine_tune RUN SEED MANIFEST INIT MEMBER [OPTION...]: 4 epochs (peak lr 5e-4, one thread) from
-# member MEMBER of the model file INIT (MEMBER "" for a single network), or resumes RUN
-# (earshot refuses --init with --resume).
+# fine_tune K RUN SEED DATA INIT [MEMBER]: member K fine-tuned 4 epochs (peak lr 5e-4, one thread)
+# from member MEMBER of the model file INIT (none given: INIT is a single network) on
+# digits-data/train-moreDATA.jsonl, member 1 on train-voices-moreDATA.jsonl (its Flite/Festival
+# clips) with --frequency-warp 0.1; or resumes RUN (earshot refuses --init with --resume).
 fine_tune() {
-  local run=$1 seed=$2 manifest=$3
-  local start=(--init "$4" ${5:+--init-member "$5"})
-  shift 5
+  local k=$1 run=$2 seed=$3 data=$4
+  local start=(--init "$5" ${6:+--init-member "$6"}) manifest=train-more$data.jsonl warp=()
+  [ "$k" = 1 ] && manifest=train-voices-more$data.jsonl warp=(--frequency-warp 0.1)
   [ -f "$WORK/$run/checkpoint.safetensors" ] && start=(--resume)
   "$EARSHOT" train --task ctc --train "$WORK/digits-data/$manifest" --output "$WORK/$run" \
     --noise ../shared/data/speech-commands/_silence_ --epochs 4 --learning-rate 0.0005 \
-    --seed "$seed" --threads 1 "${start[@]}" "$@"
+    --seed "$seed" --threads 1 "${start[@]}" "${warp[@]}"
 }
 for k in 0 1 2; do
-  manifest=train-more.jsonl warp=()
-  [ $k = 1 ] && manifest=train-voices-more.jsonl warp=(--frequency-warp 0.1)
-  fine_tune more-$k $((SEED + 6)) $manifest "$WORK/digits-ensemble.safetensors" $k "${warp[@]}"
+  fine_tune $k more-$k $((SEED + 6)) "" "$WORK/digits-ensemble.safetensors" $k
 done
 "$EARSHOT" ensemble "$WORK/more-0/last.safetensors" "$WORK/more-1/last.safetensors" \
   "$WORK/more-2/last.safetensors" --output "$WORK/digits-more.safetensors" \
@@ -158,9 +157,7 @@ cat "$WORK/digits-data/train-more.jsonl" "$WORK/digits-data/strings.jsonl" > "$W
 cat "$WORK/digits-data/train-more.jsonl" "$WORK/digits-voices/train.jsonl" "$WORK/digits-data/strings.jsonl" \
   > "$WORK/digits-data/train-voices-more-strings.jsonl"
 for k in 0 1 2; do
-  manifest=train-more-strings.jsonl warp=()
-  [ $k = 1 ] && manifest=train-voices-more-strings.jsonl warp=(--frequency-warp 0.1)
-  fine_tune strings-$k $((SEED + 16)) $manifest "$WORK/more-$k/last.safetensors" "" "${warp[@]}"
+  fine_tune $k strings-$k $((SEED + 16)) -strings "$WORK/more-$k/last.safetensors"
 done
 "$EARSHOT" ensemble "$WORK/strings-0/last.safetensors" "$WORK/strings-1/last.safetensors" \
   "$WORK/strings-2/last.safetensors" "$WORK/pcen-more2/last.safetensors" --output "$WORK/digits-strings.safetensors" \
