@@ -23,13 +23,10 @@ DTYPES = {"F32": np.float32, "F16": np.float16}
 def tensors(path: str) -> tuple[dict, dict]:
     header, data = model_header.read(path)
     out = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
+    for name, (entry, raw) in model_header.tensors(header, data).items():
         if entry["dtype"] not in DTYPES:
             sys.exit(f"{path}: tensor {name} is {entry['dtype']}; only F32 and F16 are read")
-        begin, end = entry["data_offsets"]
-        out[name] = np.frombuffer(data[begin:end], DTYPES[entry["dtype"]]).astype(np.float32).reshape(entry["shape"])
+        out[name] = np.frombuffer(raw, DTYPES[entry["dtype"]]).astype(np.float32).reshape(entry["shape"])
     return header, out
 
 
@@ -42,19 +39,16 @@ def main() -> None:
     _, a = tensors(a_path)
     header_b, b = tensors(b_path)
     if "ensemble" in header_b.get("__metadata__", {}):
-        sys.exit(f"{b_path} is an ensemble; pick single networks (scripts/train/keep_tokens.py or pick a member)")
+        sys.exit(f"{b_path} is an ensemble; interpolate single networks (one member each)")
     if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
         sys.exit(f"{a_path} and {b_path} do not have the same tensors")
-    header, chunks, offset = {"__metadata__": dict(header_b["__metadata__"])}, [], 0
-    for name in sorted(b):
-        raw = ((1 - alpha) * a[name] + alpha * b[name]).astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(b[name].shape), "data_offsets": [offset, offset + len(raw)]}
-        chunks.append(raw)
-        offset += len(raw)
-    header["__metadata__"]["provenance"] = json.dumps(
+    metadata = dict(header_b["__metadata__"])
+    metadata["provenance"] = json.dumps(
         {"interpolated": f"(1 - {alpha}) x {Path(a_path).name} + {alpha} x {Path(b_path).name}",
-         "b_provenance": header_b["__metadata__"].get("provenance", "")})
-    model_header.write(out_path, header, b"".join(chunks))
+         "b_provenance": metadata.get("provenance", "")})
+    mixed = {name: ({"dtype": "F32", "shape": list(b[name].shape)},
+                    ((1 - alpha) * a[name] + alpha * b[name]).astype("<f4").tobytes()) for name in b}
+    model_header.write_tensors(out_path, metadata, mixed)
     print(f"wrote {out_path}: {len(b)} tensors, alpha {alpha}")
 
 

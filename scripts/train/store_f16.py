@@ -23,21 +23,16 @@ def main() -> None:
         sys.exit(__doc__)
     path = sys.argv[1]
     header, data = model_header.read(path)
-    out, chunks, offset = {"__metadata__": header.get("__metadata__", {})}, [], 0
-    for name in sorted(k for k in header if k != "__metadata__"):
-        entry = header[name]
-        begin, end = entry["data_offsets"]
-        raw = data[begin:end]
+    out = {}
+    for name, (entry, raw) in model_header.tensors(header, data).items():
         if entry["dtype"] == "F32":
             count = len(raw) // 4
             raw = struct.pack(f"<{count}e", *struct.unpack(f"<{count}f", raw))
             entry = dict(entry, dtype="F16")
         elif entry["dtype"] != "F16":
             sys.exit(f"{path}: tensor {name} is {entry['dtype']}: only F32 (and F16) are handled")
-        out[name] = dict(entry, data_offsets=[offset, offset + len(raw)])
-        offset += len(raw)
-        chunks.append(raw)
-    model_header.write(path, out, b"".join(chunks))
+        out[name] = (entry, raw)
+    offset = model_header.write_tensors(path, header.get("__metadata__", {}), out)
     print(f"{path}: {len(data)} -> {offset} bytes of tensors (F16)")
 
 
