@@ -52,6 +52,7 @@ WORK=${1:-../earshot-work}
 PYTHON=${PYTHON:-python3}
 EPOCHS=${EPOCHS:-30}
 SEED=${SEED:-1}
+unset INIT   # train_run's starting model, set per call below, never from the caller's environment
 mkdir -p "$WORK"
 
 if [ ! -f "$WORK/digits-data/train.jsonl" ]; then
@@ -60,16 +61,18 @@ fi
 
 swift build -c release --product earshot
 EARSHOT=.build/release/earshot
-# train_run RUN MANIFEST [OPTION...]: trains WORK/RUN on WORK/digits-data/MANIFEST, or resumes it.
+# train_run RUN MANIFEST [OPTION...]: trains WORK/RUN on WORK/digits-data/MANIFEST (from the
+# weights of the model file INIT when set), or resumes it (earshot refuses --init with --resume).
 train_run() {
   local run=$1 manifest=$2
   shift 2
-  local resume=()
-  [ -f "$WORK/$run/checkpoint.safetensors" ] && resume=(--resume)
+  local start=()
+  [ -n "${INIT:-}" ] && start=(--init "$INIT")
+  [ -f "$WORK/$run/checkpoint.safetensors" ] && start=(--resume)
   "$EARSHOT" train --task ctc \
     --train "$WORK/digits-data/$manifest" --valid "$WORK/digits-data/valid.jsonl" \
     --output "$WORK/$run" --noise ../shared/data/speech-commands/_silence_ \
-    --epochs "$EPOCHS" --seed "$SEED" "$@" "${resume[@]}"
+    --epochs "$EPOCHS" --seed "$SEED" "$@" "${start[@]}"
 }
 
 # 1. Member 0 (41 min on 2 shared cores).
@@ -127,14 +130,12 @@ done
 # 6. The PCEN member (about 30 min on 2 threads), added as member 3.
 EPOCHS=24 train_run pcen-run train-more.jsonl --features pcen
 # Twice 12 epochs more, each from the last epoch before it (warm-up and cosine decay anew).
-# train_run adds --resume once a run has a checkpoint; --init only starts one.
 previous=pcen-run
 stage=0
 for run in pcen-more pcen-more2; do
   stage=$((stage + 1))
-  init=()
-  [ -f "$WORK/$run/checkpoint.safetensors" ] || init=(--init "$WORK/$previous/last.safetensors")
-  EPOCHS=12 SEED=$((SEED + stage)) train_run "$run" train-more.jsonl --learning-rate 0.001 --threads 1 "${init[@]}"
+  EPOCHS=12 SEED=$((SEED + stage)) INIT="$WORK/$previous/last.safetensors" \
+    train_run "$run" train-more.jsonl --learning-rate 0.001 --threads 1
   previous=$run
 done
 "$EARSHOT" ensemble "$WORK/digits-more.safetensors" "$WORK/pcen-more2/last.safetensors" --output "$WORK/digits-four.safetensors" \
