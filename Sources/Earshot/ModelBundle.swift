@@ -60,6 +60,11 @@ public struct TranscriptionModel: Sendable {
     get { members[0].features }
     set { members[0].features = newValue }
   }
+  /// The arithmetic of every member's inference (``InferencePrecision``); reads member 0's.
+  public var inferencePrecision: InferencePrecision {
+    get { members[0].network.inferencePrecision }
+    set { for i in members.indices { members[i].network.inferencePrecision = newValue } }
+  }
   /// Whether the model combines more than one network.
   public var isEnsemble: Bool { members.count > 1 }
 

@@ -39,6 +39,11 @@ public struct TranscriptionOptions: Equatable, Sendable {
   /// Files: transcribe only this channel, counting from 1 (the left of a stereo file; a call
   /// recording with one speaker a side, say); nil (default) averages the channels.
   public var channel: Int? = nil
+  /// The networks' arithmetic (``InferencePrecision``); default `.int8`: on the `digits`
+  /// model's eleven validation sets (4,068 utterances) 10 transcripts changed against
+  /// `.float32`, the error rates by at most 0.1 point either way, and transcription ran 2.3
+  /// times as fast (AVX-512 VNNI; 1.3 times with AVX2).
+  public var precision: InferencePrecision = .int8
 
   public init() {}
 }
@@ -185,6 +190,8 @@ public final class Transcriber: Sendable {
   public init(model: TranscriptionModel, options: TranscriptionOptions = TranscriptionOptions()) throws {
     try Self.check(options)
     try TranscriptionModel.check(model.members, tokens: model.tokens, source: model.source)
+    var model = model
+    model.inferencePrecision = options.precision
     self.model = model
     self.options = options
     extractors = try model.members.map { try FeatureExtractor(options: $0.features) }

@@ -124,3 +124,47 @@ final class PackedMatrix {
     kernels.packedProduct(x, ldx: ldx, rows: rows, k: k, packed: pointer, n: n, y: y, ldy: ldy, reverse: reverse)
   }
 }
+
+/// A weight matrix quantized to 8 bits per column for ``multiply(_:ldx:rows:into:ldy:)``, the
+/// products of ``InferencePrecision/int8``: B[kk, j] is stored as an int8 step of
+/// `max_kk |B[kk, j]| / 127`, each row of x becomes uint8 steps of `max|x| / 127` when
+/// multiplied, and the sums are exact 32-bit integers. Four times a float FMA's work per
+/// instruction on AVX-512 VNNI; the portable build gives the same bits elsewhere.
+final class QuantizedMatrix {
+  let k: Int
+  let n: Int
+  /// `EK_Q8_PORTABLE` or `EK_Q8_VNNI`.
+  let level: Int32
+  private let packed: UnsafeMutablePointer<Int8>
+  private let scales: UnsafeMutablePointer<Float>
+  private let offsets: UnsafeMutablePointer<Int32>
+
+  /// The fastest implementation this CPU has (`EARSHOT_KERNELS=portable|avx2`: portable C).
+  static let bestLevel = ek_q8_best_level()
+  /// The plain C implementation, which the VNNI one must match bit for bit.
+  static let portableLevel = Int32(EK_Q8_PORTABLE)
+
+  /// Quantizes B (k, n): B[kk, j] = `b[kk * ldb + j]`, or `b[j * ldb + kk]` when `transposed`.
+  init(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n: Int, level: Int32 = QuantizedMatrix.bestLevel) {
+    self.k = k
+    self.n = n
+    self.level = level
+    let bytes = max(ek_q8_packed_bytes(k, n), 1), columns = max(ek_q8_columns(n), 1)
+    packed = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64).bindMemory(to: Int8.self, capacity: bytes)
+    scales = .allocate(capacity: columns)
+    offsets = .allocate(capacity: columns)
+    ek_q8_pack(b, ldb, transposed ? 1 : 0, k, n, packed, scales, offsets)
+  }
+  deinit {
+    packed.deallocate()
+    scales.deallocate()
+    offsets.deallocate()
+  }
+
+  /// y (rows, n) += x (rows, k) B, in 8-bit steps (see the type); a row of x holding a NaN or
+  /// an infinity makes its row of y NaN.
+  @inline(__always)
+  func multiply(_ x: UnsafePointer<Float>, ldx: Int, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+    ek_q8_product(level, x, ldx, rows, k, packed, scales, offsets, n, y, ldy)
+  }
+}

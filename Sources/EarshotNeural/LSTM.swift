@@ -34,9 +34,9 @@ public struct LSTM: Parameterized, Sendable {
   /// Whether the layer runs from each sequence's last frame to its first.
   public let reverse: Bool
   /// W_ih, (4 hiddenSize, inputSize), row blocks i, f, g, o (PyTorch `weight_ih_l{k}`).
-  public var weightIH: Matrix { didSet { packedIH = PackOnce() } }
+  public var weightIH: Matrix { didSet { packedIH = PackOnce(); quantizedIH = PackOnce() } }
   /// W_hh, (4 hiddenSize, hiddenSize) (PyTorch `weight_hh_l{k}`).
-  public var weightHH: Matrix { didSet { packedHH = PackOnce() } }
+  public var weightHH: Matrix { didSet { packedHH = PackOnce(); quantizedHH = PackOnce() } }
   /// b_ih, (1, 4 hiddenSize) (PyTorch `bias_ih_l{k}`).
   public var biasIH: Matrix
   /// b_hh, (1, 4 hiddenSize) (PyTorch `bias_hh_l{k}`).
@@ -44,9 +44,27 @@ public struct LSTM: Parameterized, Sendable {
   /// W_hh packed for the recurrent kernel by the first inference call and reused by later
   /// ones (a short clip spends as long packing as multiplying); replaced, empty, whenever
   /// W_hh changes. Training packs per call (its weights change every step).
-  private var packedHH = PackOnce()
+  private var packedHH = PackOnce<PackedMatrix>()
   /// W_ih packed likewise, for input projections of at most ``packedProjectionRows`` rows.
-  private var packedIH = PackOnce()
+  private var packedIH = PackOnce<PackedMatrix>()
+  /// W_hh and W_ih quantized to 8 bits, made likewise for the products in ``int8Products``.
+  private var quantizedHH = PackOnce<QuantizedMatrix>()
+  private var quantizedIH = PackOnce<QuantizedMatrix>()
+
+  /// The products inference (``callAsFunction(_:)``) runs in 8-bit integers
+  /// (``QuantizedMatrix``); default none. Training (``forward(_:)``) always runs in floats.
+  /// ``BiLSTM/inferencePrecision`` sets it per layer.
+  public var int8Products: Int8Products = []
+
+  /// Products of an LSTM that inference can run in 8 bits.
+  public struct Int8Products: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// h' W_hh^T: its input, h = o tanh(c), lies in (-1, 1).
+    public static let recurrent = Int8Products(rawValue: 1)
+    /// x W_ih^T: best only where x is another LSTM's output, bounded as h is.
+    public static let input = Int8Products(rawValue: 2)
+  }
 
   /// A layer with PyTorch's default initialisation: every tensor uniform in
   /// (-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)), drawn W_ih, W_hh, b_ih, b_hh in that order.
@@ -184,8 +202,14 @@ public struct LSTM: Parameterized, Sendable {
     x.data.data.withUnsafeBufferPointer { px in
       weightIH.data.withUnsafeBufferPointer { wih in
         weightHH.data.withUnsafeBufferPointer { whh in
-          let recurrent = packedHH.value {
+          let recurrent = int8Products.contains(.recurrent) ? nil : packedHH.value {
             PackedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g, kernels: kernels)
+          }
+          let recurrent8 = !int8Products.contains(.recurrent) ? nil : quantizedHH.value {
+            QuantizedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g)
+          }
+          let projection8 = !int8Products.contains(.input) ? nil : quantizedIH.value {
+            QuantizedMatrix(wih.baseAddress!, ldb: n, transposed: true, k: n, n: g)
           }
           var s0 = 0
           while s0 < steps {
@@ -204,7 +228,10 @@ public struct LSTM: Parameterized, Sendable {
             } else {
               xs = px.baseAddress! + s0 * b * n
             }
-            if b < 4 && rows <= packedProjectionRows {
+            if let projection8 {
+              gates.update(repeating: 0, count: rows * g)   // the product adds into y
+              projection8.multiply(xs, ldx: n, rows: rows, into: gates, ldy: g)
+            } else if b < 4 && rows <= packedProjectionRows {
               let projection = packedIH.value {
                 PackedMatrix(wih.baseAddress!, ldb: n, transposed: true, k: n, n: g, kernels: kernels)
               }
@@ -218,7 +245,13 @@ public struct LSTM: Parameterized, Sendable {
               let gs = gates + (s - s0) * b * g
               // G_s += H_{s-1} W_hh^T; the panels alternate direction so that the ones
               // used last (still in cache) come first.
-              if s > 0 { recurrent.multiply(hState, ldx: h, rows: b, into: gs, ldy: g, reverse: s & 1 == 1) }
+              if s > 0 {
+                if let recurrent8 {
+                  recurrent8.multiply(hState, ldx: h, rows: b, into: gs, ldy: g)
+                } else {
+                  recurrent!.multiply(hState, ldx: h, rows: b, into: gs, ldy: g, reverse: s & 1 == 1)
+                }
+              }
               for bb in 0..<b where s < lengths[bb] {
                 let hh = hState + bb * h
                 kernels.lstmCellForward(gs + bb * g, bias: bias.pointer, hiddenSize: h,
@@ -377,13 +410,13 @@ func forEachStepRow(lengths: [Int], steps: Int, _ body: (Int, Int, Int) -> Void)
   }
 }
 
-/// A packed matrix made once, on first use, by whichever thread asks first; later callers
-/// share it (it is only read after it is made).
-final class PackOnce: @unchecked Sendable {
+/// A packed matrix (``PackedMatrix``, ``QuantizedMatrix``) made once, on first use, by
+/// whichever thread asks first; later callers share it (it is only read after it is made).
+final class PackOnce<Packed: AnyObject>: @unchecked Sendable {
   private let lock = NSLock()
-  private var packed: PackedMatrix?
+  private var packed: Packed?
 
-  func value(_ make: () -> PackedMatrix) -> PackedMatrix {
+  func value(_ make: () -> Packed) -> Packed {
     lock.lock()
     defer { lock.unlock() }
     if let packed { return packed }

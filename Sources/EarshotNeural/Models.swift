@@ -207,6 +207,11 @@ public struct SequenceModel: StoredModel, Sendable {
   public var lstm: BiLSTM
   /// Projection to the output classes, (outputSize, 2 hiddenSize).
   public var fc: Linear
+  /// The arithmetic of inference (``BiLSTM/inferencePrecision``); default `.float32`.
+  public var inferencePrecision: InferencePrecision {
+    get { lstm.inferencePrecision }
+    set { lstm.inferencePrecision = newValue }
+  }
   /// Free-form metadata saved with the model (the architecture and version keys are managed
   /// here and overwritten on save).
   public var metadata: [String: String] = [:]
@@ -296,6 +301,11 @@ public struct SequenceClassifier: StoredModel, Sendable {
   /// Projection to the labels, (outputSize, 2 hiddenSize), or (outputSize, 4 hiddenSize) after
   /// `.meanMax` pooling ((outputSize, 6 hiddenSize) after `.meanStdMax`).
   public var fc: Linear
+  /// The arithmetic of inference (``BiLSTM/inferencePrecision``); default `.float32`.
+  public var inferencePrecision: InferencePrecision {
+    get { lstm.inferencePrecision }
+    set { lstm.inferencePrecision = newValue }
+  }
   /// Free-form metadata saved with the model.
   public var metadata: [String: String] = [:]
 

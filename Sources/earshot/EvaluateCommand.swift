@@ -52,6 +52,8 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Threads (utterances in parallel). (default: all cores)") var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
   @OptionGroup var channelOption: ChannelOption
+  @Option(help: ArgumentHelp("CTC only: " + precisionHelp + " (default: as transcribe)", valueName: "int8|float32"))
+  var precision: InferencePrecision?
   @Option(help: "Classifier only: test-time speeds, as `earshot classify --speeds`. (default: the model's own)") var speeds: String?
   @Option(help: "Classifier only: score clips whose label the model does not have as this label (e.g. unknown) instead of leaving them out.")
   var othersAs: String?
@@ -90,6 +92,7 @@ struct Evaluate: ParsableCommand {
       if let beam { evaluator.beamWidth = beam }
       speech.apply(to: &evaluator.transcription)
       evaluator.transcription.channel = channelOption.channel
+      if let precision { evaluator.transcription.precision = precision }
       evaluator.transcription.vocabulary = try vocabularyWords(vocabulary)
       // Reference words that cannot be output are errors in every score: say which.
       let texts = entries.map(\.text)
@@ -122,7 +125,7 @@ struct Evaluate: ParsableCommand {
 
 extension Evaluate {
   func runClassifier() throws {
-    let ctcOnly = [(vocabulary != nil, "--vocabulary"), (beam != nil, "--beam"), (speech.minPause != SpeechDetectionOptions.defaultMinPause, "--min-pause")]
+    let ctcOnly = [(vocabulary != nil, "--vocabulary"), (beam != nil, "--beam"), (precision != nil, "--precision"), (speech.minPause != SpeechDetectionOptions.defaultMinPause, "--min-pause")]
     if let (_, option) = ctcOnly.first(where: \.0) {
       printError("error: \(option) applies to CTC models; \(model) is a classifier")
       throw ExitCode.validationFailure

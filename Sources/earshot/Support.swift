@@ -609,6 +609,11 @@ struct SpeechDetectionOptions: ParsableArguments {
   }
 }
 
+/// `--precision`'s help, for `transcribe` and `evaluate`.
+let precisionHelp = "The networks' arithmetic: int8 (the LSTM products on LSTM outputs in 8-bit integers, several times faster on CPUs with AVX-512 VNNI) or float32 (as trained)."
+
+extension InferencePrecision: ExpressibleByArgument {}
+
 /// Warns on stderr about audio files that an FSDD-style folder manifest leaves out.
 func warnAboutIgnoredFiles(inFolder path: String) {
   let repeated = Manifest.repeatedClips(inFolder: path)

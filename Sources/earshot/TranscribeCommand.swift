@@ -58,6 +58,8 @@ struct Transcribe: ParsableCommand {
   var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
   @OptionGroup var channelOption: ChannelOption
+  @Option(help: ArgumentHelp(precisionHelp, valueName: "int8|float32"))
+  var precision: InferencePrecision = TranscriptionOptions().precision
   @Argument(help: "Audio files or directories; - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
@@ -84,6 +86,7 @@ struct Transcribe: ParsableCommand {
       options.nBest = nbest
       speech.apply(to: &options)
       options.channel = channelOption.channel
+      options.precision = precision
       options.vocabulary = try vocabularyWords(vocabulary)
       transcriber = try Transcriber(model: TranscriptionModel(named: model), options: options)
     } catch {

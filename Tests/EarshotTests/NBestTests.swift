@@ -52,7 +52,7 @@ struct NBestTests {
     #expect(t.words == (try plain.transcribe(samples: samples, sampleRate: 16_000)).words)
     // The transcriber hears the piece scaled to its normalised peak (TranscriptionOptions.normalizesLevel).
     let heard = LevelNormalization.apply(samples)
-    let lp = model.network.logProbabilities(features: Matrix(try FeatureExtractor(options: model.features)(heard)))
+    let lp = plain.model.network.logProbabilities(features: Matrix(try FeatureExtractor(options: model.features)(heard)))
     let beam = try CTCDecoder().beamSearch(lp, beamWidth: 8, tokensPerFrame: 8, nBest: 4)
     #expect(t.alternatives.map(\.text) == beam.map { $0.tokens.map { model.tokens[$0] }.joined(separator: " ") })
     for (a, b) in zip(t.alternatives, beam) { #expect(abs(a.logProbability - b.logProbability) < 1e-9) }

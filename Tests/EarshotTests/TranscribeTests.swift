@@ -91,7 +91,8 @@ struct TranscribeTests {
     #expect(o.beamWidth == 8 && o.tokensPerFrame == 8 && o.vocabulary == nil && o.nBest == 1)
     #expect(o.maxSegmentSeconds == 20 && o.decodesSpeechOnly)
     #expect(o.minimumPauseSeconds == 0.5 && o.speechMarginSeconds == 0.25)
-    #expect(o.normalizesLevel)
+    #expect(o.normalizesLevel && o.pruneMargin == 10 && o.channel == nil)
+    #expect(o.precision == .int8)
   }
 
   /// The DC blocker removes an offset from the first sample on and keeps silence at zero; the
@@ -256,6 +257,26 @@ struct TranscribeTests {
       }
     }
     #expect(throws: Never.self) { try Transcriber(model: model, options: TranscriptionOptions()) }
+  }
+
+  /// `--precision`: the shipped model gets every sample right in either arithmetic (int8 by
+  /// default); an unknown value is a usage error naming the choices, and `evaluate` refuses
+  /// it for a classifier.
+  @Test func precisionIsAnOption() throws {
+    let samples = CLI.repository.appendingPathComponent("samples")
+    let expected = try String(contentsOf: samples.appendingPathComponent("transcripts.tsv"), encoding: .utf8)
+      .split(separator: "\n").dropFirst().map { $0.split(separator: "\t").map(String.init) }
+    let files = expected.map { samples.appendingPathComponent($0[0]).path }
+    for precision in [nil, "int8", "float32"] {
+      let r = try CLI.run(["transcribe", "--threads", "1"] + (precision.map { ["--precision", $0] } ?? []) + files)
+      #expect(r.status == 0, "\(r.stderr)")
+      #expect(r.text.split(separator: "\n").map { String($0.split(separator: "\t").last!) } == expected.map { $0[1] },
+              "--precision \(precision ?? "(default)"): \(r.text)")
+    }
+    let bad = try CLI.run(["transcribe", "--precision", "int4", files[0]])
+    #expect(bad.status == 64 && bad.stderr.contains("int8") && bad.stderr.contains("float32"), "\(bad.stderr)")
+    let classifier = try CLI.run(["evaluate", "--model", "commands", "--precision", "int8", samples.path])
+    #expect(classifier.status == 64 && classifier.stderr.contains("--precision applies to CTC models"), "\(classifier.stderr)")
   }
 
   /// A character model spells the vocabulary's words in a beam; greedy decoding (one prefix)
@@ -516,7 +537,11 @@ struct DigitsModelTests {
     let rawMean = raw.reduce(0, +) / Float(raw.count)
     let quiet = raw.map { $0 - rawMean }
     let shifted = quiet.map { $0 + 0.2 }
-    let transcriber = try Transcriber(model: model)
+    // Float arithmetic: 8-bit steps would move the confidences of two slightly different
+    // recordings apart by more than the 1e-3 this test holds them to.
+    var options = TranscriptionOptions()
+    options.precision = .float32
+    let transcriber = try Transcriber(model: model, options: options)
     let rate = model.features.sampleRate
     let heard = try transcriber.transcribe(samples: shifted, sampleRate: rate), reference = try transcriber.transcribe(samples: quiet, sampleRate: rate)
     #expect(heard.text == "four one five five five five two three six eight" && heard.text == reference.text)

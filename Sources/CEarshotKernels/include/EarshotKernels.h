@@ -4,6 +4,8 @@
 #ifndef EARSHOT_KERNELS_H
 #define EARSHOT_KERNELS_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -89,6 +91,45 @@ const char *ek_openblas_forced_core(void);
 
 /// Floats that `pack` writes for a (k, n) matrix with these kernels.
 long ek_packed_count(const ek_kernels *kernels, long k, long n);
+
+// 8-bit products (inference only). B (k, n) is stored as int8 per column j: q = rint(B[kk, j] /
+// scale_j) with scale_j = max_kk |B[kk, j]| / 127; each row of x as uint8 u = rint(x * 127 /
+// max|x|) + 128 with the row's scale sx = max|x| / 127. Then
+//   y[r, j] += (sum_kk u[kk] q[kk, j] - 128 sum_kk q[kk, j]) * (scale_j * sx)
+// with the sum exact in int32 (k up to 66,000). Each y element is within
+// (max|x| / 254) sum_kk |B[kk, j]| + (k / 2) max|x| scale_j of the float product (half a step
+// of each rounding, x's and B's), plus the float rounding of the last three operations.
+
+/// Implementations of `ek_q8_product`.
+enum {
+  EK_Q8_PORTABLE = 0,  // plain C (4-lane vectors)
+  EK_Q8_AVX2 = 1,      // AVX2 (vpmaddwd)
+  EK_Q8_VNNI = 2,      // AVX-512 VNNI (vpdpbusd)
+};
+
+/// The fastest implementation this CPU supports; EARSHOT_KERNELS=portable|avx2 caps it. All
+/// give the same bits.
+int ek_q8_best_level(void);
+
+/// Columns of the scales and offsets `ek_q8_pack` writes: n rounded up to 128.
+long ek_q8_columns(long n);
+
+/// Bytes of a packed (k, n) matrix: ek_q8_columns(n) times k rounded up to 4.
+long ek_q8_packed_bytes(long k, long n);
+
+/// Quantizes B (k, n) for `ek_q8_product`: B[kk, j] is b[kk*ldb + j], or b[j*ldb + kk] when
+/// `transposed` is non-zero. `packed` (ek_q8_packed_bytes, best 64-byte aligned) holds panels
+/// of 128 columns, each 4 k values of a column in 4 adjacent bytes; `scales` and `offsets`
+/// (ek_q8_columns each) get scale_j and 128 sum_kk q[kk, j]. A column of zeros (or holding a
+/// NaN) gets scale 0.
+void ek_q8_pack(const float *b, long ldb, int transposed, long k, long n, int8_t *packed,
+                float *scales, int32_t *offsets);
+
+/// y (rows, n) += x (rows, k) B, B quantized by `ek_q8_pack`, each row of x quantized on the
+/// fly (a row holding a NaN or an infinity makes its y row NaN). `level`: an EK_Q8_ value,
+/// lowered to what the CPU supports.
+void ek_q8_product(int level, const float *x, long ldx, long rows, long k, const int8_t *packed,
+                   const float *scales, const int32_t *offsets, long n, float *y, long ldy);
 
 #ifdef __cplusplus
 }
