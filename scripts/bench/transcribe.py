@@ -257,6 +257,10 @@ def cmd_run(args) -> int:
             for beam in beams:
                 tools[f"earshot --beam {beam}"] = (
                     "earshot", [str(earshot), "transcribe", "--threads", "1", "--beam", str(beam), *s["files"]])
+            # The default beam in float arithmetic too: what the int8 default buys, in this run
+            tools["earshot float32"] = (
+                "earshot", [str(earshot), "transcribe", "--threads", "1", "--beam", str(args.beam),
+                            "--precision", "float32", *s["files"]])
             tools["pocketsphinx"] = ("pocketsphinx", [sys.executable, script, "peer", s["name"], "--dict",
                                                       str(dictionary), "--list", str(listing),
                                                       "--out", str(tmp / "ps.jsonl")])
@@ -343,6 +347,7 @@ def print_table(s: dict, results: dict, beams: list[int], args) -> None:
     for beam in beams:
         label = f"earshot transcribe --beam {beam}" + (" (greedy)" if beam == 1 else " (default)" if beam == args.beam else "")
         row(label, results[f"earshot --beam {beam}"])
+    row(f"earshot --beam {args.beam} --precision float32", results["earshot float32"])
     row("pocketsphinx (whole process)", ps)
     row("  in-process: decoder load + decode", {}, [p["load_s"] + p["decode_s"] for p in ps["inproc"]], [])
     row("  in-process: decode only (read+resample)", {}, [p["decode_s"] for p in ps["inproc"]], [])
