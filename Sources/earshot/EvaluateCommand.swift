@@ -52,7 +52,8 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Threads (utterances in parallel). (default: all cores)") var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
   @OptionGroup var channelOption: ChannelOption
-  @Option(help: ArgumentHelp("CTC only: " + precisionHelp + " (default: as transcribe)", valueName: "int8|float32"))
+  @Option(help: ArgumentHelp("CTC only: the networks' arithmetic, as `earshot transcribe --precision`. (default: int8, as transcribe)",
+                              valueName: "int8|float32"))
   var precision: InferencePrecision?
   @Option(help: "Classifier only: test-time speeds, as `earshot classify --speeds`. (default: the model's own)") var speeds: String?
   @Option(help: "Classifier only: score clips whose label the model does not have as this label (e.g. unknown) instead of leaving them out.")
