@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """PyTorch CPU peer of lstm-swift (same model and shapes); used by scripts/bench/lstm.
 
-    python lstm_torch.py infer|train BATCH FRAMES THREADS REPS
+    python lstm_torch.py infer|infer8|train BATCH FRAMES THREADS REPS
+
+infer8: the LSTM and the Linear dynamically quantized to int8 weights
+(torch.ao.quantization.quantize_dynamic, per-tensor activations), PyTorch's 8-bit inference.
 """
 import resource
 import sys
 import time
+
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -23,8 +28,20 @@ in_len = torch.full((batch,), frames)
 tgt_len = torch.full((batch,), frames // 6)
 
 
+if mode == "infer8":
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.fc = lstm, fc
+
+    with warnings.catch_warnings():  # torch.ao.quantization is deprecated for torchao
+        warnings.simplefilter("ignore")
+        net = torch.ao.quantization.quantize_dynamic(Net(), {torch.nn.LSTM, torch.nn.Linear}, dtype=torch.qint8)
+    lstm, fc = net.lstm, net.fc
+
+
 def once() -> float:
-    if mode == "infer":
+    if mode != "train":
         with torch.inference_mode():
             return F.log_softmax(fc(lstm(x)[0]), dim=-1)[0, 0, 0].item()
     lp = F.log_softmax(fc(lstm(x)[0]), dim=-1)

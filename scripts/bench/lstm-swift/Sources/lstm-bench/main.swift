@@ -1,5 +1,6 @@
 // Times Earshot's 3-layer BiLSTM (256 per direction, 80 inputs, Linear to 29, log-softmax):
 //   lstm-bench infer BATCH FRAMES THREADS REPS
+//   lstm-bench infer8 BATCH FRAMES THREADS REPS    (inference with InferencePrecision.int8)
 //   lstm-bench train BATCH FRAMES THREADS REPS     (forward, CTC, backward, Adam)
 // Prints one line: mode, shape, threads, median and min milliseconds, peak RSS in MiB, minor
 // page faults per timed call (memory the process had to be handed anew).
@@ -9,8 +10,8 @@ import Foundation
 
 let args = CommandLine.arguments
 guard args.count == 6, let batch = Int(args[2]), let frames = Int(args[3]),
-      let threads = Int(args[4]), let reps = Int(args[5]), ["infer", "train"].contains(args[1]) else {
-  FileHandle.standardError.write("usage: lstm-bench infer|train BATCH FRAMES THREADS REPS\n".data(using: .utf8)!)
+      let threads = Int(args[4]), let reps = Int(args[5]), ["infer", "infer8", "train"].contains(args[1]) else {
+  FileHandle.standardError.write("usage: lstm-bench infer|infer8|train BATCH FRAMES THREADS REPS\n".data(using: .utf8)!)
   exit(64)
 }
 let mode = args[1]
@@ -24,6 +25,7 @@ arch.numLayers = 3
 arch.outputSize = 29
 var generator = SeededGenerator(seed: 1)
 var model = SequenceModel(architecture: arch, generator: &generator)
+if mode == "infer8" { model.inferencePrecision = .int8 }
 let input = SequenceBatch(data: generator.normalMatrix(rows: frames * batch, cols: 80),
                           lengths: [Int](repeating: frames, count: batch))
 let targets = (0..<batch).map { _ in (0..<(frames / 6)).map { _ in 1 + Int(generator.next() % 28) } }
@@ -32,7 +34,7 @@ var adam = Adam()
 var sink: Float = 0
 
 @MainActor func once() {
-  if mode == "infer" {
+  if mode != "train" {
     let lp = model.logProbabilities(input)
     sink += lp.data.data[0]
   } else {
