@@ -41,7 +41,7 @@ public struct TranscriptionOptions: Equatable, Sendable {
   public var channel: Int? = nil
   /// The networks' arithmetic (``InferencePrecision``); default `.int8`: on the `digits`
   /// model's eleven validation sets (4,068 utterances) 10 transcripts changed against
-  /// `.float32`, the error rates by at most 0.1 point either way, and transcription ran 2.3
+  /// `.float32`, the error rates by at most 0.1 point either way, and transcription ran 2.2
   /// times as fast (AVX-512 VNNI; 1.3 times with AVX2).
   public var precision: InferencePrecision = .int8
 

@@ -60,7 +60,8 @@ public struct BiLSTM: Parameterized, Sendable {
   /// The arithmetic of inference (``callAsFunction(_:)``); training always runs in floats.
   /// Setting it sets every layer's ``LSTM/int8Products``: for ``InferencePrecision/int8``,
   /// the recurrent products of every layer and the input products of every layer but the
-  /// first (whose input, the features, is not bounded as an LSTM's output is).
+  /// first (whose input, the features, is not bounded as an LSTM's output is). Reading it
+  /// reads the first layer's.
   public var inferencePrecision: InferencePrecision {
     get { forwardLayers[0].int8Products.contains(.recurrent) ? .int8 : .float32 }
     set {
@@ -278,7 +279,8 @@ public enum InferencePrecision: String, CaseIterable, Codable, Sendable {
   /// The LSTM products whose inputs are LSTM outputs, bounded in (-1, 1) (every layer's
   /// recurrent product and the input products above the first layer), in 8-bit integers with
   /// a scale per weight column and per input row (``LSTM/Int8Products``); features, cells and
-  /// the output layer stay in floats. On AVX-512 VNNI CPUs these products run about 3.5 times
-  /// as fast; other CPUs get the same numbers from plain C.
+  /// the output layer stay in floats. These products run about 3.5 times as fast as float
+  /// ones with AVX-512 VNNI and somewhat faster with AVX2; other CPUs get the same numbers
+  /// from plain C, somewhat slower than float.
   case int8
 }

@@ -202,12 +202,9 @@ public struct LSTM: Parameterized, Sendable {
     x.data.data.withUnsafeBufferPointer { px in
       weightIH.data.withUnsafeBufferPointer { wih in
         weightHH.data.withUnsafeBufferPointer { whh in
-          let recurrent = int8Products.contains(.recurrent) ? nil : packedHH.value {
-            PackedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g, kernels: kernels)
-          }
-          let recurrent8 = !int8Products.contains(.recurrent) ? nil : quantizedHH.value {
-            QuantizedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g)
-          }
+          let recurrent: RecurrentProduct = int8Products.contains(.recurrent)
+            ? .int8(quantizedHH.value { QuantizedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g) })
+            : .float(packedHH.value { PackedMatrix(whh.baseAddress!, ldb: h, transposed: true, k: h, n: g, kernels: kernels) })
           let projection8 = !int8Products.contains(.input) ? nil : quantizedIH.value {
             QuantizedMatrix(wih.baseAddress!, ldb: n, transposed: true, k: n, n: g)
           }
@@ -243,15 +240,8 @@ public struct LSTM: Parameterized, Sendable {
             }
             for s in s0..<(s0 + count) {
               let gs = gates + (s - s0) * b * g
-              // G_s += H_{s-1} W_hh^T; the panels alternate direction so that the ones
-              // used last (still in cache) come first.
-              if s > 0 {
-                if let recurrent8 {
-                  recurrent8.multiply(hState, ldx: h, rows: b, into: gs, ldy: g)
-                } else {
-                  recurrent!.multiply(hState, ldx: h, rows: b, into: gs, ldy: g, reverse: s & 1 == 1)
-                }
-              }
+              // G_s += H_{s-1} W_hh^T
+              if s > 0 { recurrent.multiply(hState, rows: b, into: gs, step: s) }
               for bb in 0..<b where s < lengths[bb] {
                 let hh = hState + bb * h
                 kernels.lstmCellForward(gs + bb * g, bias: bias.pointer, hiddenSize: h,
@@ -407,6 +397,23 @@ let inferenceChunkRowsSmallBatch = 1024
 func forEachStepRow(lengths: [Int], steps: Int, _ body: (Int, Int, Int) -> Void) {
   for s in 0..<steps {
     for (b, n) in lengths.enumerated() where s < n { body(s, b, n - 1 - s) }
+  }
+}
+
+/// W_hh as inference multiplies by it: packed floats or 8-bit columns.
+private enum RecurrentProduct {
+  case float(PackedMatrix)
+  case int8(QuantizedMatrix)
+
+  /// y (rows, 4 hiddenSize) += h (rows, hiddenSize) W_hh^T at step `step`. The float product
+  /// walks its panels in alternate directions step by step, so that the ones used last (still
+  /// in cache) come first.
+  @inline(__always)
+  func multiply(_ h: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, step: Int) {
+    switch self {
+    case .float(let m): m.multiply(h, ldx: m.k, rows: rows, into: y, ldy: m.n, reverse: step & 1 == 1)
+    case .int8(let m): m.multiply(h, ldx: m.k, rows: rows, into: y, ldy: m.n)
+    }
   }
 }
 
