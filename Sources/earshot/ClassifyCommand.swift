@@ -54,6 +54,8 @@ struct Classify: ParsableCommand {
   @Flag(help: "Hear each clip (or window) as recorded: keep its DC offset, and do not raise one that peaks under -20 dBFS to that peak.")
   var keepLevel = false
   @OptionGroup var channelOption: ChannelOption
+  @Option(help: ArgumentHelp(precisionHelp, valueName: "int8|float32"))
+  var precision: InferencePrecision = Classifier.defaultPrecision
   @Argument(help: "Audio files or directories; - reads stdin (to its end first: it is staged in a temporary file).")
   var inputs: [String]
 
@@ -82,7 +84,7 @@ struct Classify: ParsableCommand {
     do {
       var loaded = try ClassificationModel(named: model)
       if let speeds = try testSpeedList(speeds, option: "--speeds") { loaded.testSpeeds = speeds }
-      classifier = try Classifier(model: loaded, normalizesLevel: !keepLevel)
+      classifier = try Classifier(model: loaded, normalizesLevel: !keepLevel, precision: precision)
     } catch {
       printError("error: \(error)")
       throw ExitCode.failure

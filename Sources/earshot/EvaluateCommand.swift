@@ -52,7 +52,7 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Threads (utterances in parallel). (default: all cores)") var threads: Int?
   @OptionGroup var speech: SpeechDetectionOptions
   @OptionGroup var channelOption: ChannelOption
-  @Option(help: ArgumentHelp("CTC only: the networks' arithmetic, as `earshot transcribe --precision`. (default: int8, as transcribe)",
+  @Option(help: ArgumentHelp("The networks' arithmetic, as `earshot transcribe --precision` and `earshot classify --precision`. (default: int8, as those commands)",
                               valueName: "int8|float32"))
   var precision: InferencePrecision?
   @Option(help: "Classifier only: test-time speeds, as `earshot classify --speeds`. (default: the model's own)") var speeds: String?
@@ -126,7 +126,7 @@ struct Evaluate: ParsableCommand {
 
 extension Evaluate {
   func runClassifier() throws {
-    let ctcOnly = [(vocabulary != nil, "--vocabulary"), (beam != nil, "--beam"), (precision != nil, "--precision"), (speech.minPause != SpeechDetectionOptions.defaultMinPause, "--min-pause")]
+    let ctcOnly = [(vocabulary != nil, "--vocabulary"), (beam != nil, "--beam"), (speech.minPause != SpeechDetectionOptions.defaultMinPause, "--min-pause")]
     if let (_, option) = ctcOnly.first(where: \.0) {
       printError("error: \(option) applies to CTC models; \(model) is a classifier")
       throw ExitCode.validationFailure
@@ -178,6 +178,7 @@ extension Evaluate {
       var evaluator = ClassificationEvaluator(model: loaded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
       evaluator.normalizesLevel = !speech.keepLevel
       evaluator.channel = channelOption.channel
+      if let precision { evaluator.precision = precision }
       let bar = ProgressBar(paths: entries.map(\.audio), label: "clips")
       result = try evaluator.evaluate(entries) { i, failed in bar.finish(file: i, failed: failed) }
     } catch {

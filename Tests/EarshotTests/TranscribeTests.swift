@@ -93,6 +93,8 @@ struct TranscribeTests {
     #expect(o.minimumPauseSeconds == 0.5 && o.speechMarginSeconds == 0.25)
     #expect(o.normalizesLevel && o.pruneMargin == 10 && o.channel == nil)
     #expect(o.precision == .int8)
+    // and of `earshot classify` and `Classifier`
+    #expect(Classifier.defaultPrecision == .int8)
   }
 
   /// The DC blocker removes an offset from the first sample on and keeps silence at zero; the
@@ -260,8 +262,8 @@ struct TranscribeTests {
   }
 
   /// `--precision`: the shipped model gets every sample right in either arithmetic (int8 by
-  /// default); an unknown value is a usage error naming the choices, and `evaluate` refuses
-  /// it for a classifier.
+  /// default); an unknown value is a usage error naming the choices. The shipped classifiers
+  /// label their samples alike in both, their probabilities within 0.01.
   @Test func precisionIsAnOption() throws {
     let samples = CLI.repository.appendingPathComponent("samples")
     let expected = try String(contentsOf: samples.appendingPathComponent("transcripts.tsv"), encoding: .utf8)
@@ -275,8 +277,15 @@ struct TranscribeTests {
     }
     let bad = try CLI.run(["transcribe", "--precision", "int4", files[0]])
     #expect(bad.status == 64 && bad.stderr.contains("int8") && bad.stderr.contains("float32"), "\(bad.stderr)")
-    let classifier = try CLI.run(["evaluate", "--model", "commands", "--precision", "int8", samples.path])
-    #expect(classifier.status == 64 && classifier.stderr.contains("--precision applies to CTC models"), "\(classifier.stderr)")
+    for (model, file, label) in [("commands", "yes.wav", "yes"), ("sounds", "clock-tick.flac", "clock_tick")] {
+      let path = samples.appendingPathComponent(file).path
+      let runs = try ["int8", "float32"].map { try CLI.run(["classify", "--model", model, "--precision", $0, path]) }
+      let fields = runs.map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t") }
+      #expect(runs.allSatisfy { $0.status == 0 } && fields.allSatisfy { $0.count == 3 && $0[1] == label }, "\(runs.map(\.text))")
+      if fields.allSatisfy({ $0.count == 3 }), let a = Double(fields[0][2]), let b = Double(fields[1][2]) {
+        #expect(abs(a - b) < 0.01 && a > 0.5, "\(model): int8 \(a), float32 \(b)")
+      }
+    }
   }
 
   /// A character model spells the vocabulary's words in a beam; greedy decoding (one prefix)

@@ -240,6 +240,8 @@ public struct ClassificationEvaluator: Sendable {
   public var normalizesLevel = true
   /// Hear only this channel of each clip, counting from 1; nil (default) averages them.
   public var channel: Int? = nil
+  /// The networks' arithmetic; default ``Classifier/defaultPrecision``, as ``Classifier``.
+  public var precision = Classifier.defaultPrecision
 
   public init(model: ClassificationModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
     self.model = model
@@ -253,7 +255,7 @@ public struct ClassificationEvaluator: Sendable {
   public func evaluate(
     _ entries: [ClassificationEntry], progress: @Sendable (_ index: Int, _ failed: Bool) -> Void = { _, _ in }
   ) throws -> (report: ClassificationReport, failures: [String]) {
-    let classifier = try Classifier(model: model, normalizesLevel: normalizesLevel)
+    let classifier = try Classifier(model: model, normalizesLevel: normalizesLevel, precision: precision)
     let index = Dictionary(uniqueKeysWithValues: model.labels.enumerated().map { ($1, $0) })
     let saved = Neural.threads
     if threads > 1 { Neural.setThreads(1) }
