@@ -37,8 +37,17 @@ void ek_q8_pack(const float *b, long ldb, int transposed, long k, long n, int8_t
     if (j >= n) continue;
 #define B_AT(kk) (transposed ? b[j * ldb + (kk)] : b[(kk) * ldb + j])
     float top = 0;
-    for (long kk = 0; kk < k; kk++) top = fmaxf(top, fabsf(B_AT(kk)));
-    if (!(top > 0)) continue;  // an all-zero column (NaN weights too: no finite scale)
+    int bad = 0;
+    for (long kk = 0; kk < k; kk++) {
+      float a = fabsf(B_AT(kk));
+      bad |= !(a <= FLT_MAX);
+      top = a > top ? a : top;
+    }
+    if (bad) {  // a NaN or an infinity: its outputs are NaN, as a float product's would be
+      scales[j] = NAN;
+      continue;
+    }
+    if (!(top > 0)) continue;  // an all-zero column: scale 0, outputs unchanged
     float scale = top / 127.0f, inverse = 127.0f / top;
     long sum = 0;
     long p = j / Q8_PW, c = j % Q8_PW;

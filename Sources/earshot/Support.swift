@@ -609,7 +609,7 @@ struct SpeechDetectionOptions: ParsableArguments {
   }
 }
 
-/// `--precision`'s help in `transcribe`.
+/// `--precision`'s help in `transcribe` and `classify`.
 let precisionHelp = "The networks' arithmetic: int8 (the LSTM products on LSTM outputs in 8-bit integers: about twice as fast with AVX-512 VNNI, 1.3x with AVX2) or float32 (as trained)."
 
 extension InferencePrecision: ExpressibleByArgument {}

@@ -100,8 +100,8 @@ import Testing
   }
 
   /// A row of zeros adds nothing; a row holding a NaN or an infinity makes its outputs NaN
-  /// (as a float product would) and leaves the other rows alone.
-  @Test func zeroAndNonFiniteRows() {
+  /// (as a float product would) and leaves the other rows alone; so does such a weight column.
+  @Test func zeroAndNonFiniteRowsAndColumns() {
     var gen = SeededGenerator(seed: 5)
     let k = 37, n = 130
     var x = gen.uniformMatrix(rows: 4, cols: k, -1, 1)
@@ -116,6 +116,20 @@ import Testing
       #expect(nonFinite, "level \(level): a NaN or infinity did not make NaN")
       let finite = !y[(3 * n)...].contains { $0.isNaN }
       #expect(finite, "level \(level): a finite row got NaN")
+    }
+    // A weight column holding a NaN or an infinity makes that column NaN in every row (a zero
+    // row too: 0 x NaN), and no other.
+    for bad in [Float.nan, -.infinity] {
+      var weights = b
+      weights[3, 7] = bad
+      var x = gen.uniformMatrix(rows: 3, cols: k, -1, 1)
+      for kk in 0..<k { x[0, kk] = 0 }
+      for level in Self.levels {
+        let y = Self.product(x, weights, Matrix(rows: 3, cols: n), transposed: true, level: level)
+        let nanColumns = Set((0..<y.count).filter { y[$0].isNaN }.map { $0 % n })
+        let perRow = (0..<y.count).filter { y[$0].isNaN }.count
+        #expect(nanColumns == [7] && perRow == 3, "level \(level), weight \(bad): NaN in columns \(nanColumns), \(perRow) elements")
+      }
     }
   }
 

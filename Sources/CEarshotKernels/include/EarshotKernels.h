@@ -120,8 +120,8 @@ long ek_q8_packed_bytes(long k, long n);
 /// Quantizes B (k, n) for `ek_q8_product`: B[kk, j] is b[kk*ldb + j], or b[j*ldb + kk] when
 /// `transposed` is non-zero. `packed` (ek_q8_packed_bytes, best 64-byte aligned) holds panels
 /// of 128 columns, each 4 k values of a column in 4 adjacent bytes; `scales` and `offsets`
-/// (ek_q8_columns each) get scale_j and 128 sum_kk q[kk, j]. A column of zeros (or holding a
-/// NaN) gets scale 0.
+/// (ek_q8_columns each) get scale_j and 128 sum_kk q[kk, j]. A column of zeros gets scale 0;
+/// one holding a NaN or an infinity gets scale NaN (its outputs are NaN).
 void ek_q8_pack(const float *b, long ldb, int transposed, long k, long n, int8_t *packed,
                 float *scales, int32_t *offsets);
 
