@@ -141,11 +141,13 @@ final class QuantizedMatrix {
 
   /// The fastest implementation this CPU has (`EARSHOT_KERNELS=portable|avx2`: portable C).
   static let bestLevel = ek_q8_best_level()
-  /// The plain C implementation, which the VNNI one must match bit for bit.
-  static let portableLevel = Int32(EK_Q8_PORTABLE)
+  /// The longest rows (k) whose sums of uint8 x int8 products fit an Int32.
+  static let maxDepth = Int(Int32.max) / (255 * 127)
 
   /// Quantizes B (k, n): B[kk, j] = `b[kk * ldb + j]`, or `b[j * ldb + kk]` when `transposed`.
   init(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n: Int, level: Int32 = QuantizedMatrix.bestLevel) {
+    // 255 x 127 x k must fit an Int32 sum
+    precondition(k <= QuantizedMatrix.maxDepth, "QuantizedMatrix: k = \(k) overflows 32-bit sums (at most \(QuantizedMatrix.maxDepth))")
     self.k = k
     self.n = n
     self.level = level
