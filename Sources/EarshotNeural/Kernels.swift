@@ -129,17 +129,17 @@ final class PackedMatrix {
 /// products of ``InferencePrecision/int8``: B[kk, j] is stored as an int8 step of
 /// `max_kk |B[kk, j]| / 127`, each row of x becomes uint8 steps of `max|x| / 127` when
 /// multiplied, and the sums are exact 32-bit integers. Four times a float FMA's work per
-/// instruction on AVX-512 VNNI; the portable build gives the same bits elsewhere.
+/// instruction on AVX-512 VNNI; the AVX2 and portable builds give the same bits elsewhere.
 final class QuantizedMatrix {
   let k: Int
   let n: Int
-  /// `EK_Q8_PORTABLE` or `EK_Q8_VNNI`.
+  /// `EK_Q8_PORTABLE`, `EK_Q8_AVX2` or `EK_Q8_VNNI`, lowered to what the CPU has when multiplying.
   let level: Int32
   private let packed: UnsafeMutablePointer<Int8>
   private let scales: UnsafeMutablePointer<Float>
   private let offsets: UnsafeMutablePointer<Int32>
 
-  /// The fastest implementation this CPU has (`EARSHOT_KERNELS=portable|avx2`: portable C).
+  /// The fastest implementation this CPU has (`EARSHOT_KERNELS=portable|avx2` caps it).
   static let bestLevel = ek_q8_best_level()
   /// The longest rows (k) whose sums of uint8 x int8 products fit an Int32.
   static let maxDepth = Int(Int32.max) / (255 * 127)
