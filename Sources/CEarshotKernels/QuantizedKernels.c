@@ -296,51 +296,46 @@ Q8_AVX2 static void q8_product_avx2(const float *x, long ldx, long rows, long k,
   if (u != stack) free(u);
 }
 
-// Asked once (CPUID traps to the hypervisor in a VM, microseconds a call); 1 or 0 after.
-static int q8_vnni = -1;
 
-static int q8_vnni_supported(void) {
-  int known = __atomic_load_n(&q8_vnni, __ATOMIC_RELAXED);
-  if (known >= 0) return known;
-  int yes = 0;
-  unsigned a, b, c, d;
-  if ((ek_cpu_features() & EK_CPU_AVX512_F_VL) && __get_cpuid_count(7, 0, &a, &b, &c, &d))
-    yes = (c >> 11) & 1;  // AVX512_VNNI
-  __atomic_store_n(&q8_vnni, yes, __ATOMIC_RELAXED);
-  return yes;
-}
-
-static int q8_avx2 = -1;
-
-static int q8_avx2_supported(void) {
-  int known = __atomic_load_n(&q8_avx2, __ATOMIC_RELAXED);
-  if (known >= 0) return known;
-  int yes = (ek_cpu_features() & EK_CPU_AVX2_FMA) != 0;
-  __atomic_store_n(&q8_avx2, yes, __ATOMIC_RELAXED);
-  return yes;
-}
 #endif
+
+// The best build this CPU runs, asked once (CPUID traps to the hypervisor in a VM,
+// microseconds a call) and kept: -1 until then.
+static int q8_cpu = -1;
+
+static int q8_cpu_level(void) {
+  int known = __atomic_load_n(&q8_cpu, __ATOMIC_RELAXED);
+  if (known >= 0) return known;
+  int level = EK_Q8_PORTABLE;
+#if defined(__x86_64__)
+  int features = ek_cpu_features();
+  unsigned a, b, c, d;
+  if (features & EK_CPU_AVX2_FMA) level = EK_Q8_AVX2;
+  if ((features & EK_CPU_AVX512_F_VL) && __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((c >> 11) & 1))
+    level = EK_Q8_VNNI;  // AVX512_VNNI
+#endif
+  __atomic_store_n(&q8_cpu, level, __ATOMIC_RELAXED);
+  return level;
+}
 
 int ek_q8_best_level(void) {
-#if defined(__x86_64__)
+  int level = q8_cpu_level();
   const char *cap = getenv("EARSHOT_KERNELS");
-  if (cap && strcmp(cap, "portable") == 0) return EK_Q8_PORTABLE;
-  int avx2 = (ek_cpu_features() & EK_CPU_AVX2_FMA) != 0;
-  if (cap && strcmp(cap, "avx2") == 0) return avx2 ? EK_Q8_AVX2 : EK_Q8_PORTABLE;
-  if (q8_vnni_supported()) return EK_Q8_VNNI;
-  if (avx2) return EK_Q8_AVX2;
-#endif
-  return EK_Q8_PORTABLE;
+  if (cap && strcmp(cap, "portable") == 0) level = EK_Q8_PORTABLE;
+  if (cap && strcmp(cap, "avx2") == 0 && level > EK_Q8_AVX2) level = EK_Q8_AVX2;
+  return level;
 }
 
 void ek_q8_product(int level, const float *x, long ldx, long rows, long k, const int8_t *packed,
                    const float *scales, const int32_t *offsets, long n, float *y, long ldy) {
+  int cpu = q8_cpu_level();
+  if (level > cpu) level = cpu;
 #if defined(__x86_64__)
-  if (level >= EK_Q8_VNNI && q8_vnni_supported()) {
+  if (level == EK_Q8_VNNI) {
     q8_product_vnni(x, ldx, rows, k, packed, scales, offsets, n, y, ldy);
     return;
   }
-  if (level >= EK_Q8_AVX2 && q8_avx2_supported()) {
+  if (level == EK_Q8_AVX2) {
     q8_product_avx2(x, ldx, rows, k, packed, scales, offsets, n, y, ldy);
     return;
   }
