@@ -42,8 +42,8 @@ struct Train: ParsableCommand {
       bands in 25 ms windows every 10 ms, normalised per utterance; --sample-rate, \
       --mel-bands, --window-ms and --hop-ms change them, e.g. 16000 for wideband speech). Each step augments: speed 0.9/1.0/1.1, gain \
       +-6 dB, background noise from --noise (half the utterances at 5-30 dB SNR; --noise-probability, --noise-snr, --noise-pad), SpecAugment \
-      time and frequency masks; --frequency-warp, --silence and --reverb add vocal tract length \
-      perturbation, digital-silence padding and simulated rooms. --connected-strings N adds N utterances built \
+      time and frequency masks; --frequency-warp, --silence, --reverb and --telephone add vocal \
+      tract length perturbation, digital-silence padding, simulated rooms and a telephone line. --connected-strings N adds N utterances built \
       at the start from clips of one speaker joined with short pauses (digit strings from \
       isolated digits); every draw is seeded, and validation clips are never used. \
       Adam with linear warm-up (5% of steps) and cosine decay, \
@@ -127,13 +127,15 @@ struct Train: ParsableCommand {
     "With --noise: an utterance that gets noise also gets 0 to this many seconds of the noise alone before and after it, as a recording that starts and ends in a noisy room; at most 10. (default: 0)",
     valueName: "seconds"))
   var noisePad: Float?
-  @Flag(help: "Turn all augmentation off (speed, gain, noise, silence, warp, reverb, SpecAugment).") var noAugmentation = false
+  @Flag(help: "Turn all augmentation off (speed, gain, noise, silence, warp, reverb, telephone, SpecAugment).") var noAugmentation = false
   @Option(help: "Vocal tract length perturbation: warp the mel axis by a factor in [1-W, 1+W] per utterance, e.g. 0.1. (default: 0, off)")
   var frequencyWarp: Float?
   @Option(help: "Probability of padding an utterance with 0-0.5 s of digital silence on each side. (default: 0)")
   var silence: Float?
   @Option(help: "Probability of playing an utterance in a simulated room: convolved with a synthetic impulse response, RT60 0.15-0.7 s, direct-to-reverberant ratio 0-12 dB, level kept. (default: 0)")
   var reverb: Float?
+  @Option(help: "Probability of hearing an utterance through a telephone line: band-limited to about 300-3,400 Hz (4th-order filters, cut-offs drawn in 200-400 Hz and 3,000-3,600 Hz) and G.711 mu-law coded (8 bits) at a peak drawn in -30 to -1 dBFS, level kept. (default: 0)")
+  var telephone: Float?
   @Option(help: ArgumentHelp(
     "ctc: build this many connected strings when training starts: each joins 2 to --connected-max-clips training clips of one speaker (the manifest's \"speaker\", or FSDD's) with pauses, and is transcribed as their texts in order. (default: 0)",
     valueName: "n"))
@@ -301,6 +303,9 @@ struct Train: ParsableCommand {
     }
     if let silence, !(silence >= 0 && silence <= 1) { throw ValidationError("--silence must be in [0, 1] (got \(silence))") }
     if let reverb, !(reverb >= 0 && reverb <= 1) { throw ValidationError("--reverb must be in [0, 1] (got \(reverb))") }
+    if let telephone, !(telephone >= 0 && telephone <= 1) {
+      throw ValidationError("--telephone must be in [0, 1] (got \(telephone))")
+    }
     if let connectedStrings, connectedStrings < 0 { throw ValidationError("--connected-strings must be >= 0 (got \(connectedStrings))") }
     if let connectedMaxClips, !(2...50).contains(connectedMaxClips) {
       throw ValidationError("--connected-max-clips must be in 2...50 (got \(connectedMaxClips))")
@@ -308,8 +313,8 @@ struct Train: ParsableCommand {
     if let connectedMaxPause, !(connectedMaxPause >= 0 && connectedMaxPause <= 5) {
       throw ValidationError("--connected-max-pause must be in [0, 5] seconds (got \(connectedMaxPause))")
     }
-    if noAugmentation && (frequencyWarp ?? 0 > 0 || silence ?? 0 > 0 || reverb ?? 0 > 0) {
-      throw ValidationError("--frequency-warp, --silence or --reverb and --no-augmentation contradict each other")
+    if noAugmentation && (frequencyWarp ?? 0 > 0 || silence ?? 0 > 0 || reverb ?? 0 > 0 || telephone ?? 0 > 0) {
+      throw ValidationError("--frequency-warp, --silence, --reverb or --telephone and --no-augmentation contradict each other")
     }
   }
 
@@ -534,7 +539,7 @@ extension Train {
     if let cmvnSpan { f.cmvn.speechSpan = SpeechSpan(decibels: Float(cmvnSpan)) }
   }
 
-  /// --no-augmentation, --noise, --noise-snr, --noise-probability, --noise-pad, --frequency-warp, --silence and --reverb, for either task.
+  /// --no-augmentation, --noise, --noise-snr, --noise-probability, --noise-pad, --frequency-warp, --silence, --reverb and --telephone, for either task.
   func applyAugmentationFlags(to a: inout AugmentationOptions) throws {
     if noAugmentation { a = .none }
     if let noise { a.noiseFolder = noise }
@@ -544,6 +549,7 @@ extension Train {
     if let frequencyWarp { a.maximumFrequencyWarp = frequencyWarp }
     if let silence { a.silenceProbability = silence }
     if let reverb { a.reverbProbability = reverb }
+    if let telephone { a.telephoneProbability = telephone }
   }
 
   /// The classification options from the defaults (or the checkpoint on --resume) and the flags.

@@ -101,6 +101,7 @@ import Testing
     let o = try JSONDecoder().decode(AugmentationOptions.self, from: Data(old.utf8))
     #expect(o.gainDecibels == 3 && o.timeMasks == 1)
     #expect(o.maximumFrequencyWarp == 0 && o.silenceProbability == 0 && o.reverbProbability == 0)
+    #expect(o.telephoneProbability == 0)
   }
 
   /// The synthetic room response: the direct sound, silence until the pre-delay, a tail with

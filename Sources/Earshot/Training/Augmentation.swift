@@ -1,7 +1,7 @@
 import Foundation
 
 /// Seeded data augmentation for training: speed perturbation, room reverberation, gain,
-/// additive background noise, digital-silence padding, vocal-tract-length warping of the mel
+/// additive background noise, a telephone channel, digital-silence padding, vocal-tract-length warping of the mel
 /// axis and SpecAugment masks.
 /// Every draw comes from a ``SeededGenerator`` the caller passes, so a run is reproducible from
 /// its seed.
@@ -45,6 +45,12 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
   /// Direct-to-reverberant energy ratio range in dB; default 0...12 (a phone at arm's length
   /// to a close talker).
   public var directToReverberantDecibels: ClosedRange<Float> = 0...12
+  /// Probability that an utterance is heard through a telephone channel
+  /// (``Augmentation/applyTelephone(_:sampleRate:generator:)``): band-limited by 4th-order
+  /// Butterworth high- and low-pass filters, cut-offs drawn in 200...400 Hz and 3,000...3,600
+  /// Hz (the low-pass kept under 0.45 x the sample rate), then G.711 mu-law coded (8 bits) at a
+  /// level whose peak is drawn in -30...-1 dBFS, and scaled back; default 0 (off).
+  public var telephoneProbability: Float = 0
   /// Probability that an utterance gets exact digital silence (zeros) added before and after
   /// it, each side up to `maximumSilenceSeconds` long, drawn uniformly; default 0 (off).
   public var silenceProbability: Float = 0
@@ -83,6 +89,7 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
     try read(.reverbProbability, &reverbProbability)
     try read(.reverberationTimes, &reverberationTimes)
     try read(.directToReverberantDecibels, &directToReverberantDecibels)
+    try read(.telephoneProbability, &telephoneProbability)
     try read(.silenceProbability, &silenceProbability)
     try read(.maximumSilenceSeconds, &maximumSilenceSeconds)
     try read(.connectedStrings, &connectedStrings)
@@ -105,6 +112,7 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
   /// computed per step; otherwise they are computed once per speed).
   public var changesWaveform: Bool {
     gainDecibels > 0 || noiseFolder != nil || silenceProbability > 0 || reverbProbability > 0
+      || telephoneProbability > 0
   }
 
   /// Checks the ranges.
@@ -133,6 +141,7 @@ public struct AugmentationOptions: Equatable, Codable, Sendable {
     guard directToReverberantDecibels.lowerBound >= -20 && directToReverberantDecibels.upperBound <= 40 else {
       throw .invalidOption(name: "directToReverberantDecibels", value: "\(directToReverberantDecibels)", expected: "within -20...40 dB")
     }
+    try within("telephoneProbability", telephoneProbability, 0...1, "0...1")
     try within("silenceProbability", silenceProbability, 0...1, "0...1")
     try within("maximumSilenceSeconds", maximumSilenceSeconds, 0...10, "0...10 seconds")
     try within("connectedStrings", connectedStrings, 0...1_000_000, "0...1000000")
@@ -275,7 +284,8 @@ public enum Augmentation {
 
   /// The waveform steps of one training draw, in order: room reverberation, gain, background
   /// noise (one of `noise`, at a random offset and SNR, with the noise alone on both sides
-  /// when `maximumNoisePadSeconds` is set), digital silence on both sides.
+  /// when `maximumNoisePadSeconds` is set), the telephone channel (the room and its noise
+  /// reach the microphone before the line), digital silence on both sides.
   /// `sampleRate` is the rate of `samples`.
   public static func augmentWaveform(_ samples: inout [Float], sampleRate: Int, options a: AugmentationOptions,
                               noise: [[Float]], generator g: inout SeededGenerator) {
@@ -291,9 +301,44 @@ public enum Augmentation {
         ? sides(upTo: a.maximumNoisePadSeconds, sampleRate: sampleRate, generator: &g) : (before: 0, after: 0)
       addNoise(&samples, noise: z, offset: offset, snr: snr, pad: pad)
     }
+    if a.telephoneProbability > 0 && g.nextUnitFloat() < a.telephoneProbability {
+      applyTelephone(&samples, sampleRate: sampleRate, generator: &g)
+    }
     if a.silenceProbability > 0 && g.nextUnitFloat() < a.silenceProbability {
       let pad = sides(upTo: a.maximumSilenceSeconds, sampleRate: sampleRate, generator: &g)
       samples = zeroPadded(samples, before: pad.before, after: pad.after)
+    }
+  }
+
+  /// `samples` as heard over a telephone line: high-passed at a cut-off drawn in 200...400 Hz
+  /// and low-passed at one drawn in 3,000...3,600 Hz (at most 0.45 x `sampleRate`), each a
+  /// 4th-order Butterworth filter, then scaled to a peak drawn in -30...-1 dBFS, G.711 mu-law
+  /// coded and decoded (8 bits a sample: quantisation noise about 38 dB under the signal, more
+  /// on the quietest sounds), and scaled back by the same factor. Silence stays silent.
+  public static func applyTelephone(_ samples: inout [Float], sampleRate: Int, generator g: inout SeededGenerator) {
+    guard !samples.isEmpty else { return }
+    let low = g.uniform(200, 400)
+    let high = min(g.uniform(3_000, 3_600), 0.45 * Float(sampleRate))
+    let peakDecibels = g.uniform(-30, -1)
+    var y = samples.map(Double.init)
+    for section in butterworth(highPass: true, cutoff: Double(low), sampleRate: sampleRate)
+      + butterworth(highPass: false, cutoff: Double(high), sampleRate: sampleRate) {
+      section.filter(&y)
+    }
+    let peak = y.reduce(0) { max($0, abs($1)) }
+    guard peak > 0 else { samples = [Float](repeating: 0, count: samples.count); return }
+    let scale = Foundation.pow(10, Double(peakDecibels) / 20) / peak
+    samples = y.map { v in
+      let code = MuLaw.encode(Int16(clamping: Int((v * scale * 32_768).rounded())))
+      return Float(Double(MuLaw.decode(code)) / 32_768 / scale)
+    }
+  }
+
+  /// The two biquad sections of a 4th-order Butterworth high- or low-pass filter at `cutoff`
+  /// Hz (bilinear transform, pre-warped; section Q values 0.5412 and 1.3066).
+  static func butterworth(highPass: Bool, cutoff: Double, sampleRate: Int) -> [Biquad] {
+    [0.541_196_100_146_197, 1.306_562_964_876_376_6].map { q in
+      Biquad(highPass: highPass, cutoff: cutoff, q: q, sampleRate: Double(sampleRate))
     }
   }
 
@@ -386,5 +431,58 @@ public struct MelAxis: Equatable, Sendable {
   /// The fractional band index at `hz` (0 at band 0's centre; may fall outside 0..<bands).
   public func position(ofHz hz: Double) -> Double {
     (MelFilterbank.hzToMel(max(hz, 0), htk: htk) - lowMel) / step - 1
+  }
+}
+
+
+/// One second-order IIR section (R. Bristow-Johnson's audio EQ cookbook), coefficients
+/// normalised by a0, run in transposed direct form II from rest.
+struct Biquad {
+  let b0, b1, b2, a1, a2: Double
+
+  init(highPass: Bool, cutoff: Double, q: Double, sampleRate: Double) {
+    let w = 2 * Double.pi * cutoff / sampleRate
+    let alpha = Foundation.sin(w) / (2 * q), c = Foundation.cos(w)
+    let a0 = 1 + alpha
+    let edge = highPass ? (1 + c) / 2 : (1 - c) / 2
+    b0 = edge / a0
+    b1 = (highPass ? -(1 + c) : 1 - c) / a0
+    b2 = edge / a0
+    a1 = -2 * c / a0
+    a2 = (1 - alpha) / a0
+  }
+
+  /// Filters `x` in place.
+  func filter(_ x: inout [Double]) {
+    var s1 = 0.0, s2 = 0.0
+    for i in x.indices {
+      let input = x[i]
+      let output = b0 * input + s1
+      s1 = b1 * input - a1 * output + s2
+      s2 = b2 * input - a2 * output
+      x[i] = output
+    }
+  }
+}
+
+/// G.711 mu-law companding (ITU-T G.711, as telephone networks code speech), as the Sun
+/// reference code (and Python's audioop) does it: a 16-bit sample, cut to 14 bits, to 8 bits
+/// (sign, 3-bit segment, 4-bit step; bits inverted) and back to 16 bits.
+enum MuLaw {
+  static func encode(_ sample: Int16) -> UInt8 {
+    var magnitude = Int(sample) >> 2
+    let mask = magnitude < 0 ? 0x7F : 0xFF
+    magnitude = min(abs(magnitude), 8_159) + 0x21
+    // The segment: the first whose top, (0x40 << segment) - 1, is not below the magnitude.
+    var segment = 0
+    while segment < 8 && magnitude >= 0x40 << segment { segment += 1 }
+    guard segment < 8 else { return UInt8(0x7F ^ mask) }
+    return UInt8(((segment << 4) | ((magnitude >> (segment + 1)) & 0x0F)) ^ mask)
+  }
+
+  static func decode(_ code: UInt8) -> Int16 {
+    let c = Int(~code)
+    let magnitude = ((((c & 0x0F) << 3) + 0x84) << ((c >> 4) & 0x07)) - 0x84
+    return Int16(c & 0x80 != 0 ? -magnitude : magnitude)
   }
 }
