@@ -1,8 +1,8 @@
 import Foundation
 
 /// Seeded data augmentation for training: speed perturbation, room reverberation, gain,
-/// additive background noise, a telephone channel, digital-silence padding, vocal-tract-length warping of the mel
-/// axis and SpecAugment masks.
+/// additive background noise, a telephone line, digital-silence padding, vocal-tract-length
+/// warping of the mel axis and SpecAugment masks.
 /// Every draw comes from a ``SeededGenerator`` the caller passes, so a run is reproducible from
 /// its seed.
 public struct AugmentationOptions: Equatable, Codable, Sendable {
@@ -335,7 +335,8 @@ public enum Augmentation {
   }
 
   /// The two biquad sections of a 4th-order Butterworth high- or low-pass filter at `cutoff`
-  /// Hz (bilinear transform, pre-warped; section Q values 0.5412 and 1.3066).
+  /// Hz (the bilinear transform, pre-warped at the cut-off, as scipy.signal.butter makes it;
+  /// section Q values 1 / (2 cos(pi/8)) and 1 / (2 cos(3 pi/8))).
   static func butterworth(highPass: Bool, cutoff: Double, sampleRate: Int) -> [Biquad] {
     [0.541_196_100_146_197, 1.306_562_964_876_376_6].map { q in
       Biquad(highPass: highPass, cutoff: cutoff, q: q, sampleRate: Double(sampleRate))
@@ -433,7 +434,6 @@ public struct MelAxis: Equatable, Sendable {
     (MelFilterbank.hzToMel(max(hz, 0), htk: htk) - lowMel) / step - 1
   }
 }
-
 
 /// One second-order IIR section (R. Bristow-Johnson's audio EQ cookbook), coefficients
 /// normalised by a0, run in transposed direct form II from rest.
