@@ -134,7 +134,7 @@ struct Train: ParsableCommand {
   var silence: Float?
   @Option(help: "Probability of playing an utterance in a simulated room: convolved with a synthetic impulse response, RT60 0.15-0.7 s, direct-to-reverberant ratio 0-12 dB, level kept. (default: 0)")
   var reverb: Float?
-  @Option(help: "Probability of hearing an utterance through a telephone line: band-limited to about 300-3,400 Hz (4th-order filters, cut-offs drawn in 200-400 Hz and 3,000-3,600 Hz) and G.711 mu-law coded (8 bits) at a peak drawn in -30 to -1 dBFS, level kept. (default: 0)")
+  @Option(help: "Probability of hearing an utterance through a telephone line: band-limited to about 300-3,400 Hz (4th-order filters, cut-offs drawn in 200-400 Hz and 3,000-3,600 Hz, the upper under 0.45 x the sample rate) and G.711 mu-law coded (8 bits) at a peak drawn in -30 to -1 dBFS, level kept. (default: 0)")
   var telephone: Float?
   @Option(help: ArgumentHelp(
     "ctc: build this many connected strings when training starts: each joins 2 to --connected-max-clips training clips of one speaker (the manifest's \"speaker\", or FSDD's) with pauses, and is transcribed as their texts in order. (default: 0)",

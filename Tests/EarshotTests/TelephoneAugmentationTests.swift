@@ -8,26 +8,48 @@ import Testing
   /// Codes and decoded values from audioop (the Sun G.711 reference code):
   /// `scripts/fixtures/telephone.py`.
   @Test func muLawMatchesG711() {
-    let samples: [Int16] = [0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 31, 33, 100, -100, 131, 255, 1000, -1000, 4063, 4064, 8159, 8160, 16000, -16000, 32000, 32767, -32768, 32635, 32636, -32635, 12345, -12345]
-    let codes: [UInt8] = [255, 255, 126, 255, 126, 255, 126, 254, 126, 254, 126, 251, 251, 242, 114, 239, 231, 206, 78, 175, 175, 159, 159, 144, 16, 128, 128, 0, 128, 128, 0, 151, 23]
+    let samples: [Int16] = [
+      0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 31, 33, 100, -100, 131, 255, 1000, -1000, 4063, 4064,
+      8159, 8160, 16000, -16000, 32000, 32767, -32768, 32635, 32636, -32635, 12345, -12345
+    ]
+    let codes: [UInt8] = [
+      255, 255, 126, 255, 126, 255, 126, 254, 126, 254, 126, 251, 251, 242, 114, 239, 231, 206, 78,
+      175, 175, 159, 159, 144, 16, 128, 128, 0, 128, 128, 0, 151, 23
+    ]
     #expect(samples.map(MuLaw.encode) == codes)
     let decoded: [Int16] = [
-      -32124, -31100, -30076, -29052, -28028, -27004, -25980, -24956, -23932, -22908, -21884, -20860, -19836, -18812, -17788, -16764,
-      -15996, -15484, -14972, -14460, -13948, -13436, -12924, -12412, -11900, -11388, -10876, -10364, -9852, -9340, -8828, -8316,
-      -7932, -7676, -7420, -7164, -6908, -6652, -6396, -6140, -5884, -5628, -5372, -5116, -4860, -4604, -4348, -4092,
-      -3900, -3772, -3644, -3516, -3388, -3260, -3132, -3004, -2876, -2748, -2620, -2492, -2364, -2236, -2108, -1980,
-      -1884, -1820, -1756, -1692, -1628, -1564, -1500, -1436, -1372, -1308, -1244, -1180, -1116, -1052, -988, -924,
-      -876, -844, -812, -780, -748, -716, -684, -652, -620, -588, -556, -524, -492, -460, -428, -396,
-      -372, -356, -340, -324, -308, -292, -276, -260, -244, -228, -212, -196, -180, -164, -148, -132,
-      -120, -112, -104, -96, -88, -80, -72, -64, -56, -48, -40, -32, -24, -16, -8, 0,
-      32124, 31100, 30076, 29052, 28028, 27004, 25980, 24956, 23932, 22908, 21884, 20860, 19836, 18812, 17788, 16764,
-      15996, 15484, 14972, 14460, 13948, 13436, 12924, 12412, 11900, 11388, 10876, 10364, 9852, 9340, 8828, 8316,
-      7932, 7676, 7420, 7164, 6908, 6652, 6396, 6140, 5884, 5628, 5372, 5116, 4860, 4604, 4348, 4092,
-      3900, 3772, 3644, 3516, 3388, 3260, 3132, 3004, 2876, 2748, 2620, 2492, 2364, 2236, 2108, 1980,
-      1884, 1820, 1756, 1692, 1628, 1564, 1500, 1436, 1372, 1308, 1244, 1180, 1116, 1052, 988, 924,
-      876, 844, 812, 780, 748, 716, 684, 652, 620, 588, 556, 524, 492, 460, 428, 396,
-      372, 356, 340, 324, 308, 292, 276, 260, 244, 228, 212, 196, 180, 164, 148, 132,
-      120, 112, 104, 96, 88, 80, 72, 64, 56, 48, 40, 32, 24, 16, 8, 0,
+      -32124, -31100, -30076, -29052, -28028, -27004, -25980, -24956,
+      -23932, -22908, -21884, -20860, -19836, -18812, -17788, -16764,
+      -15996, -15484, -14972, -14460, -13948, -13436, -12924, -12412,
+      -11900, -11388, -10876, -10364, -9852, -9340, -8828, -8316,
+      -7932, -7676, -7420, -7164, -6908, -6652, -6396, -6140,
+      -5884, -5628, -5372, -5116, -4860, -4604, -4348, -4092,
+      -3900, -3772, -3644, -3516, -3388, -3260, -3132, -3004,
+      -2876, -2748, -2620, -2492, -2364, -2236, -2108, -1980,
+      -1884, -1820, -1756, -1692, -1628, -1564, -1500, -1436,
+      -1372, -1308, -1244, -1180, -1116, -1052, -988, -924,
+      -876, -844, -812, -780, -748, -716, -684, -652,
+      -620, -588, -556, -524, -492, -460, -428, -396,
+      -372, -356, -340, -324, -308, -292, -276, -260,
+      -244, -228, -212, -196, -180, -164, -148, -132,
+      -120, -112, -104, -96, -88, -80, -72, -64,
+      -56, -48, -40, -32, -24, -16, -8, 0,
+      32124, 31100, 30076, 29052, 28028, 27004, 25980, 24956,
+      23932, 22908, 21884, 20860, 19836, 18812, 17788, 16764,
+      15996, 15484, 14972, 14460, 13948, 13436, 12924, 12412,
+      11900, 11388, 10876, 10364, 9852, 9340, 8828, 8316,
+      7932, 7676, 7420, 7164, 6908, 6652, 6396, 6140,
+      5884, 5628, 5372, 5116, 4860, 4604, 4348, 4092,
+      3900, 3772, 3644, 3516, 3388, 3260, 3132, 3004,
+      2876, 2748, 2620, 2492, 2364, 2236, 2108, 1980,
+      1884, 1820, 1756, 1692, 1628, 1564, 1500, 1436,
+      1372, 1308, 1244, 1180, 1116, 1052, 988, 924,
+      876, 844, 812, 780, 748, 716, 684, 652,
+      620, 588, 556, 524, 492, 460, 428, 396,
+      372, 356, 340, 324, 308, 292, 276, 260,
+      244, 228, 212, 196, 180, 164, 148, 132,
+      120, 112, 104, 96, 88, 80, 72, 64,
+      56, 48, 40, 32, 24, 16, 8, 0,
     ]
     #expect((0...255).map { MuLaw.decode(UInt8($0)) } == decoded)
   }
@@ -67,7 +89,9 @@ import Testing
     for (expected, highPass, cutoff) in [(highPass300, true, 300.0), (lowPass3400, false, 3_400)] {
       var x = [Double](repeating: 0, count: expected.count)
       x[0] = 1
-      for section in Augmentation.butterworth(highPass: highPass, cutoff: cutoff, sampleRate: 8_000) { section.filter(&x) }
+      for section in Augmentation.butterworth(highPass: highPass, cutoff: cutoff, sampleRate: 8_000) {
+        section.filter(&x)
+      }
       let worst = zip(x, expected).map { abs($0 - $1) }.max()!
       #expect(worst < 1e-9, "cut-off \(cutoff) Hz: largest difference \(worst)")
     }
@@ -97,8 +121,35 @@ import Testing
       let x = tone(hz)
       #expect(Self.level(line(x)) < Self.level(x) - 20, "\(hz) Hz")
     }
-    #expect(line(speech) == line(speech))
     #expect(line([Float](repeating: 0, count: 100)) == [Float](repeating: 0, count: 100))
+  }
+
+  /// The line's samples lie on the mu-law grid: with the draws made by hand (cut-offs, then
+  /// the level), each output sample scaled to the drawn peak is a decoded mu-law value, and
+  /// the coding moves the filtered signal by no more than half a step of its segment.
+  @Test func theLineIsMuLawCoded() {
+    let x = (0..<4_000).map { Float(0.4 * sin(Double($0) * 0.9) + 0.2 * sin(Double($0) * 0.13)) }
+    var y = x
+    var g = SeededGenerator(seed: 11)
+    Augmentation.applyTelephone(&y, sampleRate: 8_000, generator: &g)
+    var h = SeededGenerator(seed: 11)
+    let low = h.uniform(200, 400), high = h.uniform(3_000, 3_600), peakDecibels = h.uniform(-30, -1)
+    var filtered = x.map(Double.init)
+    for section in Augmentation.butterworth(highPass: true, cutoff: Double(low), sampleRate: 8_000)
+      + Augmentation.butterworth(highPass: false, cutoff: Double(high), sampleRate: 8_000) {
+      section.filter(&filtered)
+    }
+    let scale = pow(10, Double(peakDecibels) / 20) / filtered.map(abs).max()! * 32_768
+    let grid = Set((0...255).map { Int(MuLaw.decode(UInt8($0))) })
+    var offGrid = 0, worst = 0.0
+    for (out, clean) in zip(y, filtered) {
+      let level = Double(out) * scale
+      if !grid.contains(Int(level.rounded())) || abs(level - level.rounded()) > 0.01 { offGrid += 1 }
+      // A segment's step is 2^(segment + 3) for magnitudes up to 2^(segment + 8): at most 1/16 of it.
+      worst = max(worst, abs(level - clean * scale) / max(abs(clean * scale), 256))
+    }
+    #expect(offGrid == 0)
+    #expect(worst <= 1.0 / 16, "largest coding error \(worst) of the magnitude")
   }
 
   /// The coin is drawn only when the option is on, so runs without it draw as before; with

@@ -15,8 +15,8 @@ means every rule in docs/models.md is written in:
   new voices more / more-str (held-out Pico/RHVoice/MBROLA voices, isolated / strings);
   noise      twelve (unpadded probes) and padded six;
   halves     the nine-set and new-voices means on two halves of every set (A: sessions whose
-             speaker id hashes even, or even rows where a set has few speakers; B: the rest),
-             to see whether a gain holds on both.
+             speaker id hashes even; for theo's sets and the connected strings, of which theo
+             says a third, even rows; B: the rest), to see whether a gain holds on both.
 Standard library only.
 """
 import argparse
@@ -69,10 +69,12 @@ def edits(a: list, b: list) -> int:
     return d[len(b)]
 
 
-def halves(directory: Path, sets: Path) -> dict:
-    """Per set, the WER (%) of half A and half B."""
+def halves(directory: Path, sets: Path) -> dict | None:
+    """Per set, the WER (%) of half A and half B; None when a set's report is missing."""
     result = {}
     for name, rel in SETS.items():
+        if not (directory / f"{name}.json").exists():
+            return None
         rows = [json.loads(line) for line in open(sets / f"{rel}.jsonl")]
         many = len({r["speaker"] for r in rows}) > 4 and not name.startswith("con")
         half = {r["audio"]: (hashlib.sha1(r["speaker"].encode()).digest()[0] % 2 if many else i % 2)
@@ -82,7 +84,7 @@ def halves(directory: Path, sets: Path) -> dict:
             words[half[r["audio"]]] += len(r["text"].split())
         for e in json.load(open(directory / f"{name}.json"))["errors"]:
             errors[half[e["audio"]]] += edits(e["reference"].split(), e["hypothesis"].split())
-        result[name] = [100 * errors[h] / words[h] for h in (0, 1)]
+        result[name] = [100 * errors[h] / max(words[h], 1) for h in (0, 1)]
     return result
 
 
@@ -90,7 +92,8 @@ def compare(a: argparse.Namespace) -> None:
     dirs = [Path(d) for d in a.dirs]
     def wer(d: Path, name: str):
         p = d / f"{name}.json"
-        return 100 * json.load(open(p))["wer"] if p.exists() else None
+        value = json.load(open(p))["wer"] if p.exists() else None
+        return 100 * value if value is not None else None
     def mean(values):
         return sum(values) / len(values) if values and None not in values else None
     cell = lambda v: f"{v:11.2f}" if v is not None else f"{'-':>11s}"
@@ -106,6 +109,9 @@ def compare(a: argparse.Namespace) -> None:
         if not sets_file.exists():
             continue
         h = halves(d, Path(sets_file.read_text().strip()))
+        if h is None:
+            print(f"{d.name}: not every set scored, no halves")
+            continue
         m = lambda names, i: sum(h[n][i] for n in names) / len(names)
         print(f"{d.name}: half A nine-set {m(NINE, 0):.2f} new voices {m(NEW, 0):.2f} theo {h['theo'][0]:.2f}"
               f" | half B nine-set {m(NINE, 1):.2f} new voices {m(NEW, 1):.2f} theo {h['theo'][1]:.2f}")

@@ -5,7 +5,7 @@ that an ensemble input brings all its members.
     python3 scripts/train/pick_members.py OUT.safetensors FILE:K[,K...] [FILE:K ...] \
         [--provenance TEXT]
 
-Each FILE:K,... adds member K (0-based, in the order given) of FILE; a single network is
+Each FILE:K,... adds members K of FILE (numbered from 0 as in FILE), in the order given; a single network is
 member 0 of its own file. The output's members are numbered in the order listed, so member 0
 (whose frames give the times) is the first. Tensors are copied byte for byte (F32 or F16 as
 they are); every file must have the same tokens. E.g. the shipped `digits` with members 0 and
@@ -17,6 +17,7 @@ they are); every file must have the same tokens. E.g. the shipped `digits` with 
 
 Standard library only.
 """
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -41,15 +42,18 @@ def members(path: str) -> tuple[dict, list[tuple[dict, dict]]]:
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    provenance = None
-    if "--provenance" in args:
-        i = args.index("--provenance")
-        provenance = args[i + 1]
-        del args[i:i + 2]
-    if len(args) < 2 or any(":" not in a for a in args[1:]):
-        sys.exit(__doc__)
-    out, specs = args[0], args[1:]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("output", help="the ensemble file to write (.safetensors)")
+    parser.add_argument("specs", nargs="+", metavar="FILE:K[,K...]", help="members K of FILE, in FILE's numbering")
+    parser.add_argument("--provenance", help="the output's provenance text (default: the specs as JSON)")
+    a = parser.parse_args()
+    out, specs, provenance = a.output, a.specs, a.provenance
+    if not out.endswith(".safetensors"):
+        sys.exit(f"{out}: the output must be a .safetensors file (did you forget it before the specs?)")
+    for spec in specs:
+        path, _, chosen = spec.rpartition(":")
+        if not path or not all(k.isdigit() for k in chosen.split(",")):
+            sys.exit(f"{spec}: expected FILE:K[,K...], K member numbers from 0")
     metadata, tensors, count = None, {}, 0
     for spec in specs:
         path, chosen = spec.rsplit(":", 1)
@@ -57,7 +61,9 @@ def main() -> None:
         if metadata is None:
             metadata = {k: v for k, v in file_metadata.items()
                         if k in ("format_version", "token_unit", "tokens")}
-        elif file_metadata.get("tokens") != metadata.get("tokens"):
+        if "tokens" not in file_metadata:
+            sys.exit(f"{path}: no tokens in its metadata: not a CTC model file")
+        if file_metadata["tokens"] != metadata.get("tokens"):
             sys.exit(f"{path}: its tokens differ from the first file's")
         for k in map(int, chosen.split(",")):
             if not 0 <= k < len(file_members):

@@ -316,6 +316,8 @@ public enum Augmentation {
   /// coded and decoded (8 bits a sample: quantisation noise about 38 dB under the signal, more
   /// on the quietest sounds), and scaled back by the same factor. Silence stays silent.
   public static func applyTelephone(_ samples: inout [Float], sampleRate: Int, generator g: inout SeededGenerator) {
+    // (Training rates are at least 1 kHz: above 800 Hz the 400 Hz high-pass is stable.)
+    precondition(sampleRate >= 1_000, "applyTelephone needs a sample rate of at least 1000 Hz (got \(sampleRate))")
     guard !samples.isEmpty else { return }
     let low = g.uniform(200, 400)
     let high = min(g.uniform(3_000, 3_600), 0.45 * Float(sampleRate))
@@ -338,7 +340,7 @@ public enum Augmentation {
   /// Hz (the bilinear transform, pre-warped at the cut-off, as scipy.signal.butter makes it;
   /// section Q values 1 / (2 cos(pi/8)) and 1 / (2 cos(3 pi/8))).
   static func butterworth(highPass: Bool, cutoff: Double, sampleRate: Int) -> [Biquad] {
-    [0.541_196_100_146_197, 1.306_562_964_876_376_6].map { q in
+    [Double.pi / 8, 3 * Double.pi / 8].map { 1 / (2 * Foundation.cos($0)) }.map { q in
       Biquad(highPass: highPass, cutoff: cutoff, q: q, sampleRate: Double(sampleRate))
     }
   }
