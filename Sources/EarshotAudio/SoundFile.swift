@@ -67,7 +67,8 @@ public final class AudioFile {
     }
     var sfInfo = SF_INFO()
     guard let handle = sf_open(path, Int32(SFM_READ), &sfInfo) else {
-      throw .cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
+      let head = FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: 12) } ?? Data()
+      throw .cannotOpen(path: path, reason: Self.openFailure(head: head, path: path))
     }
     try self.init(opened: handle, sfInfo: sfInfo, path: path, memory: nil)
   }
@@ -90,9 +91,36 @@ public final class AudioFile {
       tell: { MemoryBytes.from($0).position })
     var sfInfo = SF_INFO()
     guard let handle = sf_open_virtual(&io, Int32(SFM_READ), &sfInfo, Unmanaged.passUnretained(memory).toOpaque()) else {
-      throw .cannotOpen(path: name, reason: String(cString: sf_strerror(nil)))
+      throw .cannotOpen(path: name, reason: Self.openFailure(head: data.prefix(12), path: name))
     }
     try self.init(opened: handle, sfInfo: sfInfo, path: name, memory: memory)
+  }
+
+  /// libsndfile's message for a file it could not open, and, when the file's first bytes show
+  /// a container libsndfile never reads (what phones and browsers record: MP4/M4A/3GP, AMR,
+  /// ADTS AAC, WebM, WMA), what it is and how to convert it.
+  static func openFailure(head: Data, path: String) -> String {
+    let message = String(cString: sf_strerror(nil))
+    let b = [UInt8](head.prefix(12))
+    let kind: String
+    if b.count >= 8 && b[4..<8].elementsEqual("ftyp".utf8) {
+      kind = "an MP4 file (M4A, 3GP; AAC or AMR audio)"
+    } else if b.starts(with: "#!AMR".utf8) {
+      kind = "an AMR file"
+    } else if b.count >= 2 && b[0] == 0xFF && b[1] & 0xF6 == 0xF0 {
+      kind = "an AAC (ADTS) stream"
+    } else if b.starts(with: [0x1A, 0x45, 0xDF, 0xA3]) {
+      kind = "a WebM/Matroska file"
+    } else if b.starts(with: [0x30, 0x26, 0xB2, 0x75]) {
+      kind = "a WMA/ASF file"
+    } else {
+      return message
+    }
+    // Quoted for a shell when it holds anything but plain path characters.
+    let quoted = { (p: String) in p.allSatisfy { $0.isLetter || $0.isNumber || "/._-+".contains($0) } ? p : "'\(p)'" }
+    let stem = (path as NSString).deletingPathExtension
+    let said = message.hasSuffix(".") ? String(message.dropLast()) : message
+    return "\(said): this is \(kind), which libsndfile cannot decode; convert it first, e.g. ffmpeg -i \(quoted(path)) \(quoted(stem + ".wav"))"
   }
 
   /// The checks both openings share, on a file libsndfile has opened; closes it on failure.

@@ -252,6 +252,16 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         .appendingPathComponent("../Fixtures/features/audio/phrase-22050-mono-s16.flac")).prefix(3_000)) {
         if case .endMissing(_, let frames) = $0 { frames > 10_000 } else { false }
       },
+      // Containers phones record and libsndfile never reads: the message says what and how to convert.
+      BadInput(name: "M4A", bytes: Data([0, 0, 0, 0x20]) + Data("ftypM4A ".utf8) + noise) {
+        if case .cannotOpen(_, let reason) = $0 { reason.contains("an MP4 file") && reason.contains("ffmpeg -i") } else { false }
+      },
+      BadInput(name: "AMR", bytes: Data("#!AMR\n".utf8) + noise) {
+        if case .cannotOpen(_, let reason) = $0 { reason.contains("an AMR file") && reason.contains("ffmpeg -i") } else { false }
+      },
+      BadInput(name: "ADTS AAC", bytes: Data([0xFF, 0xF1, 0x50, 0x80]) + noise) {
+        if case .cannotOpen(_, let reason) = $0 { reason.contains("AAC (ADTS)") } else { false }
+      },
       BadInput(name: "missing file", bytes: nil) { if case .notFound = $0 { true } else { false } },
     ]
   }()
