@@ -515,39 +515,82 @@ func writeAtomically(_ data: Data, to path: String) throws {
   }
 }
 
+/// Ctrl-C and SIGTERM handled on a thread of their own (the self-pipe trick): `sigaction`
+/// installs a C handler at once that only writes the signal's number to a pipe, and a thread
+/// that reads the pipe runs `handler` there. A Dispatch signal source, used before, first set
+/// the signal to SIG_IGN and registered later on Dispatch's manager thread: a SIGTERM in
+/// between was dropped, and under load (a 2-core CI machine) the command then ran on to exit 0.
+enum InterruptSignals {
+  /// The pipe's write end, for the C handler (set before any handler is installed).
+  nonisolated(unsafe) static var pipeWriteEnd: Int32 = -1
+
+  /// Installs the handlers for SIGINT and SIGTERM; call once per process.
+  static func handle(_ handler: @escaping @Sendable (Int32) -> Void) {
+    var ends: [Int32] = [-1, -1]
+    guard pipe(&ends) == 0 else { return }
+    pipeWriteEnd = ends[1]
+    let readEnd = ends[0]
+    let reader = Thread {
+      var sig: Int32 = 0
+      while true {
+        let n = read(readEnd, &sig, MemoryLayout<Int32>.size)
+        if n == MemoryLayout<Int32>.size {
+          handler(sig)
+        } else if !(n < 0 && errno == EINTR) {
+          return
+        }
+      }
+    }
+    reader.start()
+    // A parent may have started this process with them blocked (Foundation's Process, from
+    // a Dispatch thread, passes that thread's mask on): unblocked here, in the thread that
+    // runs the command and those it starts, so that the handler can run.
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    for sig in [SIGINT, SIGTERM] { sigaddset(&unblock, sig) }
+    pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+    for sig in [SIGINT, SIGTERM] {
+      var action = sigaction()
+      // Async-signal-safe: one write(2) of four bytes to a pipe.
+      action.__sigaction_handler.sa_handler = { sig in
+        var value = sig
+        _ = write(InterruptSignals.pipeWriteEnd, &value, MemoryLayout<Int32>.size)
+      }
+      sigemptyset(&action.sa_mask)
+      action.sa_flags = SA_RESTART
+      sigaction(sig, &action, nil)
+    }
+  }
+}
+
 /// On Ctrl-C (SIGINT) or SIGTERM: removes this process's temporary output files
 /// (`*.tmp-PID*`) from the output folder and a staged stdin file, says so on stderr and exits
 /// with 128 + the signal (130 for Ctrl-C, 143 for SIGTERM). Finished outputs stay; no partial
 /// file is left behind.
 enum InterruptCleanup {
-  nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+  nonisolated(unsafe) private static var installed = false
   nonisolated(unsafe) private static var outputFolder: String?
 
   /// Installs the handlers once; a later call only names the output folder (stdin staging
   /// installs them before a command knows its folder).
   static func install(outputFolder folder: String?) {
     if let folder { outputFolder = folder }
-    guard sources.isEmpty else { return }
+    guard !installed else { return }
+    installed = true
     let marker = ".tmp-\(getpid())"
-    for sig in [SIGINT, SIGTERM] {
-      signal(sig, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-      source.setEventHandler {
-        // No new temporary file after this; the ones that exist are all in the folder now.
-        TemporaryFiles.close()
-        var removed = 0
-        if let folder = InterruptCleanup.outputFolder, let names = try? FileManager.default.subpathsOfDirectory(atPath: folder) {
-          // ".tmp-PID" at the end or before "-": not another process's ".tmp-PIDx".
-          for name in names where name.hasSuffix(marker) || name.contains(marker + "-") {
-            if unlink(URL(fileURLWithPath: folder).appendingPathComponent(name).path) == 0 { removed += 1 }
-          }
+    InterruptSignals.handle { sig in
+      // No new temporary file after this; the ones that exist are all in the folder now.
+      TemporaryFiles.close()
+      var removed = 0
+      if let folder = InterruptCleanup.outputFolder, let names = try? FileManager.default.subpathsOfDirectory(atPath: folder) {
+        // ".tmp-PID" at the end or before "-": not another process's ".tmp-PIDx".
+        for name in names where name.hasSuffix(marker) || name.contains(marker + "-") {
+          if unlink(URL(fileURLWithPath: folder).appendingPathComponent(name).path) == 0 { removed += 1 }
         }
-        if let staged = StandardOutput.stagedInput { unlink(staged) }
-        printError(InterruptCleanup.outputFolder == nil ? "interrupted" : "interrupted; \(removed) unfinished output file(s) removed")
-        exit(128 + sig)
       }
-      source.resume()
-      sources.append(source)
+      if let staged = StandardOutput.stagedInput { unlink(staged) }
+      printError(InterruptCleanup.outputFolder == nil ? "interrupted" : "interrupted; \(removed) unfinished output file(s) removed")
+      exit(128 + sig)
     }
   }
 }

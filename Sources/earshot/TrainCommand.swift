@@ -456,22 +456,15 @@ extension Train {
   /// is written (then `run` exits with 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM); a
   /// second signal, or one while the clips are still loading, quits at once.
   static func stopOnInterrupt() {
-    for sig in [SIGINT, SIGTERM] {
-      signal(sig, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-      source.setEventHandler {
-        interruptSignal.store(sig, ordering: .releasing)
-        if TrainingInterruption.isRequested || !TrainingInterruption.request() {
-          printError("interrupted")
-          Glibc.exit(128 + sig)
-        }
-        printError("\ninterrupted: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)")
+    InterruptSignals.handle { sig in
+      interruptSignal.store(sig, ordering: .releasing)
+      if TrainingInterruption.isRequested || !TrainingInterruption.request() {
+        printError("interrupted")
+        Glibc.exit(128 + sig)
       }
-      source.resume()
-      interruptSources.append(source)
+      printError("\ninterrupted: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)")
     }
   }
-  nonisolated(unsafe) static var interruptSources: [DispatchSourceSignal] = []
   /// The signal that asked training to stop (for the exit status).
   static let interruptSignal = Atomic<Int32>(SIGINT)
 
