@@ -296,7 +296,6 @@ Q8_AVX2 static void q8_product_avx2(const float *x, long ldx, long rows, long k,
   if (u != stack) free(u);
 }
 
-
 #endif
 
 // The best build this CPU runs, asked once (CPUID traps to the hypervisor in a VM,

@@ -524,8 +524,10 @@ enum InterruptSignals {
   /// The pipe's write end, for the C handler (set before any handler is installed).
   nonisolated(unsafe) static var pipeWriteEnd: Int32 = -1
 
-  /// Installs the handlers for SIGINT and SIGTERM; call once per process.
+  /// Installs the handlers for SIGINT and SIGTERM; once per process (a second call would
+  /// leave the first handler's thread waiting on a pipe nobody writes).
   static func handle(_ handler: @escaping @Sendable (Int32) -> Void) {
+    precondition(pipeWriteEnd < 0, "InterruptSignals.handle called twice")
     var ends: [Int32] = [-1, -1]
     guard pipe(&ends) == 0 else { return }
     pipeWriteEnd = ends[1]

@@ -27,6 +27,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from transcribe import edit_distance  # noqa: E402  (word-level Levenshtein distance)
+
 SETS = {
     "theo": "digits/valid-fsdd", "espeak": "digits/valid-espeak", "connected": "digits/valid-connected",
     "flite": "digits-voices/valid-voices", "flite-str": "digits-voices/valid-voices-strings",
@@ -60,15 +63,6 @@ def score(a: argparse.Namespace) -> None:
         print(f"{name:18s} {100 * json.loads(report.stdout)['wer']:6.2f}", flush=True)
 
 
-def edits(a: list, b: list) -> int:
-    d = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        previous, d[0] = d[0], i
-        for j, y in enumerate(b, 1):
-            previous, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, previous + (x != y))
-    return d[len(b)]
-
-
 def halves(directory: Path, sets: Path) -> dict | None:
     """Per set, the WER (%) of half A and half B; None when a set's report is missing."""
     result = {}
@@ -83,7 +77,7 @@ def halves(directory: Path, sets: Path) -> dict | None:
         for r in rows:
             words[half[r["audio"]]] += len(r["text"].split())
         for e in json.load(open(directory / f"{name}.json"))["errors"]:
-            errors[half[e["audio"]]] += edits(e["reference"].split(), e["hypothesis"].split())
+            errors[half[e["audio"]]] += edit_distance(e["reference"].split(), e["hypothesis"].split())
         result[name] = [100 * errors[h] / max(words[h], 1) for h in (0, 1)]
     return result
 
